@@ -1,0 +1,43 @@
+/*
+** modules.h: the Wippy Lua modules (one file each) and the terminal.
+** wp_modules_init installs the VM hooks (module opening, Time values,
+** terminal requests) into a runtime.
+*/
+#ifndef WP_MODULES_H
+#define WP_MODULES_H
+
+#include "vm.h"
+
+void wp_modules_init(struct wp_rt *rt);
+
+/* Module openers: each pushes its module value. */
+int wp_open_process(lua_State *L);
+int wp_open_channel(lua_State *L);
+int wp_open_time(lua_State *L);
+int wp_open_io(lua_State *L);
+int wp_open_logger(lua_State *L);
+int wp_open_errors(lua_State *L);
+int wp_open_payload(lua_State *L);
+
+/* Pushes a Time object for a wall-clock time in ns (time.c). */
+void wp_time_push(lua_State *L, int64_t wall_ns);
+/* Reads a duration argument (number = ns, string, Duration). Returns 0 or -1
+** with an error message pushed? No: returns -1 and sets *err. */
+int wp_time_arg(lua_State *L, int idx, int64_t *ns, const char **err);
+
+/* Terminal (terminal.c). The terminal thread serialises stdout/stderr writes
+** and stdin reads in request order, so output is flushed before a read. */
+int wp_terminal_start(struct wp_rt *rt);
+/* Makes a pending and every later readline return nil (first Ctrl+C). */
+void wp_terminal_interrupt(void);
+/* Flushes queued output and stops the thread. */
+void wp_terminal_stop(void);
+/* Queues bytes for fd 1 or 2 (copied). */
+void wp_terminal_write(int fd, const char *s, size_t len);
+
+/* Renders a Lua fields table as a JSON-like object into b ("{...}"), adding
+** pid and location (logger.c). */
+void wp_log_fields(lua_State *L, int idx, struct wp_buf *b, const char *pid,
+                   const char *location, int *has_error);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+** process.c: the `process` global (spec 03): pids, send, spawn, relations,
+** inbox/events, options and the local name registry.
+*/
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "codec.h"
+#include "errobj.h"
+#include "modules.h"
+
+static struct wp_vmproc *self(lua_State *L) { return wp_vm_self(L); }
+
+/* Resolves argument idx as a destination; on failure pushes nil, err and
+** returns NULL (the caller returns 2). */
+static struct wp_proc *resolve_arg(lua_State *L, int idx, const char *errkind_override) {
+  size_t len;
+  const char *dest = luaL_checklstring(L, idx, &len);
+  const char *kind, *err;
+  struct wp_proc *p = wp_rt_resolve(self(L)->rt, dest, len, &kind, &err);
+  if (p) return p;
+  lua_pushnil(L);
+  if (err) {
+    wp_err_push(L, errkind_override ? errkind_override : kind, err, -1);
+  } else {
+    lua_pushfstring(L, "could not resolve '%s' as PID or registered name", dest);
+    wp_err_push(L, WP_KIND_NOT_FOUND, lua_tostring(L, -1), -1);
+    lua_remove(L, -2);
+  }
+  return NULL;
+}
+
+static int l_pid(lua_State *L) {
+  struct wp_proc *p = self(L)->p;
+  lua_pushlstring(L, p->pid, p->pid_len);
+  return 1;
+}
+
+static int l_id(lua_State *L) {
+  lua_pushstring(L, self(L)->code->entry->id);
+  return 1;
+}
+
+static int l_send(lua_State *L) {
+  if (lua_gettop(L) < 2)
+    return wp_err_return(L, WP_KIND_INVALID,
+                         "send requires at least destination and topic arguments");
+  luaL_checkstring(L, 1);
+  size_t tlen;
+  const char *topic = luaL_checklstring(L, 2, &tlen);
+  if (tlen > 0 && topic[0] == '@') return wp_err_return(L, WP_KIND_INVALID, "cannot send to @ topics");
+  struct wp_vmproc *vp = self(L);
+  int n = lua_gettop(L) - 2;
+  struct wp_buf b = WP_BUF_INIT;
+  const char *cerr;
+  if (n > 0 && wp_codec_encode(L, 3, n, &b, vp->rt->limits, &cerr) != 0) {
+    wp_buf_free(&b);
+    return wp_err_return(L, WP_KIND_INVALID, cerr);
+  }
+  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p) {
+    wp_buf_free(&b);
+    return 2;
+  }
+  struct wp_host *h = p->host;
+  if (atomic_load(&h->stopping) && p != vp->p) {
+    wp_proc_release(p);
+    wp_buf_free(&b);
+    return wp_err_return(L, WP_KIND_UNAVAILABLE, "host is shutting down");
+  }
+  struct wp_msg *m = wp_msg_new(WP_MSG_USER, vp->p->pid, vp->p->pid_len, topic, tlen,
+                                b.data, b.len);
+  wp_buf_free(&b);
+  if (!m) {
+    wp_proc_release(p);
+    return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  }
+  wp_proc_deliver(p, m);
+  wp_proc_release(p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int do_spawn(lua_State *L, int flags, const char *fname) {
+  if (lua_gettop(L) < 2) {
+    lua_pushfstring(L, "%s requires at least id and host arguments", fname);
+    return wp_err_return(L, WP_KIND_INVALID, lua_tostring(L, -1));
+  }
+  const char *id = luaL_checkstring(L, 1);
+  const char *host = luaL_checkstring(L, 2);
+  char pid[WP_PID_MAX];
+  const char *kind, *msg;
+  struct wp_vmproc *vp = self(L);
+  if (wp_rt_spawn(vp->rt, vp, id, host, L, 3, lua_gettop(L) - 2, flags, NULL, pid, &kind,
+                  &msg))
+    return wp_err_return(L, kind, msg);
+  lua_pushstring(L, pid);
+  return 1;
+}
+
+static int l_spawn(lua_State *L) { return do_spawn(L, 0, "spawn"); }
+static int l_spawn_monitored(lua_State *L) {
+  return do_spawn(L, WP_SPAWN_MONITOR, "spawn_monitored");
+}
+static int l_spawn_linked(lua_State *L) { return do_spawn(L, WP_SPAWN_LINK, "spawn_linked"); }
+static int l_spawn_linked_monitored(lua_State *L) {
+  return do_spawn(L, WP_SPAWN_LINK | WP_SPAWN_MONITOR, "spawn_linked_monitored");
+}
+
+static int l_terminate(lua_State *L) {
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL);
+  if (!p) return 2;
+  struct wp_host *h = p->host;
+  if (h->kind != WP_HOST_TERMINAL) wp_proc_kill(p, WP_KILL_TERMINATE);
+  wp_proc_release(p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_cancel(lua_State *L) {
+  if (lua_gettop(L) < 1) return wp_err_return(L, WP_KIND_INVALID, "cancel requires a destination");
+  size_t rlen = 0;
+  const char *reason = luaL_optlstring(L, 2, "", &rlen);
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL);
+  if (!p) return 2;
+  struct wp_vmproc *vp = self(L);
+  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, vp->p->pid, vp->p->pid_len, reason, rlen, NULL, 0);
+  if (m) {
+    m->at = wp_wall_ns() / 1000000000;
+    wp_proc_deliver(p, m);
+  }
+  wp_proc_release(p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_monitor(lua_State *L) {
+  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p) return 2;
+  int rc = wp_proc_monitor(p, self(L)->p->handle);
+  wp_proc_release(p);
+  if (rc == WP_EDEAD) return wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
+  if (rc == WP_EEXIST) return wp_err_return(L, WP_KIND_INTERNAL, "already monitoring pid");
+  if (rc) return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_unmonitor(lua_State *L) {
+  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p) {
+    /* a dead target: nothing to remove */
+    if (wp_pid_parse(lua_tostring(L, 1), strlen(lua_tostring(L, 1)))) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    return 2;
+  }
+  wp_proc_unmonitor(p, self(L)->p->handle);
+  wp_proc_release(p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_link(lua_State *L) {
+  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p) return 2;
+  int rc = wp_proc_link(self(L)->p, p);
+  wp_proc_release(p);
+  if (rc == WP_EDEAD) return wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
+  if (rc) return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_unlink(lua_State *L) {
+  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p) {
+    if (wp_pid_parse(lua_tostring(L, 1), strlen(lua_tostring(L, 1)))) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    return 2;
+  }
+  wp_proc_unlink(self(L)->p, p);
+  wp_proc_release(p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_get_options(lua_State *L) {
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, self(L)->trap_links);
+  lua_setfield(L, -2, "trap_links");
+  return 1;
+}
+
+static int l_set_options(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TTABLE) {
+    lua_pushboolean(L, 0);
+    wp_err_push(L, WP_KIND_INVALID, "options parameter must be a table", 0);
+    return 2;
+  }
+  const char *bad = NULL;
+  char badbuf[200];
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -2);
+      if (strcmp(k, "trap_links") == 0) {
+        if (lua_type(L, -1) == LUA_TBOOLEAN)
+          self(L)->trap_links = lua_toboolean(L, -1);
+        else if (!bad)
+          bad = "trap_links must be a boolean";
+      } else if (!bad) {
+        snprintf(badbuf, sizeof badbuf, "option %s is not supported", k);
+        bad = badbuf;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (bad) {
+    lua_pushboolean(L, 0);
+    wp_err_push(L, WP_KIND_INVALID, bad, 0);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_pushnil(L);
+  return 2;
+}
+
+static int source_chan(lua_State *L, int kind) {
+  struct wp_vmproc *vp = self(L);
+  int *ref = kind == WP_CHAN_INBOX ? &vp->inbox_ref : &vp->events_ref;
+  if (*ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+    return 1;
+  }
+  struct wp_chan *c = wp_chan_new(L, 0, kind);
+  lua_pushvalue(L, -1);
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (kind == WP_CHAN_INBOX)
+    vp->inbox = c;
+  else
+    vp->events = c;
+  return 1;
+}
+
+static int l_inbox(lua_State *L) { return source_chan(L, WP_CHAN_INBOX); }
+static int l_events(lua_State *L) { return source_chan(L, WP_CHAN_EVENTS); }
+
+/* ---- registry ---- */
+
+static int l_reg_register(lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  struct wp_vmproc *vp = self(L);
+  if (!lua_isnoneornil(L, 3)) {
+    if (lua_type(L, 3) != LUA_TNUMBER) return wp_err_return(L, WP_KIND_INVALID, "scope must be a number");
+    lua_Integer scope = lua_tointeger(L, 3);
+    if (scope != 0) return wp_err_return(L, WP_KIND_INTERNAL, "global registry not available");
+  }
+  struct wp_proc *p = vp->p;
+  int own = 1;
+  if (!lua_isnoneornil(L, 2)) {
+    size_t plen;
+    const char *pid = luaL_checklstring(L, 2, &plen);
+    uint64_t c = wp_pid_parse(pid, plen);
+    if (!c) return wp_err_return(L, WP_KIND_INVALID, "invalid pid");
+    if (c != p->counter) {
+      p = wp_ptab_get_counter(wp_sched_ptab(vp->rt->sched), c);
+      if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "process not found");
+      own = 0;
+    }
+  }
+  int rc = wp_names_register(wp_sched_names(vp->rt->sched), name, len, p);
+  if (!own) wp_proc_release(p);
+  if (rc == WP_ENAMETAKEN) return wp_err_return(L, WP_KIND_ALREADY_EXISTS, "name already registered");
+  if (rc == WP_EDEAD) return wp_err_return(L, WP_KIND_NOT_FOUND, "process not found");
+  if (rc) return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_reg_lookup(lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  char pid[WP_PID_MAX];
+  if (!wp_names_lookup(wp_sched_names(self(L)->rt->sched), name, len, pid))
+    return wp_err_return(L, WP_KIND_NOT_FOUND, "name not registered");
+  lua_pushstring(L, pid);
+  return 1;
+}
+
+static int l_reg_unregister(lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  if (!lua_isnoneornil(L, 2) && lua_tointeger(L, 2) != 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushboolean(L, wp_names_unregister(wp_sched_names(self(L)->rt->sched), name, len));
+  return 1;
+}
+
+int wp_open_process(lua_State *L) {
+  static const luaL_Reg fns[] = {{"pid", l_pid},
+                                 {"id", l_id},
+                                 {"send", l_send},
+                                 {"spawn", l_spawn},
+                                 {"spawn_monitored", l_spawn_monitored},
+                                 {"spawn_linked", l_spawn_linked},
+                                 {"spawn_linked_monitored", l_spawn_linked_monitored},
+                                 {"terminate", l_terminate},
+                                 {"cancel", l_cancel},
+                                 {"monitor", l_monitor},
+                                 {"unmonitor", l_unmonitor},
+                                 {"link", l_link},
+                                 {"unlink", l_unlink},
+                                 {"get_options", l_get_options},
+                                 {"set_options", l_set_options},
+                                 {"inbox", l_inbox},
+                                 {"events", l_events},
+                                 {NULL, NULL}};
+  luaL_newlib(L, fns);
+  static const luaL_Reg reg[] = {{"register", l_reg_register},
+                                 {"lookup", l_reg_lookup},
+                                 {"unregister", l_reg_unregister},
+                                 {NULL, NULL}};
+  luaL_newlib(L, reg);
+  static const char *const scopes[] = {"LOCAL", "EVENTUAL", "CONSISTENT", "STRONG"};
+  for (int i = 0; i < 4; i++) {
+    lua_pushinteger(L, i);
+    lua_setfield(L, -2, scopes[i]);
+  }
+  lua_setfield(L, -2, "registry");
+  lua_createtable(L, 0, 3);
+  lua_pushliteral(L, "pid.exit");
+  lua_setfield(L, -2, "EXIT");
+  lua_pushliteral(L, "pid.link.down");
+  lua_setfield(L, -2, "LINK_DOWN");
+  lua_pushliteral(L, "pid.cancel");
+  lua_setfield(L, -2, "CANCEL");
+  lua_setfield(L, -2, "event");
+  return 1;
+}

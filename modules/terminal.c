@@ -1,0 +1,322 @@
+/*
+** terminal.c: the terminal thread and the `io` module (spec 05 §7).
+**
+** Design note. One thread owns the terminal. Processes queue requests to it
+** (write to stdout or stderr, read a line or some bytes) and carry on; the
+** thread performs them strictly in order, so a prompt written with io.write
+** is on the screen before the read that follows it, and a worker never blocks
+** on a full pipe. A read answers with a WP_MSG_IO message to the requesting
+** process. Reads poll stdin together with an eventfd, so the first Ctrl+C
+** (wp_terminal_interrupt) makes a pending read, and every later one, return
+** nil at once. poll (not epoll) works on regular files too.
+*/
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "errobj.h"
+#include "modules.h"
+
+enum { OP_WRITE, OP_READLINE, OP_READ };
+
+struct op {
+  struct op *next;
+  int kind, fd;
+  wp_handle target;
+  struct wp_sched *sched;
+  int64_t n;
+  size_t len;
+  char data[];
+};
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  struct op *head, *tail;
+  pthread_t thread;
+  int started, stop;
+  int efd;
+  _Atomic int interrupted;
+  int eof;
+  char *buf; /* bytes read but not yet returned */
+  size_t blen, bcap;
+  struct wp_rt *rt;
+} T = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, -1, 0, 0,
+       NULL, 0, 0, NULL};
+
+static void queue(struct op *o) {
+  o->next = NULL;
+  pthread_mutex_lock(&T.lock);
+  if (T.tail)
+    T.tail->next = o;
+  else
+    T.head = o;
+  T.tail = o;
+  pthread_cond_signal(&T.cond);
+  pthread_mutex_unlock(&T.lock);
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return; /* EPIPE and friends: output is lost, not fatal */
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+void wp_terminal_write(int fd, const char *s, size_t len) {
+  if (!T.started) {
+    write_all(fd, s, len);
+    return;
+  }
+  struct op *o = wp_malloc(sizeof *o + len);
+  if (!o) return;
+  o->kind = OP_WRITE;
+  o->fd = fd;
+  o->len = len;
+  memcpy(o->data, s, len);
+  queue(o);
+}
+
+/* Reads more bytes into T.buf. Returns 1 on data, 0 on EOF, -1 when
+** interrupted. */
+static int fill(void) {
+  if (T.bcap - T.blen < 4096) {
+    size_t cap = T.bcap ? T.bcap * 2 : 8192;
+    char *b = wp_realloc(T.buf, cap);
+    if (!b) return 0;
+    T.buf = b;
+    T.bcap = cap;
+  }
+  for (;;) {
+    if (atomic_load(&T.interrupted)) return -1;
+    struct pollfd pf[2] = {{0, POLLIN, 0}, {T.efd, POLLIN, 0}};
+    int r = poll(pf, T.efd >= 0 ? 2 : 1, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (atomic_load(&T.interrupted)) return -1;
+    if (r < 0) return 0;
+    ssize_t n = read(0, T.buf + T.blen, T.bcap - T.blen);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return 0;
+    T.blen += (size_t)n;
+    return 1;
+  }
+}
+
+static void reply(struct op *o, int status, const char *p, size_t n) {
+  struct wp_proc *proc = wp_ptab_get(wp_sched_ptab(o->sched), o->target);
+  if (!proc) return;
+  struct wp_msg *m = wp_msg_new(WP_MSG_IO, "", 0, "", 0, p, n);
+  if (m) {
+    m->aux = (uint64_t)status;
+    wp_proc_deliver(proc, m);
+  }
+  wp_proc_release(proc);
+}
+
+static void consume(size_t n) {
+  memmove(T.buf, T.buf + n, T.blen - n);
+  T.blen -= n;
+}
+
+static void do_readline(struct op *o) {
+  for (;;) {
+    char *nl = T.blen ? memchr(T.buf, '\n', T.blen) : NULL;
+    if (nl) {
+      size_t len = (size_t)(nl - T.buf);
+      size_t linelen = len > 0 && T.buf[len - 1] == '\r' ? len - 1 : len;
+      reply(o, 0, T.buf, linelen);
+      consume(len + 1);
+      return;
+    }
+    int r = T.eof ? 0 : fill();
+    if (r == 1) continue;
+    if (r == 0) T.eof = 1;
+    if (r == 0 && T.blen) { /* EOF after a partial line */
+      reply(o, 0, T.buf, T.blen);
+      consume(T.blen);
+      return;
+    }
+    reply(o, r < 0 ? 2 : 1, NULL, 0);
+    return;
+  }
+}
+
+static void do_read(struct op *o) {
+  if (!T.blen && !T.eof) {
+    int r = fill();
+    if (r < 0) {
+      reply(o, 2, NULL, 0);
+      return;
+    }
+    if (r == 0) T.eof = 1;
+  }
+  if (!T.blen) {
+    reply(o, 1, NULL, 0);
+    return;
+  }
+  size_t n = (size_t)o->n < T.blen ? (size_t)o->n : T.blen;
+  reply(o, 0, T.buf, n);
+  consume(n);
+}
+
+static void *tty_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&T.lock);
+  for (;;) {
+    while (!T.head && !T.stop) pthread_cond_wait(&T.cond, &T.lock);
+    struct op *o = T.head;
+    if (!o) break; /* stop with an empty queue */
+    T.head = o->next;
+    if (!T.head) T.tail = NULL;
+    pthread_mutex_unlock(&T.lock);
+    if (o->kind == OP_WRITE)
+      write_all(o->fd, o->data, o->len);
+    else if (o->kind == OP_READLINE)
+      do_readline(o);
+    else
+      do_read(o);
+    wp_free(o);
+    pthread_mutex_lock(&T.lock);
+  }
+  pthread_mutex_unlock(&T.lock);
+  return NULL;
+}
+
+int wp_terminal_start(struct wp_rt *rt) {
+  T.rt = rt;
+  T.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (pthread_create(&T.thread, NULL, tty_main, NULL) != 0) return -1;
+  T.started = 1;
+  return 0;
+}
+
+void wp_terminal_interrupt(void) {
+  atomic_store(&T.interrupted, 1);
+  if (T.efd >= 0) {
+    uint64_t one = 1;
+    ssize_t w = write(T.efd, &one, sizeof one);
+    (void)w;
+  }
+}
+
+void wp_terminal_stop(void) {
+  if (!T.started) return;
+  wp_terminal_interrupt(); /* a read still pending must not hold the exit */
+  pthread_mutex_lock(&T.lock);
+  T.stop = 1;
+  pthread_cond_signal(&T.cond);
+  pthread_mutex_unlock(&T.lock);
+  pthread_join(T.thread, NULL);
+  T.started = 0;
+  if (T.efd >= 0) close(T.efd);
+  T.efd = -1;
+  wp_free(T.buf);
+  T.buf = NULL;
+  T.blen = T.bcap = 0;
+}
+
+void wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n);
+void wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n) {
+  struct op *o = wp_malloc(sizeof *o);
+  if (!o) return;
+  o->kind = opk;
+  o->fd = 0;
+  o->target = vp->p->handle;
+  o->sched = vp->p->sched;
+  o->n = n;
+  o->len = 0;
+  queue(o);
+}
+
+/* ---- the io module ---- */
+
+static int no_terminal(lua_State *L) {
+  return wp_err_return(L, WP_KIND_UNAVAILABLE, "no terminal context");
+}
+
+static int on_terminal(lua_State *L) {
+  return wp_vm_self(L)->host->kind == WP_HOST_TERMINAL;
+}
+
+/* Concatenates the arguments (tostring semantics; error objects as their
+** message) with sep between and end at the end, and queues them on fd. */
+static int emit(lua_State *L, int fd, const char *sep, const char *end) {
+  if (!on_terminal(L)) return no_terminal(L);
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1 && sep) luaL_addstring(&b, sep);
+    if (wp_err_is(L, i)) {
+      size_t len;
+      const char *m = wp_err_message(L, i, &len);
+      luaL_addlstring(&b, m, len);
+    } else {
+      luaL_tolstring(L, i, NULL);
+      luaL_addvalue(&b);
+    }
+  }
+  if (end) luaL_addstring(&b, end);
+  luaL_pushresult(&b);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  wp_terminal_write(fd, s, len);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int io_write(lua_State *L) { return emit(L, 1, NULL, NULL); }
+static int io_print(lua_State *L) { return emit(L, 1, "\t", "\n"); }
+static int io_eprint(lua_State *L) { return emit(L, 2, "\t", "\n"); }
+
+static int io_flush(lua_State *L) {
+  if (!on_terminal(L)) return no_terminal(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int io_block_read(lua_State *L, int opk, int64_t n) {
+  if (!on_terminal(L)) return no_terminal(L);
+  struct wp_task *t = wp_vm_blockable(L, "io.readline");
+  struct wp_vmproc *vp = wp_vm_self(L);
+  if (vp->io_task) return luaL_error(L, "another task is already reading the terminal");
+  vp->io_task = t;
+  wp_task_block(vp, t, NULL);
+  wp_terminal_request(vp, opk, n);
+  return lua_yield(L, 0);
+}
+
+static int io_readline(lua_State *L) { return io_block_read(L, OP_READLINE, 0); }
+
+static int io_read(lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 1, 1024);
+  if (n <= 0) n = 1024;
+  return io_block_read(L, OP_READ, n);
+}
+
+static int io_args(lua_State *L) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  lua_createtable(L, vp->argc, 0);
+  if (vp->host->kind == WP_HOST_TERMINAL)
+    for (int i = 0; i < vp->argc; i++) {
+      lua_pushstring(L, vp->argv[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+  return 1;
+}
+
+int wp_open_io(lua_State *L) {
+  static const luaL_Reg fns[] = {{"write", io_write},       {"print", io_print},
+                                 {"eprint", io_eprint},     {"flush", io_flush},
+                                 {"readline", io_readline}, {"read", io_read},
+                                 {"args", io_args},         {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}

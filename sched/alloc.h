@@ -1,0 +1,25 @@
+/*
+** alloc.h: the runtime's allocator switch (jemalloc or libc).
+** Sanitizer builds always use libc: jemalloc's mallocx/sdallocx disagree with
+** ASan's interceptors.
+*/
+#ifndef WP_ALLOC_H
+#define WP_ALLOC_H
+
+#include <stddef.h>
+
+/* Returns NULL on failure; wp_malloc(0) may return NULL. */
+void *wp_malloc(size_t n);
+void *wp_calloc(size_t n, size_t size);
+/* Like realloc: on failure returns NULL and leaves p untouched. */
+void *wp_realloc(void *p, size_t n);
+/* Frees p (NULL is fine). */
+void wp_free(void *p);
+/* Frees p whose size is known exactly (sized deallocation under jemalloc). */
+void wp_free_sized(void *p, size_t n);
+/* Duplicates a NUL-terminated string; NULL on failure. */
+char *wp_strdup(const char *s);
+/* Allocator name for diagnostics: "jemalloc" or "libc". */
+const char *wp_alloc_name(void);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+** names.c: the local name registry (see names.h).
+**
+** A chained hash under one mutex: registration is rare next to messaging, and
+** lookups copy the pid string out, so no reference escapes the lock. Lock
+** order: the registry lock, then a process lock (to check it is alive and
+** record the name in its list, so the name dies with it).
+*/
+#include "names.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "alloc.h"
+
+struct binding {
+  struct binding *next;
+  uint64_t counter;
+  uint16_t pid_len;
+  char pid[WP_PID_MAX];
+  size_t len;
+  char name[];
+};
+
+struct wp_names {
+  pthread_mutex_t lock;
+  struct binding **b;
+  size_t nb, count;
+};
+
+struct wp_names *wp_names_new(void) {
+  struct wp_names *n = wp_calloc(1, sizeof *n);
+  if (!n) return NULL;
+  pthread_mutex_init(&n->lock, NULL);
+  return n;
+}
+
+void wp_names_free(struct wp_names *n) {
+  if (!n) return;
+  for (size_t i = 0; i < n->nb; i++) {
+    struct binding *e = n->b[i];
+    while (e) {
+      struct binding *next = e->next;
+      wp_free(e);
+      e = next;
+    }
+  }
+  wp_free(n->b);
+  pthread_mutex_destroy(&n->lock);
+  wp_free(n);
+}
+
+static size_t hash_str(const char *s, size_t len) {
+  size_t h = 14695981039346656037ULL;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+static struct binding **find(struct wp_names *n, const char *name, size_t len) {
+  if (!n->nb) return NULL;
+  struct binding **pp = &n->b[hash_str(name, len) & (n->nb - 1)];
+  while (*pp && ((*pp)->len != len || memcmp((*pp)->name, name, len) != 0))
+    pp = &(*pp)->next;
+  return pp;
+}
+
+static int grow(struct wp_names *n) {
+  size_t nb = n->nb ? n->nb * 2 : 64;
+  struct binding **b = wp_calloc(nb, sizeof *b);
+  if (!b) return WP_ENOMEM;
+  for (size_t i = 0; i < n->nb; i++) {
+    struct binding *e = n->b[i];
+    while (e) {
+      struct binding *next = e->next;
+      size_t j = hash_str(e->name, e->len) & (nb - 1);
+      e->next = b[j];
+      b[j] = e;
+      e = next;
+    }
+  }
+  wp_free(n->b);
+  n->b = b;
+  n->nb = nb;
+  return 0;
+}
+
+int wp_names_register(struct wp_names *n, const char *name, size_t len,
+                      struct wp_proc *p) {
+  int rc = 0;
+  pthread_mutex_lock(&n->lock);
+  struct binding **pp = find(n, name, len);
+  if (pp && *pp) {
+    rc = (*pp)->counter == p->counter ? 0 : WP_ENAMETAKEN;
+    pthread_mutex_unlock(&n->lock);
+    return rc;
+  }
+  if (n->count >= n->nb && grow(n)) {
+    pthread_mutex_unlock(&n->lock);
+    return WP_ENOMEM;
+  }
+  struct binding *e = wp_malloc(sizeof *e + len + 1);
+  struct wp_name_ref *ref = wp_malloc(sizeof *ref + len + 1);
+  if (!e || !ref) {
+    wp_free(e);
+    wp_free(ref);
+    pthread_mutex_unlock(&n->lock);
+    return WP_ENOMEM;
+  }
+  e->counter = p->counter;
+  e->pid_len = p->pid_len;
+  memcpy(e->pid, p->pid, p->pid_len + 1u);
+  e->len = len;
+  memcpy(e->name, name, len);
+  e->name[len] = '\0';
+  memcpy(ref->name, name, len);
+  ref->name[len] = '\0';
+  pthread_mutex_lock(&p->lock);
+  if (p->dead) {
+    rc = WP_EDEAD;
+  } else {
+    ref->next = p->names;
+    p->names = ref;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (rc) {
+    wp_free(e);
+    wp_free(ref);
+  } else {
+    pp = find(n, name, len);
+    e->next = NULL;
+    *pp = e;
+    n->count++;
+  }
+  pthread_mutex_unlock(&n->lock);
+  return rc;
+}
+
+int wp_names_unregister(struct wp_names *n, const char *name, size_t len) {
+  pthread_mutex_lock(&n->lock);
+  struct binding **pp = find(n, name, len);
+  int removed = 0;
+  if (pp && *pp) {
+    struct binding *e = *pp;
+    *pp = e->next;
+    n->count--;
+    wp_free(e);
+    removed = 1;
+  }
+  pthread_mutex_unlock(&n->lock);
+  return removed;
+}
+
+uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len, char *pid) {
+  uint64_t c = 0;
+  pthread_mutex_lock(&n->lock);
+  struct binding **pp = find(n, name, len);
+  if (pp && *pp) {
+    c = (*pp)->counter;
+    if (pid) memcpy(pid, (*pp)->pid, (*pp)->pid_len + 1u);
+  }
+  pthread_mutex_unlock(&n->lock);
+  return c;
+}
+
+void wp_names_release(struct wp_names *n, struct wp_name_ref *list, uint64_t counter) {
+  if (!list) return;
+  pthread_mutex_lock(&n->lock);
+  while (list) {
+    struct wp_name_ref *next = list->next;
+    struct binding **pp = find(n, list->name, strlen(list->name));
+    if (pp && *pp && (*pp)->counter == counter) {
+      struct binding *e = *pp;
+      *pp = e->next;
+      n->count--;
+      wp_free(e);
+    }
+    wp_free(list);
+    list = next;
+  }
+  pthread_mutex_unlock(&n->lock);
+}

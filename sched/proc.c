@@ -1,0 +1,187 @@
+/* proc.c: process blocks, the state word and relations (design in proc.h). */
+#include "proc.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "scheduler.h"
+
+struct wp_proc *wp_proc_new(struct wp_sched *s, void *host) {
+  struct wp_proc *p = wp_calloc(1, sizeof *p);
+  if (!p) return NULL;
+  atomic_init(&p->state, WP_PS_IDLE);
+  atomic_init(&p->refs, 1);
+  atomic_init(&p->kill, WP_KILL_NONE);
+  p->sched = s;
+  p->host = host;
+  wp_mbox_init(&p->mbox);
+  pthread_mutex_init(&p->lock, NULL);
+  return p;
+}
+
+void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p); /* sched.c */
+
+void wp_proc_release(struct wp_proc *p) {
+  if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
+  wp_sched_free_proc_vm(p->sched, p);
+  wp_mbox_drain(&p->mbox);
+  wp_hlist_free(&p->monitors);
+  wp_hlist_free(&p->links);
+  while (p->names) {
+    struct wp_name_ref *n = p->names;
+    p->names = n->next;
+    wp_free(n);
+  }
+  pthread_mutex_destroy(&p->lock);
+  wp_free(p);
+}
+
+void wp_proc_wake(struct wp_proc *p) {
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  for (;;) {
+    switch (s) {
+      case WP_PS_IDLE:
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, WP_PS_RUNNABLE,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+          wp_sched_enqueue(p->sched, p);
+          return;
+        }
+        break;
+      case WP_PS_RUNNING:
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, WP_PS_NOTIFIED,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+          return;
+        break;
+      default: /* RUNNABLE, NOTIFIED or DEAD: nothing to do */
+        return;
+    }
+  }
+}
+
+void wp_proc_deliver(struct wp_proc *p, struct wp_msg *m) {
+  wp_mbox_push_mp(&p->mbox, m);
+  wp_proc_wake(p);
+}
+
+void wp_proc_kill(struct wp_proc *p, int reason) {
+  int none = WP_KILL_NONE;
+  atomic_compare_exchange_strong(&p->kill, &none, reason);
+  wp_proc_wake(p);
+}
+
+/* ---- handle lists ---- */
+
+static int hlist_find(const struct wp_hlist *l, wp_handle h) {
+  for (uint32_t i = 0; i < l->n; i++)
+    if (l->v[i] == h) return (int)i;
+  return -1;
+}
+
+static int hlist_add(struct wp_hlist *l, wp_handle h) {
+  if (l->n == l->cap) {
+    uint32_t cap = l->cap ? l->cap * 2 : 4;
+    wp_handle *v = wp_realloc(l->v, cap * sizeof *v);
+    if (!v) return WP_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = h;
+  return 0;
+}
+
+static void hlist_del(struct wp_hlist *l, wp_handle h) {
+  int i = hlist_find(l, h);
+  if (i >= 0) l->v[i] = l->v[--l->n];
+}
+
+void wp_hlist_free(struct wp_hlist *l) {
+  wp_free(l->v);
+  l->v = NULL;
+  l->n = l->cap = 0;
+}
+
+/* ---- relations ---- */
+
+int wp_proc_monitor(struct wp_proc *target, wp_handle watcher) {
+  int rc;
+  pthread_mutex_lock(&target->lock);
+  if (target->dead)
+    rc = WP_EDEAD;
+  else if (hlist_find(&target->monitors, watcher) >= 0)
+    rc = WP_EEXIST;
+  else
+    rc = hlist_add(&target->monitors, watcher);
+  pthread_mutex_unlock(&target->lock);
+  return rc;
+}
+
+void wp_proc_unmonitor(struct wp_proc *target, wp_handle watcher) {
+  pthread_mutex_lock(&target->lock);
+  hlist_del(&target->monitors, watcher);
+  pthread_mutex_unlock(&target->lock);
+}
+
+/* Locks two processes in address order (no deadlock between two linkers). */
+static void lock2(struct wp_proc *a, struct wp_proc *b) {
+  if (a < b) {
+    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(&b->lock);
+  } else {
+    pthread_mutex_lock(&b->lock);
+    pthread_mutex_lock(&a->lock);
+  }
+}
+
+static void unlock2(struct wp_proc *a, struct wp_proc *b) {
+  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&b->lock);
+}
+
+int wp_proc_link(struct wp_proc *a, struct wp_proc *b) {
+  if (a == b) return 0;
+  int rc = 0;
+  lock2(a, b);
+  if (a->dead || b->dead) {
+    rc = WP_EDEAD;
+  } else if (hlist_find(&a->links, b->handle) < 0) {
+    rc = hlist_add(&a->links, b->handle);
+    if (rc == 0 && (rc = hlist_add(&b->links, a->handle)) != 0)
+      hlist_del(&a->links, b->handle);
+  }
+  unlock2(a, b);
+  return rc;
+}
+
+void wp_proc_unlink(struct wp_proc *a, struct wp_proc *b) {
+  if (a == b) return;
+  lock2(a, b);
+  hlist_del(&a->links, b->handle);
+  hlist_del(&b->links, a->handle);
+  unlock2(a, b);
+}
+
+int wp_proc_exit_begin(struct wp_proc *p, struct wp_hlist *mons,
+                       struct wp_hlist *links, struct wp_name_ref **names) {
+  pthread_mutex_lock(&p->lock);
+  if (p->dead) {
+    pthread_mutex_unlock(&p->lock);
+    return WP_EDEAD;
+  }
+  p->dead = 1;
+  *mons = p->monitors;
+  *links = p->links;
+  *names = p->names;
+  memset(&p->monitors, 0, sizeof p->monitors);
+  memset(&p->links, 0, sizeof p->links);
+  p->names = NULL;
+  pthread_mutex_unlock(&p->lock);
+  return 0;
+}
+
+void wp_proc_forget_link(struct wp_proc *b, wp_handle gone) {
+  pthread_mutex_lock(&b->lock);
+  hlist_del(&b->links, gone);
+  pthread_mutex_unlock(&b->lock);
+}

@@ -1,0 +1,120 @@
+/*
+** proc.h: the process control block, its state word and its relations.
+**
+** State word (one CAS word per process, so a wake-up is never lost):
+**
+**   IDLE ----wake----> RUNNABLE (queued) ----worker pops----> RUNNING
+**   RUNNING --wake--> NOTIFIED (still running; a wake-up arrived)
+**   RUNNING --run() says WAIT--> IDLE, unless NOTIFIED: then requeued
+**   RUNNING --run() says YIELD--> RUNNABLE (requeued, preempted)
+**   RUNNING --run() says DONE--> DEAD
+**
+** Only a wake moves IDLE to RUNNABLE, and only the winner of that CAS queues
+** the process, so a process is in at most one queue and run by one worker.
+**
+** References: the process table holds one reference while the process is
+** alive; lookups (wp_ptab_get*) take another that the caller must release
+** with wp_proc_release. The block and the messages still in its mailbox are
+** freed when the last reference goes. A queued or running process is alive,
+** so queues hold no reference.
+**
+** Relations (monitors, links, names) live under `lock`. wp_proc_exit_begin
+** marks the process dead under that lock and detaches the lists, so a
+** relation is either recorded before death (and notified) or refused.
+*/
+#ifndef WP_PROC_H
+#define WP_PROC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mailbox.h"
+#include "wp.h"
+
+enum {
+  WP_PS_IDLE = 0,
+  WP_PS_RUNNABLE = 1,
+  WP_PS_RUNNING = 2,
+  WP_PS_NOTIFIED = 3,
+  WP_PS_DEAD = 4
+};
+
+/* Kill reasons (wp_proc_kill); 0 = none. */
+enum { WP_KILL_NONE = 0, WP_KILL_TERMINATE = 1, WP_KILL_LINK = 2, WP_KILL_SHUTDOWN = 3 };
+
+struct wp_sched;
+
+struct wp_hlist { /* small growable array of handles */
+  wp_handle *v;
+  uint32_t n, cap;
+};
+
+struct wp_name_ref { /* a name this process holds (names.c) */
+  struct wp_name_ref *next;
+  char name[];
+};
+
+#define WP_PID_MAX 96
+
+struct wp_proc {
+  _Atomic uint32_t state;
+  _Atomic uint32_t refs;
+  _Atomic int kill;         /* pending WP_KILL_* reason */
+  wp_handle handle;         /* slot + generation */
+  uint64_t counter;         /* per-node pid counter (spec 08) */
+  struct wp_sched *sched;
+  struct wp_mbox mbox;
+  struct wp_proc *qnext;    /* inject-queue link */
+  struct wp_proc *hnext;    /* ptab counter-hash chain */
+  void *host;               /* opaque to sched/: the host this runs on */
+  void *vm;                 /* opaque to sched/: the VM's per-process data */
+  pthread_mutex_t lock;     /* guards dead, monitors, links, names */
+  int dead;
+  struct wp_hlist monitors; /* processes watching this one */
+  struct wp_hlist links;    /* processes linked to this one */
+  struct wp_name_ref *names;
+  uint16_t pid_len;
+  char pid[WP_PID_MAX];     /* "{host|0x00004}" */
+};
+
+/* Allocates a process block with one reference (the caller's, handed to the
+** process table by wp_ptab_insert). NULL on allocation failure. */
+struct wp_proc *wp_proc_new(struct wp_sched *s, void *host);
+/* Takes one more reference. */
+static inline void wp_proc_retain(struct wp_proc *p) {
+  atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+/* Drops a reference; the last one frees the block (calling the scheduler's
+** free hook for p->vm first). */
+void wp_proc_release(struct wp_proc *p);
+
+/* Pushes m into p's mailbox (consumes m) and wakes p. Any thread; the caller
+** holds a reference to p. */
+void wp_proc_deliver(struct wp_proc *p, struct wp_msg *m);
+/* Makes p runnable if it is idle (see the state diagram). Any thread. */
+void wp_proc_wake(struct wp_proc *p);
+/* Asks p to die for `reason` at its next scheduling point (a kill is not a
+** Lua error: the VM drops the state between two resumes). Any thread. */
+void wp_proc_kill(struct wp_proc *p, int reason);
+
+/* Relations. Each returns 0, WP_EDEAD if `target` is dead, WP_EEXIST for a
+** duplicate monitor, or WP_ENOMEM. Any thread. */
+int wp_proc_monitor(struct wp_proc *target, wp_handle watcher);
+void wp_proc_unmonitor(struct wp_proc *target, wp_handle watcher);
+/* Links a and b both ways (idempotent). Fails with WP_EDEAD if either is dead;
+** then neither side records the link. */
+int wp_proc_link(struct wp_proc *a, struct wp_proc *b);
+void wp_proc_unlink(struct wp_proc *a, struct wp_proc *b);
+
+/* Marks p dead and moves its monitors and links into *mons and *links (the
+** caller frees their arrays with wp_hlist_free), and its names into *names.
+** Returns 0, or WP_EDEAD if p was already dead. Called once by the exiting
+** process. */
+int wp_proc_exit_begin(struct wp_proc *p, struct wp_hlist *mons,
+                       struct wp_hlist *links, struct wp_name_ref **names);
+void wp_hlist_free(struct wp_hlist *l);
+/* Removes the link to the exited process `gone` from b's side. */
+void wp_proc_forget_link(struct wp_proc *b, wp_handle gone);
+
+#endif

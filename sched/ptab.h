@@ -1,0 +1,37 @@
+/*
+** ptab.h: the process table.
+**
+** Internally a process is found by its handle: slot index (low 32 bits) and
+** the slot's generation (high 32 bits), so a stale handle never reaches a
+** newer process in a reused slot. Pid strings carry the per-node counter
+** (spec 08), which a hash maps back to the process. Both lookups take a
+** reference (wp_proc_release it). Locks are sharded by slot and by counter.
+*/
+#ifndef WP_PTAB_H
+#define WP_PTAB_H
+
+#include <stdint.h>
+
+#include "proc.h"
+
+struct wp_ptab;
+
+struct wp_ptab *wp_ptab_new(void);
+void wp_ptab_free(struct wp_ptab *t);
+/* Next value of the per-node pid counter (starts at 1). Any thread. */
+uint64_t wp_ptab_next_counter(struct wp_ptab *t);
+/* Inserts p (taking over the caller's reference) under p->counter, which the
+** caller has set (with p->pid). Assigns p->handle. 0 or WP_ENOMEM/WP_ELIMIT. */
+int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p);
+/* Removes p and drops the table's reference. Called once, at exit. */
+void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p);
+/* Lookups: a referenced live process, or NULL. */
+struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle h);
+struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter);
+/* Number of processes in the table. */
+uint64_t wp_ptab_count(struct wp_ptab *t);
+/* Calls fn(p, ud) for every process in the table (each referenced for the
+** call). Used by shutdown; not for hot paths. */
+void wp_ptab_each(struct wp_ptab *t, void (*fn)(struct wp_proc *p, void *ud), void *ud);
+
+#endif

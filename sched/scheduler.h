@@ -1,0 +1,74 @@
+/*
+** scheduler.h: the M:N scheduler: a pool of worker threads running processes,
+** plus the timer thread that drives the timing wheel and the preemption
+** watchdog.
+**
+** Workers take processes from their own run queue, then the shared inject
+** queue, then steal from the others, then spin briefly and park (runq.c has
+** the stealing order, sched.c the parking protocol). The scheduler knows
+** nothing of Lua: it calls the VM through wp_sched_ops.
+*/
+#ifndef WP_SCHED_H
+#define WP_SCHED_H
+
+#include <stdint.h>
+
+#include "names.h"
+#include "proc.h"
+#include "ptab.h"
+#include "timer.h"
+
+/* What ops->run reports. */
+enum { WP_RUN_WAIT = 0, WP_RUN_YIELD = 1, WP_RUN_DONE = 2 };
+
+struct wp_sched_ops {
+  /* Runs p on the calling worker until it blocks (WAIT), used up its slice
+  ** (YIELD) or ended (DONE; the VM has already done the exit work). */
+  int (*run)(struct wp_proc *p);
+  /* Called from the timer thread when p has run past its time slice; asks the
+  ** VM to make p yield soon. Must be async-safe with respect to run(). */
+  void (*preempt)(struct wp_proc *p);
+  /* Called when the last reference to p goes; frees p->vm if any. */
+  void (*free)(struct wp_proc *p);
+};
+
+struct wp_sched;
+
+/* Creates a scheduler with `workers` threads (<= 0: online CPUs). The ops
+** table is borrowed for the scheduler's life. NULL on failure. */
+struct wp_sched *wp_sched_new(int workers, const struct wp_sched_ops *ops, void *ud);
+/* Starts the worker and timer threads. 0 or an errno value. */
+int wp_sched_start(struct wp_sched *s);
+/* Stops and joins every thread; processes still alive are left as they are
+** (the caller kills them first). */
+void wp_sched_stop(struct wp_sched *s);
+/* Frees the scheduler (after stop). */
+void wp_sched_free(struct wp_sched *s);
+
+int wp_sched_workers(const struct wp_sched *s);
+void *wp_sched_ud(const struct wp_sched *s);
+struct wp_ptab *wp_sched_ptab(struct wp_sched *s);
+struct wp_names *wp_sched_names(struct wp_sched *s);
+/* Time slice before preemption, in ns (default 10 ms). */
+void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
+
+/* Queues a runnable process (state already RUNNABLE): on the calling worker's
+** own queue, or the inject queue from other threads. Used by wp_proc_wake. */
+void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p);
+
+/* Timers. The node is borrowed until it fires or is cancelled; its id and
+** target (a process handle) are set by the caller. When it fires the timer
+** thread sends the target a WP_MSG_TIMER message with aux = id, after its
+** lock is released; the node is never touched again after it fired. */
+void wp_sched_timer_add(struct wp_sched *s, struct wp_timer *t, uint64_t delay_ns);
+/* 1 if the timer was disarmed, 0 if it had fired already (its message may be
+** in flight). Either way the node may be freed after this returns. */
+int wp_sched_timer_cancel(struct wp_sched *s, struct wp_timer *t);
+
+/* Statistics for benchmarks and tests. */
+struct wp_sched_stats {
+  uint64_t runs, steals, parks, wakes, injects;
+};
+void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out);
+
+#endif

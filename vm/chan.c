@@ -1,0 +1,509 @@
+/*
+** chan.c: channels and select (spec 04 §1), process-local.
+**
+** Design note. A channel is a userdata (struct wp_chan) whose buffered values
+** live in its user value table, as a ring indexed by head/count. Tasks that
+** cannot proceed wait in FIFO queues of waiters: one waiter per case of the
+** blocked operation, all in one selrec kept on the blocked task's stack (so
+** the GC keeps it exactly as long as the task waits). Whoever makes a case
+** ready completes it: unlinks every waiter of that selrec from every channel,
+** pushes the operation's results onto the waiting task's stack and marks the
+** task ready. Values to be sent by a blocked task are held by registry refs.
+**
+** The inbox and events channels are "source" channels: besides their own
+** queues they receive from the process's pending message queue, one message
+** per receive, decoded only when a task takes it.
+**
+** All of this runs on the worker that runs the process; no locks.
+*/
+#include <string.h>
+
+#include "alloc.h"
+#include "errobj.h"
+#include "vm.h"
+
+#define CASE_MT "wippy.case"
+#define CHANMAP_KEY "wippy.chans"
+
+struct wp_selrec;
+
+struct wp_waiter {
+  struct wp_waiter *next, *prev;
+  struct wp_chan *chan;
+  struct wp_selrec *sel;
+  int case_index; /* 1-based; 0 for a direct send/receive */
+  int is_send;
+  int vref;       /* send: registry ref of the value */
+};
+
+struct wp_selrec {
+  struct wp_task *task;
+  int is_select;
+  int n;
+  struct wp_waiter w[];
+};
+
+struct wp_chan {
+  int cap, count, head;
+  int closed;
+  int kind;
+  struct wp_waiter *rq_head, *rq_tail; /* waiting receivers */
+  struct wp_waiter *sq_head, *sq_tail; /* waiting senders */
+  struct wp_vtimer *vt;                /* time.after: the pending timer */
+};
+
+struct wp_case {
+  int is_send;
+};
+
+/* ---- waiter queues ---- */
+
+static void q_append(struct wp_waiter **head, struct wp_waiter **tail, struct wp_waiter *w) {
+  w->next = NULL;
+  w->prev = *tail;
+  if (*tail)
+    (*tail)->next = w;
+  else
+    *head = w;
+  *tail = w;
+}
+
+static void q_remove(struct wp_waiter **head, struct wp_waiter **tail, struct wp_waiter *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    *head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    *tail = w->prev;
+  w->next = w->prev = NULL;
+}
+
+/* Unlinks every waiter of a selrec and drops the send values it held. */
+static void sel_detach(lua_State *L, struct wp_selrec *s) {
+  for (int i = 0; i < s->n; i++) {
+    struct wp_waiter *w = &s->w[i];
+    if (!w->chan) continue;
+    if (w->is_send) {
+      q_remove(&w->chan->sq_head, &w->chan->sq_tail, w);
+      luaL_unref(L, LUA_REGISTRYINDEX, w->vref);
+    } else {
+      q_remove(&w->chan->rq_head, &w->chan->rq_tail, w);
+    }
+    w->chan = NULL;
+  }
+}
+
+/* ---- the channel map (pointer -> userdata, weak) ---- */
+
+static void chanmap_push(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CHANMAP_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, CHANMAP_KEY);
+  }
+}
+
+void wp_chan_push(lua_State *L, struct wp_chan *c) {
+  chanmap_push(L);
+  lua_rawgetp(L, -1, c);
+  lua_remove(L, -2);
+}
+
+/* Pushes the result of a completed select: {channel, value, ok}. The value
+** is at the top of L and is consumed. */
+static void push_select_result(lua_State *L, struct wp_chan *c, int ok) {
+  lua_createtable(L, 0, 3);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "value");
+  wp_chan_push(L, c);
+  lua_setfield(L, -2, "channel");
+  lua_pushboolean(L, ok);
+  lua_setfield(L, -2, "ok");
+}
+
+/* Completes a waiting receiver with the value on top of S (moved). */
+static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
+  struct wp_selrec *s = w->sel;
+  struct wp_chan *c = w->chan;
+  struct wp_vmproc *vp = wp_vm_self(S);
+  sel_detach(S, s);
+  lua_State *th = s->task->th;
+  luaL_checkstack(th, 4, NULL);
+  lua_xmove(S, th, 1);
+  if (s->is_select) {
+    push_select_result(th, c, ok);
+    wp_task_ready(vp, s->task, 1);
+  } else {
+    lua_pushboolean(th, ok);
+    wp_task_ready(vp, s->task, 2);
+  }
+}
+
+/* Completes a waiting sender: its value is pushed onto S first (the caller
+** takes it), then the sender gets its result. */
+static void take_from_sender(lua_State *S, struct wp_waiter *w) {
+  struct wp_selrec *s = w->sel;
+  struct wp_chan *c = w->chan;
+  struct wp_vmproc *vp = wp_vm_self(S);
+  lua_rawgeti(S, LUA_REGISTRYINDEX, w->vref);
+  lua_State *th = s->task->th;
+  luaL_checkstack(th, 4, NULL);
+  if (s->is_select) {
+    lua_pushvalue(S, -1);
+    lua_xmove(S, th, 1);
+    sel_detach(S, s);
+    push_select_result(th, c, 1);
+    wp_task_ready(vp, s->task, 1);
+  } else {
+    sel_detach(S, s);
+    lua_pushboolean(th, 1);
+    wp_task_ready(vp, s->task, 1);
+  }
+}
+
+/* ---- buffer ---- */
+
+static void buf_put(lua_State *L, struct wp_chan *c, int ud) {
+  /* value at top; ud = channel userdata index */
+  lua_getiuservalue(L, ud, 1);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+  lua_pop(L, 1);
+  c->count++;
+}
+
+static void buf_take(lua_State *L, struct wp_chan *c, int ud) {
+  lua_getiuservalue(L, ud, 1);
+  int slot = c->head + 1;
+  lua_rawgeti(L, -1, slot);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, slot);
+  lua_remove(L, -2);
+  c->head = (c->head + 1) % c->cap;
+  c->count--;
+}
+
+/* ---- readiness and immediate operations ---- */
+
+static struct wp_mqueue *source_q(lua_State *L, struct wp_chan *c) {
+  if (c->kind == WP_CHAN_PLAIN) return NULL;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  return c->kind == WP_CHAN_INBOX ? &vp->inbox_q : &vp->events_q;
+}
+
+static int can_recv(lua_State *L, struct wp_chan *c) {
+  if (c->count > 0 || c->sq_head || c->closed) return 1;
+  struct wp_mqueue *q = source_q(L, c);
+  return q && q->n > 0;
+}
+
+static int can_send(struct wp_chan *c) {
+  return !c->closed && (c->rq_head != NULL || c->count < c->cap);
+}
+
+/* Receives one value (pushed on L) from a channel that can_recv; returns ok. */
+static int do_recv(lua_State *L, struct wp_chan *c, int ud) {
+  if (c->count > 0) {
+    buf_take(L, c, ud);
+    if (c->sq_head) { /* a blocked sender's value moves into the buffer */
+      take_from_sender(L, c->sq_head);
+      buf_put(L, c, ud);
+    }
+    return 1;
+  }
+  if (c->sq_head) {
+    take_from_sender(L, c->sq_head);
+    return 1;
+  }
+  struct wp_mqueue *q = source_q(L, c);
+  if (q && q->n > 0) {
+    wp_msg_push_lua(L, wp_mq_pop(q));
+    return 1;
+  }
+  lua_pushnil(L);
+  return 0;
+}
+
+/* Sends the value at the top of L (consumed) on a channel that can_send. */
+static void do_send(lua_State *L, struct wp_chan *c, int ud) {
+  if (c->rq_head) {
+    complete_recv(L, c->rq_head, 1);
+    return;
+  }
+  buf_put(L, c, ud);
+}
+
+/* ---- construction ---- */
+
+static int chan_gc(lua_State *L) {
+  struct wp_chan *c = lua_touserdata(L, 1);
+  if (c->vt) {
+    struct wp_vmproc *vp = wp_vm_self(L);
+    c->vt->chan = NULL;
+    wp_vtimer_free(vp, c->vt);
+    c->vt = NULL;
+  }
+  return 0;
+}
+
+static int chan_tostring(lua_State *L) {
+  lua_pushfstring(L, "channel: %p", lua_touserdata(L, 1));
+  return 1;
+}
+
+static void push_chan_mt(lua_State *L) {
+  if (luaL_newmetatable(L, WP_CHAN_MT)) {
+    static const luaL_Reg meth[] = {{"send", wp_chan_l_send},
+                                    {"receive", wp_chan_l_receive},
+                                    {"close", wp_chan_l_close},
+                                    {"case_send", wp_chan_l_case_send},
+                                    {"case_receive", wp_chan_l_case_receive},
+                                    {NULL, NULL}};
+    luaL_newlib(L, meth);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, chan_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, chan_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+}
+
+struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind) {
+  if (cap < 0) cap = 0;
+  struct wp_chan *c = lua_newuserdatauv(L, sizeof *c, 1);
+  memset(c, 0, sizeof *c);
+  c->cap = cap;
+  c->kind = kind;
+  if (cap > 0) {
+    lua_createtable(L, cap < 64 ? cap : 64, 0);
+    lua_setiuservalue(L, -2, 1);
+  }
+  push_chan_mt(L);
+  lua_setmetatable(L, -2);
+  chanmap_push(L);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, c);
+  lua_pop(L, 1);
+  return c;
+}
+
+struct wp_chan *wp_chan_check(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, WP_CHAN_MT);
+}
+
+struct wp_chan *wp_chan_test(lua_State *L, int idx) {
+  return luaL_testudata(L, idx, WP_CHAN_MT);
+}
+
+int wp_chan_l_new(lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 1, 0);
+  if (n > (1 << 24)) return luaL_error(L, "channel size too large");
+  wp_chan_new(L, (int)n, WP_CHAN_PLAIN);
+  return 1;
+}
+
+/* ---- runtime-side operations ---- */
+
+int wp_chan_offer(lua_State *L, struct wp_chan *c) {
+  if (!can_send(c)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  wp_chan_push(L, c);
+  lua_insert(L, -2);
+  do_send(L, c, lua_gettop(L) - 1);
+  lua_pop(L, 1);
+  return 1;
+}
+
+void wp_chan_close(lua_State *L, struct wp_chan *c) {
+  if (c->closed) return;
+  c->closed = 1;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  while (c->rq_head) {
+    lua_pushnil(L);
+    complete_recv(L, c->rq_head, 0);
+  }
+  while (c->sq_head) {
+    struct wp_selrec *s = c->sq_head->sel;
+    sel_detach(L, s);
+    lua_State *th = s->task->th;
+    luaL_checkstack(th, 3, NULL);
+    lua_pushnil(th);
+    wp_err_push(th, WP_KIND_INTERNAL, "send on closed channel", -1);
+    wp_task_ready(vp, s->task, 2);
+  }
+}
+
+void wp_chan_source_ready(lua_State *L, struct wp_chan *c) {
+  struct wp_mqueue *q = source_q(L, c);
+  while (c->rq_head && q->n > 0) {
+    wp_msg_push_lua(L, wp_mq_pop(q));
+    complete_recv(L, c->rq_head, 1);
+  }
+}
+
+/* ---- Lua API ---- */
+
+static struct wp_selrec *new_selrec(lua_State *L, struct wp_task *t, int n, int is_select) {
+  struct wp_selrec *s =
+      lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof(struct wp_waiter), 0);
+  memset(s, 0, sizeof *s + (size_t)n * sizeof(struct wp_waiter));
+  s->task = t;
+  s->is_select = is_select;
+  s->n = n;
+  return s;
+}
+
+static void wait_on(struct wp_waiter *w, struct wp_selrec *s, struct wp_chan *c,
+                    int case_index, int is_send, int vref) {
+  w->sel = s;
+  w->chan = c;
+  w->case_index = case_index;
+  w->is_send = is_send;
+  w->vref = vref;
+  if (is_send)
+    q_append(&c->sq_head, &c->sq_tail, w);
+  else
+    q_append(&c->rq_head, &c->rq_tail, w);
+}
+
+int wp_chan_l_send(lua_State *L) {
+  struct wp_chan *c = wp_chan_check(L, 1);
+  lua_settop(L, 2);
+  if (c->closed) return luaL_error(L, "send on closed channel");
+  if (can_send(c)) {
+    do_send(L, c, 1);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  struct wp_task *t = wp_vm_blockable(L, "channel send");
+  struct wp_selrec *s = new_selrec(L, t, 1, 0);
+  lua_pushvalue(L, 2);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  wait_on(&s->w[0], s, c, 0, 1, ref);
+  wp_task_block(wp_vm_self(L), t, s);
+  return lua_yield(L, 0);
+}
+
+int wp_chan_l_receive(lua_State *L) {
+  struct wp_chan *c = wp_chan_check(L, 1);
+  lua_settop(L, 1);
+  if (can_recv(L, c)) {
+    int ok = do_recv(L, c, 1);
+    lua_pushboolean(L, ok);
+    return 2;
+  }
+  struct wp_task *t = wp_vm_blockable(L, "channel receive");
+  struct wp_selrec *s = new_selrec(L, t, 1, 0);
+  wait_on(&s->w[0], s, c, 0, 0, LUA_NOREF);
+  wp_task_block(wp_vm_self(L), t, s);
+  return lua_yield(L, 0);
+}
+
+int wp_chan_l_close(lua_State *L) {
+  wp_chan_close(L, wp_chan_check(L, 1));
+  return 0;
+}
+
+static int make_case(lua_State *L, int is_send) {
+  wp_chan_check(L, 1);
+  lua_settop(L, 2);
+  struct wp_case *k = lua_newuserdatauv(L, sizeof *k, 2);
+  k->is_send = is_send;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, 2);
+  if (luaL_newmetatable(L, CASE_MT)) {
+    lua_pushliteral(L, "select case");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+int wp_chan_l_case_send(lua_State *L) { return make_case(L, 1); }
+int wp_chan_l_case_receive(lua_State *L) { return make_case(L, 0); }
+
+int wp_chan_l_select(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int dflt = lua_toboolean(L, 2);
+  lua_settop(L, 1);
+  if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_Integer n = luaL_len(L, 1);
+  int ncases = 0;
+  /* 1: the first ready case in array order */
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    struct wp_case *k = luaL_testudata(L, -1, CASE_MT);
+    if (!k) {
+      lua_pop(L, 1);
+      continue;
+    }
+    ncases++;
+    lua_getiuservalue(L, -1, 1);
+    struct wp_chan *c = lua_touserdata(L, -1);
+    int ud = lua_gettop(L);
+    if (k->is_send ? can_send(c) : can_recv(L, c)) {
+      if (k->is_send) {
+        lua_getiuservalue(L, ud - 1, 2);
+        lua_pushvalue(L, -1);
+        do_send(L, c, ud); /* the copy is consumed; the value stays */
+        push_select_result(L, c, 1);
+      } else {
+        int ok = do_recv(L, c, ud);
+        push_select_result(L, c, ok);
+      }
+      return 1;
+    }
+    lua_pop(L, 2);
+  }
+  if (dflt) {
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "default");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ok");
+    return 1;
+  }
+  /* 2: block on every case */
+  struct wp_task *t = wp_vm_blockable(L, "channel.select");
+  struct wp_selrec *s = new_selrec(L, t, ncases, 1);
+  int w = 0;
+  for (lua_Integer i = 1; i <= n && w < ncases; i++) {
+    lua_rawgeti(L, 1, i);
+    struct wp_case *k = luaL_testudata(L, -1, CASE_MT);
+    if (!k) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_getiuservalue(L, -1, 1);
+    struct wp_chan *c = lua_touserdata(L, -1);
+    int ref = LUA_NOREF;
+    if (k->is_send) {
+      if (c->closed) { /* never ready (spec 04 §1.3) */
+        lua_pop(L, 2);
+        s->n--;
+        continue;
+      }
+      lua_getiuservalue(L, -2, 2);
+      ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    wait_on(&s->w[w++], s, c, (int)i, k->is_send, ref);
+    lua_pop(L, 2);
+  }
+  s->n = w;
+  wp_task_block(wp_vm_self(L), t, s);
+  return lua_yield(L, 0);
+}
+
+void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt) { c->vt = vt; }

@@ -1,0 +1,46 @@
+/*
+** codec.h: deep copy of Lua values between process states (spec 03 §10).
+**
+** Values are encoded from the sender's state into a flat buffer that the
+** message owns, then decoded into the receiver's state. Tables are copied
+** deeply; shared sub-tables and cycles within one encode call are preserved
+** (every table is encoded once and referenced by index afterwards). Error
+** objects keep message, kind, retryable, details and context. Functions,
+** threads, light userdata and other userdata (channels, messages, timers...)
+** arrive as nil. Metatables are dropped. An integral float that fits an
+** integer arrives as an integer (Wippy's payload transcoding does the same).
+*/
+#ifndef WP_CODEC_H
+#define WP_CODEC_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct wp_codec_limits {
+  int max_depth;     /* nesting of tables; default 128 */
+  size_t max_bytes;  /* encoded size; default 64 MiB */
+};
+
+#define WP_CODEC_DEFAULT_DEPTH 128
+#define WP_CODEC_DEFAULT_BYTES ((size_t)64 << 20)
+
+/* Encodes the n values at stack indices first .. first+n-1 of L and appends
+** them to `out` (which the caller owns, before and after, on every path).
+** Never raises and never allocates in L: safe in any C function.
+** Returns 0, or -1 with a static message in *err ("message too deep",
+** "message too large", "out of memory"). lim NULL = defaults. */
+int wp_codec_encode(lua_State *L, int first, int n, struct wp_buf *out,
+                    const struct wp_codec_limits *lim, const char **err);
+
+/* Decodes every value in data[0..len) (borrowed) and pushes them onto L.
+** Returns the number of values pushed, or -1 (nothing pushed) if the buffer is
+** malformed. May raise a Lua memory error (the process's allocator limit). */
+int wp_codec_decode(lua_State *L, const uint8_t *data, size_t len);
+
+/* Number of values encoded in a buffer (without decoding them), or -1. */
+int wp_codec_count(const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+** config.h: .wippy.yaml runtime configuration (spec 02 §4).
+*/
+#ifndef WP_CONFIG_H
+#define WP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yamltree.h"
+
+/* Loads a config file. If `required` is 0 and the file does not exist, returns
+** an empty MAP. ${env:NAME} inside string values is replaced by the variable's
+** value; a missing variable is an error. Returns NULL with "path:line: ..." in
+** err on failure. */
+struct wp_node *wp_config_load(const char *path, int required, char *err,
+                               size_t errlen);
+/* Applies one `--set section.path=value` override (value coerced: true/false,
+** integers, floats with '.'/'e', else string). 0 or -1 with message. */
+int wp_config_set(struct wp_node *root, const char *assignment, char *err,
+                  size_t errlen);
+/* Typed getters over a dotted path; return `def` when absent. A duration is a
+** duration string or a number of nanoseconds; a malformed value returns -1 and
+** writes a message naming the key and line into err. */
+int wp_config_duration(const struct wp_node *root, const char *path, int64_t def,
+                       int64_t *out_ns, char *err, size_t errlen);
+int64_t wp_config_int(const struct wp_node *root, const char *path, int64_t def);
+const char *wp_config_str(const struct wp_node *root, const char *path,
+                          const char *def);
+/* A boolean (or the strings "true"/"false", e.g. after ${env:} substitution);
+** `def` when absent or of another type. wp_config_int likewise accepts
+** decimal text and integral floats; wp_config_str only strings. */
+int wp_config_bool(const struct wp_node *root, const char *path, int def);
+
+#endif

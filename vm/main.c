@@ -1,0 +1,557 @@
+/*
+** main.c: the `wippy` command line (spec 02): init, run, run -x, run list.
+**
+** Signals: SIGINT and SIGTERM are blocked before any thread starts and taken
+** by one signal thread (sigwait). The first one interrupts a pending terminal
+** read and starts the shutdown; the second exits at once with code 1.
+** SIGPIPE is ignored: a closed pipe is a write error, never a crash.
+**
+** Bad input never crashes: every boot error is "Error: <what>" on stderr,
+** naming the file and line where there is one, and exit code 1.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "config.h"
+#include "duration.h"
+#include "modules.h"
+#include "service.h"
+
+struct opts {
+  const char *config;
+  int verbose, console, silent, log_flag;
+  const char *exec, *host;
+  int workers;
+  const char **sets;
+  int nsets;
+  const char **overrides;
+  int noverrides;
+  int argc;
+  char **argv; /* positional arguments after the command */
+  /* init */
+  const char *src_dir, *modules_dir, *lock_file;
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("Error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(1);
+}
+
+static void usage(FILE *f) {
+  fputs("wippy - an actor runtime for Wippy-style Lua process applications\n"
+        "\n"
+        "Usage:\n"
+        "  wippy init [-d|--src-dir DIR] [--modules-dir DIR] [-l|--lock-file FILE]\n"
+        "  wippy run [flags]                  start the auto-start services until a signal\n"
+        "  wippy run -x [HOST/]NS:ENTRY [args] run a process on a terminal host, exit with it\n"
+        "  wippy run COMMAND [args]           run the entry whose meta.command.name is COMMAND\n"
+        "  wippy run list                     list the named commands\n"
+        "\n"
+        "Run flags:\n"
+        "  -x, --exec ENTRY      entry to execute (ns:name or host/ns:name)\n"
+        "      --host HOST       host for --exec (default: the only terminal.host)\n"
+        "  -o, --override NS:ENTRY:FIELD=VALUE   override an entry field (repeatable)\n"
+        "      --set SECTION.KEY=VALUE           override a .wippy.yaml value (repeatable)\n"
+        "      --workers N       scheduler worker threads (default: online CPUs;\n"
+        "                        also WIPPY_WORKERS or scheduler.workers)\n"
+        "\n"
+        "Global flags:\n"
+        "      --config FILE     runtime config (default .wippy.yaml, optional)\n"
+        "  -v, --verbose         debug logging\n"
+        "  -c, --console         log to stdout\n"
+        "  -s, --silent          no logging\n"
+        "  -h, --help            this help\n"
+        "      --version         print the version\n",
+        f);
+}
+
+/* Takes the value of a flag: "--flag=v" or the next argument. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name) {
+  const char *eq = strchr(argv[*i], '=');
+  if (eq && strncmp(argv[*i], "--", 2) == 0) return eq + 1;
+  if (*i + 1 >= argc) die("flag %s needs a value", name);
+  return argv[++*i];
+}
+
+static int is_flag(const char *a, const char *s, const char *l) {
+  if (s && strcmp(a, s) == 0) return 1;
+  if (!l) return 0;
+  size_t n = strlen(l);
+  return strncmp(a, l, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+static void parse(int argc, char **argv, int start, struct opts *o) {
+  o->sets = calloc((size_t)argc, sizeof(char *));
+  o->overrides = calloc((size_t)argc, sizeof(char *));
+  o->argv = calloc((size_t)argc + 1, sizeof(char *));
+  if (!o->sets || !o->overrides || !o->argv) die("out of memory");
+  int rest = 0;
+  for (int i = start; i < argc; i++) {
+    const char *a = argv[i];
+    if (rest || a[0] != '-' || strcmp(a, "-") == 0) {
+      o->argv[o->argc++] = argv[i];
+      /* after the command or the entry's first argument, flags belong to the app */
+      if (o->argc >= 1 && !o->exec) rest = rest || o->argc > 1;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      rest = 1;
+    } else if (is_flag(a, NULL, "--config")) {
+      o->config = flag_value(argc, argv, &i, "--config");
+    } else if (is_flag(a, "-v", "--verbose") || is_flag(a, NULL, "--very-verbose")) {
+      o->verbose = o->log_flag = 1;
+    } else if (is_flag(a, "-c", "--console")) {
+      o->console = o->log_flag = 1;
+    } else if (is_flag(a, "-s", "--silent")) {
+      o->silent = o->log_flag = 1;
+    } else if (is_flag(a, "-e", "--event-streams") || is_flag(a, "-p", "--profiler")) {
+      /* accepted and ignored */
+    } else if (is_flag(a, "-m", "--memory-limit")) {
+      flag_value(argc, argv, &i, "--memory-limit");
+    } else if (is_flag(a, "-x", "--exec")) {
+      o->exec = flag_value(argc, argv, &i, "--exec");
+    } else if (is_flag(a, NULL, "--host")) {
+      o->host = flag_value(argc, argv, &i, "--host");
+    } else if (is_flag(a, NULL, "--workers")) {
+      o->workers = atoi(flag_value(argc, argv, &i, "--workers"));
+      if (o->workers <= 0) die("--workers needs a positive number");
+    } else if (is_flag(a, NULL, "--set")) {
+      o->sets[o->nsets++] = flag_value(argc, argv, &i, "--set");
+    } else if (is_flag(a, "-o", "--override")) {
+      o->overrides[o->noverrides++] = flag_value(argc, argv, &i, "--override");
+    } else if (is_flag(a, "-d", "--src-dir")) {
+      o->src_dir = flag_value(argc, argv, &i, "--src-dir");
+    } else if (is_flag(a, NULL, "--modules-dir")) {
+      o->modules_dir = flag_value(argc, argv, &i, "--modules-dir");
+    } else if (is_flag(a, "-l", "--lock-file")) {
+      o->lock_file = flag_value(argc, argv, &i, "--lock-file");
+    } else if (is_flag(a, "-h", "--help")) {
+      usage(stdout);
+      exit(0);
+    } else {
+      die("unknown flag %s (see wippy --help)", a);
+    }
+  }
+}
+
+/* ---- init ---- */
+
+static int cmd_init(struct opts *o) {
+  char err[1024];
+  const char *lock = o->lock_file ? o->lock_file : "wippy.lock";
+  wp_log_setup(o->verbose ? WP_LOG_DEBUG : WP_LOG_INFO, o->console, o->silent);
+  wp_logf(WP_LOG_INFO, "initializing lock file");
+  if (wp_lock_init(lock, o->src_dir ? o->src_dir : "./src",
+                   o->modules_dir ? o->modules_dir : ".wippy", err, sizeof err))
+    die("%s", err);
+  wp_logf(WP_LOG_INFO, "lock file initialized successfully");
+  return 0;
+}
+
+/* ---- run ---- */
+
+static struct wp_rt RT;
+static sigset_t g_sigs;
+static _Atomic int g_signals;
+
+static void *signal_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    int sig;
+    if (sigwait(&g_sigs, &sig) != 0) continue;
+    if (atomic_fetch_add(&g_signals, 1) >= 1) {
+      wp_log(WP_LOG_WARN, NULL, "force exit", NULL);
+      _exit(1);
+    }
+    wp_log(WP_LOG_INFO, NULL, "received shutdown signal", NULL);
+    wp_log(WP_LOG_INFO, NULL, "shutting down (press Ctrl+C again to force exit)", NULL);
+    wp_terminal_interrupt();
+    wp_rt_request_shutdown(&RT, 0, 0);
+  }
+  return NULL;
+}
+
+/* Waits until fn(rt) is true or the monotonic deadline passes. rt->lock held. */
+static int wait_until(struct wp_rt *rt, int (*fn)(struct wp_rt *), int64_t deadline) {
+  while (!fn(rt)) {
+    int64_t now = (int64_t)wp_clock_ns();
+    if (now >= deadline) return 0;
+    int64_t step = deadline - now;
+    if (step > 50000000) step = 50000000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)step;
+    while (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+  }
+  return 1;
+}
+
+static int none_alive(struct wp_rt *rt) { return atomic_load(&rt->live) == 0; }
+static int terminal_ended(struct wp_rt *rt) { return rt->terminal_done; }
+
+static void cancel_one(struct wp_proc *p, void *ud) {
+  (void)ud;
+  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "{|}", 3, "scheduler shutdown", 18, NULL, 0);
+  if (m) {
+    m->at = wp_wall_ns() / 1000000000;
+    wp_proc_deliver(p, m);
+  }
+}
+
+static void kill_one(struct wp_proc *p, void *ud) {
+  (void)ud;
+  wp_proc_kill(p, WP_KILL_SHUTDOWN);
+}
+
+/* The graceful shutdown (spec 02 §6, 06 §5), bounded by the grace periods. */
+static void shutdown_all(struct wp_rt *rt, int64_t grace_ns) {
+  struct wp_ptab *pt = wp_sched_ptab(rt->sched);
+  wp_services_cancel(rt);
+  wp_ptab_each(pt, cancel_one, NULL);
+  pthread_mutex_lock(&rt->lock);
+  int done = wait_until(rt, none_alive, (int64_t)wp_clock_ns() + grace_ns);
+  pthread_mutex_unlock(&rt->lock);
+  for (struct wp_host *h = rt->hosts; h; h = h->next) atomic_store(&h->stopping, 1);
+  if (!done) {
+    wp_ptab_each(pt, kill_one, NULL);
+    pthread_mutex_lock(&rt->lock);
+    done = wait_until(rt, none_alive, (int64_t)wp_clock_ns() + 2000000000LL);
+    pthread_mutex_unlock(&rt->lock);
+    if (!done) {
+      wp_log(WP_LOG_ERROR, NULL, "some processes did not stop; exiting anyway", NULL);
+      wp_terminal_stop();
+      fflush(NULL);
+      _exit(rt->exit_code ? rt->exit_code : 1);
+    }
+  }
+}
+
+static struct wp_entry *find_command(struct wp_rt *rt, const char *name) {
+  for (size_t i = 0; i < rt->entries.n; i++) {
+    struct wp_entry *e = rt->entries.v[i];
+    const char *n = wp_node_str(wp_node_path(e->meta, "command.name"));
+    if (n && strcmp(n, name) == 0) return e;
+  }
+  return NULL;
+}
+
+static int cmd_list(struct wp_rt *rt) {
+  int n = 0;
+  for (size_t i = 0; i < rt->entries.n; i++) {
+    struct wp_entry *e = rt->entries.v[i];
+    const char *name = wp_node_str(wp_node_path(e->meta, "command.name"));
+    if (!name) continue;
+    if (!n++) printf("Available commands:\n");
+    const char *sh = wp_node_str(wp_node_path(e->meta, "command.short"));
+    printf("  %-20s %-40s (%s)\n", name, sh ? sh : "", e->id);
+  }
+  if (!n) printf("No commands found.\nAdd meta.command.name to a process.lua entry to make it a command.\n");
+  return 0;
+}
+
+static const char *const known_kinds[] = {"process.lua", "function.lua", "library.lua",
+                                          "process.host", "terminal.host", "process.service",
+                                          NULL};
+
+static int known_kind(const char *k) {
+  for (int i = 0; known_kinds[i]; i++)
+    if (strcmp(known_kinds[i], k) == 0) return 1;
+  return 0;
+}
+
+/* Resolves -x (and --host) to code and host; dies with a clear message. */
+static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_flag,
+                         struct wp_code **code, struct wp_host **host) {
+  char ent[512], hst[512];
+  const char *slash = strchr(exec, '/');
+  if (slash) {
+    if (strchr(slash + 1, '/')) die("invalid --exec value %s: more than one '/'", exec);
+    if (slash == exec) die("invalid --exec value %s: empty host before '/'", exec);
+    if (!slash[1]) die("invalid --exec value %s: empty entry after '/'", exec);
+    snprintf(hst, sizeof hst, "%.*s", (int)(slash - exec), exec);
+    snprintf(ent, sizeof ent, "%s", slash + 1);
+    if (host_flag && strcmp(host_flag, hst) != 0)
+      die("--exec names host %s but --host says %s", hst, host_flag);
+    host_flag = hst;
+  } else {
+    snprintf(ent, sizeof ent, "%s", exec);
+  }
+  const char *colon = strchr(ent, ':');
+  if (!colon) die("invalid entry %s: expected namespace:name", ent);
+  if (colon == ent) die("invalid entry %s: namespace is empty", ent);
+  if (!colon[1]) die("invalid entry %s: entry name is empty", ent);
+  struct wp_entry *e = wp_entries_find(&rt->entries, ent);
+  if (!e) die("entry %s not found (no definition file under the source directory defines it)", ent);
+  if (!known_kind(e->kind))
+    die("%s:%d: entry %s has kind %s, which this runtime cannot run", e->file, e->line, ent,
+        e->kind);
+  *code = wp_rt_code(rt, ent);
+  if (!*code || (*code)->is_function)
+    die("entry %s is a %s, not a process.lua entry", ent, e->kind);
+  if (host_flag) {
+    *host = wp_rt_host(rt, host_flag);
+    if (!*host) {
+      struct wp_entry *he = wp_entries_find(&rt->entries, host_flag);
+      if (he) die("%s is a %s, not a terminal.host or process.host", host_flag, he->kind);
+      die("host %s not found", host_flag);
+    }
+    return;
+  }
+  struct wp_host *found = NULL;
+  char names[1024] = "";
+  int n = 0;
+  for (struct wp_host *h = rt->hosts; h; h = h->next) {
+    if (h->kind != WP_HOST_TERMINAL) continue;
+    found = h;
+    n++;
+    size_t l = strlen(names);
+    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", h->id);
+  }
+  if (n == 0) die("no terminal.host found in registry");
+  if (n > 1) die("multiple terminal hosts found (%s), use --host to specify", names);
+  *host = found;
+}
+
+static int env_workers(const struct wp_node *cfg) {
+  const char *e = getenv("WIPPY_WORKERS");
+  if (e && *e) {
+    int n = atoi(e);
+    if (n <= 0) die("WIPPY_WORKERS must be a positive number, not \"%s\"", e);
+    return n;
+  }
+  int64_t n = wp_config_int(cfg, "scheduler.workers", 0);
+  if (n < 0) die("scheduler.workers must be a positive number");
+  return (int)n;
+}
+
+static int cmd_run(struct opts *o) {
+  struct wp_rt *rt = &RT;
+  char err[2048];
+  const char *cmdname = NULL;
+  int is_list = 0;
+  if (!o->exec && o->argc > 0) {
+    if (strcmp(o->argv[0], "list") == 0)
+      is_list = 1;
+    else
+      cmdname = o->argv[0];
+  }
+  int interactive = o->exec || cmdname;
+  if ((interactive || is_list) && !o->log_flag) o->silent = 1;
+  wp_log_setup(o->verbose ? WP_LOG_DEBUG : WP_LOG_INFO, o->console, o->silent);
+
+  /* configuration */
+  rt->config = wp_config_load(o->config ? o->config : ".wippy.yaml", o->config != NULL, err,
+                              sizeof err);
+  if (!rt->config) die("%s", err);
+  for (int i = 0; i < o->nsets; i++)
+    if (wp_config_set(rt->config, o->sets[i], err, sizeof err)) die("--set %s: %s", o->sets[i], err);
+  if (wp_config_duration(rt->config, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
+                         err, sizeof err) ||
+      wp_config_duration(rt->config, "shutdown.timeout", 30000000000LL,
+                         &rt->shutdown_timeout_ns, err, sizeof err))
+    die("%s", err);
+
+  /* entries */
+  struct stat st;
+  if (stat("wippy.lock", &st) != 0) {
+    wp_logf(WP_LOG_WARN, "no lock file found, starting with empty registry");
+  } else {
+    char *src = NULL, *mods = NULL;
+    if (wp_lock_read("wippy.lock", &src, &mods, err, sizeof err)) die("%s", err);
+    if (stat(src, &st) != 0 || !S_ISDIR(st.st_mode))
+      die("source directory %s (directories.src in wippy.lock) does not exist; create it or "
+          "fix wippy.lock", src);
+    if (wp_entries_load(&rt->entries, src, err, sizeof err)) die("%s", err);
+    wp_free(src);
+    wp_free(mods);
+  }
+  for (int i = 0; i < o->noverrides; i++)
+    wp_logf(WP_LOG_WARN, "--override %s ignored: overrides are not supported yet",
+            o->overrides[i]);
+  if (is_list) return cmd_list(rt);
+  if (wp_rt_compile(rt, err, sizeof err)) die("%s", err);
+  for (size_t i = 0; i < rt->entries.n; i++) {
+    struct wp_entry *e = rt->entries.v[i];
+    if (!known_kind(e->kind))
+      wp_logf(WP_LOG_WARN, "%s:%d: entry %s has kind %s, which this runtime does not run",
+              e->file, e->line, e->id, e->kind);
+  }
+  if (wp_services_load(rt, err, sizeof err)) die("%s", err);
+
+  struct wp_code *xcode = NULL;
+  struct wp_host *xhost = NULL;
+  if (cmdname) {
+    struct wp_entry *e = find_command(rt, cmdname);
+    if (!e) die("command \"%s\" not found. Use 'wippy run list' to see available commands", cmdname);
+    resolve_exec(rt, e->id, o->host, &xcode, &xhost);
+  } else if (o->exec) {
+    resolve_exec(rt, o->exec, o->host, &xcode, &xhost);
+  }
+
+  /* runtime */
+  pthread_mutex_init(&rt->lock, NULL);
+  pthread_cond_init(&rt->cond, NULL);
+  wp_modules_init(rt);
+  int workers = o->workers ? o->workers : env_workers(rt->config);
+  rt->sched = wp_sched_new(workers, &wp_vm_ops, rt);
+  if (!rt->sched) die("cannot create the scheduler: out of memory");
+  pthread_t sigthr;
+  pthread_create(&sigthr, NULL, signal_main, NULL);
+  pthread_detach(sigthr);
+  if (wp_terminal_start(rt)) die("cannot start the terminal thread");
+  if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
+  wp_logf(WP_LOG_INFO, "starting runtime (%d workers, %s)", wp_sched_workers(rt->sched),
+          wp_alloc_name());
+  wp_services_start(rt, err, sizeof err);
+  wp_logf(WP_LOG_INFO, "runtime ready");
+
+  if (xcode) {
+    wp_host_start(rt, xhost);
+    char pid[WP_PID_MAX];
+    const char *msg;
+    int argc = cmdname ? o->argc - 1 : o->argc;
+    char **argv = cmdname ? o->argv + 1 : o->argv;
+    if (wp_rt_spawn_cli(rt, xcode, xhost, argc, argv, pid, &msg)) die("%s", msg);
+    rt->terminal_counter = wp_pid_parse(pid, strlen(pid));
+  }
+
+  /* main loop: restarts, until a shutdown trigger */
+  pthread_mutex_lock(&rt->lock);
+  while (!rt->shutdown) {
+    pthread_mutex_unlock(&rt->lock);
+    int64_t next = wp_services_tick(rt);
+    pthread_mutex_lock(&rt->lock);
+    if (rt->shutdown) break;
+    int64_t deadline = next == INT64_MAX ? (int64_t)wp_clock_ns() + 1000000000LL : next;
+    wait_until(rt, terminal_ended, deadline);
+    if (rt->terminal_done) break;
+  }
+  int by_signal = !rt->terminal_done;
+  if (by_signal && xcode) {
+    /* Ctrl+C during -x: the terminal process gets CANCEL and its read returns
+    ** nil; it ends on its own (its result is the exit code) or is cut off. */
+    struct wp_proc *tp = wp_ptab_get_counter(wp_sched_ptab(rt->sched), rt->terminal_counter);
+    if (tp) {
+      cancel_one(tp, NULL);
+      wp_proc_release(tp);
+    }
+    if (!wait_until(rt, terminal_ended, (int64_t)wp_clock_ns() + rt->shutdown_timeout_ns)) {
+      tp = wp_ptab_get_counter(wp_sched_ptab(rt->sched), rt->terminal_counter);
+      if (tp) {
+        wp_proc_kill(tp, WP_KILL_SHUTDOWN);
+        wp_proc_release(tp);
+      }
+      wait_until(rt, terminal_ended, (int64_t)wp_clock_ns() + 2000000000LL);
+    }
+    by_signal = 0;
+  }
+  pthread_mutex_unlock(&rt->lock);
+  int64_t grace = by_signal ? rt->shutdown_timeout_ns : rt->exec_grace_ns;
+  if (by_signal && grace > 10000000000LL) grace = 10000000000LL;
+  shutdown_all(rt, grace);
+  int code = rt->exit_code;
+  wp_logf(WP_LOG_INFO, "stopped");
+  wp_terminal_stop();
+  wp_sched_stop(rt->sched);
+  wp_sched_free(rt->sched);
+  wp_services_free(rt);
+  for (size_t i = 0; i < rt->ncodes; i++) {
+    wp_buf_free(&rt->codes[i]->bytecode);
+    wp_free(rt->codes[i]->modules);
+    wp_free(rt->codes[i]->chunkname);
+    wp_free(rt->codes[i]);
+  }
+  wp_free(rt->codes);
+  wp_entries_free(&rt->entries);
+  wp_node_free(rt->config);
+  fflush(NULL);
+  return code;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&g_sigs);
+  sigaddset(&g_sigs, SIGINT);
+  sigaddset(&g_sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &g_sigs, NULL);
+
+  int i = 1;
+  /* global flags may come before the command */
+  while (i < argc && argv[i][0] == '-') {
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("wippy %s (Lua 5.4, %s)\n", WIPPY_VERSION, wp_alloc_name());
+      return 0;
+    }
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    break;
+  }
+  struct opts o;
+  memset(&o, 0, sizeof o);
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  /* find the command word, skipping leading global flags */
+  int cmd = 1;
+  while (cmd < argc && argv[cmd][0] == '-') {
+    if (strcmp(argv[cmd], "--config") == 0 || strcmp(argv[cmd], "-m") == 0 ||
+        strcmp(argv[cmd], "--memory-limit") == 0)
+      cmd++; /* skip the flag's value */
+    cmd++;
+  }
+  if (cmd >= argc) die("no command given (see wippy --help)");
+  const char *c = argv[cmd];
+  /* flags before the command */
+  char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!rest) die("out of memory");
+  int n = 0;
+  rest[n++] = argv[0];
+  for (int k = 1; k < argc; k++)
+    if (k != cmd) rest[n++] = argv[k];
+  rest[n] = NULL;
+  if (strcmp(c, "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(c, "version") == 0) {
+    printf("wippy %s (Lua 5.4, %s)\n", WIPPY_VERSION, wp_alloc_name());
+    return 0;
+  }
+  parse(n, rest, 1, &o);
+  int rc;
+  if (strcmp(c, "init") == 0) {
+    if (o.argc) die("init takes no arguments");
+    rc = cmd_init(&o);
+  } else if (strcmp(c, "run") == 0) {
+    rc = cmd_run(&o);
+  } else {
+    die("unknown command \"%s\" (see wippy --help)", c);
+  }
+  free(o.sets);
+  free(o.overrides);
+  free(o.argv);
+  free(rest);
+  return rc;
+}

@@ -1,0 +1,182 @@
+/*
+** message.c: Message and Payload objects and event tables (spec 03 §7-8).
+**
+** A received message is decoded when a channel hands it to a task: the
+** Message object keeps its topic, sender and payload values as user values,
+** so it owns no C memory and needs no __gc.
+*/
+#include <string.h>
+
+#include "codec.h"
+#include "errobj.h"
+#include "vm.h"
+
+#define MESSAGE_MT "wippy.message"
+#define PAYLOAD_MT "wippy.payload"
+
+static int msg_topic(lua_State *L) {
+  luaL_checkudata(L, 1, MESSAGE_MT);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int msg_from(lua_State *L) {
+  luaL_checkudata(L, 1, MESSAGE_MT);
+  lua_getiuservalue(L, 1, 2);
+  return 1;
+}
+
+static int msg_payload(lua_State *L) {
+  luaL_checkudata(L, 1, MESSAGE_MT);
+  lua_getiuservalue(L, 1, 3);
+  return 1;
+}
+
+static int msg_tostring(lua_State *L) {
+  luaL_checkudata(L, 1, MESSAGE_MT);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushfstring(L, "process.Message{topic=%s}", lua_tostring(L, -1));
+  return 1;
+}
+
+static int pl_data(lua_State *L) {
+  luaL_checkudata(L, 1, PAYLOAD_MT);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int pl_format(lua_State *L) {
+  luaL_checkudata(L, 1, PAYLOAD_MT);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushstring(L, wp_err_is(L, -1) ? "golang/error" : "lua/any");
+  return 1;
+}
+
+static int pl_transcode(lua_State *L) {
+  luaL_checkudata(L, 1, PAYLOAD_MT);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 2;
+}
+
+static int pl_tostring(lua_State *L) {
+  pl_format(L);
+  lua_pushfstring(L, "payload{format=%s}", lua_tostring(L, -1));
+  return 1;
+}
+
+static void push_mt(lua_State *L, const char *name) {
+  if (luaL_newmetatable(L, name)) {
+    int is_msg = strcmp(name, MESSAGE_MT) == 0;
+    static const luaL_Reg mmeth[] = {{"topic", msg_topic},
+                                     {"from", msg_from},
+                                     {"payload", msg_payload},
+                                     {NULL, NULL}};
+    static const luaL_Reg pmeth[] = {{"data", pl_data},
+                                     {"unmarshal", pl_data},
+                                     {"get_format", pl_format},
+                                     {"transcode", pl_transcode},
+                                     {NULL, NULL}};
+    lua_newtable(L);
+    luaL_setfuncs(L, is_msg ? mmeth : pmeth, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, is_msg ? msg_tostring : pl_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, is_msg ? "process.Message" : "payload");
+    lua_setfield(L, -2, "__name");
+  }
+}
+
+void wp_payload_push(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newuserdatauv(L, 0, 1);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, -2, 1);
+  push_mt(L, PAYLOAD_MT);
+  lua_setmetatable(L, -2);
+}
+
+int wp_payload_l_new(lua_State *L) {
+  lua_settop(L, 1);
+  wp_payload_push(L, 1);
+  return 1;
+}
+
+void wp_result_push(lua_State *L, const uint8_t *data, size_t len) {
+  lua_createtable(L, 0, 2);
+  int n = len ? wp_codec_decode(L, data, len) : 0;
+  if (n == 2) {
+    lua_setfield(L, -3, "error");
+    lua_setfield(L, -2, "value");
+  } else if (n > 0) {
+    lua_pop(L, n);
+  }
+}
+
+/* Pushes the Lua value of m; m is freed here. Runs protected by a caller. */
+static void push_message(lua_State *L, struct wp_msg *m) {
+  if (m->kind == WP_MSG_USER) {
+    lua_newuserdatauv(L, 0, 3);
+    int u = lua_gettop(L);
+    lua_pushlstring(L, wp_msg_topic(m), m->topic_len);
+    lua_setiuservalue(L, u, 1);
+    lua_pushlstring(L, wp_msg_from(m), m->from_len);
+    lua_setiuservalue(L, u, 2);
+    int n = wp_codec_decode(L, wp_msg_payload(m), m->len);
+    if (n == 1) {
+      wp_payload_push(L, -1);
+      lua_remove(L, -2);
+    } else if (n >= 2) {
+      lua_createtable(L, n, 0);
+      for (int i = 1; i <= n; i++) {
+        wp_payload_push(L, u + i);
+        lua_rawseti(L, -2, i);
+      }
+      lua_replace(L, u + 1);
+      lua_settop(L, u + 1);
+    } else {
+      lua_pushnil(L);
+    }
+    lua_setiuservalue(L, u, 3);
+    push_mt(L, MESSAGE_MT);
+    lua_setmetatable(L, u);
+    return;
+  }
+  lua_createtable(L, 0, 5);
+  const char *kind = m->kind == WP_MSG_EXIT        ? "pid.exit"
+                     : m->kind == WP_MSG_LINK_DOWN ? "pid.link.down"
+                                                   : "pid.cancel";
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushlstring(L, wp_msg_from(m), m->from_len);
+  lua_setfield(L, -2, "from");
+  lua_pushinteger(L, m->at);
+  lua_setfield(L, -2, "at");
+  if (m->kind == WP_MSG_CANCEL) {
+    lua_pushlstring(L, wp_msg_topic(m), m->topic_len);
+    lua_setfield(L, -2, "reason");
+  } else {
+    wp_result_push(L, wp_msg_payload(m), m->len);
+    lua_setfield(L, -2, "result");
+  }
+}
+
+struct push_ctx {
+  struct wp_msg *m;
+};
+
+static int push_protected(lua_State *L) {
+  struct push_ctx *c = lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  push_message(L, c->m);
+  return 1;
+}
+
+void wp_msg_push_lua(lua_State *L, struct wp_msg *m) {
+  struct push_ctx c = {m};
+  lua_pushcfunction(L, push_protected);
+  lua_pushlightuserdata(L, &c);
+  int st = lua_pcall(L, 1, 1, 0);
+  wp_msg_free(m);
+  if (st != LUA_OK) lua_error(L);
+}

@@ -1,0 +1,330 @@
+/*
+** runtime.c: the runtime object: hosts, compiled code, pids, spawning,
+** destination resolution and the exit code (spec 02 §5, 03 §4, 08).
+*/
+#include <inttypes.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "codec.h"
+#include "errobj.h"
+#include "vm.h"
+
+/* ---- pids (spec 08) ---- */
+
+int wp_pid_format(char *out, size_t n, const char *host, uint64_t c) {
+  int w = c <= 0xFFFFFu ? 5 : c <= 0xFFFFFFu ? 6 : c <= 0xFFFFFFFFu ? 8 : 16;
+  int len = snprintf(out, n, "{%s|0x%0*" PRIx64 "}", host, w, c);
+  if (len < 0 || (size_t)len >= n) {
+    out[0] = '\0';
+    return 0;
+  }
+  return len;
+}
+
+uint64_t wp_pid_parse(const char *s, size_t len) {
+  if (len < 3 || s[0] != '{' || s[len - 1] != '}') return 0;
+  const char *bar = memchr(s, '|', len);
+  if (!bar) return 0;
+  const char *u = bar + 1;
+  const char *end = s + len - 1;
+  const char *bar2 = memchr(u, '|', (size_t)(end - u));
+  if (bar2) u = bar2 + 1;
+  if (end - u < 3 || u[0] != '0' || u[1] != 'x') return 0;
+  uint64_t c = 0;
+  for (const char *p = u + 2; p < end; p++) {
+    int d;
+    if (*p >= '0' && *p <= '9')
+      d = *p - '0';
+    else if (*p >= 'a' && *p <= 'f')
+      d = *p - 'a' + 10;
+    else
+      return 0;
+    if (c >> 60) return 0;
+    c = c * 16 + (uint64_t)d;
+  }
+  return c;
+}
+
+/* ---- lookups ---- */
+
+struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id) {
+  for (struct wp_host *h = rt->hosts; h; h = h->next)
+    if (strcmp(h->id, id) == 0) return h;
+  return NULL;
+}
+
+struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id) {
+  for (size_t i = 0; i < rt->ncodes; i++)
+    if (strcmp(rt->codes[i]->entry->id, id) == 0) return rt->codes[i];
+  return NULL;
+}
+
+struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
+                              const char **kind, const char **err) {
+  struct wp_ptab *pt = wp_sched_ptab(rt->sched);
+  uint64_t c = wp_pid_parse(dest, len);
+  if (c) {
+    struct wp_proc *p = wp_ptab_get_counter(pt, c);
+    if (!p) {
+      *kind = WP_KIND_NOT_FOUND;
+      *err = "process not found";
+    }
+    return p;
+  }
+  c = wp_names_lookup(wp_sched_names(rt->sched), dest, len, NULL);
+  struct wp_proc *p = c ? wp_ptab_get_counter(pt, c) : NULL;
+  if (!p) {
+    *kind = WP_KIND_NOT_FOUND;
+    *err = NULL; /* caller formats "could not resolve '<dest>' ..." */
+  }
+  return p;
+}
+
+/* ---- compiling entries ---- */
+
+static const char *const known_modules[] = {"io", "time", "logger", "process", "channel",
+                                            "payload", "errors", "coroutine", "string",
+                                            "table", "math", "os", NULL};
+
+static int is_known_module(const char *m) {
+  for (int i = 0; known_modules[i]; i++)
+    if (strcmp(known_modules[i], m) == 0) return 1;
+  return 0;
+}
+
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  return wp_buf_append(ud, p, sz) ? 1 : 0;
+}
+
+static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char *err,
+                       size_t errlen) {
+  struct wp_node *src = wp_node_get(e->data, "source");
+  const char *text = wp_node_str(src);
+  if (!text) {
+    snprintf(err, errlen, "%s:%d: entry %s (%s) has no source: add `source: file://<name>.lua`",
+             e->file, e->line, e->id, e->kind);
+    return -1;
+  }
+  struct wp_code *c = wp_calloc(1, sizeof *c);
+  if (!c) goto oom;
+  c->entry = e;
+  c->is_function = strcmp(e->kind, "function.lua") == 0;
+  const char *method = wp_node_str(wp_node_get(e->data, "method"));
+  c->method = method ? method : "main";
+  size_t cn = strlen(e->source_file ? e->source_file : e->id) + 2;
+  c->chunkname = wp_malloc(cn);
+  if (!c->chunkname) goto oom;
+  snprintf(c->chunkname, cn, "@%s", e->source_file ? e->source_file : e->id);
+  struct wp_node *mods = wp_node_get(e->data, "modules");
+  if (mods && mods->type == WP_NODE_SEQ) {
+    c->modules = wp_calloc(mods->u.seq.n + 1, sizeof(char *));
+    if (!c->modules) goto oom;
+    for (size_t i = 0; i < mods->u.seq.n; i++) {
+      const char *m = wp_node_str(mods->u.seq.items[i]);
+      if (!m) continue;
+      if (!is_known_module(m))
+        wp_logf(WP_LOG_WARN, "%s:%d: entry %s lists module '%s', which this runtime does "
+                "not provide; require(\"%s\") will fail", e->file, mods->u.seq.items[i]->line,
+                e->id, m, m);
+      c->modules[c->nmodules++] = (char *)m;
+    }
+  }
+  lua_settop(S, 0);
+  if (luaL_loadbuffer(S, text, src->u.str.len, c->chunkname) != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(S, -1));
+    lua_settop(S, 0);
+    wp_free(c->modules);
+    wp_free(c->chunkname);
+    wp_free(c);
+    return -1;
+  }
+  if (lua_dump(S, dump_writer, &c->bytecode, 0) != 0) goto oom;
+  lua_settop(S, 0);
+  rt->codes[rt->ncodes++] = c;
+  e->impl = c;
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory compiling %s", e->id);
+  if (c) {
+    wp_free(c->modules);
+    wp_free(c->chunkname);
+    wp_buf_free(&c->bytecode);
+    wp_free(c);
+  }
+  return -1;
+}
+
+int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen) {
+  rt->codes = wp_calloc(rt->entries.n + 1, sizeof *rt->codes);
+  if (!rt->codes) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  lua_State *S = luaL_newstate();
+  if (!S) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < rt->entries.n && rc == 0; i++) {
+    struct wp_entry *e = rt->entries.v[i];
+    if (strcmp(e->kind, "process.lua") == 0 || strcmp(e->kind, "function.lua") == 0)
+      rc = compile_one(rt, S, e, err, errlen);
+  }
+  lua_close(S);
+  return rc;
+}
+
+/* ---- spawning ---- */
+
+static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
+                                    struct wp_host *host) {
+  struct wp_vmproc *vp = wp_calloc(1, sizeof *vp);
+  if (!vp) return NULL;
+  vp->rt = rt;
+  vp->code = code;
+  vp->host = host;
+  vp->inbox_ref = vp->events_ref = LUA_NOREF;
+  pthread_mutex_init(&vp->plock, NULL);
+  return vp;
+}
+
+/* Creates the process for vp, inserts it and returns it (referenced by the
+** table only). NULL on failure (vp freed). */
+static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char *pid) {
+  struct wp_proc *p = wp_proc_new(rt->sched, vp->host);
+  if (!p) {
+    wp_buf_free(&vp->args);
+    pthread_mutex_destroy(&vp->plock);
+    wp_free(vp);
+    return NULL;
+  }
+  p->vm = vp;
+  vp->p = p;
+  struct wp_ptab *pt = wp_sched_ptab(rt->sched);
+  p->counter = wp_ptab_next_counter(pt);
+  p->pid_len = (uint16_t)wp_pid_format(p->pid, sizeof p->pid, vp->host->id, p->counter);
+  if (wp_ptab_insert(pt, p) != 0) {
+    wp_proc_release(p); /* frees vp through the free hook */
+    return NULL;
+  }
+  if (pid) memcpy(pid, p->pid, p->pid_len + 1u);
+  atomic_fetch_add(&vp->host->live, 1);
+  atomic_fetch_add(&rt->live, 1);
+  return p;
+}
+
+int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                const char *host_id, lua_State *L, int first, int n, int flags,
+                struct wp_service *svc, char *pid, const char **kind, const char **msg) {
+  struct wp_host *host = wp_rt_host(rt, host_id);
+  if (!host) {
+    *kind = WP_KIND_NOT_FOUND;
+    *msg = "host not found";
+    return -1;
+  }
+  if (atomic_load(&host->stopping) || !atomic_load(&host->running)) {
+    *kind = WP_KIND_UNAVAILABLE;
+    *msg = atomic_load(&host->stopping) ? "host is shutting down" : "host is not running";
+    return -1;
+  }
+  struct wp_code *code = wp_rt_code(rt, id);
+  if (!code || code->is_function) {
+    *kind = WP_KIND_NOT_FOUND;
+    *msg = "factory not found";
+    return -1;
+  }
+  struct wp_vmproc *vp = vmproc_new(rt, code, host);
+  if (!vp) goto oom;
+  vp->svc = svc;
+  const char *cerr;
+  if (n > 0 && wp_codec_encode(L, first, n, &vp->args, rt->limits, &cerr) != 0) {
+    wp_buf_free(&vp->args);
+    pthread_mutex_destroy(&vp->plock);
+    wp_free(vp);
+    *kind = WP_KIND_INVALID;
+    *msg = cerr;
+    return -1;
+  }
+  struct wp_proc *p = proc_create(rt, vp, pid);
+  if (!p) goto oom;
+  /* Relations are in place before the child can run (a thief may run it at
+  ** once after the wake below). */
+  if (parent && (flags & WP_SPAWN_MONITOR)) wp_proc_monitor(p, parent->p->handle);
+  if (parent && (flags & WP_SPAWN_LINK)) wp_proc_link(parent->p, p);
+  wp_proc_wake(p);
+  return 0;
+oom:
+  *kind = WP_KIND_INTERNAL;
+  *msg = "out of memory";
+  return -1;
+}
+
+int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
+                    int argc, char **argv, char *pid, const char **msg) {
+  struct wp_vmproc *vp = vmproc_new(rt, code, host);
+  if (!vp) goto oom;
+  vp->argv = wp_calloc((size_t)argc + 1, sizeof(char *));
+  if (!vp->argv) {
+    wp_free(vp);
+    goto oom;
+  }
+  for (int i = 0; i < argc; i++) vp->argv[i] = wp_strdup(argv[i]);
+  vp->argc = argc;
+  struct wp_proc *p = proc_create(rt, vp, pid);
+  if (!p) goto oom;
+  wp_proc_wake(p);
+  return 0;
+oom:
+  *msg = "out of memory";
+  return -1;
+}
+
+/* ---- exits and shutdown ---- */
+
+void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
+                         int retryable);
+void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
+                         int retryable) {
+  struct wp_rt *rt = vp->rt;
+  if (vp->svc) {
+    if (abnormal && errmsg)
+      wp_logf(WP_LOG_ERROR, "service process %s (%s) failed: %s", vp->p->pid,
+              vp->code->entry->id, errmsg);
+    wp_rt_service_event(rt, vp->svc, 1, abnormal, retryable);
+  }
+  if (vp->host->kind == WP_HOST_TERMINAL) {
+    if (abnormal && errmsg) {
+      char line[1100];
+      int n = snprintf(line, sizeof line, "%s\n", errmsg);
+      if (n > 0) {
+        if ((size_t)n >= sizeof line) n = sizeof line - 1;
+        ssize_t w = write(2, line, (size_t)n);
+        (void)w;
+      }
+    }
+    wp_rt_request_shutdown(rt, abnormal ? 1 : code, 1);
+  } else if (abnormal && errmsg) {
+    wp_logf(WP_LOG_DEBUG, "process %s (%s) failed: %s", vp->p->pid, vp->code->entry->id,
+            errmsg);
+  }
+  pthread_mutex_lock(&rt->lock);
+  pthread_cond_broadcast(&rt->cond);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal) {
+  pthread_mutex_lock(&rt->lock);
+  if (from_terminal && !rt->terminal_done) {
+    rt->terminal_done = 1;
+    rt->exit_code = code;
+  }
+  rt->shutdown = 1;
+  pthread_cond_broadcast(&rt->cond);
+  pthread_mutex_unlock(&rt->lock);
+}

@@ -1,0 +1,19 @@
+/*
+** utf8case.h: UTF-8 aware upper/lower case mapping for string.upper/lower
+** (spec: "schön" -> "SCHÖN", as Wippy's Go strings.ToUpper does).
+** Simple (one-to-one) case mappings of Latin-1, Latin Extended-A/B, Greek,
+** Cyrillic, Armenian and Latin Extended Additional; ASCII fast path. Bytes that
+** are not valid UTF-8 are copied unchanged, never rejected.
+*/
+#ifndef WP_UTF8CASE_H
+#define WP_UTF8CASE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Appends the mapped text of s[0..len) (borrowed) to out. upper=1 upper case,
+** 0 lower case. Returns 0 or WP_ENOMEM. */
+int wp_utf8_case(const char *s, size_t len, int upper, struct wp_buf *out);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+** vm.h: the VM layer: one lua_State per process, its tasks, channels and
+** timers, and the runtime object that owns the scheduler, hosts and entries.
+** modules/ builds the Lua API on top of this header; sched/ knows none of it.
+**
+** Threads of control inside a process. A process runs tasks: the main task
+** (chunk + entry function) and one per coroutine.spawn. Each task is a Lua
+** thread created with lua_newthread and resumed only by the process's run
+** loop (vmproc.c), never by another task (no nested resumes). A blocking call
+** (channel receive, select, sleep, readline) records what it waits for, then
+** yields with lua_yield(L, 0); whoever satisfies the wait pushes the call's
+** results onto the task's stack and marks it ready with the number of values
+** (wp_task_ready). Everything inside one process runs on one worker thread at
+** a time, so tasks, channels and timers of a process need no locks.
+*/
+#ifndef WP_VM_H
+#define WP_VM_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "entries.h"
+#include "proc.h"
+#include "scheduler.h"
+#include "timer.h"
+#include "yamltree.h"
+
+struct wp_rt;
+struct wp_vmproc;
+struct wp_service;
+struct wp_chan;
+
+/* ---- hosts ---- */
+
+enum wp_host_kind { WP_HOST_PROCESS, WP_HOST_TERMINAL };
+
+struct wp_host {
+  struct wp_host *next;
+  struct wp_entry *entry;
+  const char *id; /* entry id, the host part of pids */
+  enum wp_host_kind kind;
+  _Atomic int running;  /* accepts spawns */
+  _Atomic int stopping; /* shutting down: refuses spawns and sends */
+  _Atomic int64_t live; /* processes alive on this host */
+};
+
+/* ---- compiled process/function entries ---- */
+
+struct wp_code {
+  struct wp_entry *entry;
+  char *chunkname;       /* "@src/worker.lua" */
+  struct wp_buf bytecode;/* lua_dump output, with debug info */
+  const char *method;    /* export to call ("main") */
+  char **modules;        /* modules: list, NULL-terminated */
+  int nmodules;
+  int is_function;       /* function.lua */
+};
+
+/* ---- tasks ---- */
+
+enum wp_task_state { WP_TASK_READY, WP_TASK_BLOCKED, WP_TASK_RUNNING };
+
+struct wp_task {
+  lua_State *th;
+  int ref;                /* registry anchor of th */
+  int nargs;              /* values pushed for the next resume */
+  int state;
+  int is_main;
+  struct wp_task *next;   /* ready list / free list link */
+  void *wait;             /* what it is blocked on (channel select record) */
+};
+
+/* ---- process-side timers ---- */
+
+enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER };
+
+struct wp_vtimer {
+  struct wp_timer node;   /* in the scheduler's wheel while armed */
+  struct wp_vtimer *prev, *next;
+  int kind;
+  struct wp_task *task;   /* SLEEP: the sleeping task */
+  struct wp_chan *chan;   /* AFTER: the channel (weak: cleared by its __gc) */
+};
+
+/* ---- per-process VM data (p->vm) ---- */
+
+struct wp_pending { /* a received message not yet handed to a channel */
+  struct wp_pending *next;
+  struct wp_msg *m;
+};
+
+struct wp_mqueue {
+  struct wp_msg *head, *tail; /* linked through node.next (not atomic use) */
+  size_t n;
+};
+
+struct wp_vmproc {
+  struct wp_rt *rt;
+  struct wp_proc *p;
+  struct wp_host *host;
+  struct wp_code *code;
+  lua_State *L;              /* NULL until first run */
+  struct wp_buf args;        /* encoded spawn arguments, until first run */
+  int nargs_strings;         /* CLI: args are raw strings (io.args) */
+  char **argv;               /* CLI arguments (terminal processes) */
+  int argc;
+  struct wp_task *main;
+  struct wp_task *ready_head, *ready_tail;
+  struct wp_task *current;   /* task being resumed, or NULL */
+  struct wp_task *resume_first; /* preempted task: resumed before others */
+  int ntasks;
+  /* preemption: plock guards running_th/armed against the timer thread */
+  pthread_mutex_t plock;
+  lua_State *running_th;
+  int hook_armed;
+  int preempted;
+  /* messages waiting for a channel */
+  struct wp_mqueue inbox_q, events_q;
+  struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
+  int inbox_ref, events_ref;
+  int trap_links;
+  /* timers */
+  struct wp_vtimer *timers;
+  uint64_t next_timer_id;
+  /* terminal I/O */
+  struct wp_task *io_task;   /* task blocked in io.readline/read */
+  int64_t mem_used, mem_limit;
+  int exit_code_set;
+  struct wp_service *svc;    /* the service this process runs, or NULL */
+  int first_blocked;
+};
+
+/* Per-process VM data of the state L belongs to (any thread of it). */
+static inline struct wp_vmproc *wp_vm_self(lua_State *L) {
+  return *(struct wp_vmproc **)lua_getextraspace(L);
+}
+
+/* Raises a Lua error unless L is the task thread being resumed: blocking
+** calls are not allowed in coroutine.create/wrap coroutines. Returns the
+** current task. */
+struct wp_task *wp_vm_blockable(lua_State *L, const char *what);
+/* Marks the current task blocked; the C function must then
+** `return lua_yield(L, 0);`. */
+void wp_task_block(struct wp_vmproc *vp, struct wp_task *t, void *wait);
+/* Makes a blocked task ready; its resume will return the `nargs` values
+** already pushed on t->th. */
+void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs);
+/* Starts fn (at the top of L's stack, popped) as a new task of the process.
+** Returns the new thread (pushed on L) or raises. */
+struct wp_task *wp_task_spawn(lua_State *L);
+
+/* Timers owned by the process. Arms a sleep for task t, or a one-shot timer
+** that sends the fire time into channel c and closes it. delay in ns. */
+struct wp_vtimer *wp_vtimer_new(struct wp_vmproc *vp, int kind, uint64_t delay_ns);
+/* Cancels and frees a vtimer (any state). */
+void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt);
+
+/* ---- channels (vm/chan.c) ---- */
+
+enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS };
+
+#define WP_CHAN_MT "wippy.channel"
+
+/* Pushes a new channel userdata with capacity cap (0 = unbuffered). */
+struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
+/* Returns the channel at idx or raises a type error. */
+struct wp_chan *wp_chan_check(lua_State *L, int idx);
+/* Returns the channel at idx or NULL. */
+struct wp_chan *wp_chan_test(lua_State *L, int idx);
+/* Pushes the channel's userdata (it must be alive). */
+void wp_chan_push(lua_State *L, struct wp_chan *c);
+/* Non-blocking send of the value at the top of L (popped) from the runtime
+** (timer, inbox routing): hands it to a waiting receiver or buffers it.
+** Returns 1 if accepted, 0 if the channel was full or closed. */
+int wp_chan_offer(lua_State *L, struct wp_chan *c);
+/* Closes a channel, waking every waiter. */
+void wp_chan_close(lua_State *L, struct wp_chan *c);
+/* Lua functions: ch:send, ch:receive, ch:close, case builders, select. */
+int wp_chan_l_send(lua_State *L);
+int wp_chan_l_receive(lua_State *L);
+int wp_chan_l_close(lua_State *L);
+int wp_chan_l_case_send(lua_State *L);
+int wp_chan_l_case_receive(lua_State *L);
+int wp_chan_l_select(lua_State *L);
+int wp_chan_l_new(lua_State *L);
+/* Called by the VM when a message for inbox/events becomes available. */
+void wp_chan_source_ready(lua_State *L, struct wp_chan *c);
+
+/* ---- the runtime ---- */
+
+enum wp_log_level { WP_LOG_DEBUG = -1, WP_LOG_INFO = 0, WP_LOG_WARN = 1, WP_LOG_ERROR = 2 };
+
+struct wp_rt {
+  struct wp_sched *sched;
+  struct wp_entries entries;
+  struct wp_node *config;
+  struct wp_host *hosts;
+  struct wp_code **codes;
+  size_t ncodes;
+  /* shutdown and exit code */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int shutdown;          /* a shutdown was requested */
+  int exit_code;
+  int terminal_done;     /* the -x process ended */
+  int64_t exec_grace_ns;
+  int64_t shutdown_timeout_ns;
+  _Atomic int64_t live;  /* processes alive */
+  /* hooks filled by modules/ */
+  void (*open_module)(lua_State *L, const char *name); /* pushes module or nil */
+  void (*push_time)(lua_State *L, int64_t wall_ns);
+  void (*io_request)(struct wp_vmproc *vp, int op, int64_t n); /* terminal */
+  struct wp_codec_limits *limits;
+  struct wp_service *services;
+  uint64_t terminal_counter; /* pid counter of the -x process */
+};
+
+/* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
+** of L (borrowed) as arguments. parent may be NULL. flags: WP_SPAWN_MONITOR,
+** WP_SPAWN_LINK. On success writes the pid string into pid (WP_PID_MAX) and
+** returns 0; on failure returns -1 with *kind and *msg (static strings). */
+#define WP_SPAWN_MONITOR 1
+#define WP_SPAWN_LINK 2
+int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                const char *host_id, lua_State *L, int first, int n, int flags,
+                struct wp_service *svc, char *pid, const char **kind, const char **msg);
+/* Spawns a terminal process with string arguments (the CLI's -x). */
+int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
+                    int argc, char **argv, char *pid, const char **msg);
+struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id);
+struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id);
+/* Resolves a destination (pid string or name) to a referenced process.
+** Returns NULL with *err set to a message, and *kind. */
+struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
+                              const char **kind, const char **err);
+/* Parses a pid string; returns its counter or 0 if it is not a pid. */
+uint64_t wp_pid_parse(const char *s, size_t len);
+/* Formats a pid string for host + counter. Returns its length. */
+int wp_pid_format(char *out, size_t n, const char *host, uint64_t counter);
+
+/* The sched ops the runtime registers. */
+extern const struct wp_sched_ops wp_vm_ops;
+
+/* Builds and tears down the process Lua state (state.c). */
+lua_State *wp_state_new(struct wp_vmproc *vp);
+void wp_state_close(struct wp_vmproc *vp);
+/* Compiles every process.lua/function.lua entry; 0 or -1 with err. */
+int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
+
+/* Request the runtime to shut down with exit code `code` (first call wins
+** for the code when `from_terminal`). Any thread. */
+void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal);
+
+/* ---- logging (log.c) ---- */
+
+void wp_log_setup(int level, int to_stdout, int silent);
+int wp_log_enabled(int level);
+/* Writes one log line: message plus pre-rendered JSON-ish fields (may be
+** NULL). Thread-safe. */
+void wp_log(int level, const char *logger, const char *msg, const char *fields);
+void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
+
+/* ---- messages as Lua values (message.c) ---- */
+
+/* Converts a received message (consumed) into the Lua value a channel
+** delivers: a Message object for USER messages, an event table for EXIT,
+** LINK_DOWN and CANCEL. Pushes exactly one value; may raise memory errors
+** (the message is freed first in that case too). */
+void wp_msg_push_lua(lua_State *L, struct wp_msg *m);
+/* Pushes a Payload object wrapping the value at idx. */
+void wp_payload_push(lua_State *L, int idx);
+/* Registers Message/Payload metatables' methods (called lazily). */
+int wp_payload_l_new(lua_State *L);
+/* Decodes the result stored in an EXIT/LINK_DOWN payload and pushes
+** {value = ..., error = ...}. */
+void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
+
+/* Queue helpers for wp_mqueue (vmproc.c). */
+void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);
+struct wp_msg *wp_mq_pop(struct wp_mqueue *q);
+void wp_mq_free(struct wp_mqueue *q);
+
+/* Attaches (or clears, with NULL) the pending time.after timer of a channel. */
+void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);
+
+/* ---- services (the supervisor lives in vm/main.c's loop) ---- */
+struct wp_service;
+/* Called on the worker when a process that runs a service first blocks or
+** ends (runtime.c). */
+void wp_rt_service_event(struct wp_rt *rt, struct wp_service *svc, int ended,
+                         int abnormal, int retryable);

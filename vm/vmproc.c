@@ -1,0 +1,637 @@
+/*
+** vmproc.c: running a process: its tasks, mailbox routing, timers,
+** preemption and exit (the wp_sched_ops the runtime registers).
+**
+** Design note: one run. The scheduler calls vm_run when the process is
+** runnable. It builds the Lua state on the first run (so spawn returns before
+** any Lua runs), then loops: act on a pending kill, route what the mailbox
+** holds (messages and events to their queues and waiting channels, timer
+** firings to their sleepers, terminal input to the reader), and resume one
+** ready task. It returns WAIT when no task is ready, YIELD when the
+** preemption hook stopped a task, DONE when the process ended.
+**
+** Preemption. The timer thread calls vm_preempt for a process that has run
+** past its slice; under `plock` it arms a count hook on the task thread being
+** resumed. The hook yields only from that thread and only where yielding is
+** allowed; elsewhere (a coroutine of the user's, a C call boundary) it stays
+** armed and tries again. The preempted task is resumed first next time:
+** tasks of one process switch only at blocking points.
+**
+** Exit. The result is encoded once; monitors get EXIT, links LINK_DOWN (on an
+** abnormal exit), names are released, timers cancelled, and the state closed
+** on this worker. Kills (terminate, a failed link, shutdown) are not Lua
+** errors: they happen here, between two resumes, where no pcall can see them.
+*/
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "codec.h"
+#include "errobj.h"
+#include "vm.h"
+
+/* ---- message queues ---- */
+
+void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m) {
+  atomic_store_explicit(&m->node.next, NULL, memory_order_relaxed);
+  if (q->tail)
+    atomic_store_explicit(&q->tail->node.next, &m->node, memory_order_relaxed);
+  else
+    q->head = m;
+  q->tail = m;
+  q->n++;
+}
+
+struct wp_msg *wp_mq_pop(struct wp_mqueue *q) {
+  struct wp_msg *m = q->head;
+  if (!m) return NULL;
+  q->head = (struct wp_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+  if (!q->head) q->tail = NULL;
+  q->n--;
+  return m;
+}
+
+void wp_mq_free(struct wp_mqueue *q) {
+  struct wp_msg *m;
+  while ((m = wp_mq_pop(q))) wp_msg_free(m);
+}
+
+/* ---- tasks ---- */
+
+static void ready_push(struct wp_vmproc *vp, struct wp_task *t) {
+  t->next = NULL;
+  if (vp->ready_tail)
+    vp->ready_tail->next = t;
+  else
+    vp->ready_head = t;
+  vp->ready_tail = t;
+}
+
+static struct wp_task *ready_pop(struct wp_vmproc *vp) {
+  struct wp_task *t = vp->resume_first;
+  if (t) {
+    vp->resume_first = NULL;
+    return t;
+  }
+  t = vp->ready_head;
+  if (t) {
+    vp->ready_head = t->next;
+    if (!vp->ready_head) vp->ready_tail = NULL;
+  }
+  return t;
+}
+
+/* Creates a task for the function on top of L (popped). The task struct
+** lives in a userdata anchored, with its thread, in the registry. */
+static struct wp_task *task_new(lua_State *L, struct wp_vmproc *vp) {
+  struct wp_task *t = lua_newuserdatauv(L, sizeof *t, 1);
+  memset(t, 0, sizeof *t);
+  t->th = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);           /* udata keeps the thread alive */
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* anchors udata (and thread) */
+  lua_xmove(L, t->th, 1);                /* the function */
+  t->state = WP_TASK_READY;
+  vp->ntasks++;
+  return t;
+}
+
+static void task_free(struct wp_vmproc *vp, struct wp_task *t) {
+  luaL_unref(vp->L, LUA_REGISTRYINDEX, t->ref);
+  vp->ntasks--;
+}
+
+struct wp_task *wp_task_spawn(lua_State *L) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_task *t = task_new(L, vp);
+  t->nargs = 0;
+  ready_push(vp, t);
+  lua_pushthread(t->th);
+  lua_xmove(t->th, L, 1);
+  return t;
+}
+
+struct wp_task *wp_vm_blockable(lua_State *L, const char *what) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_task *t = vp->current;
+  if (!t || t->th != L) {
+    luaL_error(L, "%s cannot block inside a coroutine created with "
+                  "coroutine.create/wrap; use coroutine.spawn", what);
+    return NULL;
+  }
+  return t;
+}
+
+void wp_task_block(struct wp_vmproc *vp, struct wp_task *t, void *wait) {
+  (void)vp;
+  t->state = WP_TASK_BLOCKED;
+  t->wait = wait;
+}
+
+void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs) {
+  t->state = WP_TASK_READY;
+  t->wait = NULL;
+  t->nargs = nargs;
+  ready_push(vp, t);
+}
+
+/* ---- timers ---- */
+
+struct wp_vtimer *wp_vtimer_new(struct wp_vmproc *vp, int kind, uint64_t delay_ns) {
+  struct wp_vtimer *vt = wp_calloc(1, sizeof *vt);
+  if (!vt) return NULL;
+  wp_timer_init(&vt->node);
+  vt->kind = kind;
+  vt->node.id = ++vp->next_timer_id;
+  vt->node.target = vp->p->handle;
+  vt->next = vp->timers;
+  if (vp->timers) vp->timers->prev = vt;
+  vp->timers = vt;
+  wp_sched_timer_add(vp->p->sched, &vt->node, delay_ns);
+  return vt;
+}
+
+void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt) {
+  wp_sched_timer_cancel(vp->p->sched, &vt->node);
+  if (vt->chan) wp_chan_set_timer(vt->chan, NULL);
+  if (vt->prev)
+    vt->prev->next = vt->next;
+  else
+    vp->timers = vt->next;
+  if (vt->next) vt->next->prev = vt->prev;
+  wp_free(vt);
+}
+
+static void timer_fired(struct wp_vmproc *vp, uint64_t id) {
+  struct wp_vtimer *vt = vp->timers;
+  while (vt && vt->node.id != id) vt = vt->next;
+  if (!vt) return; /* cancelled after it fired */
+  if (vt->kind == WP_VT_SLEEP) {
+    if (vt->task) wp_task_ready(vp, vt->task, 0);
+  } else if (vt->chan) {
+    lua_State *L = vp->L;
+    struct wp_chan *c = vt->chan;
+    vp->rt->push_time(L, wp_wall_ns());
+    wp_chan_offer(L, c);
+    wp_chan_close(L, c);
+  }
+  wp_vtimer_free(vp, vt);
+}
+
+/* ---- mailbox routing ---- */
+
+static void route(struct wp_vmproc *vp, struct wp_msg *m) {
+  switch (m->kind) {
+    case WP_MSG_TIMER:
+      timer_fired(vp, m->aux);
+      wp_msg_free(m);
+      return;
+    case WP_MSG_IO:
+      if (vp->io_task) {
+        struct wp_task *t = vp->io_task;
+        vp->io_task = NULL;
+        lua_State *th = t->th;
+        if (m->aux == 0) {
+          lua_pushlstring(th, (const char *)wp_msg_payload(m), m->len);
+          wp_task_ready(vp, t, 1);
+        } else {
+          lua_pushnil(th);
+          wp_err_push(th, m->aux == 1 ? "" : WP_KIND_CANCELED,
+                      m->aux == 1 ? "EOF" : "interrupted", -1);
+          wp_task_ready(vp, t, 2);
+        }
+      }
+      wp_msg_free(m);
+      return;
+    case WP_MSG_LINK_DOWN:
+      if (!vp->trap_links) {
+        wp_msg_free(m);
+        int none = WP_KILL_NONE;
+        atomic_compare_exchange_strong(&vp->p->kill, &none, WP_KILL_LINK);
+        return;
+      }
+      /* fallthrough */
+    case WP_MSG_EXIT:
+    case WP_MSG_CANCEL:
+      wp_mq_push(&vp->events_q, m);
+      if (vp->events) wp_chan_source_ready(vp->L, vp->events);
+      return;
+    default:
+      wp_mq_push(&vp->inbox_q, m);
+      if (vp->inbox) wp_chan_source_ready(vp->L, vp->inbox);
+      return;
+  }
+}
+
+static int drain_protected(lua_State *L) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_msg *m;
+  while ((m = wp_mbox_take_sc(&vp->p->mbox))) route(vp, m);
+  return 0;
+}
+
+/* ---- preemption ---- */
+
+static void preempt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  if (L != vp->running_th) { /* a user coroutine inherited the hook */
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  if (!lua_isyieldable(L)) return; /* stays armed; try again later */
+  pthread_mutex_lock(&vp->plock);
+  lua_sethook(L, NULL, 0, 0);
+  vp->hook_armed = 0;
+  pthread_mutex_unlock(&vp->plock);
+  vp->preempted = 1;
+  lua_yield(L, 0);
+}
+
+static void vm_preempt(struct wp_proc *p) {
+  struct wp_vmproc *vp = p->vm;
+  if (!vp) return;
+  pthread_mutex_lock(&vp->plock);
+  if (vp->running_th && !vp->hook_armed) {
+    lua_sethook(vp->running_th, preempt_hook, LUA_MASKCOUNT, 1000);
+    vp->hook_armed = 1;
+  }
+  pthread_mutex_unlock(&vp->plock);
+}
+
+/* ---- exit ---- */
+
+static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abnormal) {
+  struct wp_proc *p = vp->p;
+  struct wp_hlist mons, links;
+  struct wp_name_ref *names;
+  if (wp_proc_exit_begin(p, &mons, &links, &names)) return;
+  wp_names_release(wp_sched_names(p->sched), names, p->counter);
+  struct wp_ptab *pt = wp_sched_ptab(p->sched);
+  int64_t at = wp_wall_ns() / 1000000000;
+  for (int pass = 0; pass < 2; pass++) {
+    struct wp_hlist *l = pass == 0 ? &mons : &links;
+    for (uint32_t i = 0; i < l->n; i++) {
+      struct wp_proc *q = wp_ptab_get(pt, l->v[i]);
+      if (!q) continue;
+      if (pass == 1) wp_proc_forget_link(q, p->handle);
+      if (pass == 0 || abnormal) {
+        struct wp_msg *m = wp_msg_new(pass == 0 ? WP_MSG_EXIT : WP_MSG_LINK_DOWN, p->pid,
+                                      p->pid_len, "", 0, res->data, res->len);
+        if (m) {
+          m->at = at;
+          m->flags = abnormal ? WP_MSG_F_ABNORMAL : 0;
+          wp_proc_deliver(q, m);
+        }
+      }
+      wp_proc_release(q);
+    }
+  }
+  wp_hlist_free(&mons);
+  wp_hlist_free(&links);
+}
+
+static void vm_teardown(struct wp_vmproc *vp) {
+  while (vp->timers) wp_vtimer_free(vp, vp->timers);
+  wp_state_close(vp); /* channel __gc may free timers too: none left */
+  wp_mq_free(&vp->inbox_q);
+  wp_mq_free(&vp->events_q);
+  wp_buf_free(&vp->args);
+  struct wp_host *h = vp->host;
+  atomic_fetch_sub(&h->live, 1);
+  atomic_fetch_sub(&vp->rt->live, 1);
+}
+
+void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
+                         int code, int retryable); /* runtime.c */
+
+/* Encodes a result {value, error} as two values; error may be an object or
+** NULL. Builds it on L's stack at [v, e] and encodes. */
+static void finish(struct wp_vmproc *vp, lua_State *L, int vidx, int eidx, int code) {
+  struct wp_buf res = WP_BUF_INIT;
+  const char *err;
+  int abnormal = eidx != 0;
+  lua_State *S = L;
+  if (!lua_checkstack(S, 3)) abnormal = 1;
+  if (vidx)
+    lua_pushvalue(S, vidx);
+  else
+    lua_pushnil(S);
+  if (eidx)
+    lua_pushvalue(S, eidx);
+  else
+    lua_pushnil(S);
+  if (wp_codec_encode(S, lua_gettop(S) - 1, 2, &res, vp->rt->limits, &err) != 0) {
+    /* the value could not be copied: report a nil value instead */
+    res.len = 0;
+    lua_pushnil(S);
+    lua_pushvalue(S, -2);
+    wp_codec_encode(S, lua_gettop(S) - 1, 2, &res, NULL, &err);
+    lua_pop(S, 2);
+  }
+  const char *msg = NULL;
+  int retry = -1;
+  if (abnormal && eidx && wp_err_is(S, -1)) {
+    msg = wp_err_message(S, -1, NULL);
+    retry = wp_err_retryable(S, -1);
+  }
+  char msgcopy[1024];
+  if (msg) {
+    snprintf(msgcopy, sizeof msgcopy, "%s", msg);
+    msg = msgcopy;
+  }
+  lua_pop(S, 2);
+  notify_exit(vp, &res, abnormal);
+  wp_buf_free(&res);
+  wp_rt_process_ended(vp, abnormal, msg, code, retry);
+}
+
+/* Turns the error value at the top of L into an error object (kind Internal
+** unless it already has one) and replaces it. */
+static void normalise_error(lua_State *L, const char *deflt_kind) {
+  if (wp_err_is(L, -1)) {
+    const char *k = wp_err_kind(L, -1);
+    if (k[0] == '\0' && deflt_kind[0] != '\0') {
+      size_t len;
+      const char *m = wp_err_message(L, -1, &len);
+      int r = wp_err_retryable(L, -1);
+      int old = lua_gettop(L);
+      wp_err_pushl(L, deflt_kind, m, len, r);
+      wp_err_push_details(L, old);
+      wp_err_set_details(L, -2);
+      lua_remove(L, old);
+    }
+    return;
+  }
+  const char *m = lua_tostring(L, -1);
+  if (!m) m = luaL_typename(L, -1);
+  wp_err_push(L, deflt_kind, m, -1);
+  lua_remove(L, -2);
+}
+
+/* The process ended by returning nres values on th's stack. */
+static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
+  lua_State *L = vp->L;
+  int code = 0;
+  lua_settop(L, 0);
+  lua_xmove(th, L, nres);
+  int abnormal = 0;
+  if (nres >= 2 && (lua_type(L, 2) == LUA_TSTRING || wp_err_is(L, 2))) {
+    abnormal = 1;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+      wp_err_push(L, WP_KIND_INTERNAL, lua_tostring(L, 2), 0); /* not retryable */
+      lua_replace(L, 2);
+    } else {
+      lua_pushvalue(L, 2);
+      normalise_error(L, WP_KIND_INTERNAL);
+      lua_replace(L, 2);
+    }
+  }
+  if (!abnormal && nres >= 1) {
+    int t = lua_type(L, 1);
+    if (t == LUA_TNUMBER) {
+      lua_Number n = lua_tonumber(L, 1);
+      if (n != n || n > 2147483647.0 || n < -2147483648.0)
+        code = 1;
+      else
+        code = (int)n;
+    } else if (t == LUA_TBOOLEAN) {
+      code = lua_toboolean(L, 1) ? 0 : 1;
+    }
+  }
+  if (nres == 0) lua_pushnil(L);
+  finish(vp, L, abnormal ? 0 : 1, abnormal ? 2 : 0, abnormal ? 1 : code);
+  lua_settop(L, 0);
+}
+
+static void finish_error(struct wp_vmproc *vp, lua_State *th) {
+  lua_State *L = vp->L;
+  lua_settop(L, 0);
+  lua_xmove(th, L, 1);
+  normalise_error(L, WP_KIND_INTERNAL);
+  finish(vp, L, 0, 1, 1);
+  lua_settop(L, 0);
+}
+
+static int push_kill_error(lua_State *L) {
+  int reason = (int)lua_tointeger(L, 1);
+  if (reason == WP_KILL_LINK)
+    wp_err_push(L, WP_KIND_UNKNOWN, "linked process failed", -1);
+  else
+    wp_err_push(L, WP_KIND_INTERNAL, "process terminated", -1);
+  return 1;
+}
+
+static void finish_killed(struct wp_vmproc *vp, int reason) {
+  lua_State *L = vp->L;
+  lua_settop(L, 0);
+  lua_pushcfunction(L, push_kill_error);
+  lua_pushinteger(L, reason);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_settop(L, 0);
+    struct wp_buf none = WP_BUF_INIT;
+    notify_exit(vp, &none, 1);
+    wp_rt_process_ended(vp, 1, "process terminated", 1, -1);
+    return;
+  }
+  finish(vp, L, 0, 1, 1);
+  lua_settop(L, 0);
+}
+
+/* ---- start ---- */
+
+static int boot_done(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return lua_gettop(L);
+}
+
+/* Continuation after the chunk: [chunk, args..., export] -> call the entry. */
+static int boot_entry(lua_State *L, int status, lua_KContext nargs) {
+  (void)status;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  const char *method = vp->code->method ? vp->code->method : "main";
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, method);
+    lua_remove(L, -2);
+  }
+  if (lua_type(L, -1) != LUA_TFUNCTION) {
+    lua_pushfstring(L, "method \"%s\" not found in module", method);
+    wp_err_push(L, WP_KIND_NOT_FOUND, lua_tostring(L, -1), 0);
+    return lua_error(L);
+  }
+  lua_replace(L, 1);
+  lua_settop(L, (int)nargs + 1);
+  lua_callk(L, (int)nargs, LUA_MULTRET, 0, boot_done);
+  return boot_done(L, LUA_OK, 0);
+}
+
+/* The main task's function: [chunk, args...]. */
+static int task_boot(lua_State *L) {
+  int nargs = lua_gettop(L) - 1;
+  lua_pushvalue(L, 1);
+  lua_callk(L, 0, 1, nargs, boot_entry);
+  return boot_entry(L, LUA_OK, nargs);
+}
+
+struct reader {
+  const struct wp_buf *b;
+  int done;
+};
+
+static const char *read_bytecode(lua_State *L, void *ud, size_t *size) {
+  (void)L;
+  struct reader *r = ud;
+  if (r->done) {
+    *size = 0;
+    return NULL;
+  }
+  r->done = 1;
+  *size = r->b->len;
+  return (const char *)r->b->data;
+}
+
+/* Runs protected: loads the code and prepares the main task. */
+static int start_protected(lua_State *L) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_code *c = vp->code;
+  lua_pushcfunction(L, task_boot);
+  struct reader r = {&c->bytecode, 0};
+  if (lua_load(L, read_bytecode, &r, c->chunkname, "b") != LUA_OK) return lua_error(L);
+  int n;
+  if (vp->argv) {
+    for (int i = 0; i < vp->argc; i++) lua_pushstring(L, vp->argv[i]);
+    n = vp->argc;
+  } else {
+    n = wp_codec_decode(L, vp->args.data, vp->args.len);
+    if (n < 0) return luaL_error(L, "corrupt spawn arguments");
+  }
+  wp_buf_free(&vp->args);
+  /* [task_boot, chunk, args...] -> the main task's thread */
+  struct wp_task *t = lua_newuserdatauv(L, sizeof *t, 1);
+  memset(t, 0, sizeof *t);
+  t->th = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_xmove(L, t->th, n + 2);
+  t->nargs = n + 1;
+  t->is_main = 1;
+  t->state = WP_TASK_READY;
+  vp->ntasks++;
+  vp->main = t;
+  ready_push(vp, t);
+  return 0;
+}
+
+static int vm_start(struct wp_vmproc *vp) {
+  vp->L = wp_state_new(vp);
+  if (!vp->L) {
+    struct wp_buf none = WP_BUF_INIT;
+    notify_exit(vp, &none, 1);
+    wp_rt_process_ended(vp, 1, "not enough memory to create the process", 1, -1);
+    return -1;
+  }
+  lua_State *L = vp->L;
+  lua_pushcfunction(L, start_protected);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    normalise_error(L, WP_KIND_INTERNAL);
+    finish(vp, L, 0, lua_gettop(L), 1);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the run loop ---- */
+
+static int vm_run(struct wp_proc *p) {
+  struct wp_vmproc *vp = p->vm;
+  if (!vp->L && vm_start(vp) != 0) {
+    vm_teardown(vp);
+    return WP_RUN_DONE;
+  }
+  lua_State *L = vp->L;
+  for (;;) {
+    int k = atomic_load_explicit(&p->kill, memory_order_acquire);
+    if (k) {
+      finish_killed(vp, k);
+      vm_teardown(vp);
+      return WP_RUN_DONE;
+    }
+    lua_pushcfunction(L, drain_protected);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory while routing */
+      finish_error(vp, L);
+      vm_teardown(vp);
+      return WP_RUN_DONE;
+    }
+    if (atomic_load_explicit(&p->kill, memory_order_acquire)) continue;
+    struct wp_task *t = ready_pop(vp);
+    if (!t) {
+      if (vp->svc && !vp->first_blocked) {
+        vp->first_blocked = 1;
+        wp_rt_service_event(vp->rt, vp->svc, 0, 0, 0);
+      }
+      return WP_RUN_WAIT;
+    }
+    t->state = WP_TASK_RUNNING;
+    vp->current = t;
+    pthread_mutex_lock(&vp->plock);
+    vp->running_th = t->th;
+    pthread_mutex_unlock(&vp->plock);
+    int nres = 0;
+    int nargs = t->nargs;
+    t->nargs = 0;
+    int st = lua_resume(t->th, L, nargs, &nres);
+    pthread_mutex_lock(&vp->plock);
+    if (vp->hook_armed) {
+      lua_sethook(t->th, NULL, 0, 0);
+      vp->hook_armed = 0;
+    }
+    vp->running_th = NULL;
+    pthread_mutex_unlock(&vp->plock);
+    vp->current = NULL;
+    if (st == LUA_YIELD) {
+      lua_pop(t->th, nres);
+      if (vp->preempted) {
+        vp->preempted = 0;
+        t->state = WP_TASK_READY;
+        vp->resume_first = t;
+        return WP_RUN_YIELD;
+      }
+      if (t->state == WP_TASK_RUNNING) /* a bare coroutine.yield(): requeue */
+        wp_task_ready(vp, t, 0);
+      continue;
+    }
+    if (st == LUA_OK) {
+      if (t->is_main) {
+        finish_ok(vp, t->th, nres);
+        vm_teardown(vp);
+        return WP_RUN_DONE;
+      }
+      task_free(vp, t);
+      continue;
+    }
+    finish_error(vp, t->th);
+    vm_teardown(vp);
+    return WP_RUN_DONE;
+  }
+}
+
+static void vm_free(struct wp_proc *p) {
+  struct wp_vmproc *vp = p->vm;
+  if (!vp) return;
+  if (vp->L) { /* never ran to completion (shutdown) */
+    while (vp->timers) wp_vtimer_free(vp, vp->timers);
+    wp_state_close(vp);
+  }
+  wp_mq_free(&vp->inbox_q);
+  wp_mq_free(&vp->events_q);
+  wp_buf_free(&vp->args);
+  if (vp->argv) {
+    for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
+    wp_free(vp->argv);
+  }
+  pthread_mutex_destroy(&vp->plock);
+  wp_free(vp);
+  p->vm = NULL;
+}
+
+const struct wp_sched_ops wp_vm_ops = {vm_run, vm_preempt, vm_free};
