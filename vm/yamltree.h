@@ -56,6 +56,12 @@ struct wp_node *wp_yaml_load_file(const char *path, char *err, size_t errlen);
 /* Same from memory; `name` is used in messages. */
 struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
                                  char *err, size_t errlen);
+/* Reads a whole regular file into a NUL-terminated wp_malloc'd buffer (*len
+** excludes the NUL). 0, or -1 with errno set: EISDIR for a directory, EINVAL
+** for another non-regular file (a FIFO is never read, so never blocks). */
+int wp_yaml_read_file(const char *path, char **out, size_t *len);
+/* Message for a wp_yaml_read_file errno: strerror, or "not a regular file". */
+const char *wp_yaml_read_error(int e);
 /* Frees a tree (NULL is fine). */
 void wp_node_free(struct wp_node *n);
 /* Deep copy; NULL on allocation failure. */

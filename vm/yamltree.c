@@ -1,0 +1,1246 @@
+/*
+** yamltree.c: YAML/JSON files -> struct wp_node trees, and back (yamltree.h).
+**
+** Design note. We drive libyaml's event parser, not its document loader, and
+** build the tree with an explicit stack of open collections. That gives us
+** control over everything libyaml leaves to the application:
+**
+**   - Scalar typing. libyaml reports only text, style and tag; resolve_plain()
+**     applies the rules of yamltree.h to plain scalars. Quoted scalars and
+**     `!!str` are strings.
+**   - Duplicate keys, which libyaml accepts silently. Every open mapping keeps
+**     the line of each key and, past a few keys, a hash index of them.
+**   - Aliases. When an anchored node closes, a copy goes into the anchor
+**     table; every alias clones that copy. An alias to an anchor that is still
+**     open (a self-referencing structure) is "unknown", so trees never loop.
+**   - Limits. Nesting depth, total node count and total string bytes are
+**     bounded (alias bombs expand by copying), so hostile input fails with a
+**     message instead of exhausting memory or stack.
+**   - Merge keys (`<<: *base`), which Go's yaml (Wippy's parser) supports.
+**     They are applied when the mapping closes; explicit keys win.
+**
+** libyaml marks are 0-based; every line stored or printed here is 1-based.
+**
+** Capacity rule: a SEQ/MAP node with n items has arrays with room for
+** cap_for(n) items (0, then powers of two from 4). The node struct has no
+** capacity field, so every function that grows or copies a node follows it.
+**
+** The writer emits block YAML with 4-space indentation in the style of Go's
+** yaml.v3 (the style `wippy init` writes): sequences are indented under their
+** key and a mapping inside a "- " item continues two columns in. A string
+** that would read back as another type, or that cannot be written plain, is
+** double-quoted, so write-then-load round-trips.
+*/
+#include "yamltree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "alloc.h"
+#include "buf.h"
+
+#define MAX_DEPTH 512                 /* nesting levels */
+#define MAX_NODES ((size_t)4 << 20)   /* nodes per document, aliases included */
+#define MAX_BYTES ((size_t)256 << 20) /* string bytes per document */
+#define INDEX_FROM 16                 /* maps this large get a key index */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+  if (err == NULL || errlen == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Nodes                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static size_t cap_for(size_t n) {
+  if (n == 0) return 0;
+  size_t c = 4;
+  while (c < n) c <<= 1;
+  return c;
+}
+
+static struct wp_node *node_new(enum wp_node_type t, int line) {
+  struct wp_node *n = wp_calloc(1, sizeof *n);
+  if (n) {
+    n->type = t;
+    n->line = line;
+  }
+  return n;
+}
+
+/* Appends item to a SEQ (borrowing nothing on failure). 0 or -1. */
+static int seq_push(struct wp_node *s, struct wp_node *item) {
+  size_t n = s->u.seq.n;
+  if (n == cap_for(n)) {
+    size_t c = cap_for(n + 1);
+    if (c == 0 || c > SIZE_MAX / sizeof(void *)) return -1;
+    struct wp_node **v = wp_realloc(s->u.seq.items, c * sizeof *v);
+    if (!v) return -1;
+    s->u.seq.items = v;
+  }
+  s->u.seq.items[n] = item;
+  s->u.seq.n = n + 1;
+  return 0;
+}
+
+/* Appends key/val to a MAP without looking for an existing key. 0 or -1
+** (nothing taken on failure). */
+static int map_push(struct wp_node *m, char *key, struct wp_node *val) {
+  size_t n = m->u.map.n;
+  if (n == cap_for(n)) {
+    size_t c = cap_for(n + 1);
+    if (c == 0 || c > SIZE_MAX / sizeof(void *)) return -1;
+    char **k = wp_realloc(m->u.map.keys, c * sizeof *k);
+    if (!k) return -1;
+    m->u.map.keys = k;
+    struct wp_node **v = wp_realloc(m->u.map.vals, c * sizeof *v);
+    if (!v) return -1; /* keys array stays larger: harmless */
+    m->u.map.vals = v;
+  }
+  m->u.map.keys[n] = key;
+  m->u.map.vals[n] = val;
+  m->u.map.n = n + 1;
+  return 0;
+}
+
+static char *dupn(const char *s, size_t len) {
+  char *d = wp_malloc(len + 1);
+  if (d) {
+    if (len) memcpy(d, s, len);
+    d[len] = '\0';
+  }
+  return d;
+}
+
+void wp_node_free(struct wp_node *n) {
+  if (n == NULL) return;
+  switch (n->type) {
+    case WP_NODE_STR: wp_free(n->u.str.s); break;
+    case WP_NODE_SEQ:
+      for (size_t i = 0; i < n->u.seq.n; i++) wp_node_free(n->u.seq.items[i]);
+      wp_free(n->u.seq.items);
+      break;
+    case WP_NODE_MAP:
+      for (size_t i = 0; i < n->u.map.n; i++) {
+        wp_free(n->u.map.keys[i]);
+        wp_node_free(n->u.map.vals[i]);
+      }
+      wp_free(n->u.map.keys);
+      wp_free(n->u.map.vals);
+      break;
+    default: break;
+  }
+  wp_free(n);
+}
+
+struct wp_node *wp_node_clone(const struct wp_node *n) {
+  if (n == NULL) return NULL;
+  struct wp_node *c = node_new(n->type, n->line);
+  if (!c) return NULL;
+  size_t cap;
+  switch (n->type) {
+    case WP_NODE_STR:
+      c->u.str.s = dupn(n->u.str.s ? n->u.str.s : "", n->u.str.len);
+      c->u.str.len = n->u.str.len;
+      if (!c->u.str.s) goto fail;
+      break;
+    case WP_NODE_SEQ:
+      cap = cap_for(n->u.seq.n);
+      if (cap) {
+        c->u.seq.items = wp_calloc(cap, sizeof(struct wp_node *));
+        if (!c->u.seq.items) goto fail;
+      }
+      for (size_t i = 0; i < n->u.seq.n; i++) {
+        if (n->u.seq.items[i] == NULL) continue;
+        c->u.seq.items[i] = wp_node_clone(n->u.seq.items[i]);
+        c->u.seq.n = i + 1;
+        if (!c->u.seq.items[i]) goto fail;
+      }
+      c->u.seq.n = n->u.seq.n;
+      break;
+    case WP_NODE_MAP:
+      cap = cap_for(n->u.map.n);
+      if (cap) {
+        c->u.map.keys = wp_calloc(cap, sizeof(char *));
+        c->u.map.vals = wp_calloc(cap, sizeof(struct wp_node *));
+        if (!c->u.map.keys || !c->u.map.vals) goto fail;
+      }
+      for (size_t i = 0; i < n->u.map.n; i++) {
+        c->u.map.n = i + 1;
+        c->u.map.keys[i] = wp_strdup(n->u.map.keys[i]);
+        if (!c->u.map.keys[i]) goto fail;
+        if (n->u.map.vals[i] == NULL) continue;
+        c->u.map.vals[i] = wp_node_clone(n->u.map.vals[i]);
+        if (!c->u.map.vals[i]) goto fail;
+      }
+      break;
+    default: c->u = n->u; break;
+  }
+  return c;
+fail:
+  wp_node_free(c);
+  return NULL;
+}
+
+static struct wp_node *map_getn(const struct wp_node *n, const char *key,
+                                size_t len) {
+  if (n == NULL || n->type != WP_NODE_MAP) return NULL;
+  for (size_t i = 0; i < n->u.map.n; i++) {
+    const char *k = n->u.map.keys[i];
+    if (strncmp(k, key, len) == 0 && k[len] == '\0') return n->u.map.vals[i];
+  }
+  return NULL;
+}
+
+struct wp_node *wp_node_get(const struct wp_node *n, const char *key) {
+  return key ? map_getn(n, key, strlen(key)) : NULL;
+}
+
+struct wp_node *wp_node_path(const struct wp_node *n, const char *dotted) {
+  if (dotted == NULL) return NULL;
+  const struct wp_node *cur = n;
+  const char *p = dotted;
+  for (;;) {
+    const char *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    cur = map_getn(cur, p, len);
+    if (cur == NULL || dot == NULL) return (struct wp_node *)cur;
+    p = dot + 1;
+  }
+}
+
+const char *wp_node_str(const struct wp_node *n) {
+  return (n && n->type == WP_NODE_STR) ? n->u.str.s : NULL;
+}
+
+struct wp_node *wp_node_new_str(const char *s, size_t len, int line) {
+  struct wp_node *n = node_new(WP_NODE_STR, line);
+  if (!n) return NULL;
+  n->u.str.s = dupn(s ? s : "", s ? len : 0);
+  n->u.str.len = s ? len : 0;
+  if (!n->u.str.s) {
+    wp_free(n);
+    return NULL;
+  }
+  return n;
+}
+
+struct wp_node *wp_node_new_map(int line) {
+  return node_new(WP_NODE_MAP, line);
+}
+struct wp_node *wp_node_new_seq(int line) {
+  return node_new(WP_NODE_SEQ, line);
+}
+struct wp_node *wp_node_new_null(int line) {
+  return node_new(WP_NODE_NULL, line);
+}
+
+struct wp_node *wp_node_new_bool(int b, int line) {
+  struct wp_node *n = node_new(WP_NODE_BOOL, line);
+  if (n) n->u.b = b != 0;
+  return n;
+}
+
+struct wp_node *wp_node_new_int(int64_t i, int line) {
+  struct wp_node *n = node_new(WP_NODE_INT, line);
+  if (n) n->u.i = i;
+  return n;
+}
+
+struct wp_node *wp_node_new_float(double f, int line) {
+  struct wp_node *n = node_new(WP_NODE_FLOAT, line);
+  if (n) n->u.f = f;
+  return n;
+}
+
+int wp_node_seq_push(struct wp_node *seq, struct wp_node *item) {
+  if (seq == NULL || seq->type != WP_NODE_SEQ || item == NULL ||
+      seq_push(seq, item) != 0) {
+    wp_node_free(item);
+    return -1;
+  }
+  return 0;
+}
+
+int wp_node_map_set(struct wp_node *map, const char *key, struct wp_node *val) {
+  if (map == NULL || map->type != WP_NODE_MAP || key == NULL || val == NULL) {
+    wp_node_free(val);
+    return -1;
+  }
+  for (size_t i = 0; i < map->u.map.n; i++) {
+    if (strcmp(map->u.map.keys[i], key) == 0) {
+      wp_node_free(map->u.map.vals[i]);
+      map->u.map.vals[i] = val;
+      return 0;
+    }
+  }
+  char *k = wp_strdup(key);
+  if (k == NULL || map_push(map, k, val) != 0) {
+    wp_free(k);
+    wp_node_free(val);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scalar resolution                                                       */
+/* ---------------------------------------------------------------------- */
+
+static int digit_val(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 99;
+}
+
+/* Parses [p, end) as an unsigned number in `base`: 0, -1 (not a number) or
+** -2 (too large for 64 bits). */
+static int parse_u64(const char *p, const char *end, int base, uint64_t *out) {
+  uint64_t v = 0;
+  if (p == end) return -1;
+  for (; p < end; p++) {
+    int d = digit_val(*p);
+    if (d >= base) return -1;
+    if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) return -2;
+    v = v * (uint64_t)base + (uint64_t)d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Applies the sign to a magnitude; -1 when it does not fit int64_t. */
+static int signed_fit(uint64_t v, int neg, int64_t *out) {
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1) return -1;
+    *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+  } else {
+    if (v > (uint64_t)INT64_MAX) return -1;
+    *out = (int64_t)v;
+  }
+  return 0;
+}
+
+/* YAML 1.2 core float syntax:
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int is_float_text(const char *s, size_t len) {
+  size_t i = 0, d1 = 0, d2 = 0;
+  if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+  while (i < len && s[i] >= '0' && s[i] <= '9') i++, d1++;
+  if (i < len && s[i] == '.') {
+    i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++, d2++;
+  }
+  if (d1 == 0 && d2 == 0) return 0;
+  if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+    size_t de = 0;
+    i++;
+    if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++, de++;
+    if (de == 0) return 0;
+  }
+  return i == len;
+}
+
+static int is_one_of(const char *s, const char *const *words) {
+  for (; *words; words++)
+    if (strcmp(s, *words) == 0) return 1;
+  return 0;
+}
+
+/*
+** Types the NUL-terminated plain scalar s (length len) into n (whose type and
+** value are set; a STR result leaves n->u untouched for the caller).
+*/
+static void resolve_plain(const char *s, size_t len, struct wp_node *n) {
+  static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
+  static const char *const trues[] = {"true", "True", "TRUE", NULL};
+  static const char *const falses[] = {"false", "False", "FALSE", NULL};
+  static const char *const infs[] = {".inf", ".Inf", ".INF", NULL};
+  static const char *const nans[] = {".nan", ".NaN", ".NAN", NULL};
+  n->type = WP_NODE_STR;
+  if (len == 0 || is_one_of(s, nulls)) {
+    n->type = WP_NODE_NULL;
+    return;
+  }
+  if (is_one_of(s, trues) || is_one_of(s, falses)) {
+    n->type = WP_NODE_BOOL;
+    n->u.b = s[0] == 't' || s[0] == 'T';
+    return;
+  }
+  if (is_one_of(s, nans)) {
+    n->type = WP_NODE_FLOAT;
+    n->u.f = NAN;
+    return;
+  }
+  const char *p = s, *end = s + len;
+  int neg = 0;
+  if (*p == '+' || *p == '-') neg = *p++ == '-';
+  if (is_one_of(p, infs)) {
+    n->type = WP_NODE_FLOAT;
+    n->u.f = neg ? -INFINITY : INFINITY;
+    return;
+  }
+  uint64_t v;
+  int64_t iv;
+  if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'o')) {
+    /* 0x / 0o: out-of-range values stay strings */
+    if (parse_u64(p + 2, end, p[1] == 'x' ? 16 : 8, &v) == 0 &&
+        signed_fit(v, neg, &iv) == 0) {
+      n->type = WP_NODE_INT;
+      n->u.i = iv;
+    }
+    return;
+  }
+  int rc = parse_u64(p, end, 10, &v);
+  if (rc == 0 && signed_fit(v, neg, &iv) == 0) {
+    n->type = WP_NODE_INT;
+    n->u.i = iv;
+    return;
+  }
+  if (is_float_text(s, len)) { /* also decimal integers too large for int64 */
+    n->type = WP_NODE_FLOAT;
+    n->u.f = strtod(s, NULL);
+  }
+}
+
+/* Text that reads back as the same double and as a float: integral values
+** as "1000.0", others in the shortest "%g" form that round-trips. */
+static void fmt_float(double f, char *out, size_t n) {
+  if (isnan(f)) {
+    snprintf(out, n, ".nan");
+    return;
+  }
+  if (isinf(f)) {
+    snprintf(out, n, f < 0 ? "-.inf" : ".inf");
+    return;
+  }
+  if (f == floor(f) && fabs(f) < 1e15) {
+    snprintf(out, n, "%.1f", f); /* 1000.0, not 1e+03 */
+    return;
+  }
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(out, n, "%.*g", prec, f);
+    if (strtod(out, NULL) == f) break;
+  }
+  if (strpbrk(out, ".eE") == NULL) {
+    size_t l = strlen(out);
+    if (l + 3 <= n) memcpy(out + l, ".0", 3);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Builder                                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct frame {
+  struct wp_node *node; /* the open SEQ or MAP (not yet in its parent) */
+  char *anchor;         /* registered when the node closes */
+  /* MAP only: */
+  char *key; /* key read, value pending (NULL = expecting a key) */
+  int key_line;
+  int merge_pending; /* the pending key is the merge key `<<` */
+  int *key_lines;    /* line of each key; room for cap_for(n) */
+  uint32_t *index;   /* open addressing: position + 1, 0 = empty */
+  size_t index_cap;
+  struct wp_node **merges; /* `<<` values, applied at close */
+  size_t nmerges;
+};
+
+struct anchor {
+  char *name;
+  struct wp_node *node; /* private copy */
+  size_t nodes, bytes;  /* cost of one more copy */
+  int depth;            /* nesting depth of node (1 for a scalar) */
+};
+
+struct builder {
+  const char *name;
+  char *err;
+  size_t errlen;
+  struct frame *stack;
+  size_t depth, stack_cap;
+  struct anchor *anchors;
+  size_t nanchors, anchors_cap;
+  struct wp_node *root;
+  int done;
+  size_t nodes, bytes;
+};
+
+static int fail_oom(struct builder *b, int line) {
+  seterr(b->err, b->errlen, "%s:%d: out of memory", b->name, line);
+  return -1;
+}
+
+static int budget(struct builder *b, size_t nodes, size_t bytes, int line) {
+  if (nodes > MAX_NODES - b->nodes || bytes > MAX_BYTES - b->bytes) {
+    seterr(b->err, b->errlen,
+           "%s:%d: document too large (more than %zu nodes or %zu MiB of "
+           "text, counting alias copies)",
+           b->name, line, (size_t)MAX_NODES, MAX_BYTES >> 20);
+    return -1;
+  }
+  b->nodes += nodes;
+  b->bytes += bytes;
+  return 0;
+}
+
+static void measure(const struct wp_node *n, size_t *nodes, size_t *bytes,
+                    int *depth, int level) {
+  if (n == NULL) return;
+  (*nodes)++;
+  if (level > *depth) *depth = level;
+  if (n->type == WP_NODE_STR) *bytes += n->u.str.len;
+  if (n->type == WP_NODE_SEQ)
+    for (size_t i = 0; i < n->u.seq.n; i++)
+      measure(n->u.seq.items[i], nodes, bytes, depth, level + 1);
+  if (n->type == WP_NODE_MAP)
+    for (size_t i = 0; i < n->u.map.n; i++) {
+      *bytes += strlen(n->u.map.keys[i]);
+      measure(n->u.map.vals[i], nodes, bytes, depth, level + 1);
+    }
+}
+
+static uint32_t hash_str(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+static void frame_free(struct frame *f) {
+  wp_node_free(f->node);
+  wp_free(f->anchor);
+  wp_free(f->key);
+  wp_free(f->key_lines);
+  wp_free(f->index);
+  for (size_t i = 0; i < f->nmerges; i++) wp_node_free(f->merges[i]);
+  wp_free(f->merges);
+  memset(f, 0, sizeof *f);
+}
+
+/* Rebuilds the key index of a map frame with room for at least 2n keys. */
+static int index_rebuild(struct frame *f) {
+  size_t n = f->node->u.map.n, cap = 64;
+  while (cap < 2 * (n + 1)) cap <<= 1;
+  uint32_t *ix = wp_calloc(cap, sizeof *ix);
+  if (!ix) return -1;
+  for (size_t i = 0; i < n; i++) {
+    size_t h = hash_str(f->node->u.map.keys[i]) & (cap - 1);
+    while (ix[h]) h = (h + 1) & (cap - 1);
+    ix[h] = (uint32_t)(i + 1);
+  }
+  wp_free(f->index);
+  f->index = ix;
+  f->index_cap = cap;
+  return 0;
+}
+
+/* Position of key in the open map, or -1. */
+static long frame_find(const struct frame *f, const char *key) {
+  const struct wp_node *m = f->node;
+  if (f->index == NULL) {
+    for (size_t i = 0; i < m->u.map.n; i++)
+      if (strcmp(m->u.map.keys[i], key) == 0) return (long)i;
+    return -1;
+  }
+  size_t h = hash_str(key) & (f->index_cap - 1);
+  while (f->index[h]) {
+    size_t i = f->index[h] - 1;
+    if (strcmp(m->u.map.keys[i], key) == 0) return (long)i;
+    h = (h + 1) & (f->index_cap - 1);
+  }
+  return -1;
+}
+
+/* Adds key/val to the open map (key known to be absent). Takes both on
+** success only. */
+static int frame_insert(struct frame *f, char *key, struct wp_node *val,
+                        int line) {
+  size_t n = f->node->u.map.n;
+  if (n == cap_for(n)) {
+    int *kl = wp_realloc(f->key_lines, cap_for(n + 1) * sizeof *kl);
+    if (!kl) return -1;
+    f->key_lines = kl;
+  }
+  if (map_push(f->node, key, val) != 0) return -1;
+  f->key_lines[n] = line;
+  if (f->index || n + 1 >= INDEX_FROM) {
+    if (f->index == NULL || 2 * (n + 1) > f->index_cap) {
+      if (index_rebuild(f) != 0) goto undo;
+    } else {
+      size_t h = hash_str(key) & (f->index_cap - 1);
+      while (f->index[h]) h = (h + 1) & (f->index_cap - 1);
+      f->index[h] = (uint32_t)(n + 1);
+    }
+  }
+  return 0;
+undo:
+  f->node->u.map.n = n;
+  return -1;
+}
+
+/* Applies one merge source (a MAP, consumed) to the open map: keys not
+** already present are moved in. */
+static int merge_from(struct builder *b, struct frame *f, struct wp_node *src) {
+  for (size_t i = 0; i < src->u.map.n; i++) {
+    if (frame_find(f, src->u.map.keys[i]) >= 0) continue;
+    int line = src->u.map.vals[i] ? src->u.map.vals[i]->line : src->line;
+    if (frame_insert(f, src->u.map.keys[i], src->u.map.vals[i], line) != 0)
+      return fail_oom(b, src->line);
+    src->u.map.keys[i] = NULL;
+    src->u.map.vals[i] = NULL;
+  }
+  return 0;
+}
+
+static int apply_merges(struct builder *b, struct frame *f) {
+  for (size_t m = 0; m < f->nmerges; m++) {
+    struct wp_node *src = f->merges[m];
+    if (src->type == WP_NODE_MAP) {
+      if (merge_from(b, f, src) != 0) return -1;
+    } else if (src->type == WP_NODE_SEQ) {
+      for (size_t i = 0; i < src->u.seq.n; i++) {
+        struct wp_node *it = src->u.seq.items[i];
+        if (it == NULL || it->type != WP_NODE_MAP) {
+          seterr(b->err, b->errlen,
+                 "%s:%d: merge key << needs a mapping or a list of mappings",
+                 b->name, it ? it->line : src->line);
+          return -1;
+        }
+        if (merge_from(b, f, it) != 0) return -1;
+      }
+    } else {
+      seterr(b->err, b->errlen,
+             "%s:%d: merge key << needs a mapping or a list of mappings",
+             b->name, src->line);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int register_anchor(struct builder *b, const char *name,
+                           const struct wp_node *n) {
+  struct anchor a = {0};
+  measure(n, &a.nodes, &a.bytes, &a.depth, 1);
+  if (budget(b, a.nodes, a.bytes, n->line) != 0) return -1;
+  a.name = wp_strdup(name);
+  a.node = wp_node_clone(n);
+  if (!a.name || !a.node) goto oom;
+  if (b->nanchors == b->anchors_cap) {
+    size_t c = b->anchors_cap ? 2 * b->anchors_cap : 8;
+    struct anchor *v = wp_realloc(b->anchors, c * sizeof *v);
+    if (!v) goto oom;
+    b->anchors = v;
+    b->anchors_cap = c;
+  }
+  b->anchors[b->nanchors++] = a;
+  return 0;
+oom:
+  wp_free(a.name);
+  wp_node_free(a.node);
+  return fail_oom(b, n->line);
+}
+
+static const struct anchor *find_anchor(const struct builder *b,
+                                        const char *name) {
+  for (size_t i = b->nanchors; i-- > 0;) /* later definitions win */
+    if (strcmp(b->anchors[i].name, name) == 0) return &b->anchors[i];
+  return NULL;
+}
+
+/* Places a finished value node: root, sequence item or mapping value.
+** Takes n on all paths. */
+static int place(struct builder *b, struct wp_node *n) {
+  if (b->depth == 0) {
+    b->root = n;
+    return 0;
+  }
+  struct frame *f = &b->stack[b->depth - 1];
+  if (f->node->type == WP_NODE_SEQ) {
+    if (seq_push(f->node, n) != 0) {
+      int line = n->line;
+      wp_node_free(n);
+      return fail_oom(b, line);
+    }
+    return 0;
+  }
+  if (f->merge_pending) {
+    struct wp_node **v = wp_realloc(f->merges, (f->nmerges + 1) * sizeof *v);
+    if (!v) {
+      int line = n->line;
+      wp_node_free(n);
+      return fail_oom(b, line);
+    }
+    f->merges = v;
+    f->merges[f->nmerges++] = n;
+    wp_free(f->key);
+    f->key = NULL;
+    f->merge_pending = 0;
+    return 0;
+  }
+  if (frame_insert(f, f->key, n, f->key_line) != 0) {
+    int line = n->line;
+    wp_node_free(n);
+    return fail_oom(b, line);
+  }
+  f->key = NULL;
+  return 0;
+}
+
+/* Text of a scalar node used as a mapping key through an alias. */
+static char *scalar_key_text(const struct wp_node *n) {
+  char buf[64];
+  switch (n->type) {
+    case WP_NODE_STR: return wp_strdup(n->u.str.s);
+    case WP_NODE_NULL: return wp_strdup("null");
+    case WP_NODE_BOOL: return wp_strdup(n->u.b ? "true" : "false");
+    case WP_NODE_INT:
+      snprintf(buf, sizeof buf, "%lld", (long long)n->u.i);
+      return wp_strdup(buf);
+    case WP_NODE_FLOAT:
+      fmt_float(n->u.f, buf, sizeof buf);
+      return wp_strdup(buf);
+    default: return NULL;
+  }
+}
+
+/* Accepts a key for the innermost open map: takes key (owned). */
+static int take_key(struct builder *b, char *key, int line, int is_merge) {
+  struct frame *f = &b->stack[b->depth - 1];
+  if (!is_merge) {
+    long i = frame_find(f, key);
+    if (i >= 0) {
+      seterr(b->err, b->errlen,
+             "%s:%d: duplicate key \"%s\" in mapping (first at line %d)",
+             b->name, line, key, f->key_lines[i]);
+      wp_free(key);
+      return -1;
+    }
+  }
+  f->key = key;
+  f->key_line = line;
+  f->merge_pending = is_merge;
+  return 0;
+}
+
+static int expecting_key(const struct builder *b) {
+  if (b->depth == 0) return 0;
+  const struct frame *f = &b->stack[b->depth - 1];
+  return f->node->type == WP_NODE_MAP && f->key == NULL;
+}
+
+static int on_scalar(struct builder *b, const yaml_event_t *ev) {
+  int line = (int)ev->start_mark.line + 1;
+  const char *text = (const char *)ev->data.scalar.value;
+  size_t len = ev->data.scalar.length;
+  const char *tag = (const char *)ev->data.scalar.tag;
+  int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+  if (budget(b, 1, len, line) != 0) return -1;
+  if (expecting_key(b)) {
+    char *key = dupn(text ? text : "", text ? len : 0);
+    if (!key) return fail_oom(b, line);
+    if (ev->data.scalar.anchor) {
+      struct wp_node *kn = wp_node_new_str(key, strlen(key), line);
+      int rc = kn ? register_anchor(b, (const char *)ev->data.scalar.anchor, kn)
+                  : fail_oom(b, line);
+      wp_node_free(kn);
+      if (rc != 0) {
+        wp_free(key);
+        return -1;
+      }
+    }
+    int merge = plain && tag == NULL && strcmp(key, "<<") == 0;
+    return take_key(b, key, line, merge);
+  }
+  struct wp_node *n = node_new(WP_NODE_STR, line);
+  char *s = n ? dupn(text ? text : "", text ? len : 0) : NULL;
+  if (!s) {
+    wp_free(n);
+    return fail_oom(b, line);
+  }
+  int core = tag && strncmp(tag, "tag:yaml.org,2002:", 18) == 0;
+  const char *t = core ? tag + 18 : NULL;
+  int want_str = (tag && strcmp(tag, "!") == 0) || (t && strcmp(t, "str") == 0);
+  int typed = t && (strcmp(t, "null") == 0 || strcmp(t, "bool") == 0 ||
+                    strcmp(t, "int") == 0 || strcmp(t, "float") == 0);
+  if (!want_str && (plain || typed)) resolve_plain(s, len, n);
+  if (typed) {
+    enum wp_node_type want = t[0] == 'n'   ? WP_NODE_NULL
+                             : t[0] == 'b' ? WP_NODE_BOOL
+                             : t[0] == 'i' ? WP_NODE_INT
+                                           : WP_NODE_FLOAT;
+    if (want == WP_NODE_FLOAT && n->type == WP_NODE_INT) {
+      n->type = WP_NODE_FLOAT;
+      n->u.f = (double)n->u.i;
+    }
+    if (n->type != want) {
+      seterr(b->err, b->errlen, "%s:%d: cannot read \"%.40s\" as !!%s", b->name,
+             line, s, t);
+      wp_free(s);
+      wp_free(n);
+      return -1;
+    }
+  }
+  if (n->type == WP_NODE_STR) {
+    n->u.str.s = s;
+    n->u.str.len = len;
+  } else {
+    wp_free(s);
+  }
+  if (ev->data.scalar.anchor &&
+      register_anchor(b, (const char *)ev->data.scalar.anchor, n) != 0) {
+    wp_node_free(n);
+    return -1;
+  }
+  return place(b, n);
+}
+
+static int on_alias(struct builder *b, const yaml_event_t *ev) {
+  int line = (int)ev->start_mark.line + 1;
+  const char *name = (const char *)ev->data.alias.anchor;
+  const struct anchor *a = find_anchor(b, name);
+  if (a == NULL) {
+    seterr(b->err, b->errlen,
+           "%s:%d: unknown anchor *%s (define it with &%s before use; an "
+           "anchor cannot be used inside itself)",
+           b->name, line, name, name);
+    return -1;
+  }
+  if (expecting_key(b)) {
+    char *key = scalar_key_text(a->node);
+    if (key == NULL) {
+      if (a->node->type == WP_NODE_SEQ || a->node->type == WP_NODE_MAP) {
+        seterr(b->err, b->errlen,
+               "%s:%d: alias *%s used as a mapping key is not a scalar",
+               b->name, line, name);
+        return -1;
+      }
+      return fail_oom(b, line);
+    }
+    return take_key(b, key, line, 0);
+  }
+  if (b->depth + (size_t)a->depth > MAX_DEPTH) {
+    seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
+           line, MAX_DEPTH);
+    return -1;
+  }
+  if (budget(b, a->nodes, a->bytes, line) != 0) return -1;
+  struct wp_node *n = wp_node_clone(a->node);
+  if (!n) return fail_oom(b, line);
+  return place(b, n);
+}
+
+static int on_start(struct builder *b, const yaml_event_t *ev, int is_map) {
+  int line = (int)ev->start_mark.line + 1;
+  if (expecting_key(b)) {
+    seterr(b->err, b->errlen,
+           "%s:%d: a mapping key must be a scalar (complex keys are not "
+           "supported)",
+           b->name, line);
+    return -1;
+  }
+  if (b->depth >= MAX_DEPTH) {
+    seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
+           line, MAX_DEPTH);
+    return -1;
+  }
+  if (budget(b, 1, 0, line) != 0) return -1;
+  if (b->depth == b->stack_cap) {
+    size_t c = b->stack_cap ? 2 * b->stack_cap : 16;
+    struct frame *v = wp_realloc(b->stack, c * sizeof *v);
+    if (!v) return fail_oom(b, line);
+    b->stack = v;
+    b->stack_cap = c;
+  }
+  struct frame *f = &b->stack[b->depth];
+  memset(f, 0, sizeof *f);
+  f->node = node_new(is_map ? WP_NODE_MAP : WP_NODE_SEQ, line);
+  if (!f->node) return fail_oom(b, line);
+  const yaml_char_t *anchor =
+      is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+  if (anchor) {
+    f->anchor = wp_strdup((const char *)anchor);
+    if (!f->anchor) {
+      frame_free(f);
+      return fail_oom(b, line);
+    }
+  }
+  b->depth++;
+  return 0;
+}
+
+static int on_end(struct builder *b) {
+  struct frame *f = &b->stack[b->depth - 1];
+  if (f->node->type == WP_NODE_MAP && apply_merges(b, f) != 0) return -1;
+  if (f->anchor && register_anchor(b, f->anchor, f->node) != 0) return -1;
+  struct wp_node *n = f->node;
+  f->node = NULL;
+  frame_free(f);
+  b->depth--;
+  return place(b, n);
+}
+
+static void builder_free(struct builder *b) {
+  while (b->depth > 0) frame_free(&b->stack[--b->depth]);
+  wp_free(b->stack);
+  for (size_t i = 0; i < b->nanchors; i++) {
+    wp_free(b->anchors[i].name);
+    wp_node_free(b->anchors[i].node);
+  }
+  wp_free(b->anchors);
+}
+
+/* Reports a libyaml error as "name:line: problem (context at line N)". */
+static void yaml_error(const char *name, const yaml_parser_t *p,
+                       const char *data, size_t len, char *err, size_t errlen) {
+  const char *problem = p->problem ? p->problem : "invalid YAML";
+  if (p->error == YAML_MEMORY_ERROR) {
+    seterr(err, errlen, "%s: out of memory while parsing", name);
+    return;
+  }
+  if (p->error == YAML_READER_ERROR) {
+    int line = 1;
+    for (size_t i = 0; i < p->problem_offset && i < len; i++)
+      line += data[i] == '\n';
+    seterr(err, errlen, "%s:%d: %s (byte offset %zu; the file must be UTF-8)",
+           name, line, problem, p->problem_offset);
+    return;
+  }
+  int line = (int)p->problem_mark.line + 1;
+  if (p->context)
+    seterr(err, errlen, "%s:%d: %s (%s at line %d)", name, line, problem,
+           p->context, (int)p->context_mark.line + 1);
+  else
+    seterr(err, errlen, "%s:%d: %s", name, line, problem);
+}
+
+struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
+                                 char *err, size_t errlen) {
+  yaml_parser_t parser;
+  struct builder b = {0};
+  b.name = name ? name : "<yaml>";
+  b.err = err;
+  b.errlen = errlen;
+  if (!yaml_parser_initialize(&parser)) {
+    seterr(err, errlen, "%s: out of memory", b.name);
+    return NULL;
+  }
+  yaml_parser_set_input_string(
+      &parser, (const unsigned char *)(data ? data : ""), data ? len : 0);
+  int ok = 1;
+  while (ok && !b.done) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      yaml_error(b.name, &parser, data, len, err, errlen);
+      ok = 0;
+      break;
+    }
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT: b.done = 1; break;
+      case YAML_DOCUMENT_END_EVENT:
+        b.done = 1; /* first document only */
+        break;
+      case YAML_SCALAR_EVENT: ok = on_scalar(&b, &ev) == 0; break;
+      case YAML_ALIAS_EVENT: ok = on_alias(&b, &ev) == 0; break;
+      case YAML_SEQUENCE_START_EVENT: ok = on_start(&b, &ev, 0) == 0; break;
+      case YAML_MAPPING_START_EVENT: ok = on_start(&b, &ev, 1) == 0; break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: ok = b.depth > 0 && on_end(&b) == 0; break;
+      default: break;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  builder_free(&b);
+  if (!ok) {
+    wp_node_free(b.root);
+    return NULL;
+  }
+  if (b.root == NULL) { /* empty stream */
+    b.root = node_new(WP_NODE_NULL, 1);
+    if (!b.root) seterr(err, errlen, "%s: out of memory", b.name);
+  }
+  return b.root;
+}
+
+/*
+** O_NONBLOCK keeps open() from hanging on a FIFO; the fstat() check then
+** refuses anything but a regular file before the first read.
+*/
+int wp_yaml_read_file(const char *path, char **out, size_t *len) {
+  struct wp_buf buf = WP_BUF_INIT;
+  struct stat st;
+  int e = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  if (fstat(fd, &st) != 0) {
+    e = errno;
+    goto fail;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    goto fail;
+  }
+  for (;;) {
+    char chunk[16384];
+    ssize_t r = read(fd, chunk, sizeof chunk);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      e = errno;
+      goto fail;
+    }
+    if (r == 0) break;
+    if (wp_buf_append(&buf, chunk, (size_t)r) != 0) {
+      e = ENOMEM;
+      goto fail;
+    }
+  }
+  if (wp_buf_append(&buf, "", 1) != 0) {
+    e = ENOMEM;
+    goto fail;
+  }
+  close(fd);
+  *out = (char *)buf.data;
+  *len = buf.len - 1;
+  return 0;
+fail:
+  wp_buf_free(&buf);
+  close(fd);
+  errno = e;
+  return -1;
+}
+
+const char *wp_yaml_read_error(int e) {
+  return e == EINVAL ? "not a regular file" : strerror(e);
+}
+
+struct wp_node *wp_yaml_load_file(const char *path, char *err, size_t errlen) {
+  char *data;
+  size_t len;
+  if (wp_yaml_read_file(path, &data, &len) != 0) {
+    seterr(err, errlen, "%s: cannot read file: %s", path,
+           wp_yaml_read_error(errno));
+    return NULL;
+  }
+  struct wp_node *n = wp_yaml_load_mem(path, data, len, err, errlen);
+  wp_free(data);
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writer                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int puts_buf(struct wp_buf *o, const char *s) {
+  return wp_buf_append(o, s, strlen(s));
+}
+
+static int pad(struct wp_buf *o, int indent) {
+  static const char sp[] = "                                ";
+  while (indent > 0) {
+    int k = indent < 32 ? indent : 32;
+    if (wp_buf_append(o, sp, (size_t)k) != 0) return -1;
+    indent -= k;
+  }
+  return 0;
+}
+
+/* Whether a string must be double-quoted to read back as the same string. */
+static int needs_quotes(const char *s, size_t len) {
+  static const char *const yaml11[] = {"y",  "Y",   "yes", "Yes", "YES", "n",
+                                       "N",  "no",  "No",  "NO",  "on",  "On",
+                                       "ON", "off", "Off", "OFF", "<<",  NULL};
+  if (len == 0 || strlen(s) != len) return 1;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) return 1;
+    if (c == ':' && (i + 1 == len || s[i + 1] == ' ')) return 1;
+    if (c == '#' && i > 0 && s[i - 1] == ' ') return 1;
+  }
+  if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0])) return 1;
+  if (s[len - 1] == ' ') return 1;
+  if (strncmp(s, "...", 3) == 0 || is_one_of(s, yaml11)) return 1;
+  struct wp_node probe;
+  memset(&probe, 0, sizeof probe);
+  resolve_plain(s, len, &probe);
+  return probe.type != WP_NODE_STR;
+}
+
+static int emit_string(struct wp_buf *o, const char *s, size_t len) {
+  if (!needs_quotes(s, len)) return wp_buf_append(o, s, len);
+  if (puts_buf(o, "\"") != 0) return -1;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    const char *e = NULL;
+    switch (c) {
+      case '"': e = "\\\""; break;
+      case '\\': e = "\\\\"; break;
+      case '\n': e = "\\n"; break;
+      case '\t': e = "\\t"; break;
+      case '\r': e = "\\r"; break;
+      case '\0': e = "\\0"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          snprintf(esc, sizeof esc, "\\x%02x", c);
+          e = esc;
+        }
+    }
+    if (e ? puts_buf(o, e) : wp_buf_append(o, &s[i], 1)) return -1;
+  }
+  return puts_buf(o, "\"");
+}
+
+static int emit_scalar(struct wp_buf *o, const struct wp_node *n) {
+  char buf[64];
+  if (n == NULL) return puts_buf(o, "null");
+  switch (n->type) {
+    case WP_NODE_NULL: return puts_buf(o, "null");
+    case WP_NODE_BOOL: return puts_buf(o, n->u.b ? "true" : "false");
+    case WP_NODE_INT:
+      snprintf(buf, sizeof buf, "%lld", (long long)n->u.i);
+      return puts_buf(o, buf);
+    case WP_NODE_FLOAT:
+      fmt_float(n->u.f, buf, sizeof buf);
+      return puts_buf(o, buf);
+    case WP_NODE_STR:
+      return emit_string(o, n->u.str.s ? n->u.str.s : "",
+                         n->u.str.s ? n->u.str.len : 0);
+    case WP_NODE_SEQ: return puts_buf(o, "[]"); /* only when empty */
+    case WP_NODE_MAP: return puts_buf(o, "{}");
+  }
+  return -1;
+}
+
+static int is_block(const struct wp_node *n) {
+  return n && ((n->type == WP_NODE_SEQ && n->u.seq.n > 0) ||
+               (n->type == WP_NODE_MAP && n->u.map.n > 0));
+}
+
+static int emit_block(struct wp_buf *o, const struct wp_node *n, int indent,
+                      int first_inline);
+
+static int emit_map(struct wp_buf *o, const struct wp_node *n, int indent,
+                    int first_inline) {
+  for (size_t i = 0; i < n->u.map.n; i++) {
+    const struct wp_node *v = n->u.map.vals[i];
+    const char *k = n->u.map.keys[i];
+    if ((i > 0 || !first_inline) && pad(o, indent) != 0) return -1;
+    if (emit_string(o, k, strlen(k)) != 0 || puts_buf(o, ":") != 0) return -1;
+    if (is_block(v)) {
+      if (puts_buf(o, "\n") != 0 || emit_block(o, v, indent + 4, 0) != 0)
+        return -1;
+    } else if (puts_buf(o, " ") != 0 || emit_scalar(o, v) != 0 ||
+               puts_buf(o, "\n") != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int emit_seq(struct wp_buf *o, const struct wp_node *n, int indent,
+                    int first_inline) {
+  for (size_t i = 0; i < n->u.seq.n; i++) {
+    const struct wp_node *v = n->u.seq.items[i];
+    if ((i > 0 || !first_inline) && pad(o, indent) != 0) return -1;
+    if (puts_buf(o, "- ") != 0) return -1;
+    if (is_block(v)) {
+      if (emit_block(o, v, indent + 2, 1) != 0) return -1;
+    } else if (emit_scalar(o, v) != 0 || puts_buf(o, "\n") != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int emit_block(struct wp_buf *o, const struct wp_node *n, int indent,
+                      int first_inline) {
+  return n->type == WP_NODE_MAP ? emit_map(o, n, indent, first_inline)
+                                : emit_seq(o, n, indent, first_inline);
+}
+
+/* Renders a tree as block YAML into a NUL-terminated wp_malloc'd string;
+** NULL on allocation failure. */
+char *wp_yaml_emit(const struct wp_node *root, size_t *len) {
+  struct wp_buf o = WP_BUF_INIT;
+  int rc = is_block(root) ? emit_block(&o, root, 0, 0)
+                          : (emit_scalar(&o, root) || puts_buf(&o, "\n"));
+  if (rc != 0 || wp_buf_append(&o, "", 1) != 0) {
+    wp_buf_free(&o);
+    return NULL;
+  }
+  if (len) *len = o.len - 1;
+  return (char *)o.data;
+}
+
+static int write_fd_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/*
+** The file is written to a temporary sibling and renamed over `path`, so a
+** crash never leaves a half-written lock file behind.
+*/
+int wp_yaml_write_file(const char *path, const struct wp_node *root, int mode) {
+  size_t len;
+  char *text = wp_yaml_emit(root, &len);
+  if (!text) {
+    errno = ENOMEM;
+    return -1;
+  }
+  size_t pl = strlen(path);
+  char *tmp = wp_malloc(pl + 16);
+  if (!tmp) {
+    wp_free(text);
+    errno = ENOMEM;
+    return -1;
+  }
+  memcpy(tmp, path, pl);
+  memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+  int fd = mkstemp(tmp);
+  int rc = -1, e = 0;
+  if (fd >= 0) {
+    if (fchmod(fd, (mode_t)mode) == 0 && write_fd_all(fd, text, len) == 0 &&
+        fsync(fd) == 0) {
+      rc = 0;
+    }
+    e = errno;
+    if (close(fd) != 0 && rc == 0) {
+      rc = -1;
+      e = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+      rc = -1;
+      e = errno;
+    }
+    if (rc != 0) unlink(tmp);
+  } else {
+    e = errno;
+  }
+  wp_free(tmp);
+  wp_free(text);
+  if (rc != 0) errno = e;
+  return rc;
+}
