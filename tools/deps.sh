@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages wippy needs to build (and, with --test, to
+# run every test), skipping those already installed. Uses sudo when not root.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libjemalloc-dev)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(procps)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
