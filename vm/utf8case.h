@@ -1,8 +1,8 @@
 /*
 ** utf8case.h: UTF-8 aware upper/lower case mapping for string.upper/lower
 ** (spec: "schön" -> "SCHÖN", as Wippy's Go strings.ToUpper does).
-** Simple (one-to-one) case mappings of Latin-1, Latin Extended-A/B, Greek,
-** Cyrillic, Armenian and Latin Extended Additional; ASCII fast path. Bytes that
+** Every one-to-one case mapping of Unicode 14 (as Go's unicode tables);
+** ASCII fast path. Bytes that
 ** are not valid UTF-8 are copied unchanged, never rejected.
 */
 #ifndef WP_UTF8CASE_H
