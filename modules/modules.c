@@ -9,7 +9,8 @@ static const struct {
 } openers[] = {{"process", wp_open_process}, {"channel", wp_open_channel},
                {"time", wp_open_time},       {"io", wp_open_io},
                {"logger", wp_open_logger},   {"errors", wp_open_errors},
-               {"payload", wp_open_payload}, {NULL, NULL}};
+               {"payload", wp_open_payload}, {"funcs", wp_open_funcs},
+               {NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
   for (int i = 0; openers[i].name; i++) {

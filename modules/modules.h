@@ -18,6 +18,7 @@ int wp_open_io(lua_State *L);
 int wp_open_logger(lua_State *L);
 int wp_open_errors(lua_State *L);
 int wp_open_payload(lua_State *L);
+int wp_open_funcs(lua_State *L);
 
 /* Pushes a Time object for a wall-clock time in ns (time.c). */
 void wp_time_push(lua_State *L, int64_t wall_ns);

@@ -108,6 +108,16 @@ static int l_spawn_linked_monitored(lua_State *L) {
   return do_spawn(L, WP_SPAWN_LINK | WP_SPAWN_MONITOR, "spawn_linked_monitored");
 }
 
+static int l_exec(lua_State *L) {
+  const char *id = luaL_checkstring(L, 1);
+  const char *host = luaL_checkstring(L, 2);
+  const char *colon = strchr(id, ':');
+  if (!colon || colon == id || !colon[1])
+    return wp_err_return(L, WP_KIND_INVALID,
+                         "invalid process ID format (namespace:name required)");
+  return wp_vm_exec(L, id, host, 3, lua_gettop(L) - 2, 0);
+}
+
 static int l_terminate(lua_State *L) {
   struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL);
   if (!p) return 2;
@@ -250,6 +260,60 @@ static int source_chan(lua_State *L, int kind) {
 static int l_inbox(lua_State *L) { return source_chan(L, WP_CHAN_INBOX); }
 static int l_events(lua_State *L) { return source_chan(L, WP_CHAN_EVENTS); }
 
+static int l_listen(lua_State *L) {
+  size_t tlen;
+  const char *topic = luaL_checklstring(L, 1, &tlen);
+  if (tlen == 0) return wp_err_return(L, WP_KIND_INVALID, "topic cannot be empty");
+  if (topic[0] == '@') return wp_err_return(L, WP_KIND_INVALID, "cannot listen to @ topics");
+  int raw = 1;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_getfield(L, 2, "message");
+    raw = !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  struct wp_vmproc *vp = self(L);
+  for (struct wp_listener *l = vp->listeners; l; l = l->next) {
+    if (l->tlen == tlen && memcmp(l->topic, topic, tlen) == 0) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, l->ref);
+      return 1;
+    }
+  }
+  struct wp_listener *l = wp_malloc(sizeof *l + tlen + 1);
+  if (!l) return luaL_error(L, "not enough memory");
+  struct wp_chan *c = wp_chan_new(L, 1, WP_CHAN_LISTEN);
+  lua_pushvalue(L, -1);
+  l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  l->chan = c;
+  l->raw = raw;
+  l->tlen = tlen;
+  memcpy(l->topic, topic, tlen);
+  l->topic[tlen] = '\0';
+  l->next = vp->listeners;
+  vp->listeners = l;
+  wp_chan_set_listener(c, l);
+  return 1;
+}
+
+static int l_unlisten(lua_State *L) {
+  struct wp_chan *c = wp_chan_check(L, 1);
+  struct wp_vmproc *vp = self(L);
+  for (struct wp_listener **pp = &vp->listeners; *pp; pp = &(*pp)->next) {
+    struct wp_listener *l = *pp;
+    if (l->chan != c) continue;
+    *pp = l->next;
+    luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
+    wp_chan_set_listener(c, NULL);
+    wp_free(l);
+    wp_chan_close(L, c);
+    wp_vm_reroute(L, vp); /* its topic's messages now go to the inbox */
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  wp_err_push(L, WP_KIND_NOT_FOUND, "channel is not a listener", 0);
+  return 2;
+}
+
 /* ---- registry ---- */
 
 static int l_reg_register(lua_State *L) {
@@ -312,6 +376,7 @@ int wp_open_process(lua_State *L) {
                                  {"spawn_monitored", l_spawn_monitored},
                                  {"spawn_linked", l_spawn_linked},
                                  {"spawn_linked_monitored", l_spawn_linked_monitored},
+                                 {"exec", l_exec},
                                  {"terminate", l_terminate},
                                  {"cancel", l_cancel},
                                  {"monitor", l_monitor},
@@ -322,6 +387,8 @@ int wp_open_process(lua_State *L) {
                                  {"set_options", l_set_options},
                                  {"inbox", l_inbox},
                                  {"events", l_events},
+                                 {"listen", l_listen},
+                                 {"unlisten", l_unlisten},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   static const luaL_Reg reg[] = {{"register", l_reg_register},

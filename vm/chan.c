@@ -50,6 +50,7 @@ struct wp_chan {
   struct wp_waiter *rq_head, *rq_tail; /* waiting receivers */
   struct wp_waiter *sq_head, *sq_tail; /* waiting senders */
   struct wp_vtimer *vt;                /* time.after: the pending timer */
+  struct wp_listener *lst;             /* LISTEN: its subscription */
 };
 
 struct wp_case {
@@ -192,16 +193,34 @@ static void buf_take(lua_State *L, struct wp_chan *c, int ud) {
 
 /* ---- readiness and immediate operations ---- */
 
-static struct wp_mqueue *source_q(lua_State *L, struct wp_chan *c) {
-  if (c->kind == WP_CHAN_PLAIN) return NULL;
+/* Source channels: is a message waiting for c? */
+static int source_has(lua_State *L, struct wp_chan *c) {
   struct wp_vmproc *vp = wp_vm_self(L);
-  return c->kind == WP_CHAN_INBOX ? &vp->inbox_q : &vp->events_q;
+  switch (c->kind) {
+    case WP_CHAN_EVENTS: return vp->events_q.n > 0;
+    case WP_CHAN_INBOX: return wp_vm_has_user(vp, NULL);
+    case WP_CHAN_LISTEN: return c->lst && wp_vm_has_user(vp, c->lst);
+    default: return 0;
+  }
+}
+
+/* Pushes the next message for source channel c (source_has was true). */
+static void source_take(lua_State *L, struct wp_chan *c) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  if (c->kind == WP_CHAN_EVENTS) {
+    wp_msg_push_lua(L, wp_mq_pop(&vp->events_q));
+  } else if (c->kind == WP_CHAN_INBOX) {
+    wp_msg_push_lua(L, wp_vm_take_user(vp, NULL));
+  } else if (c->lst->raw) {
+    wp_msg_push_raw(L, wp_vm_take_user(vp, c->lst));
+  } else {
+    wp_msg_push_lua(L, wp_vm_take_user(vp, c->lst));
+  }
 }
 
 static int can_recv(lua_State *L, struct wp_chan *c) {
   if (c->count > 0 || c->sq_head || c->closed) return 1;
-  struct wp_mqueue *q = source_q(L, c);
-  return q && q->n > 0;
+  return c->kind != WP_CHAN_PLAIN && source_has(L, c);
 }
 
 static int can_send(struct wp_chan *c) {
@@ -222,9 +241,8 @@ static int do_recv(lua_State *L, struct wp_chan *c, int ud) {
     take_from_sender(L, c->sq_head);
     return 1;
   }
-  struct wp_mqueue *q = source_q(L, c);
-  if (q && q->n > 0) {
-    wp_msg_push_lua(L, wp_mq_pop(q));
+  if (c->kind != WP_CHAN_PLAIN && source_has(L, c)) {
+    source_take(L, c);
     return 1;
   }
   lua_pushnil(L);
@@ -343,12 +361,13 @@ void wp_chan_close(lua_State *L, struct wp_chan *c) {
 }
 
 void wp_chan_source_ready(lua_State *L, struct wp_chan *c) {
-  struct wp_mqueue *q = source_q(L, c);
-  while (c->rq_head && q->n > 0) {
-    wp_msg_push_lua(L, wp_mq_pop(q));
+  while (c->rq_head && source_has(L, c)) {
+    source_take(L, c);
     complete_recv(L, c->rq_head, 1);
   }
 }
+
+void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l) { c->lst = l; }
 
 /* ---- Lua API ---- */
 

@@ -477,6 +477,7 @@ static int cmd_run(struct opts *o) {
   for (size_t i = 0; i < rt->ncodes; i++) {
     wp_buf_free(&rt->codes[i]->bytecode);
     wp_free(rt->codes[i]->modules);
+    wp_free(rt->codes[i]->imports);
     wp_free(rt->codes[i]->chunkname);
     wp_free(rt->codes[i]);
   }

@@ -161,22 +161,44 @@ static void push_message(lua_State *L, struct wp_msg *m) {
   }
 }
 
+static void push_raw(lua_State *L, struct wp_msg *m) {
+  int base = lua_gettop(L);
+  int n = wp_codec_decode(L, wp_msg_payload(m), m->len);
+  if (n <= 0) {
+    lua_settop(L, base);
+    lua_pushnil(L);
+  } else if (n >= 2) {
+    lua_createtable(L, n, 0);
+    lua_insert(L, base + 1);
+    for (int i = n; i >= 1; i--) lua_rawseti(L, base + 1, i);
+  }
+}
+
 struct push_ctx {
   struct wp_msg *m;
+  int raw;
 };
 
 static int push_protected(lua_State *L) {
   struct push_ctx *c = lua_touserdata(L, 1);
   lua_pop(L, 1);
-  push_message(L, c->m);
+  if (c->raw)
+    push_raw(L, c->m);
+  else
+    push_message(L, c->m);
   return 1;
 }
 
-void wp_msg_push_lua(lua_State *L, struct wp_msg *m) {
-  struct push_ctx c = {m};
+/* Decoding may raise a memory error: run it protected so the message is
+** freed on every path, then re-raise. */
+static void push_any(lua_State *L, struct wp_msg *m, int raw) {
+  struct push_ctx c = {m, raw};
   lua_pushcfunction(L, push_protected);
   lua_pushlightuserdata(L, &c);
   int st = lua_pcall(L, 1, 1, 0);
   wp_msg_free(m);
   if (st != LUA_OK) lua_error(L);
 }
+
+void wp_msg_push_lua(lua_State *L, struct wp_msg *m) { push_any(L, m, 0); }
+void wp_msg_push_raw(lua_State *L, struct wp_msg *m) { push_any(L, m, 1); }

@@ -88,7 +88,7 @@ struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
 
 static const char *const known_modules[] = {"io", "time", "logger", "process", "channel",
                                             "payload", "errors", "coroutine", "string",
-                                            "table", "math", "os", NULL};
+                                            "table", "math", "os", "funcs", "json", NULL};
 
 static int is_known_module(const char *m) {
   for (int i = 0; known_modules[i]; i++)
@@ -114,6 +114,7 @@ static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char 
   if (!c) goto oom;
   c->entry = e;
   c->is_function = strcmp(e->kind, "function.lua") == 0;
+  c->is_library = strcmp(e->kind, "library.lua") == 0;
   const char *method = wp_node_str(wp_node_get(e->data, "method"));
   c->method = method ? method : "main";
   size_t cn = strlen(e->source_file ? e->source_file : e->id) + 2;
@@ -159,6 +160,81 @@ oom:
   return -1;
 }
 
+static int has_alias(const struct wp_code *c, const char *alias) {
+  for (int i = 0; i < c->nimports; i++)
+    if (strcmp(c->imports[i].alias, alias) == 0) return 1;
+  return 0;
+}
+
+static int add_import(struct wp_code *c, const char *alias, struct wp_code *lib) {
+  if (has_alias(c, alias)) return 0;
+  struct wp_import *v = wp_realloc(c->imports, (size_t)(c->nimports + 1) * sizeof *v);
+  if (!v) return -1;
+  c->imports = v;
+  v[c->nimports].alias = alias;
+  v[c->nimports].lib = lib;
+  c->nimports++;
+  return 0;
+}
+
+/* Adds lib's own imports (transitively) and modules to c: a library's code
+** runs in the importing process's environment and needs what it declares. */
+static int merge_library(struct wp_rt *rt, struct wp_code *c, struct wp_code *lib, int depth,
+                         char *err, size_t errlen) {
+  if (depth > 16) {
+    snprintf(err, errlen, "%s:%d: imports of %s nest too deeply (an import cycle?)",
+             c->entry->file, c->entry->line, c->entry->id);
+    return -1;
+  }
+  for (int i = 0; i < lib->nmodules; i++) {
+    int have = 0;
+    for (int k = 0; k < c->nmodules; k++) have |= strcmp(c->modules[k], lib->modules[i]) == 0;
+    if (have) continue;
+    char **m = wp_realloc(c->modules, (size_t)(c->nmodules + 2) * sizeof *m);
+    if (!m) return -1;
+    c->modules = m;
+    m[c->nmodules++] = lib->modules[i];
+    m[c->nmodules] = NULL;
+  }
+  struct wp_node *imp = wp_node_get(lib->entry->data, "imports");
+  if (!imp || imp->type != WP_NODE_MAP) return 0;
+  for (size_t i = 0; i < imp->u.map.n; i++) {
+    const char *id = wp_node_str(imp->u.map.vals[i]);
+    struct wp_code *l2 = id ? wp_rt_code(rt, id) : NULL;
+    if (!l2 || !l2->is_library) continue; /* reported for lib itself */
+    if (add_import(c, imp->u.map.keys[i], l2)) return -1;
+    if (merge_library(rt, c, l2, depth + 1, err, errlen)) return -1;
+  }
+  return 0;
+}
+
+static int resolve_imports(struct wp_rt *rt, struct wp_code *c, char *err, size_t errlen) {
+  struct wp_entry *e = c->entry;
+  struct wp_node *imp = wp_node_get(e->data, "imports");
+  if (!imp) return 0;
+  if (imp->type != WP_NODE_MAP) {
+    snprintf(err, errlen, "%s:%d: entry %s: imports must map an alias to a library.lua id",
+             e->file, imp->line, e->id);
+    return -1;
+  }
+  for (size_t i = 0; i < imp->u.map.n; i++) {
+    const char *id = wp_node_str(imp->u.map.vals[i]);
+    struct wp_code *lib = id ? wp_rt_code(rt, id) : NULL;
+    if (!lib || !lib->is_library) {
+      snprintf(err, errlen, "%s:%d: entry %s imports %s as '%s', but that is not a "
+               "library.lua entry", e->file, imp->u.map.vals[i]->line, e->id,
+               id ? id : "(not a string)", imp->u.map.keys[i]);
+      return -1;
+    }
+    if (add_import(c, imp->u.map.keys[i], lib) ||
+        merge_library(rt, c, lib, 0, err, errlen)) {
+      if (!err[0]) snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen) {
   rt->codes = wp_calloc(rt->entries.n + 1, sizeof *rt->codes);
   if (!rt->codes) {
@@ -173,10 +249,12 @@ int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen) {
   int rc = 0;
   for (size_t i = 0; i < rt->entries.n && rc == 0; i++) {
     struct wp_entry *e = rt->entries.v[i];
-    if (strcmp(e->kind, "process.lua") == 0 || strcmp(e->kind, "function.lua") == 0)
+    if (strcmp(e->kind, "process.lua") == 0 || strcmp(e->kind, "function.lua") == 0 ||
+        strcmp(e->kind, "library.lua") == 0)
       rc = compile_one(rt, S, e, err, errlen);
   }
   lua_close(S);
+  for (size_t i = 0; i < rt->ncodes && rc == 0; i++) rc = resolve_imports(rt, rt->codes[i], err, errlen);
   return rc;
 }
 
@@ -196,7 +274,8 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
 
 /* Creates the process for vp, inserts it and returns it (referenced by the
 ** table only). NULL on failure (vp freed). */
-static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char *pid) {
+static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char *pid,
+                                   const char *pid_host) {
   struct wp_proc *p = wp_proc_new(rt->sched, vp->host);
   if (!p) {
     wp_buf_free(&vp->args);
@@ -208,7 +287,7 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char 
   vp->p = p;
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
   p->counter = wp_ptab_next_counter(pt);
-  p->pid_len = (uint16_t)wp_pid_format(p->pid, sizeof p->pid, vp->host->id, p->counter);
+  p->pid_len = (uint16_t)wp_pid_format(p->pid, sizeof p->pid, pid_host, p->counter);
   if (wp_ptab_insert(pt, p) != 0) {
     wp_proc_release(p); /* frees vp through the free hook */
     return NULL;
@@ -234,9 +313,9 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
     return -1;
   }
   struct wp_code *code = wp_rt_code(rt, id);
-  if (!code || code->is_function) {
+  if (!code || code->is_library || code->is_function != !!(flags & WP_SPAWN_FUNC)) {
     *kind = WP_KIND_NOT_FOUND;
-    *msg = "factory not found";
+    *msg = flags & WP_SPAWN_FUNC ? "function not found" : "factory not found";
     return -1;
   }
   struct wp_vmproc *vp = vmproc_new(rt, code, host);
@@ -251,7 +330,7 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
     *msg = cerr;
     return -1;
   }
-  struct wp_proc *p = proc_create(rt, vp, pid);
+  struct wp_proc *p = proc_create(rt, vp, pid, flags & WP_SPAWN_FUNC ? id : host->id);
   if (!p) goto oom;
   /* Relations are in place before the child can run (a thief may run it at
   ** once after the wake below). */
@@ -276,7 +355,7 @@ int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host
   }
   for (int i = 0; i < argc; i++) vp->argv[i] = wp_strdup(argv[i]);
   vp->argc = argc;
-  struct wp_proc *p = proc_create(rt, vp, pid);
+  struct wp_proc *p = proc_create(rt, vp, pid, host->id);
   if (!p) goto oom;
   wp_proc_wake(p);
   return 0;
@@ -298,7 +377,7 @@ void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
               vp->code->entry->id, errmsg);
     wp_rt_service_event(rt, vp->svc, 1, abnormal, retryable);
   }
-  if (vp->host->kind == WP_HOST_TERMINAL) {
+  if (vp->host->kind == WP_HOST_TERMINAL && !vp->code->is_function) {
     if (abnormal && errmsg) {
       char line[1100];
       int n = snprintf(line, sizeof line, "%s\n", errmsg);

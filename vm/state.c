@@ -45,6 +45,10 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 /* ---- string library with Wippy's additions ---- */
 
 static int str_case(lua_State *L, int upper) {
+  if (wp_err_is(L, 1)) {
+    lua_pushstring(L, wp_err_message(L, 1, NULL));
+    lua_replace(L, 1);
+  }
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   size_t i = 0;
@@ -154,6 +158,37 @@ static void open_os(lua_State *L) {
 
 /* ---- globals ---- */
 
+struct reader {
+  const struct wp_buf *b;
+  int done;
+};
+
+static const char *read_buf(lua_State *L, void *ud, size_t *size) {
+  (void)L;
+  struct reader *r = ud;
+  *size = r->done ? 0 : r->b->len;
+  r->done = 1;
+  return *size ? (const char *)r->b->data : NULL;
+}
+
+/* Loads code's cached bytecode and pushes the chunk function. */
+void wp_code_load(lua_State *L, struct wp_code *c) {
+  struct reader r = {&c->bytecode, 0};
+  if (lua_load(L, read_buf, &r, c->chunkname, "b") != LUA_OK) lua_error(L);
+}
+
+/* An imported library: its chunk runs once per process, on first use. */
+static int open_import(lua_State *L, struct wp_vmproc *vp, const char *k) {
+  struct wp_code *c = vp->code;
+  for (int i = 0; c && i < c->nimports; i++) {
+    if (strcmp(c->imports[i].alias, k) != 0) continue;
+    wp_code_load(L, c->imports[i].lib);
+    lua_call(L, 0, 1);
+    return 1;
+  }
+  return 0;
+}
+
 static int module_listed(struct wp_vmproc *vp, const char *name) {
   struct wp_code *c = vp->code;
   for (int i = 0; c && i < c->nmodules; i++)
@@ -180,6 +215,8 @@ static int lazy_global(lua_State *L) {
   } else if (strcmp(k, "unpack") == 0) {
     lua_getglobal(L, "table");
     lua_getfield(L, -1, "unpack");
+  } else if (open_import(L, vp, k)) {
+    /* pushed */
   } else {
     int always = strcmp(k, "process") == 0 || strcmp(k, "channel") == 0 ||
                  strcmp(k, "payload") == 0 || strcmp(k, "errors") == 0;

@@ -50,6 +50,11 @@ struct wp_host {
 
 /* ---- compiled process/function entries ---- */
 
+struct wp_import {
+  const char *alias;
+  struct wp_code *lib;
+};
+
 struct wp_code {
   struct wp_entry *entry;
   char *chunkname;       /* "@src/worker.lua" */
@@ -58,6 +63,9 @@ struct wp_code {
   char **modules;        /* modules: list, NULL-terminated */
   int nmodules;
   int is_function;       /* function.lua */
+  int is_library;        /* library.lua */
+  struct wp_import *imports; /* own and transitive library imports */
+  int nimports;
 };
 
 /* ---- tasks ---- */
@@ -87,6 +95,13 @@ struct wp_vtimer {
 };
 
 /* ---- per-process VM data (p->vm) ---- */
+
+/* A task waiting for a child's end (process.exec, funcs.call). */
+struct wp_exitwait {
+  struct wp_exitwait *next;
+  uint64_t counter; /* the child's pid counter */
+  struct wp_task *task;
+};
 
 struct wp_pending { /* a received message not yet handed to a channel */
   struct wp_pending *next;
@@ -121,6 +136,7 @@ struct wp_vmproc {
   /* messages waiting for a channel */
   struct wp_mqueue inbox_q, events_q;
   struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
+  struct wp_listener *listeners;
   int inbox_ref, events_ref;
   int trap_links;
   /* timers */
@@ -131,6 +147,7 @@ struct wp_vmproc {
   int64_t mem_used, mem_limit;
   int exit_code_set;
   struct wp_service *svc;    /* the service this process runs, or NULL */
+  struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   int first_blocked;
 };
 
@@ -161,7 +178,18 @@ void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt);
 
 /* ---- channels (vm/chan.c) ---- */
 
-enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS };
+enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS, WP_CHAN_LISTEN };
+
+/* A process.listen subscription: messages with exactly this topic go to its
+** channel instead of the inbox (spec 03 §3). */
+struct wp_listener {
+  struct wp_listener *next;
+  struct wp_chan *chan;
+  int ref;  /* registry anchor of the channel */
+  int raw;  /* 1: raw payload values; 0: Message objects */
+  size_t tlen;
+  char topic[];
+};
 
 #define WP_CHAN_MT "wippy.channel"
 
@@ -189,6 +217,15 @@ int wp_chan_l_select(lua_State *L);
 int wp_chan_l_new(lua_State *L);
 /* Called by the VM when a message for inbox/events becomes available. */
 void wp_chan_source_ready(lua_State *L, struct wp_chan *c);
+/* Ties a LISTEN channel to its subscription. */
+void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l);
+
+/* Pending user messages (vmproc.c). Takes the oldest message routed to the
+** inbox (topic without listener) or to listener l; NULL if none. */
+struct wp_msg *wp_vm_take_user(struct wp_vmproc *vp, struct wp_listener *l);
+int wp_vm_has_user(struct wp_vmproc *vp, struct wp_listener *l);
+/* Offers pending messages to whichever channels now have receivers. */
+void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp);
 
 /* ---- the runtime ---- */
 
@@ -225,9 +262,16 @@ struct wp_rt {
 ** returns 0; on failure returns -1 with *kind and *msg (static strings). */
 #define WP_SPAWN_MONITOR 1
 #define WP_SPAWN_LINK 2
+#define WP_SPAWN_FUNC 4 /* a function.lua call: runs on the parent's host, pid
+                           host part = the function's entry id */
 int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                 const char *host_id, lua_State *L, int first, int n, int flags,
                 struct wp_service *svc, char *pid, const char **kind, const char **msg);
+/* Spawns a child (as wp_rt_spawn, monitored) and blocks the calling task of
+** L until it ends; the task then returns the child's result value, or nil and
+** its error. Raises on misuse; returns via lua_yield. */
+int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
+               int flags);
 /* Spawns a terminal process with string arguments (the CLI's -x). */
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
                     int argc, char **argv, char *pid, const char **msg);
@@ -245,6 +289,8 @@ int wp_pid_format(char *out, size_t n, const char *host, uint64_t counter);
 /* The sched ops the runtime registers. */
 extern const struct wp_sched_ops wp_vm_ops;
 
+/* Loads a code's cached bytecode and pushes the chunk function, or raises. */
+void wp_code_load(lua_State *L, struct wp_code *c);
 /* Builds and tears down the process Lua state (state.c). */
 lua_State *wp_state_new(struct wp_vmproc *vp);
 void wp_state_close(struct wp_vmproc *vp);
@@ -273,6 +319,9 @@ void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 ** LINK_DOWN and CANCEL. Pushes exactly one value; may raise memory errors
 ** (the message is freed first in that case too). */
 void wp_msg_push_lua(lua_State *L, struct wp_msg *m);
+/* Same, but a USER message becomes its raw payload: nil, the value, or an
+** array of the values. */
+void wp_msg_push_raw(lua_State *L, struct wp_msg *m);
 /* Pushes a Payload object wrapping the value at idx. */
 void wp_payload_push(lua_State *L, int idx);
 /* Registers Message/Payload metatables' methods (called lazily). */

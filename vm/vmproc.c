@@ -56,6 +56,58 @@ void wp_mq_free(struct wp_mqueue *q) {
   while ((m = wp_mq_pop(q))) wp_msg_free(m);
 }
 
+/* ---- pending user messages and listeners ---- */
+
+static struct wp_listener *listener_for(struct wp_vmproc *vp, const struct wp_msg *m) {
+  for (struct wp_listener *l = vp->listeners; l; l = l->next)
+    if (l->tlen == m->topic_len && memcmp(l->topic, wp_msg_topic(m), l->tlen) == 0) return l;
+  return NULL;
+}
+
+/* Finds the first pending message routed to l (NULL = the inbox), and the
+** link that points to it. */
+static struct wp_msg *find_user(struct wp_vmproc *vp, struct wp_listener *l,
+                                struct wp_msg **prevp) {
+  struct wp_msg *prev = NULL;
+  for (struct wp_msg *m = vp->inbox_q.head; m; prev = m,
+                      m = (struct wp_msg *)atomic_load_explicit(&m->node.next,
+                                                                memory_order_relaxed)) {
+    if (l ? (l->tlen == m->topic_len && memcmp(l->topic, wp_msg_topic(m), l->tlen) == 0)
+          : (!vp->listeners || !listener_for(vp, m))) {
+      if (prevp) *prevp = prev;
+      return m;
+    }
+  }
+  return NULL;
+}
+
+int wp_vm_has_user(struct wp_vmproc *vp, struct wp_listener *l) {
+  if (!l && !vp->listeners) return vp->inbox_q.n > 0; /* the common case */
+  return find_user(vp, l, NULL) != NULL;
+}
+
+struct wp_msg *wp_vm_take_user(struct wp_vmproc *vp, struct wp_listener *l) {
+  if (!l && !vp->listeners) return wp_mq_pop(&vp->inbox_q);
+  struct wp_msg *prev;
+  struct wp_msg *m = find_user(vp, l, &prev);
+  if (!m) return NULL;
+  struct wp_mqueue *q = &vp->inbox_q;
+  struct wp_mnode *next = atomic_load_explicit(&m->node.next, memory_order_relaxed);
+  if (prev)
+    atomic_store_explicit(&prev->node.next, next, memory_order_relaxed);
+  else
+    q->head = (struct wp_msg *)next;
+  if (q->tail == m) q->tail = prev;
+  q->n--;
+  return m;
+}
+
+void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp) {
+  for (struct wp_listener *l = vp->listeners; l; l = l->next)
+    wp_chan_source_ready(L, l->chan);
+  if (vp->inbox) wp_chan_source_ready(L, vp->inbox);
+}
+
 /* ---- tasks ---- */
 
 static void ready_push(struct wp_vmproc *vp, struct wp_task *t) {
@@ -177,6 +229,76 @@ static void timer_fired(struct wp_vmproc *vp, uint64_t id) {
   wp_vtimer_free(vp, vt);
 }
 
+/* ---- exec and function calls ---- */
+
+/* Pushes the result of an ended child on th: value, or nil + error. */
+static int push_exit_result(lua_State *th, struct wp_msg *m) {
+  int n = wp_codec_decode(th, wp_msg_payload(m), m->len);
+  if (n != 2) {
+    if (n > 0) lua_pop(th, n);
+    lua_pushnil(th);
+    wp_err_push(th, WP_KIND_INTERNAL, "child ended without a result", -1);
+    return 2;
+  }
+  if (lua_isnil(th, -1)) { /* no error: the value */
+    lua_pop(th, 1);
+    return 1;
+  }
+  lua_pushnil(th);
+  lua_replace(th, -3);
+  return 2;
+}
+
+/* If m is the EXIT of a child some task waits for, completes that task. */
+static int exitwait_done(struct wp_vmproc *vp, struct wp_msg *m) {
+  uint64_t c = wp_pid_parse(wp_msg_from(m), m->from_len);
+  for (struct wp_exitwait **pp = &vp->exitwaits; *pp; pp = &(*pp)->next) {
+    struct wp_exitwait *w = *pp;
+    if (w->counter != c) continue;
+    *pp = w->next;
+    struct wp_task *t = w->task;
+    wp_free(w);
+    if (!lua_checkstack(t->th, 4)) {
+      wp_msg_free(m);
+      return 1;
+    }
+    int n = push_exit_result(t->th, m);
+    wp_task_ready(vp, t, n);
+    wp_msg_free(m);
+    return 1;
+  }
+  return 0;
+}
+
+int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
+               int flags) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_task *t = wp_vm_blockable(L, "process.exec");
+  struct wp_exitwait *w = wp_malloc(sizeof *w);
+  if (!w) return luaL_error(L, "not enough memory");
+  char pid[WP_PID_MAX];
+  const char *kind, *msg;
+  if (wp_rt_spawn(vp->rt, vp, id, host_id, L, first, n, flags | WP_SPAWN_MONITOR, NULL, pid,
+                  &kind, &msg)) {
+    wp_free(w);
+    return wp_err_return(L, kind, msg);
+  }
+  w->counter = wp_pid_parse(pid, strlen(pid));
+  w->task = t;
+  w->next = vp->exitwaits;
+  vp->exitwaits = w;
+  wp_task_block(vp, t, w);
+  return lua_yield(L, 0);
+}
+
+static void free_exitwaits(struct wp_vmproc *vp) {
+  while (vp->exitwaits) {
+    struct wp_exitwait *w = vp->exitwaits;
+    vp->exitwaits = w->next;
+    wp_free(w);
+  }
+}
+
 /* ---- mailbox routing ---- */
 
 static void route(struct wp_vmproc *vp, struct wp_msg *m) {
@@ -202,6 +324,11 @@ static void route(struct wp_vmproc *vp, struct wp_msg *m) {
       }
       wp_msg_free(m);
       return;
+    case WP_MSG_EXIT:
+      if (vp->exitwaits && exitwait_done(vp, m)) return;
+      wp_mq_push(&vp->events_q, m);
+      if (vp->events) wp_chan_source_ready(vp->L, vp->events);
+      return;
     case WP_MSG_LINK_DOWN:
       if (!vp->trap_links) {
         wp_msg_free(m);
@@ -210,15 +337,19 @@ static void route(struct wp_vmproc *vp, struct wp_msg *m) {
         return;
       }
       /* fallthrough */
-    case WP_MSG_EXIT:
     case WP_MSG_CANCEL:
       wp_mq_push(&vp->events_q, m);
       if (vp->events) wp_chan_source_ready(vp->L, vp->events);
       return;
-    default:
+    default: {
+      struct wp_listener *l = vp->listeners ? listener_for(vp, m) : NULL;
       wp_mq_push(&vp->inbox_q, m);
-      if (vp->inbox) wp_chan_source_ready(vp->L, vp->inbox);
+      if (l)
+        wp_chan_source_ready(vp->L, l->chan);
+      else if (vp->inbox)
+        wp_chan_source_ready(vp->L, vp->inbox);
       return;
+    }
   }
 }
 
@@ -290,8 +421,18 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   wp_hlist_free(&links);
 }
 
+static void free_listeners(struct wp_vmproc *vp) {
+  while (vp->listeners) {
+    struct wp_listener *l = vp->listeners;
+    vp->listeners = l->next;
+    wp_free(l);
+  }
+}
+
 static void vm_teardown(struct wp_vmproc *vp) {
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
+  free_listeners(vp);
+  free_exitwaits(vp);
   wp_state_close(vp); /* channel __gc may free timers too: none left */
   wp_mq_free(&vp->inbox_q);
   wp_mq_free(&vp->events_q);
@@ -473,30 +614,12 @@ static int task_boot(lua_State *L) {
   return boot_entry(L, LUA_OK, nargs);
 }
 
-struct reader {
-  const struct wp_buf *b;
-  int done;
-};
-
-static const char *read_bytecode(lua_State *L, void *ud, size_t *size) {
-  (void)L;
-  struct reader *r = ud;
-  if (r->done) {
-    *size = 0;
-    return NULL;
-  }
-  r->done = 1;
-  *size = r->b->len;
-  return (const char *)r->b->data;
-}
-
 /* Runs protected: loads the code and prepares the main task. */
 static int start_protected(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
   struct wp_code *c = vp->code;
   lua_pushcfunction(L, task_boot);
-  struct reader r = {&c->bytecode, 0};
-  if (lua_load(L, read_bytecode, &r, c->chunkname, "b") != LUA_OK) return lua_error(L);
+  wp_code_load(L, c);
   int n;
   if (vp->argv) {
     for (int i = 0; i < vp->argc; i++) lua_pushstring(L, vp->argv[i]);
@@ -620,6 +743,8 @@ static void vm_free(struct wp_proc *p) {
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
     while (vp->timers) wp_vtimer_free(vp, vp->timers);
+    free_listeners(vp);
+    free_exitwaits(vp);
     wp_state_close(vp);
   }
   wp_mq_free(&vp->inbox_q);
