@@ -20,11 +20,17 @@ int wp_open_errors(lua_State *L);
 int wp_open_payload(lua_State *L);
 int wp_open_funcs(lua_State *L);
 
-/* Pushes a Time object for a wall-clock time in ns (time.c). */
+/* Time objects (timeobj.c). Pushes a Time for a wall-clock time in ns since
+** the Unix epoch, in the local zone. */
 void wp_time_push(lua_State *L, int64_t wall_ns);
-/* Reads a duration argument (number = ns, string, Duration). Returns 0 or -1
-** with an error message pushed? No: returns -1 and sets *err. */
+/* Pushes a Duration object. */
+void wp_duration_push(lua_State *L, int64_t ns);
+/* Reads a duration argument (number = ns, string, Duration). 0, or -1 with a
+** static message in *err; never raises. */
 int wp_time_arg(lua_State *L, int idx, int64_t *ns, const char **err);
+/* Adds the non-timer functions and constants of the time module to the table
+** at index mod (now, unix, date, parse, parse_duration, load_location, ...). */
+void wp_time_register(lua_State *L, int mod);
 
 /* Terminal (terminal.c). The terminal thread serialises stdout/stderr writes
 ** and stdin reads in request order, so output is flushed before a read. */
