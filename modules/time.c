@@ -50,8 +50,108 @@ static int l_after(lua_State *L) {
 
 
 
+/* ---- Timer and Ticker objects: user value 1 is their channel ---- */
+
+#define TIMER_MT "wippy.timer"
+#define TICKER_MT "wippy.ticker"
+
+static struct wp_chan *obj_chan(lua_State *L, const char *mt) {
+  luaL_checkudata(L, 1, mt);
+  lua_getiuservalue(L, 1, 1);
+  struct wp_chan *c = wp_chan_check(L, -1);
+  lua_pop(L, 1);
+  return c;
+}
+
+static int tm_channel(lua_State *L) {
+  luaL_checkudata(L, 1, TIMER_MT);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int tm_stop(lua_State *L) {
+  struct wp_chan *c = obj_chan(L, TIMER_MT);
+  struct wp_vtimer *vt = wp_chan_get_timer(c);
+  if (vt) wp_vtimer_free(wp_vm_self(L), vt);
+  wp_chan_close(L, c);
+  lua_pushboolean(L, vt != NULL);
+  return 1;
+}
+
+static int tm_reset(lua_State *L) {
+  struct wp_chan *c = obj_chan(L, TIMER_MT);
+  int64_t ns;
+  const char *err;
+  if (wp_time_arg(L, 2, &ns, &err)) return luaL_argerror(L, 2, err);
+  if (ns <= 0) return luaL_argerror(L, 2, "duration must be > 0");
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_vtimer *vt = wp_chan_get_timer(c);
+  int active = vt != NULL;
+  if (vt) wp_vtimer_free(vp, vt);
+  wp_chan_reopen(c);
+  vt = wp_vtimer_new(vp, WP_VT_AFTER, (uint64_t)ns);
+  if (!vt) return luaL_error(L, "not enough memory");
+  vt->chan = c;
+  wp_chan_set_timer(c, vt);
+  lua_pushboolean(L, active);
+  return 1;
+}
+
+static int tk_channel(lua_State *L) {
+  luaL_checkudata(L, 1, TICKER_MT);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int tk_stop(lua_State *L) {
+  struct wp_chan *c = obj_chan(L, TICKER_MT);
+  struct wp_vtimer *vt = wp_chan_get_timer(c);
+  if (vt) wp_vtimer_free(wp_vm_self(L), vt);
+  wp_chan_close(L, c);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Pushes a timer object (kind AFTER or TICKER) over a new channel. */
+static int new_timer(lua_State *L, int kind) {
+  int64_t ns;
+  const char *err;
+  const char *what = kind == WP_VT_TICKER ? "time.ticker" : "time.timer";
+  if (wp_time_arg(L, 1, &ns, &err)) return wp_err_return(L, WP_KIND_INVALID, err);
+  if (ns <= 0) {
+    lua_pushfstring(L, "%s: duration must be > 0", what);
+    return wp_err_return(L, WP_KIND_INVALID, lua_tostring(L, -1));
+  }
+  struct wp_vmproc *vp = wp_vm_self(L);
+  lua_newuserdatauv(L, 0, 1);
+  struct wp_chan *c = wp_chan_new(L, kind == WP_VT_TICKER ? 16 : 1, WP_CHAN_PLAIN);
+  lua_setiuservalue(L, -2, 1);
+  struct wp_vtimer *vt = wp_vtimer_new(vp, kind, (uint64_t)ns);
+  if (!vt) return luaL_error(L, "not enough memory");
+  vt->chan = c;
+  vt->period = (uint64_t)ns;
+  wp_chan_set_timer(c, vt);
+  const char *mt = kind == WP_VT_TICKER ? TICKER_MT : TIMER_MT;
+  if (luaL_newmetatable(L, mt)) {
+    static const luaL_Reg tm[] = {{"channel", tm_channel}, {"response", tm_channel},
+                                  {"stop", tm_stop},       {"reset", tm_reset},
+                                  {NULL, NULL}};
+    static const luaL_Reg tk[] = {{"channel", tk_channel}, {"response", tk_channel},
+                                  {"stop", tk_stop},       {NULL, NULL}};
+    lua_newtable(L);
+    luaL_setfuncs(L, kind == WP_VT_TICKER ? tk : tm, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int l_timer(lua_State *L) { return new_timer(L, WP_VT_AFTER); }
+static int l_ticker(lua_State *L) { return new_timer(L, WP_VT_TICKER); }
+
 int wp_open_time(lua_State *L) {
-  static const luaL_Reg fns[] = {{"sleep", l_sleep}, {"after", l_after}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"sleep", l_sleep}, {"after", l_after}, {"timer", l_timer},
+                                 {"ticker", l_ticker}, {NULL, NULL}};
   luaL_newlib(L, fns);
   wp_time_register(L, lua_gettop(L));
   return 1;

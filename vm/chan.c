@@ -526,3 +526,5 @@ int wp_chan_l_select(lua_State *L) {
 }
 
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt) { c->vt = vt; }
+struct wp_vtimer *wp_chan_get_timer(struct wp_chan *c) { return c->vt; }
+void wp_chan_reopen(struct wp_chan *c) { c->closed = 0; }

@@ -84,14 +84,15 @@ struct wp_task {
 
 /* ---- process-side timers ---- */
 
-enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER };
+enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER };
 
 struct wp_vtimer {
   struct wp_timer node;   /* in the scheduler's wheel while armed */
   struct wp_vtimer *prev, *next;
   int kind;
   struct wp_task *task;   /* SLEEP: the sleeping task */
-  struct wp_chan *chan;   /* AFTER: the channel (weak: cleared by its __gc) */
+  struct wp_chan *chan;   /* AFTER/TICKER: the channel (weak: cleared by its __gc) */
+  uint64_t period;        /* TICKER: re-armed with this delay after each tick */
 };
 
 /* ---- per-process VM data (p->vm) ---- */
@@ -337,6 +338,9 @@ void wp_mq_free(struct wp_mqueue *q);
 
 /* Attaches (or clears, with NULL) the pending time.after timer of a channel. */
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);
+struct wp_vtimer *wp_chan_get_timer(struct wp_chan *c);
+/* Re-opens a closed channel (a reset timer fires into it again). */
+void wp_chan_reopen(struct wp_chan *c);
 
 /* ---- services (the supervisor lives in vm/main.c's loop) ---- */
 struct wp_service;

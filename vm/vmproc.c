@@ -223,7 +223,11 @@ static void timer_fired(struct wp_vmproc *vp, uint64_t id) {
     lua_State *L = vp->L;
     struct wp_chan *c = vt->chan;
     vp->rt->push_time(L, wp_wall_ns());
-    wp_chan_offer(L, c);
+    wp_chan_offer(L, c); /* a full ticker channel drops the tick */
+    if (vt->kind == WP_VT_TICKER) {
+      wp_sched_timer_add(vp->p->sched, &vt->node, vt->period);
+      return;
+    }
     wp_chan_close(L, c);
   }
   wp_vtimer_free(vp, vt);
