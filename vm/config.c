@@ -168,7 +168,7 @@ static int parse_float(const char *s, double *out) {
 }
 
 /* The --set coercion: true/false, integer, float, else string. */
-static struct wp_node *coerce(const char *v) {
+struct wp_node *wp_config_coerce(const char *v) {
   int64_t i;
   double f;
   if (strcmp(v, "true") == 0) return wp_node_new_bool(1, 0);
@@ -244,7 +244,7 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
     cur = child;
     seg = dot + 1;
   }
-  if (wp_node_map_set(cur, seg, coerce(eq + 1)) != 0) goto oom;
+  if (wp_node_map_set(cur, seg, wp_config_coerce(eq + 1)) != 0) goto oom;
   rc = 0;
   goto done;
 oom:
@@ -324,4 +324,90 @@ int wp_config_bool(const struct wp_node *root, const char *path, int def) {
     if (strcmp(n->u.str.s, "false") == 0) return 0;
   }
   return def;
+}
+
+/* Sets a dotted path under map m, creating maps on the way; takes val. */
+static int set_path(struct wp_node *m, const char *path, struct wp_node *val) {
+  char key[256];
+  const char *dot = strchr(path, '.');
+  if (!dot) return wp_node_map_set(m, path, val);
+  size_t n = (size_t)(dot - path);
+  if (n == 0 || n >= sizeof key) {
+    wp_node_free(val);
+    return -1;
+  }
+  memcpy(key, path, n);
+  key[n] = '\0';
+  struct wp_node *sub = wp_node_get(m, key);
+  if (!sub || sub->type != WP_NODE_MAP) {
+    sub = wp_node_new_map(0);
+    if (!sub || wp_node_map_set(m, key, sub)) {
+      wp_node_free(val);
+      return -1;
+    }
+  }
+  return set_path(sub, dot + 1, val);
+}
+
+int wp_config_override(struct wp_entries *es, const char *target, struct wp_node *val,
+                       char *err, size_t errlen) {
+  const char *c1 = strchr(target, ':');
+  const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+  if (!c1 || !c2 || c2 == c1 + 1 || c1 == target || !c2[1]) {
+    wp_node_free(val);
+    seterr(err, errlen, "override %s: expected namespace:entry:field", target);
+    return -1;
+  }
+  char id[512];
+  snprintf(id, sizeof id, "%.*s", (int)(c2 - target), target);
+  struct wp_entry *e = wp_entries_find(es, id);
+  if (!e) {
+    wp_node_free(val);
+    seterr(err, errlen, "override %s: no entry %s", target, id);
+    return -1;
+  }
+  const char *field = c2 + 1;
+  if (strcmp(field, "kind") == 0) {
+    const char *k = wp_node_str(val);
+    char *copy = k ? wp_strdup(k) : NULL;
+    wp_node_free(val);
+    if (!copy) {
+      seterr(err, errlen, "override %s: kind must be a string", target);
+      return -1;
+    }
+    wp_free(e->kind);
+    e->kind = copy;
+    return 0;
+  }
+  struct wp_node *root;
+  if (strncmp(field, "meta.", 5) == 0) {
+    if (!e->meta) e->meta = wp_node_new_map(0);
+    root = e->meta;
+    field += 5;
+  } else {
+    root = e->data;
+    if (strncmp(field, "data.", 5) == 0) field += 5;
+  }
+  if (!root || set_path(root, field, val)) {
+    seterr(err, errlen, "override %s: cannot set %s", target, field);
+    return -1;
+  }
+  return 0;
+}
+
+int wp_config_override_arg(struct wp_entries *es, const char *spec, char *err,
+                           size_t errlen) {
+  const char *eq = strchr(spec, '=');
+  if (!eq) {
+    seterr(err, errlen, "-o %s: expected namespace:entry:field=value", spec);
+    return -1;
+  }
+  char target[512];
+  snprintf(target, sizeof target, "%.*s", (int)(eq - spec), spec);
+  struct wp_node *v = wp_config_coerce(eq + 1);
+  if (!v) {
+    seterr(err, errlen, "out of memory");
+    return -1;
+  }
+  return wp_config_override(es, target, v, err, errlen);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "entries.h"
 #include "yamltree.h"
 
 /* Loads a config file. If `required` is 0 and the file does not exist, returns
@@ -31,5 +32,16 @@ const char *wp_config_str(const struct wp_node *root, const char *path,
 ** `def` when absent or of another type. wp_config_int likewise accepts
 ** decimal text and integral floats; wp_config_str only strings. */
 int wp_config_bool(const struct wp_node *root, const char *path, int def);
+
+/* The --set/-o value coercion: true/false, integers, floats, else a string. */
+struct wp_node *wp_config_coerce(const char *v);
+/* Overrides an entry field (spec 02 §3 -o): target "ns:entry:field" where
+** field is `kind`, `meta.<k>`, `data.<k>` or a bare data key (dotted paths
+** create maps). Takes val. 0 or -1 with a message. */
+int wp_config_override(struct wp_entries *es, const char *target, struct wp_node *val,
+                       char *err, size_t errlen);
+/* Same from a "ns:entry:field=value" argument. */
+int wp_config_override_arg(struct wp_entries *es, const char *spec, char *err,
+                           size_t errlen);
 
 #endif

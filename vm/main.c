@@ -384,9 +384,14 @@ static int cmd_run(struct opts *o) {
     wp_free(src);
     wp_free(mods);
   }
+  const struct wp_node *ov = wp_node_get(rt->config, "override");
+  for (size_t i = 0; ov && ov->type == WP_NODE_MAP && i < ov->u.map.n; i++) {
+    struct wp_node *v = wp_node_clone(ov->u.map.vals[i]);
+    if (!v || wp_config_override(&rt->entries, ov->u.map.keys[i], v, err, sizeof err))
+      die("%s", err);
+  }
   for (int i = 0; i < o->noverrides; i++)
-    wp_logf(WP_LOG_WARN, "--override %s ignored: overrides are not supported yet",
-            o->overrides[i]);
+    if (wp_config_override_arg(&rt->entries, o->overrides[i], err, sizeof err)) die("%s", err);
   if (is_list) return cmd_list(rt);
   if (wp_rt_compile(rt, err, sizeof err)) die("%s", err);
   for (size_t i = 0; i < rt->entries.n; i++) {
