@@ -225,6 +225,7 @@ static void kill_one(struct wp_proc *p, void *ud) {
 /* The graceful shutdown (spec 02 §6, 06 §5), bounded by the grace periods. */
 static void shutdown_all(struct wp_rt *rt, int64_t grace_ns) {
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
+  if (atomic_load(&rt->live) == 0) return;
   wp_services_cancel(rt);
   wp_ptab_each(pt, cancel_one, NULL);
   pthread_mutex_lock(&rt->lock);
@@ -426,7 +427,7 @@ static int cmd_run(struct opts *o) {
   if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
   wp_logf(WP_LOG_INFO, "starting runtime (%d workers, %s)", wp_sched_workers(rt->sched),
           wp_alloc_name());
-  wp_services_start(rt, err, sizeof err);
+  wp_services_start(rt);
   wp_logf(WP_LOG_INFO, "runtime ready");
 
   if (xcode) {
@@ -446,9 +447,20 @@ static int cmd_run(struct opts *o) {
     int64_t next = wp_services_tick(rt);
     pthread_mutex_lock(&rt->lock);
     if (rt->shutdown) break;
-    int64_t deadline = next == INT64_MAX ? (int64_t)wp_clock_ns() + 1000000000LL : next;
-    wait_until(rt, terminal_ended, deadline);
-    if (rt->terminal_done) break;
+    /* one wait: a service event or a signal wakes us to tick again */
+    int64_t now = (int64_t)wp_clock_ns();
+    int64_t step = (next == INT64_MAX ? now + 1000000000LL : next) - now;
+    if (step > 0) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += step / 1000000000;
+      ts.tv_nsec += (long)(step % 1000000000);
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+    }
   }
   int by_signal = !rt->terminal_done;
   if (by_signal && xcode) {
@@ -470,9 +482,17 @@ static int cmd_run(struct opts *o) {
     by_signal = 0;
   }
   pthread_mutex_unlock(&rt->lock);
-  int64_t grace = by_signal ? rt->shutdown_timeout_ns : rt->exec_grace_ns;
-  if (by_signal && grace > 10000000000LL) grace = 10000000000LL;
-  shutdown_all(rt, grace);
+  if (by_signal) {
+    /* services in reverse dependency order, each bounded by its stop_timeout,
+    ** all bounded by shutdown.timeout (spec 06 §5) */
+    if (wp_services_stop(rt, (int64_t)wp_clock_ns() + rt->shutdown_timeout_ns) != 0) {
+      wp_log(WP_LOG_ERROR, NULL, "shutdown timeout: terminating what is left", NULL);
+      rt->exit_code = 1;
+    }
+    shutdown_all(rt, 0);
+  } else {
+    shutdown_all(rt, rt->exec_grace_ns);
+  }
   int code = rt->exit_code;
   wp_logf(WP_LOG_INFO, "stopped");
   wp_terminal_stop();

@@ -392,9 +392,19 @@ void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
     wp_logf(WP_LOG_DEBUG, "process %s (%s) failed: %s", vp->p->pid, vp->code->entry->id,
             errmsg);
   }
-  pthread_mutex_lock(&rt->lock);
-  pthread_cond_broadcast(&rt->cond);
-  pthread_mutex_unlock(&rt->lock);
+  /* Only shutdown waits for ordinary exits: do not wake the main thread for
+  ** each of them. (Service and terminal exits broadcast on their own paths;
+  ** rt->live was decremented by our caller only after this returns, so a
+  ** waiter re-checks after the teardown's broadcast below.) */
+}
+
+void wp_rt_live_dec(struct wp_rt *rt);
+void wp_rt_live_dec(struct wp_rt *rt) {
+  if (atomic_fetch_sub(&rt->live, 1) == 1 || rt->shutdown_flag) {
+    pthread_mutex_lock(&rt->lock);
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+  }
 }
 
 void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal) {
@@ -404,6 +414,7 @@ void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal) {
     rt->exit_code = code;
   }
   rt->shutdown = 1;
+  atomic_store(&rt->shutdown_flag, 1);
   pthread_cond_broadcast(&rt->cond);
   pthread_mutex_unlock(&rt->lock);
 }

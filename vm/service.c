@@ -1,8 +1,24 @@
 /*
-** service.c: supervised services (see service.h). The supervisor has no
-** thread of its own: workers report a service process's first blocking point
-** and its end through wp_rt_service_event (under rt->lock), and the main
-** thread's loop performs the restarts that are due.
+** service.c: the supervisor (see service.h; spec 06 §4-5).
+**
+** Design note. The supervisor has no thread of its own. Workers report a
+** service process's first blocking point and its end through
+** wp_rt_service_event (under rt->lock); the main thread's loop calls
+** wp_services_tick, which starts services whose dependencies are Running,
+** performs the restarts that are due and enforces start timeouts. All
+** service state is under rt->lock.
+**
+** Dependencies: requires ∪ depends_on ∪ the host a process service runs on.
+** At load they are resolved and put in a topological order (a cycle or an
+** unknown id is a boot error naming the entries); services start in that
+** order and stop in the reverse one.
+**
+** Restarts: the k-th restart in a row waits
+** min(initial_delay × backoff_factor^(k−1), max_delay), ± jitter. `attempts`
+** counts consecutive starts; a run that lasted at least stable_threshold
+** resets it (and so the exponent); with max_attempts > 0 the service stays
+** Failed once `attempts` reaches it. Wippy's source waits initial_delay every
+** time; we follow its documentation (docs/differences-from-wippy.md).
 */
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +29,6 @@
 #include "codec.h"
 #include "duration.h"
 #include "service.h"
-
 
 static const char *state_name(int s) {
   static const char *const n[] = {"Unknown", "Starting", "Running", "Stopping",
@@ -26,6 +41,8 @@ static void set_state(struct wp_service *s, int st) {
   s->state = st;
   wp_logf(WP_LOG_INFO, "service %s: %s", s->entry->id, state_name(st));
 }
+
+static int64_t now_ns(void) { return (int64_t)wp_clock_ns(); }
 
 /* ---- loading ---- */
 
@@ -52,10 +69,10 @@ static int get_duration(struct wp_entry *e, const struct wp_node *n, const char 
 
 static double get_float(const struct wp_node *n, const char *key, double def) {
   const struct wp_node *v = wp_node_get(n, key);
-  if (!v) return def;
-  if (v->type == WP_NODE_INT) return v->u.i ? (double)v->u.i : def;
-  if (v->type == WP_NODE_FLOAT) return v->u.f != 0 ? v->u.f : def;
-  return def;
+  double f = def;
+  if (v && v->type == WP_NODE_INT) f = (double)v->u.i;
+  if (v && v->type == WP_NODE_FLOAT) f = v->u.f;
+  return f == 0 ? def : f;
 }
 
 /* Pushes a YAML node as a Lua value. */
@@ -96,8 +113,8 @@ static int encode_input(struct wp_service *s, const struct wp_node *input, char 
   if (!L) return -1;
   for (size_t i = 0; i < input->u.seq.n; i++) push_node(L, input->u.seq.items[i]);
   const char *cerr;
-  int rc = wp_codec_encode(L, 1, (int)input->u.seq.n, &s->input, NULL, &cerr);
-  s->ninput = (int)input->u.seq.n;
+  int rc = input->u.seq.n ? wp_codec_encode(L, 1, (int)input->u.seq.n, &s->input, NULL, &cerr)
+                          : 0;
   lua_close(L);
   if (rc) snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id, cerr);
   return rc;
@@ -116,16 +133,134 @@ static int load_lifecycle(struct wp_service *s, char *err, size_t errlen) {
       get_duration(e, rs, "max_delay", 90000000000LL, &s->max_delay_ns, err, errlen))
     return -1;
   s->backoff = get_float(rs, "backoff_factor", 2.0);
+  if (s->backoff < 1) s->backoff = 1;
   s->jitter = get_float(rs, "jitter", 0.1);
+  if (s->jitter < 0) s->jitter = 0;
+  if (s->jitter > 1) s->jitter = 1;
   const struct wp_node *ma = wp_node_get(rs, "max_attempts");
-  s->max_attempts = ma && ma->type == WP_NODE_INT ? (int)ma->u.i : 0;
+  s->max_attempts = ma && ma->type == WP_NODE_INT && ma->u.i > 0 ? (int)ma->u.i : 0;
   return 0;
 }
 
+static struct wp_service *find_service(struct wp_rt *rt, const char *id) {
+  for (struct wp_service *s = rt->services; s; s = s->next)
+    if (strcmp(s->entry->id, id) == 0) return s;
+  return NULL;
+}
+
+static int add_dep(struct wp_service *s, struct wp_service *d) {
+  for (int i = 0; i < s->ndeps; i++)
+    if (s->deps[i] == d) return 0;
+  struct wp_service **v = wp_realloc(s->deps, (size_t)(s->ndeps + 1) * sizeof *v);
+  if (!v) return -1;
+  s->deps = v;
+  v[s->ndeps++] = d;
+  return 0;
+}
+
+static int load_deps(struct wp_rt *rt, struct wp_service *s, char *err, size_t errlen) {
+  struct wp_entry *e = s->entry;
+  const struct wp_node *lc = wp_node_get(e->data, "lifecycle");
+  static const char *const keys[] = {"requires", "depends_on"};
+  for (int k = 0; k < 2; k++) {
+    const struct wp_node *l = wp_node_get(lc, keys[k]);
+    if (!l || l->type == WP_NODE_NULL) continue;
+    if (l->type != WP_NODE_SEQ) {
+      snprintf(err, errlen, "%s:%d: entry %s: lifecycle.%s must be a list of entry ids",
+               e->file, l->line, e->id, keys[k]);
+      return -1;
+    }
+    for (size_t i = 0; i < l->u.seq.n; i++) {
+      const char *id = wp_node_str(l->u.seq.items[i]);
+      struct wp_service *d = id ? find_service(rt, id) : NULL;
+      if (!d) {
+        snprintf(err, errlen, "%s:%d: entry %s: lifecycle.%s names %s, which is not a "
+                 "service or host entry", e->file, l->u.seq.items[i]->line, e->id, keys[k],
+                 id ? id : "(not a string)");
+        return -1;
+      }
+      if (d == s) {
+        snprintf(err, errlen, "%s:%d: entry %s depends on itself", e->file,
+                 l->u.seq.items[i]->line, e->id);
+        return -1;
+      }
+      if (add_dep(s, d)) return -1;
+    }
+  }
+  if (s->code) {
+    struct wp_service *h = NULL;
+    for (struct wp_service *x = rt->services; x; x = x->next)
+      if (!x->code && x->host == s->host) h = x;
+    if (h && add_dep(s, h)) return -1;
+  }
+  return 0;
+}
+
+/* Depth-first topological sort; a back edge is a cycle, reported with the
+** entries on it. */
+static int visit(struct wp_service *s, int *mark, struct wp_service **all, int n,
+                 struct wp_service **stack, int depth, int *order, char *err, size_t errlen) {
+  int i = 0;
+  while (all[i] != s) i++;
+  if (mark[i] == 2) return 0;
+  if (mark[i] == 1) {
+    size_t len = (size_t)snprintf(err, errlen, "dependency cycle: ");
+    int from = depth - 1;
+    while (from > 0 && stack[from] != s) from--;
+    for (int k = from; k < depth && len < errlen; k++)
+      len += (size_t)snprintf(err + len, errlen - len, "%s -> ", stack[k]->entry->id);
+    if (len < errlen) snprintf(err + len, errlen - len, "%s", s->entry->id);
+    return -1;
+  }
+  mark[i] = 1;
+  stack[depth] = s;
+  for (int k = 0; k < s->ndeps; k++)
+    if (visit(s->deps[k], mark, all, n, stack, depth + 1, order, err, errlen)) return -1;
+  mark[i] = 2;
+  s->topo = (*order)++;
+  return 0;
+}
+
+static int sort_services(struct wp_rt *rt, char *err, size_t errlen) {
+  int n = 0;
+  for (struct wp_service *s = rt->services; s; s = s->next) n++;
+  struct wp_service **all = wp_calloc((size_t)n + 1, sizeof *all);
+  struct wp_service **stack = wp_calloc((size_t)n + 1, sizeof *stack);
+  int *mark = wp_calloc((size_t)n + 1, sizeof *mark);
+  int rc = -1;
+  if (all && stack && mark) {
+    int i = 0;
+    for (struct wp_service *s = rt->services; s; s = s->next) all[i++] = s;
+    int order = 0;
+    rc = 0;
+    for (i = 0; i < n && rc == 0; i++)
+      rc = visit(all[i], mark, all, n, stack, 0, &order, err, errlen);
+    if (rc == 0) { /* relink the list in dependency order */
+      for (i = 0; i < n; i++) stack[all[i]->topo] = all[i];
+      for (i = 0; i < n; i++) stack[i]->next = i + 1 < n ? stack[i + 1] : NULL;
+      rt->services = n ? stack[0] : NULL;
+    }
+  } else {
+    snprintf(err, errlen, "out of memory");
+  }
+  wp_free(all);
+  wp_free(stack);
+  wp_free(mark);
+  return rc;
+}
+
 int wp_services_load(struct wp_rt *rt, char *err, size_t errlen) {
+  struct wp_service **tail = &rt->services;
   for (size_t i = 0; i < rt->entries.n; i++) {
     struct wp_entry *e = rt->entries.v[i];
     int is_host = strcmp(e->kind, "process.host") == 0 || strcmp(e->kind, "terminal.host") == 0;
+    if (!is_host && strcmp(e->kind, "process.service") != 0) continue;
+    struct wp_service *s = wp_calloc(1, sizeof *s);
+    if (!s) goto oom;
+    s->entry = e;
+    *tail = s;
+    tail = &s->next;
+    if (load_lifecycle(s, err, errlen)) return -1;
     if (is_host) {
       struct wp_host *h = wp_calloc(1, sizeof *h);
       if (!h) goto oom;
@@ -134,16 +269,7 @@ int wp_services_load(struct wp_rt *rt, char *err, size_t errlen) {
       h->kind = e->kind[0] == 't' ? WP_HOST_TERMINAL : WP_HOST_PROCESS;
       h->next = rt->hosts;
       rt->hosts = h;
-    }
-    if (!is_host && strcmp(e->kind, "process.service") != 0) continue;
-    struct wp_service *s = wp_calloc(1, sizeof *s);
-    if (!s) goto oom;
-    s->entry = e;
-    s->next = rt->services;
-    rt->services = s;
-    if (load_lifecycle(s, err, errlen)) return -1;
-    if (is_host) {
-      s->host = rt->hosts;
+      s->host = h;
       continue;
     }
     const struct wp_node *pn = wp_node_get(e->data, "process");
@@ -159,14 +285,14 @@ int wp_services_load(struct wp_rt *rt, char *err, size_t errlen) {
     else
       snprintf(id, sizeof id, "%s:%s", e->ns, proc);
     s->code = wp_rt_code(rt, id);
-    if (!s->code || s->code->is_function) {
+    if (!s->code || s->code->is_function || s->code->is_library) {
       snprintf(err, errlen, "%s:%d: entry %s: process %s is not a process.lua entry",
                e->file, pn->line, e->id, id);
       return -1;
     }
     if (encode_input(s, wp_node_get(e->data, "input"), err, errlen)) return -1;
   }
-  /* hosts of rt->services are resolved after every host exists */
+  /* hosts of services, then dependencies, once every host exists */
   for (struct wp_service *s = rt->services; s; s = s->next) {
     if (!s->code) continue;
     struct wp_entry *e = s->entry;
@@ -179,69 +305,109 @@ int wp_services_load(struct wp_rt *rt, char *err, size_t errlen) {
       return -1;
     }
   }
-  return 0;
+  for (struct wp_service *s = rt->services; s; s = s->next)
+    if (load_deps(rt, s, err, errlen)) return -1;
+  return sort_services(rt, err, errlen);
 oom:
   snprintf(err, errlen, "out of memory");
   return -1;
 }
 
-void wp_host_start(struct wp_rt *rt, struct wp_host *h) {
-  (void)rt;
-  if (atomic_exchange(&h->running, 1)) return;
+/* ---- starting and restarting (rt->lock held) ---- */
+
+static struct wp_service *host_service(struct wp_rt *rt, struct wp_host *h) {
   for (struct wp_service *s = rt->services; s; s = s->next)
-    if (!s->code && s->host == h) set_state(s, WP_SVC_RUNNING);
+    if (!s->code && s->host == h) return s;
+  return NULL;
 }
 
-/* Spawns the service's process. Called with rt->lock held. */
-static void svc_spawn(struct wp_rt *rt, struct wp_service *s) {
-  wp_host_start(rt, s->host);
+static void host_start_locked(struct wp_rt *rt, struct wp_host *h) {
+  struct wp_service *s = host_service(rt, h);
+  if (s && s->state != WP_SVC_RUNNING) set_state(s, WP_SVC_STARTING);
+  atomic_store(&h->stopping, 0);
+  atomic_store(&h->running, 1);
+  if (s) set_state(s, WP_SVC_RUNNING);
+}
+
+void wp_host_start(struct wp_rt *rt, struct wp_host *h) {
+  pthread_mutex_lock(&rt->lock);
+  host_start_locked(rt, h);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+static int deps_running(const struct wp_service *s) {
+  for (int i = 0; i < s->ndeps; i++)
+    if (s->deps[i]->state != WP_SVC_RUNNING) return 0;
+  return 1;
+}
+
+static void svc_start(struct wp_rt *rt, struct wp_service *s) {
+  s->restart_at_ns = 0;
+  if (!s->code) {
+    host_start_locked(rt, s->host);
+    return;
+  }
   set_state(s, WP_SVC_STARTING);
   s->ready = 0;
-  s->restart_at_ns = 0;
+  s->start_timed_out = 0;
   s->attempts++;
-  s->started_ns = (int64_t)wp_clock_ns();
+  s->started_ns = now_ns();
   lua_State *L = luaL_newstate();
   const char *kind = "", *msg = "out of memory";
-  int n = 0, rc = -1;
+  int rc = -1;
   if (L) {
-    n = s->ninput ? wp_codec_decode(L, s->input.data, s->input.len) : 0;
+    int n = s->input.len ? wp_codec_decode(L, s->input.data, s->input.len) : 0;
     rc = wp_rt_spawn(rt, NULL, s->code->entry->id, s->host->id, L, 1, n < 0 ? 0 : n, 0, s,
                      s->pid, &kind, &msg);
     lua_close(L);
   }
-  if (rc) {
+  if (rc) { /* spawn errors are not retried (spec 06 §4.4) */
     wp_logf(WP_LOG_ERROR, "service %s: cannot start: %s", s->entry->id, msg);
     s->counter = 0;
-    set_state(s, WP_SVC_EXITED); /* spawn errors are not retried (spec 06 §4.4) */
+    set_state(s, WP_SVC_EXITED);
     return;
   }
   s->counter = wp_pid_parse(s->pid, strlen(s->pid));
 }
 
+/* The k-th restart's delay: min(initial × factor^(k−1), max) ± jitter. */
+static int64_t restart_delay(const struct wp_service *s, int k) {
+  double d = (double)s->initial_delay_ns * pow(s->backoff, k - 1);
+  if (d > (double)s->max_delay_ns) d = (double)s->max_delay_ns;
+  static _Thread_local uint64_t seed;
+  if (!seed) seed = wp_clock_ns() | 1;
+  seed ^= seed << 13;
+  seed ^= seed >> 7;
+  seed ^= seed << 17;
+  double u = (double)(seed >> 11) / 9007199254740992.0 * 2 - 1; /* [-1, 1) */
+  d *= 1 + s->jitter * u;
+  return d < 0 ? 0 : (int64_t)d;
+}
+
 void wp_rt_service_event(struct wp_rt *rt, struct wp_service *s, int ended, int abnormal,
                          int retryable) {
   pthread_mutex_lock(&rt->lock);
+  s->ready = 1;
   if (!ended) {
-    s->ready = 1;
     if (s->state == WP_SVC_STARTING) set_state(s, WP_SVC_RUNNING);
   } else {
-    s->ready = 1;
     s->counter = 0;
-    int64_t now = (int64_t)wp_clock_ns();
+    int64_t now = now_ns();
     if (s->state == WP_SVC_STOPPING || rt->shutdown) {
       set_state(s, WP_SVC_STOPPED);
-    } else if (!abnormal || retryable == 0) {
+    } else if (!s->start_timed_out && (!abnormal || retryable == 0)) {
       set_state(s, WP_SVC_EXITED);
     } else {
       set_state(s, WP_SVC_FAILED);
       if (now - s->started_ns >= s->stable_ns) s->attempts = 1;
-      if (s->max_attempts == 0 || s->attempts < s->max_attempts) {
-        s->restart_at_ns = now + s->initial_delay_ns;
-        wp_logf(WP_LOG_INFO, "service %s: restarting in %lld ms", s->entry->id,
-                (long long)(s->initial_delay_ns / 1000000));
-      } else {
+      if (s->max_attempts && s->attempts >= s->max_attempts) {
         wp_logf(WP_LOG_ERROR, "service %s: giving up after %d attempts", s->entry->id,
                 s->attempts);
+      } else {
+        int64_t d = restart_delay(s, s->attempts);
+        s->restart_at_ns = now + (d > 0 ? d : 1);
+        wp_logf(WP_LOG_INFO, "service %s: restarting in %lld ms (attempt %d)", s->entry->id,
+                (long long)(d / 1000000), s->attempts + 1);
       }
     }
   }
@@ -249,55 +415,194 @@ void wp_rt_service_event(struct wp_rt *rt, struct wp_service *s, int ended, int 
   pthread_mutex_unlock(&rt->lock);
 }
 
-int wp_services_start(struct wp_rt *rt, char *err, size_t errlen) {
-  (void)err;
-  (void)errlen;
-  pthread_mutex_lock(&rt->lock);
-  for (struct wp_service *s = rt->services; s; s = s->next)
-    if (!s->code && s->auto_start) wp_host_start(rt, s->host);
-  int64_t deadline = 0;
+static void kill_counter(struct wp_rt *rt, uint64_t counter) {
+  struct wp_proc *p = wp_ptab_get_counter(wp_sched_ptab(rt->sched), counter);
+  if (!p) return;
+  wp_proc_kill(p, WP_KILL_TERMINATE);
+  wp_proc_release(p);
+}
+
+/* One pass over the services; returns the next deadline. rt->lock held. */
+static int64_t tick_locked(struct wp_rt *rt) {
+  int64_t next = INT64_MAX, now = now_ns();
+  if (rt->shutdown) return next;
   for (struct wp_service *s = rt->services; s; s = s->next) {
-    if (!s->code || !s->auto_start) continue;
-    svc_spawn(rt, s);
-    int64_t d = (int64_t)wp_clock_ns() + s->start_timeout_ns;
-    if (d > deadline) deadline = d;
-  }
-  /* wait for every started process to block for the first time or end */
-  for (;;) {
-    int waiting = 0;
-    for (struct wp_service *s = rt->services; s; s = s->next)
-      if (s->code && s->counter && !s->ready) waiting = 1;
-    if (!waiting || rt->shutdown || (int64_t)wp_clock_ns() >= deadline) break;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 20000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
+    if (s->restart_at_ns) {
+      if (s->restart_at_ns <= now && deps_running(s))
+        svc_start(rt, s);
+      else if (s->restart_at_ns < next)
+        next = s->restart_at_ns > now ? s->restart_at_ns : now + 10000000;
+    } else if (s->wanted && s->state == WP_SVC_UNKNOWN && deps_running(s)) {
+      svc_start(rt, s);
     }
-    pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+    if (s->code && s->state == WP_SVC_STARTING && s->counter && !s->ready &&
+        !s->start_timed_out) {
+      int64_t due = s->started_ns + s->start_timeout_ns;
+      if (due <= now) {
+        wp_logf(WP_LOG_ERROR, "service %s: start timeout after %lld ms", s->entry->id,
+                (long long)(s->start_timeout_ns / 1000000));
+        s->start_timed_out = 1;
+        kill_counter(rt, s->counter);
+      } else if (due < next) {
+        next = due;
+      }
+    }
   }
-  pthread_mutex_unlock(&rt->lock);
-  return 0;
+  return next;
 }
 
 int64_t wp_services_tick(struct wp_rt *rt) {
-  int64_t next = INT64_MAX;
   pthread_mutex_lock(&rt->lock);
-  int64_t now = (int64_t)wp_clock_ns();
-  for (struct wp_service *s = rt->services; s; s = s->next) {
-    if (!s->restart_at_ns) continue;
-    if (rt->shutdown) {
-      s->restart_at_ns = 0;
-      continue;
-    }
-    if (s->restart_at_ns <= now)
-      svc_spawn(rt, s);
-    else if (s->restart_at_ns < next)
-      next = s->restart_at_ns;
-  }
+  int64_t next = tick_locked(rt);
   pthread_mutex_unlock(&rt->lock);
   return next;
+}
+
+static void want(struct wp_service *s) {
+  if (s->wanted) return;
+  s->wanted = 1;
+  for (int i = 0; i < s->ndeps; i++) want(s->deps[i]);
+}
+
+/* Boot is settled when nothing wanted is starting and nothing wanted could
+** start now. */
+static int boot_settled(struct wp_rt *rt) {
+  for (struct wp_service *s = rt->services; s; s = s->next) {
+    if (!s->wanted) continue;
+    if (s->state == WP_SVC_STARTING) return 0;
+    if (s->state == WP_SVC_UNKNOWN && deps_running(s)) return 0;
+  }
+  return 1;
+}
+
+static void timed_wait(struct wp_rt *rt, int64_t until) {
+  int64_t d = until - now_ns();
+  if (d <= 0) return;
+  if (d > 100000000) d = 100000000;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += (long)d;
+  while (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+}
+
+void wp_services_start(struct wp_rt *rt) {
+  pthread_mutex_lock(&rt->lock);
+  for (struct wp_service *s = rt->services; s; s = s->next)
+    if (s->auto_start) want(s);
+  while (!rt->shutdown) {
+    int64_t next = tick_locked(rt);
+    if (boot_settled(rt)) break;
+    timed_wait(rt, next == INT64_MAX ? now_ns() + 100000000 : next);
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- stopping ---- */
+
+struct host_filter {
+  struct wp_host *h;
+  int kill;
+};
+
+static void stop_on_host(struct wp_proc *p, void *ud) {
+  struct host_filter *f = ud;
+  if (p->host != f->h) return;
+  if (f->kill) {
+    wp_proc_kill(p, WP_KILL_SHUTDOWN);
+    return;
+  }
+  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "{|}", 3, "scheduler shutdown", 18, NULL, 0);
+  if (m) {
+    m->at = wp_wall_ns() / 1000000000;
+    wp_proc_deliver(p, m);
+  }
+}
+
+static void cancel_service(struct wp_rt *rt, struct wp_service *s) {
+  struct wp_proc *p = wp_ptab_get_counter(wp_sched_ptab(rt->sched), s->counter);
+  if (!p) return;
+  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "", 0, "service stopping", 16, NULL, 0);
+  if (m) {
+    m->at = wp_wall_ns() / 1000000000;
+    wp_proc_deliver(p, m);
+  }
+  wp_proc_release(p);
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Stops one service; rt->lock held (released while waiting). 0, or -1 when
+** the overall deadline passed. */
+static int stop_one(struct wp_rt *rt, struct wp_service *s, int64_t deadline) {
+  if (s->code) {
+    if (!s->counter) {
+      if (s->state == WP_SVC_RUNNING || s->state == WP_SVC_STARTING) set_state(s, WP_SVC_STOPPED);
+      return 0;
+    }
+    set_state(s, WP_SVC_STOPPING);
+    cancel_service(rt, s);
+    int64_t until = min64(now_ns() + s->stop_timeout_ns, deadline);
+    while (s->counter && now_ns() < until) timed_wait(rt, until);
+    if (s->counter) {
+      wp_logf(WP_LOG_WARN, "service %s: stop timeout after %lld ms, terminating", s->entry->id,
+              (long long)(min64(s->stop_timeout_ns, until - s->started_ns) / 1000000));
+      kill_counter(rt, s->counter);
+      int64_t bound = now_ns() + 2000000000LL;
+      while (s->counter && now_ns() < bound) timed_wait(rt, bound);
+    }
+    return s->counter ? -1 : (now_ns() >= deadline ? -1 : 0);
+  }
+  struct wp_host *h = s->host;
+  if (!atomic_load(&h->running)) return 0;
+  set_state(s, WP_SVC_STOPPING);
+  atomic_store(&h->stopping, 1);
+  struct host_filter f = {h, 0};
+  pthread_mutex_unlock(&rt->lock);
+  wp_ptab_each(wp_sched_ptab(rt->sched), stop_on_host, &f);
+  pthread_mutex_lock(&rt->lock);
+  int64_t until = min64(now_ns() + s->stop_timeout_ns, deadline);
+  while (atomic_load(&h->live) > 0 && now_ns() < until) timed_wait(rt, until);
+  if (atomic_load(&h->live) > 0) {
+    f.kill = 1;
+    pthread_mutex_unlock(&rt->lock);
+    wp_ptab_each(wp_sched_ptab(rt->sched), stop_on_host, &f);
+    pthread_mutex_lock(&rt->lock);
+    int64_t bound = now_ns() + 2000000000LL;
+    while (atomic_load(&h->live) > 0 && now_ns() < bound) timed_wait(rt, bound);
+  }
+  atomic_store(&h->running, 0);
+  set_state(s, WP_SVC_STOPPED);
+  return atomic_load(&h->live) > 0 ? -1 : 0;
+}
+
+int wp_services_stop(struct wp_rt *rt, int64_t deadline) {
+  pthread_mutex_lock(&rt->lock);
+  int n = 0;
+  for (struct wp_service *s = rt->services; s; s = s->next) n++;
+  struct wp_service **v = wp_calloc((size_t)n + 1, sizeof *v);
+  int rc = 0;
+  if (v) {
+    int i = 0;
+    for (struct wp_service *s = rt->services; s; s = s->next) {
+      s->restart_at_ns = 0;
+      v[i++] = s;
+    }
+    for (i = n - 1; i >= 0; i--) /* reverse dependency order */
+      if (stop_one(rt, v[i], deadline)) rc = -1;
+    if (rc) {
+      for (i = 0; i < n; i++)
+        if (v[i]->state != WP_SVC_STOPPED && (v[i]->counter || !v[i]->code))
+          if (v[i]->code || atomic_load(&v[i]->host->live) > 0)
+            wp_logf(WP_LOG_ERROR, "service %s did not stop in time", v[i]->entry->id);
+    }
+  }
+  wp_free(v);
+  pthread_mutex_unlock(&rt->lock);
+  return rc;
 }
 
 void wp_services_cancel(struct wp_rt *rt) {
@@ -306,14 +611,7 @@ void wp_services_cancel(struct wp_rt *rt) {
     s->restart_at_ns = 0;
     if (!s->code || !s->counter) continue;
     set_state(s, WP_SVC_STOPPING);
-    struct wp_proc *p = wp_ptab_get_counter(wp_sched_ptab(rt->sched), s->counter);
-    if (!p) continue;
-    struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "", 0, "service stopping", 16, NULL, 0);
-    if (m) {
-      m->at = wp_wall_ns() / 1000000000;
-      wp_proc_deliver(p, m);
-    }
-    wp_proc_release(p);
+    cancel_service(rt, s);
   }
   pthread_mutex_unlock(&rt->lock);
 }
@@ -323,6 +621,7 @@ void wp_services_free(struct wp_rt *rt) {
     struct wp_service *s = rt->services;
     rt->services = s->next;
     wp_buf_free(&s->input);
+    wp_free(s->deps);
     wp_free(s);
   }
   while (rt->hosts) {

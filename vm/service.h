@@ -1,8 +1,7 @@
 /*
-** service.h: process.service entries and hosts as supervised services
-** (spec 06 §4). Minimal lifecycle for now: start in dependency order (a
-** service after its host), restart a crashed service after its
-** restart.initial_delay, stop by CANCEL then terminate.
+** service.h: the supervisor (spec 06 §4-5): process.service entries and hosts
+** as services with a lifecycle: dependency order, start timeouts, restarts
+** with exponential backoff, ordered stop with per-service stop timeouts.
 */
 #ifndef WP_SERVICE_H
 #define WP_SERVICE_H
@@ -22,38 +21,47 @@ enum wp_svc_state {
 struct wp_service {
   struct wp_service *next;
   struct wp_entry *entry;
-  struct wp_code *code;
-  struct wp_host *host;
+  struct wp_code *code;    /* NULL for a host */
+  struct wp_host *host;    /* the host it runs on (itself, for a host) */
   struct wp_buf input;     /* encoded `input:` arguments */
-  int ninput;
-  int auto_start;
+  struct wp_service **deps;
+  int ndeps;
+  int topo;                /* position in dependency order */
+  int auto_start, wanted;
   int state;               /* enum wp_svc_state, under rt->lock */
   int ready;               /* the current run reached its first blocking point */
+  int start_timed_out;
   uint64_t counter;        /* pid counter of the current run, 0 if none */
   char pid[WP_PID_MAX];
   int64_t started_ns;
   int64_t restart_at_ns;   /* 0 = none scheduled */
-  int attempts;
+  int attempts;            /* consecutive starts since the last stable run */
   int64_t initial_delay_ns, max_delay_ns, stop_timeout_ns, start_timeout_ns;
   int64_t stable_ns;
   double backoff, jitter;
   int max_attempts;
 };
 
-/* Builds the services from the entries (hosts and process.service). Fails
-** with a message naming the entry for a bad field, an unknown process or
-** host. */
+/* Builds the services from the entries (hosts and process.service) and
+** their dependency order. Fails with a message naming the entries for a bad
+** field, an unknown process, host or dependency, or a dependency cycle. */
 int wp_services_load(struct wp_rt *rt, char *err, size_t errlen);
-/* Starts every auto_start service (and the hosts they run on), then waits
-** until each started process has reached its first blocking point or ended
-** (bounded by its start_timeout). Returns 0, or -1 with err. */
-int wp_services_start(struct wp_rt *rt, char *err, size_t errlen);
-/* Marks a host running (its lifecycle start). */
+/* Starts every auto_start service and what it depends on, in dependency
+** order, and waits until each has reached Running or failed (a process
+** service is Running once its process first blocks; bounded by its
+** start_timeout). */
+void wp_services_start(struct wp_rt *rt);
+/* Starts a host (and marks its service Running). */
 void wp_host_start(struct wp_rt *rt, struct wp_host *h);
-/* Restarts services whose delay has passed; returns the monotonic ns of the
-** next scheduled restart, or INT64_MAX. Called by the main loop under no lock. */
+/* One supervisor step: restarts due, start timeouts. Returns the monotonic
+** ns at which it wants to run again (INT64_MAX: no deadline). */
 int64_t wp_services_tick(struct wp_rt *rt);
-/* Sends CANCEL to every running service process (reason "service stopping"). */
+/* Stops every service in reverse dependency order: CANCEL, then terminate
+** after its stop_timeout; hosts cancel and then terminate what runs on them.
+** Bounded by `deadline_ns` (monotonic). Returns 0, or -1 if the deadline
+** passed with services still running (they are named in the log). */
+int wp_services_stop(struct wp_rt *rt, int64_t deadline_ns);
+/* Sends CANCEL ("service stopping") to every running service process. */
 void wp_services_cancel(struct wp_rt *rt);
 void wp_services_free(struct wp_rt *rt);
 

@@ -248,6 +248,7 @@ struct wp_rt {
   int64_t exec_grace_ns;
   int64_t shutdown_timeout_ns;
   _Atomic int64_t live;  /* processes alive */
+  _Atomic int shutdown_flag; /* rt->shutdown, readable without the lock */
   /* hooks filled by modules/ */
   void (*open_module)(lua_State *L, const char *name); /* pushes module or nil */
   void (*push_time)(lua_State *L, int64_t wall_ns);

@@ -425,6 +425,8 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   wp_hlist_free(&links);
 }
 
+void wp_rt_live_dec(struct wp_rt *rt); /* runtime.c */
+
 static void free_listeners(struct wp_vmproc *vp) {
   while (vp->listeners) {
     struct wp_listener *l = vp->listeners;
@@ -443,7 +445,7 @@ static void vm_teardown(struct wp_vmproc *vp) {
   wp_buf_free(&vp->args);
   struct wp_host *h = vp->host;
   atomic_fetch_sub(&h->live, 1);
-  atomic_fetch_sub(&vp->rt->live, 1);
+  wp_rt_live_dec(vp->rt);
 }
 
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
