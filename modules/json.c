@@ -18,8 +18,12 @@
 **     cycle detection: a table that appears twice in the current path is a
 **     cycle; one shared by two siblings is not and encodes twice;
 **   - `keys`, a stack of borrowed string-key pointers used to sort object
-**     keys (the table keeps the key strings alive and nothing modifies it
-**     during the walk: access is raw, no metamethods run).
+**     keys. Each key is also stored in an anchor table (stack slot
+**     ANCHOR_IDX, created on the first object) so the pointers stay valid
+**     whatever happens to the source table meanwhile (a __gc finalizer
+**     running during an allocation could modify it); the sorted entries are
+**     emitted by fetching the key back from the anchor and doing a raw get,
+**     which allocates nothing.
 ** Tables are classified by one lua_next pass: no keys -> "[]"; only integer
 ** keys forming exactly 1..n -> array; only string keys -> object with keys
 ** in byte order; anything else (mixed, gaps, non-positive or float keys,
@@ -28,6 +32,10 @@
 ** reads back to the same double, laid out like Go's encoding/json (fixed
 ** notation for 1e-6 <= |x| < 1e21, so 2.0 -> "2" and 1e20 ->
 ** "100000000000000000000"; exponent notation otherwise, "1e+21", "1e-7").
+** One deliberate difference from Go: an integral float below 2^63 in
+** magnitude prints all its digits exactly (2^62+2048.0 ->
+** "4611686018427389952", Go gives "4611686018427390000"), because the
+** decoder turns such text into a Lua integer, which must equal the float.
 ** Formatting is locale-independent. NaN and +-Inf encode as null.
 ** Strings: `"` and `\` are escaped, control bytes as \n \r \t \b \f or
 ** \u00XX, U+2028/U+2029 as \u2028/\u2029 (like Go); valid UTF-8 passes
@@ -51,6 +59,7 @@
 ** the same key: the last wins. Trailing non-whitespace is an error.
 */
 #include <lauxlib.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,7 +71,6 @@
 #include "errobj.h"
 #include "modules.h"
 
-int wp_open_json(lua_State *L);
 
 #define ENC_MAX_DEPTH 128
 #define DEC_MAX_DEPTH 512
@@ -131,9 +139,12 @@ static int utf8_put(char *out, unsigned long cp) {
 ** Encoder
 ** ===================================================================== */
 
+#define ANCHOR_IDX 3 /* json_encode's stack: 1 value, 2 box, 3 anchor */
+
 struct enc_key {
   const char *s;
   size_t len;
+  lua_Integer slot; /* index of the key in the anchor table */
 };
 
 struct enc {
@@ -174,55 +185,57 @@ static const char hexdig[] = "0123456789abcdef";
 
 static int enc_string(struct enc *e, const char *str, size_t len) {
   const unsigned char *s = (const unsigned char *)str;
-  /* worst case: every byte becomes \ufffd (6 bytes), plus the quotes */
-  if (len > (SIZE_MAX - 2) / 6 || wp_buf_reserve(&e->out, len * 6 + 2))
-    return enc_fail(e, "json: out of memory");
-  uint8_t *o = e->out.data + e->out.len;
-  *o++ = '"';
   size_t i = 0;
+  if (enc_lit(e, "\"")) return -1;
   while (i < len) {
-    unsigned c = s[i];
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      *o++ = (uint8_t)c;
-      i++;
-    } else if (c < 0x80) {
-      *o++ = '\\';
-      switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-          *o++ = 'u';
-          *o++ = '0';
-          *o++ = '0';
-          *o++ = (uint8_t)hexdig[c >> 4];
-          *o++ = (uint8_t)hexdig[c & 0xF];
-      }
-      i++;
-    } else {
-      size_t n = utf8_seq(s + i, len - i);
-      if (n == 0) {
-        memcpy(o, "\\ufffd", 6);
-        o += 6;
+    /* Work in chunks: one input byte gives at most 6 output bytes, and the
+    ** last sequence of a chunk may run 3 bytes past its end. */
+    size_t end = len - i > 4096 ? i + 4096 : len;
+    if (wp_buf_reserve(&e->out, (end - i + 3) * 6 + 1)) return enc_fail(e, "json: out of memory");
+    uint8_t *o = e->out.data + e->out.len;
+    while (i < end) {
+      unsigned c = s[i];
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        *o++ = (uint8_t)c;
         i++;
-      } else if (n == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] & 0xFE) == 0xA8) {
-        memcpy(o, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-        o += 6;
-        i += 3;
+      } else if (c < 0x80) {
+        *o++ = '\\';
+        switch (c) {
+          case '"': *o++ = '"'; break;
+          case '\\': *o++ = '\\'; break;
+          case '\n': *o++ = 'n'; break;
+          case '\r': *o++ = 'r'; break;
+          case '\t': *o++ = 't'; break;
+          case '\b': *o++ = 'b'; break;
+          case '\f': *o++ = 'f'; break;
+          default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = (uint8_t)hexdig[c >> 4];
+            *o++ = (uint8_t)hexdig[c & 0xF];
+        }
+        i++;
       } else {
-        memcpy(o, s + i, n);
-        o += n;
-        i += n;
+        size_t n = utf8_seq(s + i, len - i);
+        if (n == 0) {
+          memcpy(o, "\\ufffd", 6);
+          o += 6;
+          i++;
+        } else if (n == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] & 0xFE) == 0xA8) {
+          memcpy(o, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+          o += 6;
+          i += 3;
+        } else {
+          memcpy(o, s + i, n);
+          o += n;
+          i += n;
+        }
       }
     }
+    e->out.len = (size_t)(o - e->out.data);
   }
-  *o++ = '"';
-  e->out.len = (size_t)(o - e->out.data);
-  return 0;
+  return enc_lit(e, "\"");
 }
 
 /*
@@ -239,6 +252,10 @@ static int format_double(double d, char *out) {
     *o++ = '0';
     return (int)(o - out);
   }
+  /* An integral value that would decode as a Lua integer is printed
+  ** exactly: shortest digits padded with zeros (Go's 2^62+2048 ->
+  ** "4611686018427390000") would read back as a different integer. */
+  if (fabs(d) < 0x1p63 && d == floor(d)) return snprintf(out, 40, "%.0f", d);
   for (p = 1; p <= 17; p++) {
     snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
     if (p == 17 || strtod(tmp, NULL) == d) break;
@@ -290,7 +307,8 @@ static int key_cmp(const void *a, const void *b) {
   return (x->len > y->len) - (x->len < y->len);
 }
 
-static int enc_push_key(struct enc *e, const char *s, size_t len) {
+/* Records the string key on top of the stack (left there). */
+static int enc_push_key(lua_State *L, struct enc *e, const char *s, size_t len) {
   if (e->nkeys == e->capkeys) {
     size_t cap = e->capkeys ? e->capkeys * 2 : 16;
     struct enc_key *k = wp_realloc(e->keys, cap * sizeof *k);
@@ -298,8 +316,16 @@ static int enc_push_key(struct enc *e, const char *s, size_t len) {
     e->keys = k;
     e->capkeys = cap;
   }
+  if (lua_type(L, ANCHOR_IDX) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_replace(L, ANCHOR_IDX);
+  }
+  lua_Integer slot = (lua_Integer)e->nkeys + 1;
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, ANCHOR_IDX, slot);
   e->keys[e->nkeys].s = s;
   e->keys[e->nkeys].len = len;
+  e->keys[e->nkeys].slot = slot;
   e->nkeys++;
   return 0;
 }
@@ -317,7 +343,7 @@ static int enc_table_body(lua_State *L, struct enc *e, int idx) {
       size_t klen;
       const char *k = lua_tolstring(L, -1, &klen);
       nstr++;
-      if (enc_push_key(e, k, klen)) return -1;
+      if (enc_push_key(L, e, k, klen)) return -1;
     } else if (kt == LUA_TNUMBER && lua_isinteger(L, -1)) {
       lua_Integer k = lua_tointeger(L, -1);
       nint++;
@@ -356,7 +382,7 @@ static int enc_table_body(lua_State *L, struct enc *e, int idx) {
     struct enc_key k = e->keys[kbase + i];
     if (i > 0 && enc_lit(e, ",")) return -1;
     if (enc_string(e, k.s, k.len) || enc_lit(e, ":")) return -1;
-    lua_pushlstring(L, k.s, k.len);
+    lua_rawgeti(L, ANCHOR_IDX, k.slot);
     lua_rawget(L, idx);
     if (enc_value(L, e, lua_gettop(L))) return -1;
     lua_pop(L, 1);
@@ -423,9 +449,10 @@ static int json_encode(lua_State *L) {
   memset(e, 0, sizeof *e);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_setmetatable(L, -2);
+  lua_pushnil(L); /* ANCHOR_IDX, made a table by the first object */
   if (enc_value(L, e, 1)) {
     const char *msg = e->err;
-    lua_settop(L, 2); /* keep the box (and errbuf) alive for the message */
+    lua_settop(L, ANCHOR_IDX); /* keep the box (errbuf) alive for the message */
     wp_err_push(L, WP_KIND_INTERNAL, msg, -1);
     enc_release(e);
     lua_pushnil(L);
@@ -487,7 +514,7 @@ static int hexval(unsigned c) {
 
 /* Reads 4 hex digits at d->s[at]; -1 if not there. */
 static long hex4(struct dec *d, size_t at) {
-  if (d->len - at < 4 || at > d->len) return -1;
+  if (at > d->len || d->len - at < 4) return -1;
   long v = 0;
   for (int i = 0; i < 4; i++) {
     int h = hexval(d->s[at + (size_t)i]);
@@ -681,7 +708,7 @@ static int dec_number(struct dec *d) {
 
 static int dec_enter(struct dec *d) {
   if (++d->depth > DEC_MAX_DEPTH) return dec_fail(d, "nesting depth exceeds 512");
-  if (!lua_checkstack(d->L, 6)) return dec_fail(d, "stack overflow");
+  if (!lua_checkstack(d->L, 8)) return dec_fail(d, "stack overflow");
   return 0;
 }
 

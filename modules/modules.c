@@ -10,6 +10,7 @@ static const struct {
                {"time", wp_open_time},       {"io", wp_open_io},
                {"logger", wp_open_logger},   {"errors", wp_open_errors},
                {"payload", wp_open_payload}, {"funcs", wp_open_funcs},
+               {"json", wp_open_json},
                {NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {

@@ -19,6 +19,7 @@ int wp_open_logger(lua_State *L);
 int wp_open_errors(lua_State *L);
 int wp_open_payload(lua_State *L);
 int wp_open_funcs(lua_State *L);
+int wp_open_json(lua_State *L);
 
 /* Time objects (timeobj.c). Pushes a Time for a wall-clock time in ns since
 ** the Unix epoch, in the local zone. */

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "duration.h"
+#include "lazylib.h"
 #include "modules.h"
 #include "service.h"
 
@@ -414,6 +415,7 @@ static int cmd_run(struct opts *o) {
   }
 
   /* runtime */
+  if (wp_stdlib_capture()) die("cannot initialise Lua: out of memory");
   pthread_mutex_init(&rt->lock, NULL);
   pthread_cond_init(&rt->cond, NULL);
   wp_modules_init(rt);
