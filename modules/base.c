@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "errobj.h"
+#include "lazylib.h"
 #include "modules.h"
 
 static int e_new(lua_State *L) {
@@ -91,39 +92,36 @@ static int e_is(lua_State *L) {
   return 1;
 }
 
-int wp_open_errors(lua_State *L) {
-  static const luaL_Reg fns[] = {{"new", e_new}, {"wrap", e_wrap}, {"is", e_is}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  static const char *const kinds[][2] = {
-      {"UNKNOWN", WP_KIND_UNKNOWN},         {"INVALID", WP_KIND_INVALID},
-      {"NOT_FOUND", WP_KIND_NOT_FOUND},     {"ALREADY_EXISTS", WP_KIND_ALREADY_EXISTS},
-      {"PERMISSION_DENIED", WP_KIND_PERMISSION_DENIED},
-      {"UNAVAILABLE", WP_KIND_UNAVAILABLE}, {"INTERNAL", WP_KIND_INTERNAL},
-      {"CANCELED", WP_KIND_CANCELED},       {"CONFLICT", WP_KIND_CONFLICT},
-      {"TIMEOUT", WP_KIND_TIMEOUT},         {"RATE_LIMITED", WP_KIND_RATE_LIMITED}};
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-    lua_pushstring(L, kinds[i][1]);
-    lua_setfield(L, -2, kinds[i][0]);
-  }
-  return 1;
-}
+static const struct wp_libentry errors_entries[] = {
+    WP_LF("new", e_new),
+    WP_LF("wrap", e_wrap),
+    WP_LF("is", e_is),
+    WP_LS("UNKNOWN", WP_KIND_UNKNOWN),
+    WP_LS("INVALID", WP_KIND_INVALID),
+    WP_LS("NOT_FOUND", WP_KIND_NOT_FOUND),
+    WP_LS("ALREADY_EXISTS", WP_KIND_ALREADY_EXISTS),
+    WP_LS("PERMISSION_DENIED", WP_KIND_PERMISSION_DENIED),
+    WP_LS("UNAVAILABLE", WP_KIND_UNAVAILABLE),
+    WP_LS("INTERNAL", WP_KIND_INTERNAL),
+    WP_LS("CANCELED", WP_KIND_CANCELED),
+    WP_LS("CONFLICT", WP_KIND_CONFLICT),
+    WP_LS("TIMEOUT", WP_KIND_TIMEOUT),
+    WP_LS("RATE_LIMITED", WP_KIND_RATE_LIMITED),
+    WP_LEND};
+const struct wp_libdef wp_lib_errors = {"errors", errors_entries, NULL};
 
-int wp_open_payload(lua_State *L) {
-  static const luaL_Reg fns[] = {{"new", wp_payload_l_new}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  lua_createtable(L, 0, 8);
-  static const char *const fm[][2] = {{"JSON", "json/plain"},
-                                      {"YAML", "yaml/plain"},
-                                      {"STRING", "text/plain"},
-                                      {"BYTES", "application/octet-stream"},
-                                      {"MSGPACK", "application/msgpack"},
-                                      {"LUA", "lua/any"},
-                                      {"GOLANG", "golang/any"},
-                                      {"ERROR", "golang/error"}};
-  for (size_t i = 0; i < sizeof fm / sizeof fm[0]; i++) {
-    lua_pushstring(L, fm[i][1]);
-    lua_setfield(L, -2, fm[i][0]);
-  }
-  lua_setfield(L, -2, "format");
-  return 1;
-}
+static const struct wp_libentry format_entries[] = {
+    WP_LS("JSON", "json/plain"),
+    WP_LS("YAML", "yaml/plain"),
+    WP_LS("STRING", "text/plain"),
+    WP_LS("BYTES", "application/octet-stream"),
+    WP_LS("MSGPACK", "application/msgpack"),
+    WP_LS("LUA", "lua/any"),
+    WP_LS("GOLANG", "golang/any"),
+    WP_LS("ERROR", "golang/error"),
+    WP_LEND};
+static const struct wp_libdef format_lib = {"payload.format", format_entries, NULL};
+
+static const struct wp_libentry payload_entries[] = {
+    WP_LF("new", wp_payload_l_new), WP_LSUB("format", &format_lib), WP_LEND};
+const struct wp_libdef wp_lib_payload = {"payload", payload_entries, NULL};

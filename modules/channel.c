@@ -1,8 +1,7 @@
 /* channel.c: the `channel` global (spec 04 §1); the work is in vm/chan.c. */
+#include "lazylib.h"
 #include "modules.h"
 
-int wp_open_channel(lua_State *L) {
-  static const luaL_Reg fns[] = {{"new", wp_chan_l_new}, {"select", wp_chan_l_select}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  return 1;
-}
+static const struct wp_libentry channel_entries[] = {
+    WP_LF("new", wp_chan_l_new), WP_LF("select", wp_chan_l_select), WP_LEND};
+const struct wp_libdef wp_lib_channel = {"channel", channel_entries, NULL};

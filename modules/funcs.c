@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errobj.h"
+#include "lazylib.h"
 #include "modules.h"
 
 static int f_call(lua_State *L) {
@@ -18,8 +19,5 @@ static int f_call(lua_State *L) {
   return wp_vm_exec(L, id, vp->host->id, 2, lua_gettop(L) - 1, WP_SPAWN_FUNC);
 }
 
-int wp_open_funcs(lua_State *L) {
-  static const luaL_Reg fns[] = {{"call", f_call}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  return 1;
-}
+static const struct wp_libentry funcs_entries[] = {WP_LF("call", f_call), WP_LEND};
+const struct wp_libdef wp_lib_funcs = {"funcs", funcs_entries, NULL};

@@ -1,25 +1,28 @@
-/* modules.c: module name -> opener table, like Lua's linit.c. */
+/* modules.c: module name -> library table, like Lua's linit.c. */
 #include <string.h>
 
 #include "modules.h"
 
 static const struct {
   const char *name;
-  lua_CFunction open;
-} openers[] = {{"process", wp_open_process}, {"channel", wp_open_channel},
-               {"time", wp_open_time},       {"io", wp_open_io},
-               {"logger", wp_open_logger},   {"errors", wp_open_errors},
-               {"payload", wp_open_payload}, {"funcs", wp_open_funcs},
-               {"json", wp_open_json},
-               {NULL, NULL}};
+  const struct wp_libdef *def; /* a lazy library, or */
+  lua_CFunction open;          /* an opener */
+} mods[] = {{"process", &wp_lib_process, NULL}, {"channel", &wp_lib_channel, NULL},
+            {"time", &wp_lib_time, NULL},       {"io", &wp_lib_io, NULL},
+            {"errors", &wp_lib_errors, NULL},   {"payload", &wp_lib_payload, NULL},
+            {"funcs", &wp_lib_funcs, NULL},     {"logger", NULL, wp_open_logger},
+            {"json", NULL, wp_open_json},       {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
-  for (int i = 0; openers[i].name; i++) {
-    if (strcmp(openers[i].name, name) == 0) {
-      lua_pushcfunction(L, openers[i].open);
+  for (int i = 0; mods[i].name; i++) {
+    if (strcmp(mods[i].name, name) != 0) continue;
+    if (mods[i].def) {
+      wp_lazylib_push(L, mods[i].def);
+    } else {
+      lua_pushcfunction(L, mods[i].open);
       lua_call(L, 0, 1);
-      return;
     }
+    return;
   }
   /* a standard library listed in modules: is just the global */
   if (strcmp(name, "coroutine") == 0 || strcmp(name, "string") == 0 ||

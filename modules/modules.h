@@ -6,19 +6,16 @@
 #ifndef WP_MODULES_H
 #define WP_MODULES_H
 
+#include "lazylib.h"
 #include "vm.h"
 
 void wp_modules_init(struct wp_rt *rt);
 
-/* Module openers: each pushes its module value. */
-int wp_open_process(lua_State *L);
-int wp_open_channel(lua_State *L);
-int wp_open_time(lua_State *L);
-int wp_open_io(lua_State *L);
+/* Modules are lazy library tables (vm/lazylib.h) ... */
+extern const struct wp_libdef wp_lib_process, wp_lib_channel, wp_lib_time, wp_lib_io,
+    wp_lib_errors, wp_lib_payload, wp_lib_funcs;
+/* ... or built by an opener that pushes the module value. */
 int wp_open_logger(lua_State *L);
-int wp_open_errors(lua_State *L);
-int wp_open_payload(lua_State *L);
-int wp_open_funcs(lua_State *L);
 int wp_open_json(lua_State *L);
 
 /* Time objects (timeobj.c). Pushes a Time for a wall-clock time in ns since

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "errobj.h"
+#include "lazylib.h"
 #include "modules.h"
 
 static struct wp_vmproc *self(lua_State *L) { return wp_vm_self(L); }
@@ -368,47 +369,39 @@ static int l_reg_unregister(lua_State *L) {
   return 1;
 }
 
-int wp_open_process(lua_State *L) {
-  static const luaL_Reg fns[] = {{"pid", l_pid},
-                                 {"id", l_id},
-                                 {"send", l_send},
-                                 {"spawn", l_spawn},
-                                 {"spawn_monitored", l_spawn_monitored},
-                                 {"spawn_linked", l_spawn_linked},
-                                 {"spawn_linked_monitored", l_spawn_linked_monitored},
-                                 {"exec", l_exec},
-                                 {"terminate", l_terminate},
-                                 {"cancel", l_cancel},
-                                 {"monitor", l_monitor},
-                                 {"unmonitor", l_unmonitor},
-                                 {"link", l_link},
-                                 {"unlink", l_unlink},
-                                 {"get_options", l_get_options},
-                                 {"set_options", l_set_options},
-                                 {"inbox", l_inbox},
-                                 {"events", l_events},
-                                 {"listen", l_listen},
-                                 {"unlisten", l_unlisten},
-                                 {NULL, NULL}};
-  luaL_newlib(L, fns);
-  static const luaL_Reg reg[] = {{"register", l_reg_register},
-                                 {"lookup", l_reg_lookup},
-                                 {"unregister", l_reg_unregister},
-                                 {NULL, NULL}};
-  luaL_newlib(L, reg);
-  static const char *const scopes[] = {"LOCAL", "EVENTUAL", "CONSISTENT", "STRONG"};
-  for (int i = 0; i < 4; i++) {
-    lua_pushinteger(L, i);
-    lua_setfield(L, -2, scopes[i]);
-  }
-  lua_setfield(L, -2, "registry");
-  lua_createtable(L, 0, 3);
-  lua_pushliteral(L, "pid.exit");
-  lua_setfield(L, -2, "EXIT");
-  lua_pushliteral(L, "pid.link.down");
-  lua_setfield(L, -2, "LINK_DOWN");
-  lua_pushliteral(L, "pid.cancel");
-  lua_setfield(L, -2, "CANCEL");
-  lua_setfield(L, -2, "event");
-  return 1;
-}
+static const struct wp_libentry registry_entries[] = {
+    WP_LF("register", l_reg_register), WP_LF("lookup", l_reg_lookup),
+    WP_LF("unregister", l_reg_unregister), WP_LI("LOCAL", 0), WP_LI("EVENTUAL", 1),
+    WP_LI("CONSISTENT", 2), WP_LI("STRONG", 3), WP_LEND};
+static const struct wp_libdef registry_lib = {"process.registry", registry_entries, NULL};
+
+static const struct wp_libentry event_entries[] = {
+    WP_LS("EXIT", "pid.exit"), WP_LS("LINK_DOWN", "pid.link.down"),
+    WP_LS("CANCEL", "pid.cancel"), WP_LEND};
+static const struct wp_libdef event_lib = {"process.event", event_entries, NULL};
+
+static const struct wp_libentry process_entries[] = {
+    WP_LF("pid", l_pid),
+    WP_LF("id", l_id),
+    WP_LF("send", l_send),
+    WP_LF("spawn", l_spawn),
+    WP_LF("spawn_monitored", l_spawn_monitored),
+    WP_LF("spawn_linked", l_spawn_linked),
+    WP_LF("spawn_linked_monitored", l_spawn_linked_monitored),
+    WP_LF("exec", l_exec),
+    WP_LF("terminate", l_terminate),
+    WP_LF("cancel", l_cancel),
+    WP_LF("monitor", l_monitor),
+    WP_LF("unmonitor", l_unmonitor),
+    WP_LF("link", l_link),
+    WP_LF("unlink", l_unlink),
+    WP_LF("get_options", l_get_options),
+    WP_LF("set_options", l_set_options),
+    WP_LF("inbox", l_inbox),
+    WP_LF("events", l_events),
+    WP_LF("listen", l_listen),
+    WP_LF("unlisten", l_unlisten),
+    WP_LSUB("registry", &registry_lib),
+    WP_LSUB("event", &event_lib),
+    WP_LEND};
+const struct wp_libdef wp_lib_process = {"process", process_entries, NULL};

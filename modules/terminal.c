@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "errobj.h"
+#include "lazylib.h"
 #include "modules.h"
 
 enum { OP_WRITE, OP_READLINE, OP_READ };
@@ -312,11 +313,8 @@ static int io_args(lua_State *L) {
   return 1;
 }
 
-int wp_open_io(lua_State *L) {
-  static const luaL_Reg fns[] = {{"write", io_write},       {"print", io_print},
-                                 {"eprint", io_eprint},     {"flush", io_flush},
-                                 {"readline", io_readline}, {"read", io_read},
-                                 {"args", io_args},         {NULL, NULL}};
-  luaL_newlib(L, fns);
-  return 1;
-}
+static const struct wp_libentry io_entries[] = {
+    WP_LF("write", io_write),   WP_LF("print", io_print),       WP_LF("eprint", io_eprint),
+    WP_LF("flush", io_flush),   WP_LF("readline", io_readline), WP_LF("read", io_read),
+    WP_LF("args", io_args),     WP_LEND};
+const struct wp_libdef wp_lib_io = {"io", io_entries, NULL};

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "errobj.h"
+#include "lazylib.h"
 #include "modules.h"
 
 
@@ -149,10 +150,9 @@ static int new_timer(lua_State *L, int kind) {
 static int l_timer(lua_State *L) { return new_timer(L, WP_VT_AFTER); }
 static int l_ticker(lua_State *L) { return new_timer(L, WP_VT_TICKER); }
 
-int wp_open_time(lua_State *L) {
-  static const luaL_Reg fns[] = {{"sleep", l_sleep}, {"after", l_after}, {"timer", l_timer},
-                                 {"ticker", l_ticker}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  wp_time_register(L, lua_gettop(L));
-  return 1;
-}
+/* sleep/after/timer/ticker are lazy; the first other name fills the rest of
+** the module (Time objects, constants) from timeobj.c. */
+static const struct wp_libentry time_entries[] = {
+    WP_LF("sleep", l_sleep), WP_LF("after", l_after), WP_LF("timer", l_timer),
+    WP_LF("ticker", l_ticker), WP_LEND};
+const struct wp_libdef wp_lib_time = {"time", time_entries, wp_time_register};

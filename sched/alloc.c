@@ -7,19 +7,12 @@
 #ifdef WIPPY_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
-void *wp_malloc(size_t n) { return mallocx(n ? n : 1, 0); }
-void *wp_calloc(size_t n, size_t size) {
-  size_t t;
-  if (__builtin_mul_overflow(n, size, &t)) return NULL;
-  return mallocx(t ? t : 1, MALLOCX_ZERO);
-}
-void *wp_realloc(void *p, size_t n) {
-  if (p == NULL) return wp_malloc(n);
-  return rallocx(p, n ? n : 1, 0);
-}
-void wp_free(void *p) {
-  if (p) dallocx(p, 0);
-}
+/* jemalloc's malloc/free (it replaces the libc ones when linked) have an
+** inlined thread-cache fast path that mallocx/dallocx lack. */
+void *wp_malloc(size_t n) { return malloc(n ? n : 1); }
+void *wp_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+void *wp_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+void wp_free(void *p) { free(p); }
 void wp_free_sized(void *p, size_t n) {
   if (p) sdallocx(p, n ? n : 1, 0);
 }

@@ -295,7 +295,7 @@ static void push_chan_mt(lua_State *L) {
 
 struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind) {
   if (cap < 0) cap = 0;
-  struct wp_chan *c = lua_newuserdatauv(L, sizeof *c, 1);
+  struct wp_chan *c = lua_newuserdatauv(L, sizeof *c, 2);
   memset(c, 0, sizeof *c);
   c->cap = cap;
   c->kind = kind;
@@ -435,6 +435,9 @@ int wp_chan_l_close(lua_State *L) {
 static int make_case(lua_State *L, int is_send) {
   wp_chan_check(L, 1);
   lua_settop(L, 2);
+  /* a receive case carries no value: one per channel is enough (cached in
+  ** the channel's second user value) */
+  if (!is_send && lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) return 1;
   struct wp_case *k = lua_newuserdatauv(L, sizeof *k, 2);
   k->is_send = is_send;
   lua_pushvalue(L, 1);
@@ -446,6 +449,10 @@ static int make_case(lua_State *L, int is_send) {
     lua_setfield(L, -2, "__name");
   }
   lua_setmetatable(L, -2);
+  if (!is_send) {
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, 2);
+  }
   return 1;
 }
 

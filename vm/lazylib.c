@@ -30,12 +30,23 @@ int wp_lazylib_entry(lua_State *L, const struct wp_libdef *def, const char *name
   return 0;
 }
 
+static const char FILLED_KEY = 'f';
+
 static int lazy_index(lua_State *L) {
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
   if (lua_rawgetp(L, 1, &MARK_KEY) != LUA_TLIGHTUSERDATA) return 0;
   const struct wp_libdef *def = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  if (!wp_lazylib_entry(L, def, lua_tostring(L, 2))) return 0;
+  if (!wp_lazylib_entry(L, def, lua_tostring(L, 2))) {
+    if (!def->fill || lua_rawgetp(L, 1, &FILLED_KEY) != LUA_TNIL) return 0;
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, 1, &FILLED_KEY);
+    def->fill(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+  }
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
@@ -191,7 +202,7 @@ static const struct wp_libentry string_entries[] = {
     WP_LF("match", s_match),   WP_LF("rep", s_rep),         WP_LF("reverse", s_reverse),
     WP_LF("sub", s_sub),       WP_LF("upper", s_upper),     WP_LF("pack", s_pack),
     WP_LF("packsize", s_packsize), WP_LF("unpack", s_unpack), WP_LEND};
-const struct wp_libdef wp_lib_string = {"string", string_entries};
+const struct wp_libdef wp_lib_string = {"string", string_entries, NULL};
 
 /* string(x): a cast; returns strings unchanged, tostring() otherwise. */
 static int str_call(lua_State *L) {
@@ -199,7 +210,20 @@ static int str_call(lua_State *L) {
   return 1;
 }
 
-/* The string table's __index when reached through a string value. */
+/* The string metatable's first __index: materialises the string library
+** (through the global table) and puts it in its own place. */
+static int str_first_index(lua_State *L) {
+  lua_getglobal(L, "string");
+  lua_getmetatable(L, 1);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+/* String values' metatable: arithmetic coercion ("10" + 1) and methods. */
 void wp_stdlib_string_mt(lua_State *L) {
   lua_pushliteral(L, "");
   lua_createtable(L, 0, 10);
@@ -208,7 +232,7 @@ void wp_stdlib_string_mt(lua_State *L) {
     lua_pushcfunction(L, cap_strmt[i].fn);
     lua_setfield(L, -2, cap_strmt[i].name);
   }
-  lua_getglobal(L, "string"); /* materialised by the global table's __index */
+  lua_pushcfunction(L, str_first_index);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
@@ -247,7 +271,7 @@ static const struct wp_libentry table_entries[] = {
     WP_LF("concat", table_concat), WP_LF("insert", table_insert), WP_LF("move", table_move),
     WP_LF("pack", table_pack),     WP_LF("remove", table_remove), WP_LF("sort", table_sort),
     WP_LF("unpack", table_unpack), WP_LEND};
-const struct wp_libdef wp_lib_table = {"table", table_entries};
+const struct wp_libdef wp_lib_table = {"table", table_entries, NULL};
 
 CAPFN(os, time)
 CAPFN(os, clock)
@@ -256,7 +280,7 @@ CAPFN(os, difftime)
 static const struct wp_libentry os_entries[] = {
     WP_LF("time", os_time),       WP_LF("clock", os_clock), WP_LF("date", os_date),
     WP_LF("difftime", os_difftime), WP_LS("platform", "wippy"), WP_LEND};
-const struct wp_libdef wp_lib_os = {"os", os_entries};
+const struct wp_libdef wp_lib_os = {"os", os_entries, NULL};
 
 CAPFN(co, create)
 CAPFN(co, resume)
@@ -279,4 +303,4 @@ static const struct wp_libentry co_entries[] = {
     WP_LF("status", co_status), WP_LF("running", co_running), WP_LF("wrap", co_wrap),
     WP_LF("isyieldable", co_isyieldable), WP_LF("close", co_close),
     WP_LF("spawn", co_spawn),   WP_LEND};
-const struct wp_libdef wp_lib_coroutine = {"coroutine", co_entries};
+const struct wp_libdef wp_lib_coroutine = {"coroutine", co_entries, NULL};

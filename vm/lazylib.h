@@ -31,6 +31,9 @@ struct wp_libentry {
 struct wp_libdef {
   const char *name;
   const struct wp_libentry *entries; /* ended by a NULL name */
+  /* Optional: called once, with the table at index 1, when a name is not
+  ** among the entries: fills the rest of the library eagerly. */
+  void (*fill)(lua_State *L, int idx);
 };
 
 #define WP_LF(n, f) {n, WP_LE_FUNC, f, 0, NULL, 0, NULL}

@@ -178,6 +178,11 @@ static int setup(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
   wp_stdlib_string_mt(L);
+  /* Most processes live for microseconds and free everything at once when
+  ** they end: collecting garbage during that life is wasted work. The
+  ** collector stays off until the process has allocated WP_GC_START bytes
+  ** (vmproc.c turns it on). */
+  lua_gc(L, LUA_GCSTOP);
   return 0;
 }
 

@@ -146,11 +146,15 @@ struct wp_vmproc {
   /* terminal I/O */
   struct wp_task *io_task;   /* task blocked in io.readline/read */
   int64_t mem_used, mem_limit;
+  int gc_on;                 /* the collector was switched on (WP_GC_START) */
   int exit_code_set;
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   int first_blocked;
 };
+
+/* A process's collector starts once it has allocated this much. */
+#define WP_GC_START (64 * 1024)
 
 /* Per-process VM data of the state L belongs to (any thread of it). */
 static inline struct wp_vmproc *wp_vm_self(lua_State *L) {

@@ -717,6 +717,10 @@ static int vm_run(struct wp_proc *p) {
     vp->running_th = NULL;
     pthread_mutex_unlock(&vp->plock);
     vp->current = NULL;
+    if (!vp->gc_on && vp->mem_used > WP_GC_START) {
+      vp->gc_on = 1;
+      lua_gc(L, LUA_GCRESTART);
+    }
     if (st == LUA_YIELD) {
       lua_pop(t->th, nres);
       if (vp->preempted) {
