@@ -545,16 +545,22 @@ static int stop_one(struct wp_rt *rt, struct wp_service *s, int64_t deadline) {
     }
     set_state(s, WP_SVC_STOPPING);
     cancel_service(rt, s);
-    int64_t until = min64(now_ns() + s->stop_timeout_ns, deadline);
+    int64_t begin = now_ns();
+    int64_t until = min64(begin + s->stop_timeout_ns, deadline);
     while (s->counter && now_ns() < until) timed_wait(rt, until);
     if (s->counter) {
-      wp_logf(WP_LOG_WARN, "service %s: stop timeout after %lld ms, terminating", s->entry->id,
-              (long long)(min64(s->stop_timeout_ns, until - s->started_ns) / 1000000));
+      int cut = until == deadline && until < begin + s->stop_timeout_ns;
+      wp_logf(WP_LOG_WARN, "service %s: %s after %lld ms, terminating", s->entry->id,
+              cut ? "shutdown timeout" : "stop timeout", (long long)((until - begin) / 1000000));
       kill_counter(rt, s->counter);
       int64_t bound = now_ns() + 2000000000LL;
       while (s->counter && now_ns() < bound) timed_wait(rt, bound);
+      if (cut) {
+        wp_logf(WP_LOG_ERROR, "service %s did not stop in time", s->entry->id);
+        return -1;
+      }
     }
-    return s->counter ? -1 : (now_ns() >= deadline ? -1 : 0);
+    return s->counter ? -1 : 0;
   }
   struct wp_host *h = s->host;
   if (!atomic_load(&h->running)) return 0;
@@ -576,7 +582,11 @@ static int stop_one(struct wp_rt *rt, struct wp_service *s, int64_t deadline) {
   }
   atomic_store(&h->running, 0);
   set_state(s, WP_SVC_STOPPED);
-  return atomic_load(&h->live) > 0 ? -1 : 0;
+  if (atomic_load(&h->live) > 0 || now_ns() >= deadline) {
+    wp_logf(WP_LOG_ERROR, "service %s did not stop in time", s->entry->id);
+    return -1;
+  }
+  return 0;
 }
 
 int wp_services_stop(struct wp_rt *rt, int64_t deadline) {
@@ -593,12 +603,6 @@ int wp_services_stop(struct wp_rt *rt, int64_t deadline) {
     }
     for (i = n - 1; i >= 0; i--) /* reverse dependency order */
       if (stop_one(rt, v[i], deadline)) rc = -1;
-    if (rc) {
-      for (i = 0; i < n; i++)
-        if (v[i]->state != WP_SVC_STOPPED && (v[i]->counter || !v[i]->code))
-          if (v[i]->code || atomic_load(&v[i]->host->live) > 0)
-            wp_logf(WP_LOG_ERROR, "service %s did not stop in time", v[i]->entry->id);
-    }
   }
   wp_free(v);
   pthread_mutex_unlock(&rt->lock);
