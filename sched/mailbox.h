@@ -24,6 +24,12 @@ void wp_mbox_push_mp(struct wp_mbox *mb, struct wp_msg *m);
 ** afterwards, so the owner never sleeps on it. Owner only. The caller owns
 ** the returned message. */
 struct wp_msg *wp_mbox_take_sc(struct wp_mbox *mb);
+/* 1 if nothing is visible in the mailbox (a push in progress may be missed,
+** as with take). Owner only. */
+static inline int wp_mbox_empty_sc(struct wp_mbox *mb) {
+  return mb->tail == &mb->stub &&
+         atomic_load_explicit(&mb->stub.next, memory_order_acquire) == NULL;
+}
 /* Frees every queued message. Owner only (or after the last reference). */
 void wp_mbox_drain(struct wp_mbox *mb);
 

@@ -685,11 +685,13 @@ static int vm_run(struct wp_proc *p) {
       vm_teardown(vp);
       return WP_RUN_DONE;
     }
-    lua_pushcfunction(L, drain_protected);
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory while routing */
-      finish_error(vp, L);
-      vm_teardown(vp);
-      return WP_RUN_DONE;
+    if (!wp_mbox_empty_sc(&p->mbox)) {
+      lua_pushcfunction(L, drain_protected);
+      if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory while routing */
+        finish_error(vp, L);
+        vm_teardown(vp);
+        return WP_RUN_DONE;
+      }
     }
     if (atomic_load_explicit(&p->kill, memory_order_acquire)) continue;
     struct wp_task *t = ready_pop(vp);
