@@ -114,6 +114,7 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
   e->name[len] = '\0';
   memcpy(ref->name, name, len);
   ref->name[len] = '\0';
+  ref->len = len;
   pthread_mutex_lock(&p->lock);
   if (p->dead) {
     rc = WP_EDEAD;
@@ -167,7 +168,7 @@ void wp_names_release(struct wp_names *n, struct wp_name_ref *list, uint64_t cou
   pthread_mutex_lock(&n->lock);
   while (list) {
     struct wp_name_ref *next = list->next;
-    struct binding **pp = find(n, list->name, strlen(list->name));
+    struct binding **pp = find(n, list->name, list->len);
     if (pp && *pp && (*pp)->counter == counter) {
       struct binding *e = *pp;
       *pp = e->next;

@@ -52,7 +52,8 @@ struct wp_hlist { /* small growable array of handles */
 
 struct wp_name_ref { /* a name this process holds (names.c) */
   struct wp_name_ref *next;
-  char name[];
+  size_t len;
+  char name[]; /* may contain NUL bytes; len counts them */
 };
 
 #define WP_PID_MAX 96

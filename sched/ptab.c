@@ -33,7 +33,7 @@ struct shard {
 };
 
 struct wp_ptab {
-  struct slot *chunks[MAX_CHUNKS];
+  _Atomic(struct slot *) chunks[MAX_CHUNKS]; /* written under free_lock, read anywhere */
   pthread_mutex_t free_lock;
   uint32_t *free_v;
   uint32_t free_n, free_cap;
@@ -59,7 +59,7 @@ struct wp_ptab *wp_ptab_new(void) {
 
 void wp_ptab_free(struct wp_ptab *t) {
   if (!t) return;
-  for (int i = 0; i < MAX_CHUNKS; i++) wp_free(t->chunks[i]);
+  for (int i = 0; i < MAX_CHUNKS; i++) wp_free(atomic_load(&t->chunks[i]));
   for (int i = 0; i < NSHARDS; i++) {
     pthread_mutex_destroy(&t->slot_shards[i].lock);
     pthread_mutex_destroy(&t->hash_shards[i].lock);
@@ -79,7 +79,7 @@ uint64_t wp_ptab_count(struct wp_ptab *t) {
 }
 
 static struct slot *slot_at(struct wp_ptab *t, uint32_t idx) {
-  struct slot *c = t->chunks[idx >> CHUNK_BITS];
+  struct slot *c = atomic_load_explicit(&t->chunks[idx >> CHUNK_BITS], memory_order_acquire);
   return c ? &c[idx & (CHUNK_SIZE - 1)] : NULL;
 }
 
@@ -91,8 +91,12 @@ static int64_t slot_alloc(struct wp_ptab *t) {
     idx = t->free_v[--t->free_n];
   } else if (t->next_slot < (uint32_t)MAX_CHUNKS * CHUNK_SIZE) {
     uint32_t c = t->next_slot >> CHUNK_BITS;
-    if (!t->chunks[c]) t->chunks[c] = wp_calloc(CHUNK_SIZE, sizeof(struct slot));
-    if (t->chunks[c]) idx = t->next_slot++;
+    struct slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_relaxed);
+    if (!chunk) {
+      chunk = wp_calloc(CHUNK_SIZE, sizeof(struct slot));
+      atomic_store_explicit(&t->chunks[c], chunk, memory_order_release);
+    }
+    if (chunk) idx = t->next_slot++;
   }
   pthread_mutex_unlock(&t->free_lock);
   return idx;
@@ -148,24 +152,34 @@ static int hash_put(struct shard *sh, struct wp_proc *p, uint32_t h) {
   return 0;
 }
 
+/* Handles carry generation + 1, so no handle is ever WP_HANDLE_NONE (0). */
+static wp_handle make_handle(uint32_t gen, uint32_t idx) {
+  return ((wp_handle)(gen + 1u) << 32) | idx;
+}
+
 int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   int64_t idx = slot_alloc(t);
   if (idx < 0) return WP_ELIMIT;
+  /* the handle first: whoever finds p by its pid may use p->handle at once */
+  struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
+  struct slot *sl = slot_at(t, (uint32_t)idx);
+  pthread_mutex_lock(&ss->lock);
+  sl->p = p;
+  p->handle = make_handle(sl->gen, (uint32_t)idx);
+  pthread_mutex_unlock(&ss->lock);
   uint32_t h = hash_counter(p->counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
   pthread_mutex_lock(&hs->lock);
   int rc = hash_put(hs, p, h);
   pthread_mutex_unlock(&hs->lock);
   if (rc) {
+    pthread_mutex_lock(&ss->lock);
+    sl->p = NULL;
+    sl->gen++;
+    pthread_mutex_unlock(&ss->lock);
     slot_release(t, (uint32_t)idx);
     return rc;
   }
-  struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
-  struct slot *sl = slot_at(t, (uint32_t)idx);
-  pthread_mutex_lock(&ss->lock);
-  sl->p = p;
-  p->handle = ((wp_handle)sl->gen << 32) | (uint64_t)idx;
-  pthread_mutex_unlock(&ss->lock);
   atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
   return 0;
 }
@@ -203,7 +217,7 @@ struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle hd) {
   struct wp_proc *p = NULL;
   pthread_mutex_lock(&ss->lock);
   struct slot *sl = slot_at(t, idx);
-  if (sl && sl->p && sl->gen == (uint32_t)(hd >> 32)) {
+  if (sl && sl->p && make_handle(sl->gen, idx) == hd) {
     p = sl->p;
     wp_proc_retain(p);
   }

@@ -331,7 +331,8 @@ static void watchdog(struct wp_sched *s) {
   for (int i = 0; i < s->nworkers; i++) {
     struct worker *w = &s->w[i];
     pthread_mutex_lock(&w->lock);
-    if (w->current && !w->preempted && now - w->run_start >= s->slice_ns) {
+    if (w->current && !w->preempted && now > w->run_start &&
+        now - w->run_start >= s->slice_ns) {
       w->preempted = 1;
       if (s->ops->preempt) s->ops->preempt(w->current);
     }
