@@ -61,11 +61,20 @@ static void queue(struct op *o) {
   pthread_mutex_unlock(&T.lock);
 }
 
+/* A failed write (EPIPE, ...) loses the output but never kills the runtime;
+** it is remembered per stream so that later io.write calls return nil, err
+** (the write itself ran asynchronously, so the call that lost the bytes
+** already returned true). */
+static _Atomic int write_errno[3];
+
 static void write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; /* EPIPE and friends: output is lost, not fatal */
+    if (w <= 0) {
+      atomic_store(&write_errno[fd], w < 0 ? errno : EIO);
+      return;
+    }
     p += w;
     n -= (size_t)w;
   }
@@ -250,6 +259,11 @@ static int on_terminal(lua_State *L) {
 ** message) with sep between and end at the end, and queues them on fd. */
 static int emit(lua_State *L, int fd, const char *sep, const char *end) {
   if (!on_terminal(L)) return no_terminal(L);
+  int e = atomic_load(&write_errno[fd]);
+  if (e) {
+    lua_pushfstring(L, "write to %s failed: %s", fd == 1 ? "stdout" : "stderr", strerror(e));
+    return wp_err_return(L, WP_KIND_INTERNAL, lua_tostring(L, -1));
+  }
   int n = lua_gettop(L);
   luaL_Buffer b;
   luaL_buffinit(L, &b);

@@ -280,6 +280,8 @@ static int known_kind(const char *k) {
   return 0;
 }
 
+static struct wp_host *single_terminal_host(struct wp_rt *rt);
+
 /* Resolves -x (and --host) to code and host; dies with a clear message. */
 static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_flag,
                          struct wp_code **code, struct wp_host **host) {
@@ -301,6 +303,18 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   if (!colon) die("invalid entry %s: expected namespace:name", ent);
   if (colon == ent) die("invalid entry %s: namespace is empty", ent);
   if (!colon[1]) die("invalid entry %s: entry name is empty", ent);
+  if (host_flag) {
+    *host = wp_rt_host(rt, host_flag);
+    if (!*host) {
+      struct wp_entry *he = wp_entries_find(&rt->entries, host_flag);
+      if (he) die("%s is a %s, not a terminal.host or process.host", host_flag, he->kind);
+      die("host %s not found", host_flag);
+    }
+  } else {
+    *host = single_terminal_host(rt);
+  }
+  /* the host first, as Wippy does: without wippy.lock the error is the
+  ** missing terminal host */
   struct wp_entry *e = wp_entries_find(&rt->entries, ent);
   if (!e) die("entry %s not found (no definition file under the source directory defines it)", ent);
   if (!known_kind(e->kind))
@@ -309,15 +323,9 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   *code = wp_rt_code(rt, ent);
   if (!*code || (*code)->is_function)
     die("entry %s is a %s, not a process.lua entry", ent, e->kind);
-  if (host_flag) {
-    *host = wp_rt_host(rt, host_flag);
-    if (!*host) {
-      struct wp_entry *he = wp_entries_find(&rt->entries, host_flag);
-      if (he) die("%s is a %s, not a terminal.host or process.host", host_flag, he->kind);
-      die("host %s not found", host_flag);
-    }
-    return;
-  }
+}
+
+static struct wp_host *single_terminal_host(struct wp_rt *rt) {
   struct wp_host *found = NULL;
   char names[1024] = "";
   int n = 0;
@@ -330,7 +338,7 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   }
   if (n == 0) die("no terminal.host found in registry");
   if (n > 1) die("multiple terminal hosts found (%s), use --host to specify", names);
-  *host = found;
+  return found;
 }
 
 static int env_workers(const struct wp_node *cfg) {

@@ -628,6 +628,7 @@ static int start_protected(lua_State *L) {
   wp_code_load(L, c);
   int n;
   if (vp->argv) {
+    luaL_checkstack(L, vp->argc + 4, "too many arguments");
     for (int i = 0; i < vp->argc; i++) lua_pushstring(L, vp->argv[i]);
     n = vp->argc;
   } else {
@@ -641,6 +642,7 @@ static int start_protected(lua_State *L) {
   t->th = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luaL_checkstack(t->th, n + 4, "too many arguments");
   lua_xmove(L, t->th, n + 2);
   t->nargs = n + 1;
   t->is_main = 1;
