@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "errobj.h"
+#include "typestrip.h"
 #include "vm.h"
 
 /* ---- pids (spec 08) ---- */
@@ -136,7 +137,15 @@ static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char 
     }
   }
   lua_settop(S, 0);
-  if (luaL_loadbuffer(S, text, src->u.str.len, c->chunkname) != LUA_OK) {
+  /* Wippy's type annotations are erased (blanked: lines stay put) first */
+  char *plain = NULL;
+  size_t plainlen = 0;
+  int ts = wp_typestrip(text, src->u.str.len, &plain, &plainlen);
+  if (ts < 0) goto oom;
+  int lrc = ts == 0 ? luaL_loadbuffer(S, plain, plainlen, c->chunkname)
+                    : luaL_loadbuffer(S, text, src->u.str.len, c->chunkname);
+  wp_free(plain);
+  if (lrc != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(S, -1));
     lua_settop(S, 0);
     wp_free(c->modules);

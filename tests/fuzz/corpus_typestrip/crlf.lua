@@ -1,0 +1,3 @@
+local x: number = 1
+local function f(a: string)
+end

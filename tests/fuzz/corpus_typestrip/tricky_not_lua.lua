@@ -1,0 +1,5 @@
+a ? b
+x = y :: 
+local = 1
+type X =
+function f(a: ) end

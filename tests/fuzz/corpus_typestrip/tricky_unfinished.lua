@@ -1,0 +1,2 @@
+local s = "unfinished
+local t = [==[ never closed
