@@ -23,7 +23,7 @@ void wp_mbox_init(struct wp_mbox *mb) {
 
 static void push_node(struct wp_mbox *mb, struct wp_mnode *n) {
   atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-  struct wp_mnode *prev = atomic_exchange_explicit(&mb->head, n, memory_order_acq_rel);
+  struct wp_mnode *prev = atomic_exchange_explicit(&mb->head, n, memory_order_seq_cst);
   atomic_store_explicit(&prev->next, n, memory_order_release);
 }
 
@@ -31,7 +31,8 @@ void wp_mbox_push_mp(struct wp_mbox *mb, struct wp_msg *m) { push_node(mb, &m->n
 
 struct wp_msg *wp_mbox_take_sc(struct wp_mbox *mb) {
   struct wp_mnode *tail = mb->tail;
-  struct wp_mnode *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+  /* seq_cst: pairs with the RUNNING store (proc.h, store buffering) */
+  struct wp_mnode *next = atomic_load_explicit(&tail->next, memory_order_seq_cst);
   if (tail == &mb->stub) {
     if (next == NULL) return NULL;
     mb->tail = next;

@@ -28,7 +28,7 @@ struct wp_msg *wp_mbox_take_sc(struct wp_mbox *mb);
 ** as with take). Owner only. */
 static inline int wp_mbox_empty_sc(struct wp_mbox *mb) {
   return mb->tail == &mb->stub &&
-         atomic_load_explicit(&mb->stub.next, memory_order_acquire) == NULL;
+         atomic_load_explicit(&mb->stub.next, memory_order_seq_cst) == NULL;
 }
 /* Frees every queued message. Owner only (or after the last reference). */
 void wp_mbox_drain(struct wp_mbox *mb);

@@ -116,16 +116,20 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
   ref->name[len] = '\0';
   ref->len = len;
   pthread_mutex_lock(&p->lock);
+  int have = 0;
+  for (struct wp_name_ref *r = p->names; r && !have; r = r->next)
+    have = r->len == len && memcmp(r->name, name, len) == 0;
   if (p->dead) {
     rc = WP_EDEAD;
-  } else {
+  } else if (!have) {
     ref->next = p->names;
     p->names = ref;
+    ref = NULL;
   }
   pthread_mutex_unlock(&p->lock);
+  wp_free(ref); /* not needed: the process records this name already */
   if (rc) {
     wp_free(e);
-    wp_free(ref);
   } else {
     pp = find(n, name, len);
     e->next = NULL;

@@ -37,7 +37,8 @@ void wp_proc_release(struct wp_proc *p) {
 }
 
 void wp_proc_wake(struct wp_proc *p) {
-  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  /* seq_cst load after the caller's seq_cst push (see proc.h) */
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_seq_cst);
   for (;;) {
     switch (s) {
       case WP_PS_IDLE:

@@ -17,11 +17,17 @@
 #ifdef WIPPY_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
 #define HANDOFF_RELEASE(p) __tsan_release(p)
 #define HANDOFF_ACQUIRE(p) __tsan_acquire(p)
+#define CK_BEGIN() __tsan_ignore_thread_begin()
+#define CK_END() __tsan_ignore_thread_end()
 #else
 #define HANDOFF_RELEASE(p) ((void)0)
 #define HANDOFF_ACQUIRE(p) ((void)0)
+#define CK_BEGIN() ((void)0)
+#define CK_END() ((void)0)
 #endif
 
 int wp_runq_init(struct wp_runq *q, unsigned size) {
@@ -38,19 +44,28 @@ void wp_runq_destroy(struct wp_runq *q) {
 
 bool wp_runq_push_owner(struct wp_runq *q, struct wp_proc *p) {
   HANDOFF_RELEASE(p);
-  return ck_ring_enqueue_spmc(&q->ring, q->buf, p);
+  CK_BEGIN();
+  bool ok = ck_ring_enqueue_spmc(&q->ring, q->buf, p);
+  CK_END();
+  return ok;
 }
 
 struct wp_proc *wp_runq_pop_owner(struct wp_runq *q) {
   void *p;
-  if (!ck_ring_dequeue_spmc(&q->ring, q->buf, &p)) return NULL;
+  CK_BEGIN();
+  bool ok = ck_ring_dequeue_spmc(&q->ring, q->buf, &p);
+  CK_END();
+  if (!ok) return NULL;
   HANDOFF_ACQUIRE(p);
   return p;
 }
 
 struct wp_proc *wp_runq_steal(struct wp_runq *q) {
   void *p;
-  if (!ck_ring_trydequeue_spmc(&q->ring, q->buf, &p)) return NULL;
+  CK_BEGIN();
+  bool ok = ck_ring_trydequeue_spmc(&q->ring, q->buf, &p);
+  CK_END();
+  if (!ok) return NULL;
   HANDOFF_ACQUIRE(p);
   return p;
 }

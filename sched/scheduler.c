@@ -241,7 +241,8 @@ static struct wp_proc *idle(struct worker *w) {
 
 static void run_one(struct worker *w, struct wp_proc *p) {
   struct wp_sched *s = w->s;
-  atomic_store_explicit(&p->state, WP_PS_RUNNING, memory_order_release);
+  /* seq_cst: the store-buffering pair with wp_proc_wake (see proc.h) */
+  atomic_store_explicit(&p->state, WP_PS_RUNNING, memory_order_seq_cst);
   pthread_mutex_lock(&w->lock);
   w->current = p;
   w->run_start = wp_clock_ns();
@@ -341,7 +342,7 @@ static void watchdog(struct wp_sched *s) {
 }
 
 static void timer_kick_if_long(struct wp_sched *s) {
-  if (!atomic_load_explicit(&s->tlong, memory_order_relaxed)) return;
+  if (!atomic_load(&s->tlong)) return; /* seq_cst: pairs with timer_main's re-check */
   pthread_mutex_lock(&s->tlock);
   pthread_cond_signal(&s->tcond);
   pthread_mutex_unlock(&s->tlock);
@@ -373,11 +374,19 @@ static void *timer_main(void *arg) {
     int busy = atomic_load(&s->nsleepers) < s->nworkers;
     if (busy) watchdog(s);
     pthread_mutex_lock(&s->tlock);
+    if (atomic_load(&s->stop)) break; /* stop signalled while we delivered */
     uint64_t now = wp_clock_ms();
     uint64_t next = wp_wheel_next(s->wheel);
     if (next == 0) continue;
     uint64_t wake = next == UINT64_MAX ? UINT64_MAX : now + next;
     if (busy && wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
+    if (!busy) { /* a worker that woke meanwhile may have missed tlong == 1 */
+      atomic_store(&s->tlong, 1);
+      if (atomic_load(&s->nsleepers) < s->nworkers) {
+        busy = 1;
+        if (wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
+      }
+    }
     s->twake = wake;
     atomic_store(&s->tlong, !busy);
     if (wake == UINT64_MAX) {

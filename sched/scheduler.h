@@ -49,7 +49,8 @@ int wp_sched_workers(const struct wp_sched *s);
 void *wp_sched_ud(const struct wp_sched *s);
 struct wp_ptab *wp_sched_ptab(struct wp_sched *s);
 struct wp_names *wp_sched_names(struct wp_sched *s);
-/* Time slice before preemption, in ns (default 10 ms). */
+/* Time slice before preemption, in ns (default 10 ms). Call before
+** wp_sched_start. */
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
 
 /* Queues a runnable process (state already RUNNABLE): on the calling worker's
