@@ -24,6 +24,14 @@
 ** few milliseconds and, for a worker that has run the same process for longer
 ** than the slice, calls ops->preempt once; the VM then arms a count hook that
 ** yields. Worker `lock` makes `current` safe to read from the timer thread.
+**
+** Stuck workers. A process spinning where Lua cannot yield (inside a C
+** callback such as a sort comparator) keeps its worker however often it is
+** preempted. When a preempted run goes on for STUCK_SLICES slices, the
+** watchdog starts a spare worker thread (up to SPARES), so the other
+** processes keep running; when the stuck run finally returns, a worker
+** beyond the target count retires. Loops over workers run over every slot
+** ever used (`nused`); a retired worker's queue is stolen from like any.
 */
 #include "scheduler.h"
 
@@ -39,6 +47,8 @@
 #define RUNQ_SIZE 4096
 #define SPIN_ROUNDS 64
 #define WATCHDOG_MS 2
+#define SPARES 32       /* extra threads for workers stuck in a C call */
+#define STUCK_SLICES 4  /* preempted, yet still running after this many slices */
 
 struct worker {
   struct wp_sched *s;
@@ -51,6 +61,9 @@ struct worker {
   int preempted;
   pthread_cond_t cv; /* under s->park_lock */
   int sleeping, signaled;
+  int stuck;        /* under lock: the watchdog gave this worker's place away */
+  int retire;       /* worker-private: a spare took its place; leave if surplus */
+  int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
   _Atomic uint64_t runs, steals, parks;
 } __attribute__((aligned(WP_CACHELINE)));
@@ -62,7 +75,11 @@ struct fired {
 struct wp_sched {
   const struct wp_sched_ops *ops;
   void *ud;
-  int nworkers;
+  int nworkers;        /* the target number of active workers */
+  int nslots;          /* workers + spare slots */
+  _Atomic int nused;   /* slots ever started: loops run over [0, nused) */
+  _Atomic int nactive; /* workers not retired */
+  pthread_mutex_t spare_lock;
   struct worker *w;
   struct wp_injectq inject;
   struct wp_ptab *ptab;
@@ -102,20 +119,24 @@ struct wp_sched *wp_sched_new(int workers, const struct wp_sched_ops *ops, void 
   s->ops = ops;
   s->ud = ud;
   s->nworkers = workers;
+  s->nslots = workers + SPARES;
+  atomic_init(&s->nused, workers);
+  atomic_init(&s->nactive, workers);
   s->slice_ns = 10 * 1000000ull;
-  s->w = wp_calloc((size_t)workers, sizeof *s->w);
+  s->w = wp_calloc((size_t)s->nslots, sizeof *s->w);
   s->ptab = wp_ptab_new();
   s->names = wp_names_new();
   s->wheel = wp_wheel_new(wp_clock_ms());
   if (!s->w || !s->ptab || !s->names || !s->wheel) goto fail;
-  for (int i = 0; i < workers; i++) {
+  for (int i = 0; i < s->nslots; i++) {
     struct worker *w = &s->w[i];
     w->s = s;
     w->id = i;
-    if (wp_runq_init(&w->q, RUNQ_SIZE)) goto fail;
+    if (i < workers && wp_runq_init(&w->q, RUNQ_SIZE)) goto fail;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cv, NULL);
   }
+  pthread_mutex_init(&s->spare_lock, NULL);
   wp_injectq_init(&s->inject);
   pthread_mutex_init(&s->park_lock, NULL);
   pthread_mutex_init(&s->tlock, NULL);
@@ -128,7 +149,7 @@ struct wp_sched *wp_sched_new(int workers, const struct wp_sched_ops *ops, void 
   return s;
 fail:
   if (s->w)
-    for (int i = 0; i < workers; i++) wp_runq_destroy(&s->w[i].q);
+    for (int i = 0; i < s->nslots; i++) wp_runq_destroy(&s->w[i].q);
   wp_free(s->w);
   wp_ptab_free(s->ptab);
   wp_names_free(s->names);
@@ -145,9 +166,11 @@ void wp_sched_set_slice(struct wp_sched *s, uint64_t ns) { s->slice_ns = ns; }
 
 /* ---- queues and parking ---- */
 
+static int nused(struct wp_sched *s) { return atomic_load_explicit(&s->nused, memory_order_acquire); }
+
 static int work_visible(struct wp_sched *s) {
   if (wp_injectq_len(&s->inject)) return 1;
-  for (int i = 0; i < s->nworkers; i++)
+  for (int i = 0, n = nused(s); i < n; i++)
     if (wp_runq_size(&s->w[i].q)) return 1;
   return 0;
 }
@@ -158,7 +181,7 @@ static void notify(struct wp_sched *s) {
   if (atomic_load_explicit(&s->nspinning, memory_order_relaxed) > 0) return;
   if (atomic_load_explicit(&s->nsleepers, memory_order_relaxed) == 0) return;
   pthread_mutex_lock(&s->park_lock);
-  for (int i = 0; i < s->nworkers; i++) {
+  for (int i = 0, n = nused(s); i < n; i++) {
     struct worker *w = &s->w[i];
     if (w->sleeping && !w->signaled) {
       w->signaled = 1;
@@ -181,8 +204,9 @@ void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p) {
 
 static struct wp_proc *steal(struct worker *w) {
   struct wp_sched *s = w->s;
-  for (int k = 1; k < s->nworkers; k++) {
-    struct worker *v = &s->w[(w->id + k) % s->nworkers];
+  int n = nused(s);
+  for (int k = 1; k < n; k++) {
+    struct worker *v = &s->w[(w->id + k) % n];
     if (wp_runq_size(&v->q) == 0) continue;
     struct wp_proc *p = wp_runq_steal(&v->q);
     if (p) {
@@ -251,7 +275,10 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   int r = s->ops->run(p);
   pthread_mutex_lock(&w->lock);
   w->current = NULL;
+  int was_stuck = w->stuck;
+  w->stuck = 0;
   pthread_mutex_unlock(&w->lock);
+  if (was_stuck) w->retire = 1; /* checked by worker_main after this run */
   atomic_fetch_add_explicit(&w->runs, 1, memory_order_relaxed);
   if (r == WP_RUN_DONE) {
     atomic_store_explicit(&p->state, WP_PS_DEAD, memory_order_release);
@@ -270,6 +297,20 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   wp_sched_enqueue(s, p);
 }
 
+/* A worker whose place a spare took leaves if the pool is above target. */
+static int retire(struct worker *w) {
+  struct wp_sched *s = w->s;
+  w->retire = 0;
+  int n = atomic_load(&s->nactive);
+  while (n > s->nworkers) {
+    if (atomic_compare_exchange_weak(&s->nactive, &n, n - 1)) {
+      if (work_visible(s)) notify(s); /* its queue is left to thieves */
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   tls_worker = w;
@@ -277,8 +318,12 @@ static void *worker_main(void *arg) {
     struct wp_proc *p = find_work(w);
     if (!p) p = idle(w);
     if (p) run_one(w, p);
+    if (w->retire && retire(w)) break;
   }
   tls_worker = NULL;
+  pthread_mutex_lock(&w->s->spare_lock);
+  if (w->id >= w->s->nworkers) w->slot_state = 2;
+  pthread_mutex_unlock(&w->s->spare_lock);
   return NULL;
 }
 
@@ -327,17 +372,52 @@ static void deliver_fired(struct wp_sched *s, struct fired *v, size_t n) {
   }
 }
 
+static void *worker_main(void *arg);
+
+/* Starts a worker in a free spare slot (or one whose thread has exited). */
+static void start_spare(struct wp_sched *s) {
+  pthread_mutex_lock(&s->spare_lock);
+  int slot = -1;
+  for (int i = s->nworkers; i < s->nslots && slot < 0; i++)
+    if (s->w[i].slot_state != 1) slot = i;
+  if (slot >= 0) {
+    struct worker *w = &s->w[slot];
+    if (w->slot_state == 2) pthread_join(w->thread, NULL);
+    if (w->q.buf || wp_runq_init(&w->q, RUNQ_SIZE) == 0) {
+      w->slot_state = 1;
+      w->stuck = 0;
+      atomic_fetch_add(&s->nactive, 1);
+      if (slot >= atomic_load(&s->nused)) atomic_store(&s->nused, slot + 1);
+      pthread_attr_t a;
+      pthread_attr_init(&a);
+      pthread_attr_setstacksize(&a, 8u << 20);
+      if (pthread_create(&w->thread, &a, worker_main, w) != 0) {
+        w->slot_state = 0;
+        atomic_fetch_sub(&s->nactive, 1);
+      }
+      pthread_attr_destroy(&a);
+    }
+  }
+  pthread_mutex_unlock(&s->spare_lock);
+}
+
 static void watchdog(struct wp_sched *s) {
   uint64_t now = wp_clock_ns();
-  for (int i = 0; i < s->nworkers; i++) {
+  for (int i = 0, n = nused(s); i < n; i++) {
     struct worker *w = &s->w[i];
+    int spare = 0;
     pthread_mutex_lock(&w->lock);
-    if (w->current && !w->preempted && now > w->run_start &&
-        now - w->run_start >= s->slice_ns) {
-      w->preempted = 1;
-      if (s->ops->preempt) s->ops->preempt(w->current);
+    if (w->current && now > w->run_start) {
+      uint64_t ran = now - w->run_start;
+      if (!w->preempted && ran >= s->slice_ns) {
+        w->preempted = 1;
+        if (s->ops->preempt) s->ops->preempt(w->current);
+      } else if (w->preempted && !w->stuck && ran >= STUCK_SLICES * s->slice_ns) {
+        w->stuck = spare = 1;
+      }
     }
     pthread_mutex_unlock(&w->lock);
+    if (spare) start_spare(s);
   }
 }
 
@@ -371,7 +451,7 @@ static void *timer_main(void *arg) {
     }
     pthread_mutex_unlock(&s->tlock);
     deliver_fired(s, batch, n);
-    int busy = atomic_load(&s->nsleepers) < s->nworkers;
+    int busy = atomic_load(&s->nsleepers) < atomic_load(&s->nactive);
     if (busy) watchdog(s);
     pthread_mutex_lock(&s->tlock);
     if (atomic_load(&s->stop)) break; /* stop signalled while we delivered */
@@ -382,7 +462,7 @@ static void *timer_main(void *arg) {
     if (busy && wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
     if (!busy) { /* a worker that woke meanwhile may have missed tlong == 1 */
       atomic_store(&s->tlong, 1);
-      if (atomic_load(&s->nsleepers) < s->nworkers) {
+      if (atomic_load(&s->nsleepers) < atomic_load(&s->nactive)) {
         busy = 1;
         if (wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
       }
@@ -425,24 +505,32 @@ void wp_sched_stop(struct wp_sched *s) {
   if (!s->started) return;
   atomic_store(&s->stop, 1);
   pthread_mutex_lock(&s->park_lock);
-  for (int i = 0; i < s->nworkers; i++) pthread_cond_signal(&s->w[i].cv);
+  for (int i = 0, n = nused(s); i < n; i++) pthread_cond_signal(&s->w[i].cv);
   pthread_mutex_unlock(&s->park_lock);
   pthread_mutex_lock(&s->tlock);
   pthread_cond_signal(&s->tcond);
   pthread_mutex_unlock(&s->tlock);
+  if (s->tstarted) pthread_join(s->tthread, NULL); /* no spare starts after this */
   for (int i = 0; i < s->nworkers; i++) pthread_join(s->w[i].thread, NULL);
-  if (s->tstarted) pthread_join(s->tthread, NULL);
+  for (int i = s->nworkers; i < s->nslots; i++) {
+    pthread_mutex_lock(&s->spare_lock);
+    int started = s->w[i].slot_state != 0;
+    s->w[i].slot_state = 0;
+    pthread_mutex_unlock(&s->spare_lock);
+    if (started) pthread_join(s->w[i].thread, NULL);
+  }
   s->started = 0;
 }
 
 void wp_sched_free(struct wp_sched *s) {
   if (!s) return;
-  for (int i = 0; i < s->nworkers; i++) {
+  for (int i = 0; i < s->nslots; i++) {
     wp_runq_destroy(&s->w[i].q);
     pthread_mutex_destroy(&s->w[i].lock);
     pthread_cond_destroy(&s->w[i].cv);
   }
   wp_free(s->w);
+  pthread_mutex_destroy(&s->spare_lock);
   wp_injectq_destroy(&s->inject);
   wp_ptab_free(s->ptab);
   wp_names_free(s->names);
@@ -456,7 +544,7 @@ void wp_sched_free(struct wp_sched *s) {
 
 void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out) {
   memset(out, 0, sizeof *out);
-  for (int i = 0; i < s->nworkers; i++) {
+  for (int i = 0, n = nused(s); i < n; i++) {
     out->runs += atomic_load(&s->w[i].runs);
     out->steals += atomic_load(&s->w[i].steals);
     out->parks += atomic_load(&s->w[i].parks);

@@ -283,11 +283,9 @@ static const struct wp_libentry os_entries[] = {
 const struct wp_libdef wp_lib_os = {"os", os_entries, NULL};
 
 CAPFN(co, create)
-CAPFN(co, resume)
 CAPFN(co, yield)
 CAPFN(co, status)
 CAPFN(co, running)
-CAPFN(co, wrap)
 CAPFN(co, isyieldable)
 CAPFN(co, close)
 
@@ -299,8 +297,8 @@ static int co_spawn(lua_State *L) {
 }
 
 static const struct wp_libentry co_entries[] = {
-    WP_LF("create", co_create), WP_LF("resume", co_resume),   WP_LF("yield", co_yield),
-    WP_LF("status", co_status), WP_LF("running", co_running), WP_LF("wrap", co_wrap),
+    WP_LF("create", co_create), WP_LF("resume", wp_co_resume), WP_LF("yield", co_yield),
+    WP_LF("status", co_status), WP_LF("running", co_running), WP_LF("wrap", wp_co_wrap),
     WP_LF("isyieldable", co_isyieldable), WP_LF("close", co_close),
     WP_LF("spawn", co_spawn),   WP_LEND};
 const struct wp_libdef wp_lib_coroutine = {"coroutine", co_entries, NULL};

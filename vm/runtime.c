@@ -389,7 +389,8 @@ void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
   if (vp->host->kind == WP_HOST_TERMINAL && !vp->code->is_function) {
     if (abnormal && errmsg) {
       char line[1100];
-      int n = snprintf(line, sizeof line, "%s\n", errmsg);
+      /* failing before its entry function ran is a failed spawn: Error: */
+      int n = snprintf(line, sizeof line, "%s%s\n", vp->entry_started ? "" : "Error: ", errmsg);
       if (n > 0) {
         if ((size_t)n >= sizeof line) n = sizeof line - 1;
         ssize_t w = write(2, line, (size_t)n);

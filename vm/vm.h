@@ -131,9 +131,11 @@ struct wp_vmproc {
   int ntasks;
   /* preemption: plock guards running_th/armed against the timer thread */
   pthread_mutex_t plock;
-  lua_State *running_th;
+  lua_State *running_th;     /* innermost thread being resumed (task or coroutine) */
+  lua_State *armed_th;       /* thread the preemption hook is armed on */
   int hook_armed;
-  int preempted;
+  int preempted;             /* the task thread yielded to the scheduler */
+  int preempted_inner;       /* a user coroutine yielded for a preemption */
   /* messages waiting for a channel */
   struct wp_mqueue inbox_q, events_q;
   struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
@@ -151,6 +153,7 @@ struct wp_vmproc {
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   int first_blocked;
+  int entry_started;         /* the entry function was called (boot done) */
 };
 
 /* A process's collector starts once it has allocated this much. */
@@ -171,6 +174,12 @@ void wp_task_block(struct wp_vmproc *vp, struct wp_task *t, void *wait);
 /* Makes a blocked task ready; its resume will return the `nargs` values
 ** already pushed on t->th. */
 void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs);
+/* coroutine.resume and coroutine.wrap: like Lua's, but a preemption inside
+** the user's coroutine is forwarded to the scheduler and the coroutine is
+** resumed again afterwards, so spinning inside a coroutine cannot starve
+** the other processes (vmproc.c). */
+int wp_co_resume(lua_State *L);
+int wp_co_wrap(lua_State *L);
 /* Starts fn (at the top of L's stack, popped) as a new task of the process.
 ** Returns the new thread (pushed on L) or raises. */
 struct wp_task *wp_task_spawn(lua_State *L);

@@ -366,19 +366,38 @@ static int drain_protected(lua_State *L) {
 
 /* ---- preemption ---- */
 
+static void disarm_locked(struct wp_vmproc *vp) {
+  if (vp->hook_armed) {
+    lua_sethook(vp->armed_th, NULL, 0, 0);
+    vp->hook_armed = 0;
+    vp->armed_th = NULL;
+  }
+}
+
 static void preempt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct wp_vmproc *vp = wp_vm_self(L);
-  if (L != vp->running_th) { /* a user coroutine inherited the hook */
+  if (L != vp->running_th) { /* a coroutine inherited the hook at creation */
     lua_sethook(L, NULL, 0, 0);
     return;
   }
-  if (!lua_isyieldable(L)) return; /* stays armed; try again later */
+  if (!lua_isyieldable(L)) {
+    /* Inside a C call (a sort comparator, a gsub callback...): no yield is
+    ** possible here. A kill unwinds with an error until a point that can
+    ** yield (the run loop then ends the process); a plain preemption stays
+    ** armed and tries again (the scheduler lends the worker's queue to a
+    ** spare thread meanwhile). */
+    if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed))
+      luaL_error(L, "process terminated");
+    return;
+  }
   pthread_mutex_lock(&vp->plock);
-  lua_sethook(L, NULL, 0, 0);
-  vp->hook_armed = 0;
+  disarm_locked(vp);
   pthread_mutex_unlock(&vp->plock);
-  vp->preempted = 1;
+  if (vp->current && L == vp->current->th)
+    vp->preempted = 1;
+  else
+    vp->preempted_inner = 1;
   lua_yield(L, 0);
 }
 
@@ -388,9 +407,125 @@ static void vm_preempt(struct wp_proc *p) {
   pthread_mutex_lock(&vp->plock);
   if (vp->running_th && !vp->hook_armed) {
     lua_sethook(vp->running_th, preempt_hook, LUA_MASKCOUNT, 1000);
+    vp->armed_th = vp->running_th;
     vp->hook_armed = 1;
   }
   pthread_mutex_unlock(&vp->plock);
+}
+
+/* ---- coroutine.resume / coroutine.wrap with preemption forwarding ---- */
+
+static int resume_k(lua_State *L, int status, lua_KContext wrap);
+
+/* Resumes co (index 1 of L) with the nargs values on its stack. Returns the
+** number of results pushed on L as Lua's coroutine.resume would (true +
+** values, or false + error), or -1 with the error moved to L for wrap. */
+static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  for (;;) {
+    pthread_mutex_lock(&vp->plock);
+    lua_State *outer = vp->running_th;
+    vp->running_th = co;
+    pthread_mutex_unlock(&vp->plock);
+    int nres = 0;
+    int st = lua_resume(co, L, nargs, &nres);
+    pthread_mutex_lock(&vp->plock);
+    if (vp->hook_armed && vp->armed_th == co) disarm_locked(vp);
+    vp->running_th = outer;
+    pthread_mutex_unlock(&vp->plock);
+    if (st == LUA_YIELD && vp->preempted_inner) {
+      vp->preempted_inner = 0;
+      lua_pop(co, nres);
+      nargs = 0;
+      if (!lua_isyieldable(L)) continue; /* cannot forward from here */
+      if (vp->current && L == vp->current->th)
+        vp->preempted = 1;
+      else
+        vp->preempted_inner = 1;
+      return lua_yieldk(L, 0, wrap, resume_k);
+    }
+    if (st == LUA_OK || st == LUA_YIELD) {
+      if (!lua_checkstack(L, nres + 1)) {
+        lua_pop(co, nres);
+        luaL_error(L, "too many results to resume");
+      }
+      if (!wrap) lua_pushboolean(L, 1);
+      lua_xmove(co, L, nres);
+      return nres + !wrap;
+    }
+    lua_xmove(co, L, 1); /* the error */
+    if (wrap) {
+      if (lua_type(L, -1) == LUA_TSTRING) { /* add position, as Lua's wrap does */
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+      }
+      return lua_error(L);
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+}
+
+static int resume_k(lua_State *L, int status, lua_KContext wrap) {
+  (void)status;
+  lua_State *co = lua_tothread(L, wrap ? lua_upvalueindex(1) : 1);
+  int top = lua_gettop(L);
+  int n = do_resume(L, co, 0, (int)wrap);
+  return wrap ? n : (lua_gettop(L) - top);
+}
+
+/* NULL if co can be resumed, else why not (Lua's own messages). */
+static const char *not_resumable(lua_State *L, lua_State *co) {
+  if (co == L) return "cannot resume non-suspended coroutine";
+  switch (lua_status(co)) {
+    case LUA_YIELD: return NULL;
+    case LUA_OK: {
+      lua_Debug ar;
+      if (lua_getstack(co, 0, &ar)) return "cannot resume non-suspended coroutine";
+      return lua_gettop(co) == 0 ? "cannot resume dead coroutine" : NULL;
+    }
+    default: return "cannot resume dead coroutine";
+  }
+}
+
+int wp_co_resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  int nargs = lua_gettop(L) - 1;
+  const char *why = not_resumable(L, co);
+  if (why) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, why);
+    return 2;
+  }
+  if (!lua_checkstack(co, nargs)) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "too many arguments to resume");
+    return 2;
+  }
+  lua_xmove(L, co, nargs);
+  return do_resume(L, co, nargs, 0);
+}
+
+static int wrap_call(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L);
+  const char *why = not_resumable(L, co);
+  if (why) return luaL_error(L, "%s", why);
+  if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
+  lua_xmove(L, co, nargs);
+  return do_resume(L, co, nargs, 1);
+}
+
+int wp_co_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(L, wrap_call, 1);
+  return 1;
 }
 
 /* ---- exit ---- */
@@ -554,6 +689,11 @@ static void finish_error(struct wp_vmproc *vp, lua_State *th) {
   lua_State *L = vp->L;
   lua_settop(L, 0);
   lua_xmove(th, L, 1);
+  if (!vp->entry_started && lua_type(L, -1) == LUA_TSTRING) {
+    /* the chunk raised: what Wippy's spawn would have returned */
+    lua_pushfstring(L, "failed to execute script: %s", lua_tostring(L, -1));
+    lua_remove(L, -2);
+  }
   normalise_error(L, WP_KIND_INTERNAL);
   finish(vp, L, 0, 1, 1);
   lua_settop(L, 0);
@@ -608,6 +748,7 @@ static int boot_entry(lua_State *L, int status, lua_KContext nargs) {
   }
   lua_replace(L, 1);
   lua_settop(L, (int)nargs + 1);
+  vp->entry_started = 1;
   lua_callk(L, (int)nargs, LUA_MULTRET, 0, boot_done);
   return boot_done(L, LUA_OK, 0);
 }
@@ -714,10 +855,7 @@ static int vm_run(struct wp_proc *p) {
     t->nargs = 0;
     int st = lua_resume(t->th, L, nargs, &nres);
     pthread_mutex_lock(&vp->plock);
-    if (vp->hook_armed) {
-      lua_sethook(t->th, NULL, 0, 0);
-      vp->hook_armed = 0;
-    }
+    disarm_locked(vp);
     vp->running_th = NULL;
     pthread_mutex_unlock(&vp->plock);
     vp->current = NULL;
@@ -746,7 +884,11 @@ static int vm_run(struct wp_proc *p) {
       task_free(vp, t);
       continue;
     }
-    finish_error(vp, t->th);
+    int killed = atomic_load_explicit(&p->kill, memory_order_acquire);
+    if (killed) /* the kill unwound from a C call boundary (preempt_hook) */
+      finish_killed(vp, killed);
+    else
+      finish_error(vp, t->th);
     vm_teardown(vp);
     return WP_RUN_DONE;
   }

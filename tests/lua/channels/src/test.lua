@@ -1,0 +1,247 @@
+-- ---- inline test helper ----------------------------------------------
+local failed = 0
+local function test(name, fn)
+    local ok, err = pcall(fn)
+    if ok then
+        io.print("PASS " .. name)
+    else
+        failed = failed + 1
+        io.print("FAIL " .. name .. ": " .. tostring(err))
+    end
+end
+local function check(cond, msg)
+    if not cond then error(msg or "check failed", 2) end
+end
+local function eq(got, want, what)
+    if got ~= want then
+        error(string.format("%s: expected %s, got %s", what or "value",
+            tostring(want), tostring(got)), 2)
+    end
+end
+local function contains(s, sub, what)
+    s = tostring(s)
+    if not string.find(s, sub, 1, true) then
+        error(string.format("%s: %q does not contain %q", what or "text", s, sub), 2)
+    end
+end
+-- receive one value from ch, failing after `limit` (a failure bound only)
+local function recv(ch, limit)
+    local deadline = time.after(limit or "10s")
+    local r = channel.select({ ch:case_receive(), deadline:case_receive() })
+    if r.channel == deadline then error("timed out after " .. (limit or "10s"), 2) end
+    return r.value, r.ok
+end
+-- next inbox message, which must have `topic`
+local function expect_msg(topic, limit)
+    local msg = recv(process.inbox(), limit)
+    eq(msg:topic(), topic, "topic")
+    return msg
+end
+-- EXIT event of `pid` (EXITs of other pids are kept for later calls)
+local stashed_exits = {}
+local function wait_exit(pid, limit)
+    local ev = stashed_exits[pid]
+    if ev then stashed_exits[pid] = nil return ev end
+    local deadline = time.after(limit or "10s")
+    while true do
+        local r = channel.select({ process.events():case_receive(), deadline:case_receive() })
+        if r.channel == deadline then error("timed out waiting for EXIT of " .. tostring(pid), 2) end
+        ev = r.value
+        if ev.kind == process.event.EXIT and ev.from == pid then return ev end
+        stashed_exits[ev.from] = ev
+    end
+end
+local function finish() if failed == 0 then return 0 end return 1 end
+-- ----------------------------------------------------------------------
+local function main()
+    test("unbuffered send/receive between tasks", function()
+        local ch = channel.new()
+        local done = channel.new(1)
+        coroutine.spawn(function()
+            for i = 1, 5 do ch:send(i) end
+            ch:send(nil)        -- nil is a value within a process
+            done:send("sent")
+        end)
+        for i = 1, 5 do
+            local v, ok = recv(ch)
+            eq(v, i, "value")
+            eq(ok, true, "ok")
+        end
+        local v, ok = recv(ch)
+        eq(v, nil, "nil value")
+        eq(ok, true, "ok for nil value")
+        eq(recv(done), "sent", "sender finished")
+    end)
+
+    test("unbuffered send blocks until received", function()
+        local ch = channel.new(0)
+        local log = {}
+        coroutine.spawn(function()
+            log[#log + 1] = "before send"
+            ch:send("x")
+            log[#log + 1] = "after send"
+        end)
+        -- without a receiver the task cannot have completed its send
+        eq(log[2], nil, "send completed without a receiver")
+        eq(recv(ch), "x", "value")
+    end)
+
+    test("buffered channel does not block until full", function()
+        local ch = channel.new(3)
+        ch:send("a")
+        ch:send("b")
+        ch:send("c")
+        local r = channel.select({ ch:case_send("d") }, true)
+        eq(r.default, true, "send to a full buffer is not ready")
+        eq(ch:receive(), "a", "FIFO 1")
+        eq(ch:receive(), "b", "FIFO 2")
+        r = channel.select({ ch:case_send("d") }, true)
+        eq(r.default, nil, "send ready after space was made")
+        eq(r.channel, ch, "select send channel")
+        eq(r.value, "d", "select send value")
+        eq(r.ok, true, "select send ok")
+        eq(ch:receive(), "c", "FIFO 3")
+        eq(ch:receive(), "d", "FIFO 4")
+    end)
+
+    test("buffered producer/consumer tasks", function()
+        local ch = channel.new(4)
+        local results = channel.new(1)
+        local N = 200
+        coroutine.spawn(function()
+            for i = 1, N do ch:send(i) end
+            ch:close()
+        end)
+        coroutine.spawn(function()
+            local sum, count = 0, 0
+            while true do
+                local v, ok = ch:receive()
+                if not ok then break end
+                sum = sum + v
+                count = count + 1
+            end
+            results:send({ sum = sum, count = count })
+        end)
+        local r = recv(results)
+        eq(r.count, N, "count")
+        eq(r.sum, N * (N + 1) // 2, "sum")
+    end)
+
+    test("close semantics", function()
+        local ch = channel.new(2)
+        ch:send(1)
+        ch:send(2)
+        ch:close()
+        local v, ok = ch:receive()
+        eq(v, 1, "buffered 1 after close") eq(ok, true, "ok 1")
+        v, ok = ch:receive()
+        eq(v, 2, "buffered 2 after close") eq(ok, true, "ok 2")
+        v, ok = ch:receive()
+        eq(v, nil, "closed and empty") eq(ok, false, "ok after drain")
+        v, ok = ch:receive()
+        eq(ok, false, "still closed")
+        ch:close() -- closing twice is a no-op
+        local sent, err = pcall(ch.send, ch, 3)
+        eq(sent, false, "send on closed channel raises")
+        contains(err, "send on closed channel", "error")
+        local r = channel.select({ ch:case_receive() })
+        eq(r.channel, ch, "select on closed channel")
+        eq(r.ok, false, "select ok on closed channel")
+        eq(r.value, nil, "select value on closed channel")
+    end)
+
+    test("close wakes blocked receivers", function()
+        local ch = channel.new()
+        local out = channel.new(2)
+        for i = 1, 2 do
+            coroutine.spawn(function()
+                local v, ok = ch:receive()
+                out:send({ v = v, ok = ok })
+            end)
+        end
+        ch:close()
+        for i = 1, 2 do
+            local r = recv(out)
+            eq(r.v, nil, "value")
+            eq(r.ok, false, "ok")
+        end
+    end)
+
+    test("select takes the first ready case in array order", function()
+        local a, b, c = channel.new(1), channel.new(1), channel.new(1)
+        b:send("b")
+        c:send("c")
+        local r = channel.select({ a:case_receive(), b:case_receive(), c:case_receive() })
+        eq(r.channel, b, "first ready is b")
+        eq(r.value, "b", "value")
+        eq(r.ok, true, "ok")
+        b:send("b2")
+        r = channel.select({ c:case_receive(), b:case_receive() })
+        eq(r.channel, c, "c listed first")
+        eq(r.value, "c", "value c")
+        r = channel.select({ c:case_receive(), b:case_receive() })
+        eq(r.channel, b, "then b")
+        eq(r.value, "b2", "value b2")
+        -- withdrawn cases consume nothing
+        eq(channel.select({ a:case_receive(), b:case_receive() }, true).default, true, "all empty")
+    end)
+
+    test("select blocks until another task sends", function()
+        local a, b = channel.new(), channel.new()
+        coroutine.spawn(function() b:send("from task") end)
+        local r = channel.select({ a:case_receive(), b:case_receive() })
+        eq(r.channel, b, "channel")
+        eq(r.value, "from task", "value")
+        eq(r.ok, true, "ok")
+    end)
+
+    test("select send case to a waiting receiver", function()
+        local ch = channel.new()
+        local got = channel.new(1)
+        coroutine.spawn(function() got:send(ch:receive()) end)
+        local r = channel.select({ ch:case_send("v") })
+        eq(r.channel, ch, "channel")
+        eq(r.value, "v", "value")
+        eq(recv(got), "v", "receiver got it")
+    end)
+
+    test("select default as key", function()
+        local a = channel.new(1)
+        local r = channel.select({ a:case_receive(), default = true })
+        eq(r.default, true, "default")
+        eq(r.ok, true, "ok")
+        eq(r.channel, nil, "channel")
+        eq(r.value, nil, "value")
+        a:send(5)
+        r = channel.select({ a:case_receive(), default = true })
+        eq(r.default, nil, "ready case wins over default")
+        eq(r.value, 5, "value")
+    end)
+
+    test("select default as second argument", function()
+        local a = channel.new()
+        local r = channel.select({ a:case_receive() }, true)
+        eq(r.default, true, "default")
+        eq(r.ok, true, "ok")
+        eq(r.channel, nil, "channel")
+    end)
+
+    test("select with a time.after timeout", function()
+        local never = channel.new()
+        local timeout = time.after("30ms")
+        local r = channel.select({ never:case_receive(), timeout:case_receive() })
+        eq(r.channel, timeout, "timeout channel wins")
+        eq(r.ok, true, "ok")
+        eq(type(r.value), "userdata", "fire time value")
+    end)
+
+    test("channel identity", function()
+        local a = channel.new(1)
+        a:send(1)
+        local r = channel.select({ a:case_receive() })
+        check(rawequal(r.channel, a), "r.channel is the same object")
+        check(a ~= channel.new(1), "different channels differ")
+    end)
+    return finish()
+end
+return { main = main }

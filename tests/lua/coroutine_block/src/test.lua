@@ -1,0 +1,128 @@
+-- ---- inline test helper ----------------------------------------------
+local failed = 0
+local function test(name, fn)
+    local ok, err = pcall(fn)
+    if ok then
+        io.print("PASS " .. name)
+    else
+        failed = failed + 1
+        io.print("FAIL " .. name .. ": " .. tostring(err))
+    end
+end
+local function check(cond, msg)
+    if not cond then error(msg or "check failed", 2) end
+end
+local function eq(got, want, what)
+    if got ~= want then
+        error(string.format("%s: expected %s, got %s", what or "value",
+            tostring(want), tostring(got)), 2)
+    end
+end
+local function contains(s, sub, what)
+    s = tostring(s)
+    if not string.find(s, sub, 1, true) then
+        error(string.format("%s: %q does not contain %q", what or "text", s, sub), 2)
+    end
+end
+-- receive one value from ch, failing after `limit` (a failure bound only)
+local function recv(ch, limit)
+    local deadline = time.after(limit or "10s")
+    local r = channel.select({ ch:case_receive(), deadline:case_receive() })
+    if r.channel == deadline then error("timed out after " .. (limit or "10s"), 2) end
+    return r.value, r.ok
+end
+-- next inbox message, which must have `topic`
+local function expect_msg(topic, limit)
+    local msg = recv(process.inbox(), limit)
+    eq(msg:topic(), topic, "topic")
+    return msg
+end
+-- EXIT event of `pid` (EXITs of other pids are kept for later calls)
+local stashed_exits = {}
+local function wait_exit(pid, limit)
+    local ev = stashed_exits[pid]
+    if ev then stashed_exits[pid] = nil return ev end
+    local deadline = time.after(limit or "10s")
+    while true do
+        local r = channel.select({ process.events():case_receive(), deadline:case_receive() })
+        if r.channel == deadline then error("timed out waiting for EXIT of " .. tostring(pid), 2) end
+        ev = r.value
+        if ev.kind == process.event.EXIT and ev.from == pid then return ev end
+        stashed_exits[ev.from] = ev
+    end
+end
+local function finish() if failed == 0 then return 0 end return 1 end
+-- ----------------------------------------------------------------------
+local function main()
+    test("computational generators work", function()
+        local gen = coroutine.wrap(function()
+            for i = 1, 3 do coroutine.yield(i) end
+        end)
+        eq(gen(), 1, "1") eq(gen(), 2, "2") eq(gen(), 3, "3")
+        local co = coroutine.create(function(a, b)
+            local c = coroutine.yield(a + b)
+            return c * 2
+        end)
+        local ok, v = coroutine.resume(co, 1, 2)
+        eq(ok, true, "resume 1") eq(v, 3, "yielded")
+        ok, v = coroutine.resume(co, 10)
+        eq(ok, true, "resume 2") eq(v, 20, "returned")
+        eq(coroutine.status(co), "dead", "status")
+        local running, ismain = coroutine.running()
+        eq(type(running), "thread", "coroutine.running")
+    end)
+
+    test("blocking inside coroutine.create raises a clear error", function()
+        local co = coroutine.create(function()
+            time.sleep("1ms")
+            return "slept"
+        end)
+        local ok, err = coroutine.resume(co)
+        eq(ok, false, "resume must fail")
+        check(type(err) == "string" or type(err) == "userdata", "error type " .. type(err))
+        local text = tostring(err)
+        check(#text > 0, "empty error message")
+        check(text:find("coroutine") or text:find("block") or text:find("yield"),
+              "unclear error: " .. text)
+    end)
+
+    test("receive inside coroutine.wrap raises", function()
+        local ch = channel.new()
+        local f = coroutine.wrap(function() return ch:receive() end)
+        local ok, err = pcall(f)
+        eq(ok, false, "call must fail")
+        check(#tostring(err) > 0, "error message")
+    end)
+
+    test("select inside coroutine.create raises", function()
+        local co = coroutine.create(function()
+            return channel.select({ channel.new():case_receive(), time.after("1ms"):case_receive() })
+        end)
+        local ok, err = coroutine.resume(co)
+        eq(ok, false, "resume must fail")
+        check(#tostring(err) > 0, "error message")
+    end)
+
+    test("process keeps working after the failed attempts", function()
+        time.sleep("2ms")
+        local ch = channel.new()
+        coroutine.spawn(function() ch:send("still fine") end)
+        eq(recv(ch), "still fine", "value")
+    end)
+
+    test("yield inside pcall inside a manual coroutine", function()
+        local co = coroutine.create(function()
+            local ok, v = pcall(function()
+                local x = coroutine.yield("y1")
+                return x + 1
+            end)
+            return ok, v
+        end)
+        local ok, v = coroutine.resume(co)
+        eq(ok, true, "resume 1") eq(v, "y1", "yield across pcall")
+        local ok2, pok, pv = coroutine.resume(co, 41)
+        eq(ok2, true, "resume 2") eq(pok, true, "pcall ok") eq(pv, 42, "value")
+    end)
+    return finish()
+end
+return { main = main }

@@ -1,0 +1,5 @@
+local function main()
+    io.print("PASS about to raise")
+    error("boom")
+end
+return { main = main }

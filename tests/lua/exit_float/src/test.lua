@@ -1,0 +1,3 @@
+return { main = function()
+    return 7.9
+end }

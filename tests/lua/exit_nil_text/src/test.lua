@@ -1,0 +1,3 @@
+return { main = function()
+    return nil, "custom failure text"
+end }

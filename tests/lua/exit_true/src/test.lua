@@ -1,0 +1,4 @@
+return { main = function()
+    io.print("PASS returning true")
+    return true
+end }

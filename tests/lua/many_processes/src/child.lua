@@ -1,0 +1,5 @@
+local function main(parent, i)
+    process.send(parent, "hi", i)
+    return i * 2
+end
+return { main = main }

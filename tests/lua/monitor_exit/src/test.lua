@@ -1,0 +1,135 @@
+-- ---- inline test helper ----------------------------------------------
+local failed = 0
+local function test(name, fn)
+    local ok, err = pcall(fn)
+    if ok then
+        io.print("PASS " .. name)
+    else
+        failed = failed + 1
+        io.print("FAIL " .. name .. ": " .. tostring(err))
+    end
+end
+local function check(cond, msg)
+    if not cond then error(msg or "check failed", 2) end
+end
+local function eq(got, want, what)
+    if got ~= want then
+        error(string.format("%s: expected %s, got %s", what or "value",
+            tostring(want), tostring(got)), 2)
+    end
+end
+local function contains(s, sub, what)
+    s = tostring(s)
+    if not string.find(s, sub, 1, true) then
+        error(string.format("%s: %q does not contain %q", what or "text", s, sub), 2)
+    end
+end
+-- receive one value from ch, failing after `limit` (a failure bound only)
+local function recv(ch, limit)
+    local deadline = time.after(limit or "10s")
+    local r = channel.select({ ch:case_receive(), deadline:case_receive() })
+    if r.channel == deadline then error("timed out after " .. (limit or "10s"), 2) end
+    return r.value, r.ok
+end
+-- next inbox message, which must have `topic`
+local function expect_msg(topic, limit)
+    local msg = recv(process.inbox(), limit)
+    eq(msg:topic(), topic, "topic")
+    return msg
+end
+-- EXIT event of `pid` (EXITs of other pids are kept for later calls)
+local stashed_exits = {}
+local function wait_exit(pid, limit)
+    local ev = stashed_exits[pid]
+    if ev then stashed_exits[pid] = nil return ev end
+    local deadline = time.after(limit or "10s")
+    while true do
+        local r = channel.select({ process.events():case_receive(), deadline:case_receive() })
+        if r.channel == deadline then error("timed out waiting for EXIT of " .. tostring(pid), 2) end
+        ev = r.value
+        if ev.kind == process.event.EXIT and ev.from == pid then return ev end
+        stashed_exits[ev.from] = ev
+    end
+end
+local function finish() if failed == 0 then return 0 end return 1 end
+-- ----------------------------------------------------------------------
+local function main()
+    local events = process.events()
+    local pids = {}
+    for _, mode in ipairs({ "value", "raise", "nil_text", "err_obj", "err_plain", "nothing", "raise_obj" }) do
+        local pid, err = process.spawn_monitored("app:child", "app:processes", mode)
+        pids[mode] = pid
+        test("spawn_monitored " .. mode, function()
+            check(pid, "spawn failed: " .. tostring(err))
+        end)
+    end
+    if failed > 0 then return finish() end
+
+    test("normal return", function()
+        local ev = wait_exit(pids.value)
+        eq(ev.kind, "pid.exit", "kind")
+        eq(ev.kind, process.event.EXIT, "kind constant")
+        eq(ev.from, pids.value, "from")
+        eq(type(ev.at), "number", "type(at)")
+        check(math.abs(ev.at - os.time()) <= 60, "at is unix seconds: " .. tostring(ev.at))
+        eq(type(ev.result), "table", "type(result)")
+        eq(ev.result.error, nil, "result.error")
+        eq(type(ev.result.value), "table", "type(result.value)")
+        eq(ev.result.value.answer, 42, "result.value.answer")
+        eq(ev.result.value.list[2], "b", "result.value.list[2]")
+    end)
+    test("raised error", function()
+        local ev = wait_exit(pids.raise)
+        eq(ev.from, pids.raise, "from")
+        eq(ev.result.value, nil, "result.value")
+        local e = ev.result.error
+        check(e ~= nil, "result.error missing")
+        eq(e:kind(), errors.INTERNAL, "kind")
+        contains(e:message(), "kaboom", "message")
+        contains(e:message(), "child.lua:6", "message position")
+        contains(tostring(e), "kaboom", "tostring")
+        contains("err: " .. e, "kaboom", "concatenation")
+    end)
+    test("return nil, text", function()
+        local ev = wait_exit(pids.nil_text)
+        eq(ev.result.value, nil, "result.value")
+        local e = ev.result.error
+        check(e ~= nil, "result.error missing")
+        eq(e:message(), "text error", "message")
+        eq(e:kind(), errors.INTERNAL, "kind")
+        eq(e:retryable(), false, "retryable")
+    end)
+    test("return nil, error object", function()
+        local ev = wait_exit(pids.err_obj)
+        local e = ev.result.error
+        check(e ~= nil, "result.error missing")
+        eq(e:message(), "custom", "message")
+        eq(e:kind(), errors.NOT_FOUND, "kind")
+        eq(e:retryable(), true, "retryable")
+    end)
+    test("return nil, errors.new(text) has kind Internal", function()
+        local ev = wait_exit(pids.err_plain)
+        local e = ev.result.error
+        check(e ~= nil, "result.error missing")
+        eq(e:message(), "plain", "message")
+        eq(e:kind(), errors.INTERNAL, "kind")
+    end)
+    test("return nothing", function()
+        local ev = wait_exit(pids.nothing)
+        eq(ev.result.error, nil, "result.error")
+        eq(ev.result.value, nil, "result.value")
+    end)
+    test("raised error object keeps its kind", function()
+        local ev = wait_exit(pids.raise_obj)
+        local e = ev.result.error
+        check(e ~= nil, "result.error missing")
+        contains(e:message(), "raised obj", "message")
+        eq(e:kind(), errors.INVALID, "kind")
+    end)
+    test("exactly one EXIT per child", function()
+        local r = channel.select({ events:case_receive() }, true)
+        check(r.default, "unexpected extra event: " .. tostring(r.value and r.value.kind))
+    end)
+    return finish()
+end
+return { main = main }

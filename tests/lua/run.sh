@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Lua-level test suite.
+#
+#   tests/lua/run.sh WIPPY_BINARY [CASE...]
+#
+# Every directory tests/lua/<case>/ holding src/_index.yaml is one case: a
+# small app with a process entry `app:test` on a terminal host. The case is
+# copied to a temporary directory, `wippy init -s` writes the lock file and
+# `timeout 60 wippy run -x app:test </dev/null` runs it.
+#
+# A case passes when
+#   * the exit code is 0, or the number in the case's `expect_exit` file;
+#   * no stdout line starts with "FAIL";
+#   * every non-empty line of the case's `expect_stderr` file occurs in
+#     stderr (fixed-string match);
+#   * no non-empty line of the case's `reject_output` file occurs in stdout
+#     or stderr (fixed-string match);
+#   * neither stdout nor stderr mentions "Sanitizer" or "runtime error:"
+#     (ASan/UBSan/TSan reports).
+# A case may hold a file `timeout` with its own limit in seconds (default 60,
+# or $WIPPY_TEST_TIMEOUT).
+# Prints "ok - <case>" / "not ok - <case>" (with the captured output) and a
+# final "N passed, N failed" line; exits 1 if any case failed.
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 WIPPY_BINARY [CASE...]" >&2
+    exit 2
+fi
+
+abspath() {
+    case $1 in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
+    esac
+}
+
+WIPPY=$(abspath "$1")
+shift
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CASE_TIMEOUT=${WIPPY_TEST_TIMEOUT:-60}
+
+if [ ! -x "$WIPPY" ]; then
+    echo "wippy binary not found or not executable: $WIPPY" >&2
+    exit 2
+fi
+
+TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wippy-lua.XXXXXX")
+trap 'rm -rf "$TMPROOT"' EXIT
+trap 'exit 130' INT TERM
+
+if [ $# -gt 0 ]; then
+    cases=("$@")
+else
+    cases=()
+    for d in "$HERE"/*/; do
+        [ -f "$d/src/_index.yaml" ] && cases+=("$(basename "$d")")
+    done
+fi
+
+passed=0
+failed=0
+
+indent() { sed 's/^/    | /'; }
+
+for name in "${cases[@]}"; do
+    src="$HERE/$name"
+    if [ ! -f "$src/src/_index.yaml" ]; then
+        echo "not ok - $name"
+        echo "    no such case: $src/src/_index.yaml"
+        failed=$((failed + 1))
+        continue
+    fi
+    work="$TMPROOT/$name"
+    mkdir -p "$work"
+    cp -R "$src/." "$work/"
+    reasons=()
+
+    (cd "$work" && "$WIPPY" init -s >init.out 2>&1)
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        reasons+=("wippy init -s exited $rc")
+    fi
+
+    limit=$CASE_TIMEOUT
+    if [ -f "$src/timeout" ]; then
+        limit=$(tr -d ' \t\r\n' <"$src/timeout")
+    fi
+    start=$(date +%s)
+    # (the subshell's own stderr only carries bash's "Killed" notices)
+    (cd "$work" && timeout -k 5 "$limit" "$WIPPY" run -x app:test \
+        </dev/null >stdout 2>stderr) 2>/dev/null
+    rc=$?
+    elapsed=$(( $(date +%s) - start ))
+
+    want_exit=0
+    if [ -f "$src/expect_exit" ]; then
+        want_exit=$(tr -d ' \t\r\n' <"$src/expect_exit")
+    fi
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+        reasons+=("timed out after ${limit}s (exit $rc)")
+    elif [ "$rc" != "$want_exit" ]; then
+        reasons+=("exit code $rc, expected $want_exit")
+    fi
+    if grep -q '^FAIL' "$work/stdout"; then
+        reasons+=("FAIL lines in stdout")
+    fi
+    if [ -f "$src/expect_stderr" ]; then
+        while IFS= read -r want || [ -n "$want" ]; do
+            [ -z "$want" ] && continue
+            if ! grep -qF -- "$want" "$work/stderr"; then
+                reasons+=("stderr lacks: $want")
+            fi
+        done <"$src/expect_stderr"
+    fi
+    if [ -f "$src/reject_output" ]; then
+        while IFS= read -r bad || [ -n "$bad" ]; do
+            [ -z "$bad" ] && continue
+            if grep -qF -- "$bad" "$work/stdout" "$work/stderr"; then
+                reasons+=("output contains: $bad")
+            fi
+        done <"$src/reject_output"
+    fi
+    if grep -qE 'Sanitizer|runtime error:' "$work/stdout" "$work/stderr"; then
+        reasons+=("sanitizer report")
+    fi
+
+    if [ ${#reasons[@]} -eq 0 ]; then
+        echo "ok - $name (${elapsed}s)"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name (${elapsed}s)"
+        for r in "${reasons[@]}"; do echo "    # $r"; done
+        echo "    --- init:"; indent <"$work/init.out"
+        echo "    --- stdout:"; indent <"$work/stdout"
+        echo "    --- stderr:"; indent <"$work/stderr"
+        failed=$((failed + 1))
+    fi
+    rm -rf "$work"
+done
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

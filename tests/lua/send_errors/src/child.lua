@@ -1,0 +1,1 @@
+return { main = function() return "done" end }

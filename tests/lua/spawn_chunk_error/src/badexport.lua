@@ -1,0 +1,2 @@
+-- the chunk returns neither a function nor a table
+return 42
