@@ -6,9 +6,16 @@
 #include "alloc.h"
 #include "scheduler.h"
 
+#define PROC_SIZE ((sizeof(struct wp_proc) + 15u) & ~(size_t)15u)
+
 struct wp_proc *wp_proc_new(struct wp_sched *s, void *host) {
-  struct wp_proc *p = wp_calloc(1, sizeof *p);
+  return wp_proc_new_ext(s, host, 0);
+}
+
+struct wp_proc *wp_proc_new_ext(struct wp_sched *s, void *host, size_t extra) {
+  struct wp_proc *p = wp_calloc(1, PROC_SIZE + extra);
   if (!p) return NULL;
+  if (extra) p->vm = (char *)p + PROC_SIZE;
   atomic_init(&p->state, WP_PS_IDLE);
   atomic_init(&p->refs, 1);
   atomic_init(&p->kill, WP_KILL_NONE);

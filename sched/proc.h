@@ -89,6 +89,9 @@ struct wp_proc {
 /* Allocates a process block with one reference (the caller's, handed to the
 ** process table by wp_ptab_insert). NULL on allocation failure. */
 struct wp_proc *wp_proc_new(struct wp_sched *s, void *host);
+/* Same, with `extra` zeroed bytes in the same allocation for the VM's
+** per-process data: p->vm points at them (one allocation per process). */
+struct wp_proc *wp_proc_new_ext(struct wp_sched *s, void *host, size_t extra);
 /* Takes one more reference. */
 static inline void wp_proc_retain(struct wp_proc *p) {
   atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);

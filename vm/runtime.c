@@ -269,10 +269,14 @@ int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen) {
 
 /* ---- spawning ---- */
 
+/* Creates a process and its VM data in one allocation (not yet in the
+** process table). NULL on allocation failure. */
 static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
                                     struct wp_host *host) {
-  struct wp_vmproc *vp = wp_calloc(1, sizeof *vp);
-  if (!vp) return NULL;
+  struct wp_proc *p = wp_proc_new_ext(rt->sched, host, sizeof(struct wp_vmproc));
+  if (!p) return NULL;
+  struct wp_vmproc *vp = p->vm;
+  vp->p = p;
   vp->rt = rt;
   vp->code = code;
   vp->host = host;
@@ -281,19 +285,11 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
   return vp;
 }
 
-/* Creates the process for vp, inserts it and returns it (referenced by the
-** table only). NULL on failure (vp freed). */
+/* Gives vp's process its pid and inserts it into the process table. Returns
+** the process, or NULL on failure (then everything is freed). */
 static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char *pid,
                                    const char *pid_host) {
-  struct wp_proc *p = wp_proc_new(rt->sched, vp->host);
-  if (!p) {
-    wp_buf_free(&vp->args);
-    pthread_mutex_destroy(&vp->plock);
-    wp_free(vp);
-    return NULL;
-  }
-  p->vm = vp;
-  vp->p = p;
+  struct wp_proc *p = vp->p;
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
   p->counter = wp_ptab_next_counter(pt);
   p->pid_len = (uint16_t)wp_pid_format(p->pid, sizeof p->pid, pid_host, p->counter);
@@ -332,9 +328,7 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
   vp->svc = svc;
   const char *cerr;
   if (n > 0 && wp_codec_encode(L, first, n, &vp->args, rt->limits, &cerr) != 0) {
-    wp_buf_free(&vp->args);
-    pthread_mutex_destroy(&vp->plock);
-    wp_free(vp);
+    wp_proc_release(vp->p);
     *kind = WP_KIND_INVALID;
     *msg = cerr;
     return -1;
@@ -359,7 +353,7 @@ int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host
   if (!vp) goto oom;
   vp->argv = wp_calloc((size_t)argc + 1, sizeof(char *));
   if (!vp->argv) {
-    wp_free(vp);
+    wp_proc_release(vp->p);
     goto oom;
   }
   for (int i = 0; i < argc; i++) vp->argv[i] = wp_strdup(argv[i]);

@@ -910,8 +910,7 @@ static void vm_free(struct wp_proc *p) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
     wp_free(vp->argv);
   }
-  pthread_mutex_destroy(&vp->plock);
-  wp_free(vp);
+  pthread_mutex_destroy(&vp->plock); /* vp lives in p's allocation */
   p->vm = NULL;
 }
 
