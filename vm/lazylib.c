@@ -223,12 +223,17 @@ static int str_first_index(lua_State *L) {
   return 1;
 }
 
-/* String values' metatable: arithmetic coercion ("10" + 1) and methods. */
+/* String values' metatable: arithmetic coercion ("10" + 1) and methods.
+** Seven binary operators and __index make eight entries, which fit the
+** smallest hash part that holds them (8 nodes); with __unm it would take
+** 16 nodes (256 more bytes in every process). Unary minus on a numeric
+** string (-"2") is the price (docs/differences-from-wippy.md). */
 void wp_stdlib_string_mt(lua_State *L) {
   lua_pushliteral(L, "");
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 8);
   for (int i = 0; cap_strmt[i].name; i++) {
-    if (strcmp(cap_strmt[i].name, "__index") == 0) continue;
+    if (strcmp(cap_strmt[i].name, "__index") == 0 || strcmp(cap_strmt[i].name, "__unm") == 0)
+      continue;
     lua_pushcfunction(L, cap_strmt[i].fn);
     lua_setfield(L, -2, cap_strmt[i].name);
   }

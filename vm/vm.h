@@ -130,7 +130,7 @@ struct wp_vmproc {
   struct wp_task *resume_first; /* preempted task: resumed before others */
   int ntasks;
   /* preemption: plock guards running_th/armed against the timer thread */
-  pthread_mutex_t plock;
+  pthread_spinlock_t plock;
   lua_State *running_th;     /* innermost thread being resumed (task or coroutine) */
   lua_State *armed_th;       /* thread the preemption hook is armed on */
   int hook_armed;

@@ -391,9 +391,9 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
       luaL_error(L, "process terminated");
     return;
   }
-  pthread_mutex_lock(&vp->plock);
+  pthread_spin_lock(&vp->plock);
   disarm_locked(vp);
-  pthread_mutex_unlock(&vp->plock);
+  pthread_spin_unlock(&vp->plock);
   if (vp->current && L == vp->current->th)
     vp->preempted = 1;
   else
@@ -404,13 +404,13 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
 static void vm_preempt(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
   if (!vp) return;
-  pthread_mutex_lock(&vp->plock);
+  pthread_spin_lock(&vp->plock);
   if (vp->running_th && !vp->hook_armed) {
     lua_sethook(vp->running_th, preempt_hook, LUA_MASKCOUNT, 1000);
     vp->armed_th = vp->running_th;
     vp->hook_armed = 1;
   }
-  pthread_mutex_unlock(&vp->plock);
+  pthread_spin_unlock(&vp->plock);
 }
 
 /* ---- coroutine.resume / coroutine.wrap with preemption forwarding ---- */
@@ -423,16 +423,16 @@ static int resume_k(lua_State *L, int status, lua_KContext wrap);
 static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
   struct wp_vmproc *vp = wp_vm_self(L);
   for (;;) {
-    pthread_mutex_lock(&vp->plock);
+    pthread_spin_lock(&vp->plock);
     lua_State *outer = vp->running_th;
     vp->running_th = co;
-    pthread_mutex_unlock(&vp->plock);
+    pthread_spin_unlock(&vp->plock);
     int nres = 0;
     int st = lua_resume(co, L, nargs, &nres);
-    pthread_mutex_lock(&vp->plock);
+    pthread_spin_lock(&vp->plock);
     if (vp->hook_armed && vp->armed_th == co) disarm_locked(vp);
     vp->running_th = outer;
-    pthread_mutex_unlock(&vp->plock);
+    pthread_spin_unlock(&vp->plock);
     if (st == LUA_YIELD && vp->preempted_inner) {
       vp->preempted_inner = 0;
       lua_pop(co, nres);
@@ -847,17 +847,17 @@ static int vm_run(struct wp_proc *p) {
     }
     t->state = WP_TASK_RUNNING;
     vp->current = t;
-    pthread_mutex_lock(&vp->plock);
+    pthread_spin_lock(&vp->plock);
     vp->running_th = t->th;
-    pthread_mutex_unlock(&vp->plock);
+    pthread_spin_unlock(&vp->plock);
     int nres = 0;
     int nargs = t->nargs;
     t->nargs = 0;
     int st = lua_resume(t->th, L, nargs, &nres);
-    pthread_mutex_lock(&vp->plock);
+    pthread_spin_lock(&vp->plock);
     disarm_locked(vp);
     vp->running_th = NULL;
-    pthread_mutex_unlock(&vp->plock);
+    pthread_spin_unlock(&vp->plock);
     vp->current = NULL;
     if (!vp->gc_on && vp->mem_used > WP_GC_START) {
       vp->gc_on = 1;
@@ -910,7 +910,7 @@ static void vm_free(struct wp_proc *p) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
     wp_free(vp->argv);
   }
-  pthread_mutex_destroy(&vp->plock); /* vp lives in p's allocation */
+  pthread_spin_destroy(&vp->plock); /* vp lives in p's allocation */
   p->vm = NULL;
 }
 
