@@ -146,8 +146,20 @@ static int l_cancel(lua_State *L) {
   return 1;
 }
 
-static int l_monitor(lua_State *L) {
+/* monitor/link: a pid whose process is gone is "pid not registered". */
+static struct wp_proc *resolve_live(lua_State *L) {
+  size_t len;
+  const char *dest = luaL_checklstring(L, 1, &len);
   struct wp_proc *p = resolve_arg(L, 1, NULL);
+  if (!p && wp_pid_parse(dest, len)) {
+    lua_pop(L, 2);
+    wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
+  }
+  return p;
+}
+
+static int l_monitor(lua_State *L) {
+  struct wp_proc *p = resolve_live(L);
   if (!p) return 2;
   int rc = wp_proc_monitor(p, self(L)->p->handle);
   wp_proc_release(p);
@@ -175,7 +187,7 @@ static int l_unmonitor(lua_State *L) {
 }
 
 static int l_link(lua_State *L) {
-  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  struct wp_proc *p = resolve_live(L);
   if (!p) return 2;
   int rc = wp_proc_link(self(L)->p, p);
   wp_proc_release(p);

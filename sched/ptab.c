@@ -184,7 +184,22 @@ int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   return 0;
 }
 
-void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p) {
+void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p) {
+  uint32_t h = hash_counter(p->counter);
+  struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
+  int found = 0;
+  pthread_mutex_lock(&hs->lock);
+  if (hs->nbuckets) {
+    struct wp_proc **pp = &hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
+    while (*pp && *pp != p) pp = &(*pp)->hnext;
+    if (*pp) {
+      *pp = p->hnext;
+      hs->count--;
+      found = 1;
+    }
+  }
+  pthread_mutex_unlock(&hs->lock);
+  if (!found) return; /* unlinked already */
   uint32_t idx = (uint32_t)p->handle;
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct slot *sl = slot_at(t, idx);
@@ -194,19 +209,12 @@ void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p) {
     sl->gen++;
   }
   pthread_mutex_unlock(&ss->lock);
-
-  uint32_t h = hash_counter(p->counter);
-  struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
-  pthread_mutex_lock(&hs->lock);
-  struct wp_proc **pp = &hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
-  while (*pp && *pp != p) pp = &(*pp)->hnext;
-  if (*pp) {
-    *pp = p->hnext;
-    hs->count--;
-  }
-  pthread_mutex_unlock(&hs->lock);
   slot_release(t, idx);
   atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
+}
+
+void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p) {
+  wp_ptab_unlink(t, p);
   wp_proc_release(p);
 }
 

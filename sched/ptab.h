@@ -23,7 +23,12 @@ uint64_t wp_ptab_next_counter(struct wp_ptab *t);
 /* Inserts p (taking over the caller's reference) under p->counter, which the
 ** caller has set (with p->pid). Assigns p->handle. 0 or WP_ENOMEM/WP_ELIMIT. */
 int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p);
-/* Removes p and drops the table's reference. Called once, at exit. */
+/* Makes p unfindable (by handle and by pid) but keeps the table's
+** reference. Idempotent. An exiting process calls it before it notifies its
+** monitors, so whoever sees the EXIT can no longer reach it. */
+void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p);
+/* Unlinks p (if not yet) and drops the table's reference. Called once, by
+** the worker, after the process's last run. */
 void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p);
 /* Lookups: a referenced live process, or NULL. */
 struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle h);

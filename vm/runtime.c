@@ -64,15 +64,34 @@ struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id) {
   return NULL;
 }
 
+/* Whether the host part of a pid string names a host here (or a function
+** entry: function calls carry their entry id as host part). */
+static int pid_host_known(struct wp_rt *rt, const char *pid, size_t len) {
+  const char *bar = memchr(pid, '|', len);
+  const char *h = pid + 1;
+  const char *at = memchr(h, '@', (size_t)(bar - h));
+  if (at) h = at + 1;
+  char id[256];
+  size_t n = (size_t)(bar - h);
+  if (n >= sizeof id) return 0;
+  memcpy(id, h, n);
+  id[n] = '\0';
+  return wp_rt_host(rt, id) != NULL || wp_rt_code(rt, id) != NULL;
+}
+
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err) {
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
   uint64_t c = wp_pid_parse(dest, len);
   if (c) {
     struct wp_proc *p = wp_ptab_get_counter(pt, c);
+    if (p && (p->pid_len != len || memcmp(p->pid, dest, len) != 0)) {
+      wp_proc_release(p); /* same counter, another host (or node): not it */
+      p = NULL;
+    }
     if (!p) {
       *kind = WP_KIND_NOT_FOUND;
-      *err = "process not found";
+      *err = pid_host_known(rt, dest, len) ? "process not found" : "host not found";
     }
     return p;
   }

@@ -161,8 +161,12 @@ static int l_print(lua_State *L) {
   luaL_pushresult(&b);
   struct wp_vmproc *vp = wp_vm_self(L);
   lua_Debug ar;
-  int line = 0;
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar)) line = ar.currentline;
+  int line = 0; /* the first Lua frame up the stack (pcall(print, ...) too) */
+  for (int lv = 1; lua_getstack(L, lv, &ar); lv++)
+    if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+      line = ar.currentline;
+      break;
+    }
   char fields[256];
   snprintf(fields, sizeof fields, "{\"pid\": \"%s\", \"location\": \"%s:%d\"}",
            vp->p->pid, vp->code ? vp->code->entry->id : "?", line);

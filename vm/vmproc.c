@@ -152,13 +152,27 @@ static void task_free(struct wp_vmproc *vp, struct wp_task *t) {
   vp->ntasks--;
 }
 
+static int spawn_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return 1; /* the new thread, left on the stack before the yield */
+}
+
 struct wp_task *wp_task_spawn(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
   struct wp_task *t = task_new(L, vp);
   t->nargs = 0;
-  ready_push(vp, t);
   lua_pushthread(t->th);
   lua_xmove(t->th, L, 1);
+  struct wp_task *cur = vp->current;
+  if (cur && cur->th == L && lua_isyieldable(L)) {
+    /* As in Wippy, the new task runs first, up to its first blocking
+    ** point; the spawner continues after it. */
+    vp->resume_first = t;
+    wp_task_ready(vp, cur, 0);
+    lua_yieldk(L, 0, 0, spawn_k);
+  }
+  ready_push(vp, t);
   return t;
 }
 
@@ -537,6 +551,7 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   if (wp_proc_exit_begin(p, &mons, &links, &names)) return;
   wp_names_release(wp_sched_names(p->sched), names, p->counter);
   struct wp_ptab *pt = wp_sched_ptab(p->sched);
+  wp_ptab_unlink(pt, p); /* gone for whoever receives the EXIT below */
   int64_t at = wp_wall_ns() / 1000000000;
   for (int pass = 0; pass < 2; pass++) {
     struct wp_hlist *l = pass == 0 ? &mons : &links;

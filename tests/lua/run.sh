@@ -19,6 +19,19 @@
 #     (ASan/UBSan/TSan reports).
 # A case may hold a file `timeout` with its own limit in seconds (default 60,
 # or $WIPPY_TEST_TIMEOUT).
+#
+# Optional per-case files (all absent by default, which gives the behaviour
+# described above):
+#   * `flags`: extra `wippy run` flags (whitespace-separated words, e.g.
+#     `-c -v`), placed after `run` and before the entry;
+#   * `command`: words replacing `-x app:test`, e.g. a named command and its
+#     arguments (`mycmd alpha beta`), so the run is `wippy run FLAGS WORDS`;
+#   * `stdin`: a file fed to the run's stdin instead of /dev/null;
+#   * `expect_stdout`: like `expect_stderr`, for stdout.
+# When the case's src/_index.yaml mentions `testing.lua`, the shared test
+# library tests/lua/lib/testing.lua is copied into the case's src/ directory
+# (as src/testing.lua) before the run, so an entry
+# `source: file://testing.lua` of kind library.lua can load it.
 # Prints "ok - <case>" / "not ok - <case>" (with the captured output) and a
 # final "N passed, N failed" line; exits 1 if any case failed.
 set -u
@@ -74,6 +87,9 @@ for name in "${cases[@]}"; do
     work="$TMPROOT/$name"
     mkdir -p "$work"
     cp -R "$src/." "$work/"
+    if grep -q 'testing\.lua' "$src/src/_index.yaml"; then
+        cp "$HERE/lib/testing.lua" "$work/src/testing.lua"
+    fi
     reasons=()
 
     (cd "$work" && "$WIPPY" init -s >init.out 2>&1)
@@ -86,10 +102,22 @@ for name in "${cases[@]}"; do
     if [ -f "$src/timeout" ]; then
         limit=$(tr -d ' \t\r\n' <"$src/timeout")
     fi
+    flags=()
+    if [ -f "$src/flags" ]; then
+        read -r -a flags < <(tr '\r\n' '  ' <"$src/flags")
+    fi
+    entry=(-x app:test)
+    if [ -f "$src/command" ]; then
+        read -r -a entry < <(tr '\r\n' '  ' <"$src/command")
+    fi
+    input=/dev/null
+    if [ -f "$src/stdin" ]; then
+        input="$src/stdin"
+    fi
     start=$(date +%s)
     # (the subshell's own stderr only carries bash's "Killed" notices)
-    (cd "$work" && timeout -k 5 "$limit" "$WIPPY" run -x app:test \
-        </dev/null >stdout 2>stderr) 2>/dev/null
+    (cd "$work" && timeout -k 5 "$limit" "$WIPPY" run ${flags[@]+"${flags[@]}"} \
+        "${entry[@]}" <"$input" >stdout 2>stderr) 2>/dev/null
     rc=$?
     elapsed=$(( $(date +%s) - start ))
 
@@ -112,6 +140,14 @@ for name in "${cases[@]}"; do
                 reasons+=("stderr lacks: $want")
             fi
         done <"$src/expect_stderr"
+    fi
+    if [ -f "$src/expect_stdout" ]; then
+        while IFS= read -r want || [ -n "$want" ]; do
+            [ -z "$want" ] && continue
+            if ! grep -qF -- "$want" "$work/stdout"; then
+                reasons+=("stdout lacks: $want")
+            fi
+        done <"$src/expect_stdout"
     fi
     if [ -f "$src/reject_output" ]; then
         while IFS= read -r bad || [ -n "$bad" ]; do

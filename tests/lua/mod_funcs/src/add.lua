@@ -1,0 +1,4 @@
+local function add(a, b)
+    return a + b
+end
+return { add = add }

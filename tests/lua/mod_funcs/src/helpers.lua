@@ -1,0 +1,1 @@
+return { shout = function(s) return string.upper(s) .. "!" end }

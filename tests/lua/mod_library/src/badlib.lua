@@ -1,0 +1,1 @@
+error("library chunk exploded")

@@ -1,0 +1,2 @@
+-- a library whose value is a function
+return function(x) return "fn:" .. tostring(x) end
