@@ -24,7 +24,10 @@ void wp_mbox_init(struct wp_mbox *mb) {
 static void push_node(struct wp_mbox *mb, struct wp_mnode *n) {
   atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
   struct wp_mnode *prev = atomic_exchange_explicit(&mb->head, n, memory_order_seq_cst);
-  atomic_store_explicit(&prev->next, n, memory_order_release);
+  /* seq_cst: this link is what the owner reads, and the waker's next step
+  ** is to load the owner's state (store buffering, see proc.h): a release
+  ** store could pass that load, and the wake-up would be lost. */
+  atomic_store_explicit(&prev->next, n, memory_order_seq_cst);
 }
 
 void wp_mbox_push_mp(struct wp_mbox *mb, struct wp_msg *m) { push_node(mb, &m->node); }

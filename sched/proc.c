@@ -77,6 +77,9 @@ void wp_proc_kill(struct wp_proc *p, int reason) {
   int none = WP_KILL_NONE;
   atomic_compare_exchange_strong(&p->kill, &none, reason);
   wp_proc_wake(p);
+  /* a running process must notice even if it never blocks or is preempted */
+  uint32_t st = atomic_load(&p->state);
+  if (st == WP_PS_RUNNING || st == WP_PS_NOTIFIED) wp_sched_preempt(p);
 }
 
 /* ---- handle lists ---- */

@@ -12,12 +12,11 @@
 ** Only a wake moves IDLE to RUNNABLE, and only the winner of that CAS queues
 ** the process, so a process is in at most one queue and run by one worker.
 **
-** Store buffering: a waker pushes (mailbox exchange, kill flag) and then
-** reads the state; a worker stores RUNNING and then reads the mailbox. All
-** four are seq_cst, so at least one side sees the other: either the waker
-** sees RUNNING and sets NOTIFIED, or the run sees the message. On x86 the
-** exchange and the RUNNING store are locked instructions and the loads are
-** plain moves: no extra fence.
+** Store buffering: a waker pushes (the mailbox link store, the kill flag)
+** and then reads the state; a worker stores RUNNING and then reads the
+** mailbox link. All four are seq_cst, so at least one side sees the other:
+** either the waker sees RUNNING and sets NOTIFIED, or the run sees the
+** message.
 **
 ** References: the process table holds one reference while the process is
 ** alive; lookups (wp_ptab_get*) take another that the caller must release

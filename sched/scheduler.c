@@ -372,6 +372,11 @@ static void deliver_fired(struct wp_sched *s, struct fired *v, size_t n) {
   }
 }
 
+void wp_sched_preempt(struct wp_proc *p) {
+  struct wp_sched *s = p->sched;
+  if (s && s->ops->preempt) s->ops->preempt(p);
+}
+
 static void *worker_main(void *arg);
 
 /* Starts a worker in a free spare slot (or one whose thread has exited). */

@@ -53,6 +53,10 @@ struct wp_names *wp_sched_names(struct wp_sched *s);
 ** wp_sched_start. */
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
 
+/* Asks the VM to make p yield soon if it is running (ops->preempt); any
+** thread holding a reference to p. Used by kills. */
+void wp_sched_preempt(struct wp_proc *p);
+
 /* Queues a runnable process (state already RUNNABLE): on the calling worker's
 ** own queue, or the inject queue from other threads. Used by wp_proc_wake. */
 void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p);

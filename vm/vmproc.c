@@ -388,6 +388,16 @@ static void disarm_locked(struct wp_vmproc *vp) {
   }
 }
 
+static void preempt_hook(lua_State *L, lua_Debug *ar);
+
+/* Moves an armed preemption hook to thread th (plock held). */
+static void move_hook_locked(struct wp_vmproc *vp, lua_State *th) {
+  if (!vp->hook_armed || vp->armed_th == th) return;
+  lua_sethook(vp->armed_th, NULL, 0, 0);
+  lua_sethook(th, preempt_hook, LUA_MASKCOUNT, 1000);
+  vp->armed_th = th;
+}
+
 static void preempt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct wp_vmproc *vp = wp_vm_self(L);
@@ -440,12 +450,13 @@ static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
     pthread_spin_lock(&vp->plock);
     lua_State *outer = vp->running_th;
     vp->running_th = co;
+    move_hook_locked(vp, co); /* a pending preemption follows the running thread */
     pthread_spin_unlock(&vp->plock);
     int nres = 0;
     int st = lua_resume(co, L, nargs, &nres);
     pthread_spin_lock(&vp->plock);
-    if (vp->hook_armed && vp->armed_th == co) disarm_locked(vp);
     vp->running_th = outer;
+    move_hook_locked(vp, outer);
     pthread_spin_unlock(&vp->plock);
     if (st == LUA_YIELD && vp->preempted_inner) {
       vp->preempted_inner = 0;

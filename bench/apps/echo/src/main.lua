@@ -1,0 +1,135 @@
+-- echo C SLEEP_MS WARMUP_S MEASURE_S: the closed-loop echo benchmark.
+-- Starts the relay and C client processes (all on app:processes), waits
+-- until every client is ready, then sends them all "go" with the end of the
+-- warm-up and of the measure window. Collects every client's latencies,
+-- asks the relay for its counts once every worker's EXIT has arrived, checks
+-- the counts and prints one RESULT line (bench/run adds max_rss_mb, workers,
+-- commit and machine). Exit status 1 when a count does not match.
+local io = require("io")
+local time = require("time")
+
+local function now() return time.now():unix_nano() end
+
+local function fail(fmt, ...)
+    io.eprint("FAILED echo: " .. string.format(fmt, ...))
+    return 1
+end
+
+local function f3(x) return string.format("%.3f", x) end
+
+-- the peer's percentile: element max(1, min(N, ceil(p*N))) of the sorted list
+local function pct(sorted, p)
+    local n = #sorted
+    local i = math.max(1, math.min(n, math.ceil(p * n)))
+    return sorted[i] / 1000.0
+end
+
+-- next inbox message, which must have `topic`, bounded by `limit`
+local function expect(inbox, topic, limit)
+    local deadline = time.after(limit)
+    local r = channel.select { inbox:case_receive(), deadline:case_receive() }
+    if r.channel == deadline then return nil, "timed out waiting for " .. topic end
+    if r.value:topic() ~= topic then
+        return nil, "expected " .. topic .. ", got " .. r.value:topic()
+    end
+    return r.value
+end
+
+local function int_arg(v) return math.tointeger(tonumber(v)) end
+
+local function main(c, sleep_ms, warm_s, meas_s)
+    c, sleep_ms, warm_s, meas_s = int_arg(c), int_arg(sleep_ms), int_arg(warm_s), int_arg(meas_s)
+    if not (c and sleep_ms and warm_s and meas_s) or c < 1 or sleep_ms < 0 or warm_s < 0
+        or meas_s < 1 then
+        io.eprint("usage: echo C SLEEP_MS WARMUP_S MEASURE_S (integers; C, MEASURE_S >= 1)")
+        return 2
+    end
+    local inbox = process.inbox()
+    local me = process.pid()
+
+    local relay, err = process.spawn("app:relay", "app:processes", me, sleep_ms)
+    if not relay then return fail("relay spawn: %s", tostring(err)) end
+    local _, e = expect(inbox, "relay_ready", "30s")
+    if e then return fail("%s", e) end
+
+    local clients = {}
+    for i = 1, c do
+        local pid, serr = process.spawn("app:client", "app:processes", me)
+        if not pid then return fail("client %d spawn: %s", i, tostring(serr)) end
+        clients[i] = pid
+    end
+    local limit = time.after("300s")
+    for i = 1, c do
+        local r = channel.select { inbox:case_receive(), limit:case_receive() }
+        if r.channel == limit then return fail("only %d of %d clients ready", i - 1, c) end
+        if r.value:topic() ~= "ready" then return fail("unexpected %s", r.value:topic()) end
+    end
+
+    -- all clients start together
+    local t0 = now()
+    local warm_end = t0 + warm_s * 1000000000
+    local stop = warm_end + meas_s * 1000000000
+    local go = { warm_end = warm_end, stop = stop }
+    for i = 1, c do process.send(clients[i], "go", go) end
+    clients = nil
+
+    -- any-order collection of the reports
+    local count, tos, tos_all, sent, replies, bad = 0, 0, 0, 0, 0, 0
+    local all = {}
+    limit = time.after(tostring(warm_s + meas_s + 120) .. "s")
+    for i = 1, c do
+        local r = channel.select { inbox:case_receive(), limit:case_receive() }
+        if r.channel == limit then return fail("only %d of %d clients reported", i - 1, c) end
+        if r.value:topic() ~= "done" then return fail("unexpected %s", r.value:topic()) end
+        local d = r.value:payload():data()
+        if #d.lats ~= d.n then return fail("client reported %d latencies for %d echoes", #d.lats, d.n) end
+        if d.replies + d.tos_all ~= d.sent then
+            return fail("client: %d sent, %d replies + %d timeouts", d.sent, d.replies, d.tos_all)
+        end
+        table.move(d.lats, 1, d.n, count + 1, all)
+        count = count + d.n
+        tos, tos_all = tos + d.tos, tos_all + d.tos_all
+        sent, replies, bad = sent + d.sent, replies + d.replies, bad + d.bad
+    end
+
+    -- the relay's counts, once every worker's EXIT has arrived (no client
+    -- sends any more; a timed-out request may still be in flight)
+    local st
+    local give_up = now() + 60 * 1000000000
+    while true do
+        process.send("relay", "stats")
+        local m, serr = expect(inbox, "relay_stats", "30s")
+        if not m then return fail("%s", serr) end
+        st = m:payload():data()
+        if st.downs == st.msgs or now() > give_up then break end
+        time.sleep("10ms")
+    end
+
+    if bad ~= 0 then return fail("%d replies were not {data=HELLO WORLD, worker=pid}", bad) end
+    if st.msgs ~= sent then return fail("relay got %d requests, clients sent %d", st.msgs, sent) end
+    if st.downs ~= st.msgs then return fail("relay: %d EXITs for %d workers", st.downs, st.msgs) end
+    if st.failed ~= 0 then return fail("%d workers failed", st.failed) end
+    if count ~= #all then return fail("%d echoes, %d latencies", count, #all) end
+
+    table.sort(all)
+    local fields = {
+        "RESULT system=wippy scenario=echo",
+        "c=" .. c, "sleep_ms=" .. sleep_ms, "warmup_s=" .. warm_s, "measure_s=" .. meas_s,
+        "echoes=" .. count, "echoes_per_s=" .. f3(count / meas_s), "timeouts=" .. tos,
+    }
+    if count > 0 then
+        fields[#fields + 1] = "p50_us=" .. f3(pct(all, 0.50))
+        fields[#fields + 1] = "p99_us=" .. f3(pct(all, 0.99))
+        fields[#fields + 1] = "p999_us=" .. f3(pct(all, 0.999))
+        fields[#fields + 1] = "max_us=" .. f3(pct(all, 1.0))
+    end
+    fields[#fields + 1] = "relay_msgs=" .. st.msgs
+    fields[#fields + 1] = "relay_downs=" .. st.downs
+    fields[#fields + 1] = "relay_max_live_workers=" .. st.max_live
+    fields[#fields + 1] = "requests=" .. sent
+    fields[#fields + 1] = "replies=" .. replies
+    io.print(table.concat(fields, " "))
+    return 0
+end
+
+return { main = main }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/smoke.sh: every benchmark scenario at a tiny size (a few seconds in
+# all), through bench/run with the given binary. A scenario passes when it
+# exits 0 (its counts matched) and printed its RESULT line; no timing is
+# checked. Prints "ok - ..." / "not ok - ..." per scenario and a final
+# "N passed, N failed" line; exits 1 if any failed.
+#
+#   bench/smoke.sh WIPPY_BINARY [C_BENCH_DIR]
+#
+# C_BENCH_DIR holds bench_timers, bench_mailbox and bench_steal (default:
+# the `bench` directory next to the binary, as in a CMake build tree).
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 WIPPY_BINARY [C_BENCH_DIR]" >&2
+    exit 2
+fi
+abspath() {
+    case $1 in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
+    esac
+}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export WIPPY_BIN; WIPPY_BIN=$(abspath "$1")
+export WIPPY_BENCH_CBIN; WIPPY_BENCH_CBIN=$(abspath "${2:-$(dirname "$WIPPY_BIN")/bench}")
+if [ ! -x "$WIPPY_BIN" ]; then
+    echo "wippy binary not found or not executable: $WIPPY_BIN" >&2
+    exit 2
+fi
+
+cases=(
+    "echo 2 0 0 1"
+    "echo 20 10 0 1"
+    "openloop 200 1 0"
+    "spawn 100"
+    "idle 100"
+    "pingpong 1000"
+    "sleepers 100 50"
+    "wheel 10000"
+    "mailbox 2 10000"
+    "steal 200 10 1"
+)
+
+passed=0
+failed=0
+for c in "${cases[@]}"; do
+    # shellcheck disable=SC2086
+    out=$("$HERE/run" --timeout 120 $c 2>&1)
+    rc=$?
+    scenario=${c%% *}
+    if [ "$rc" -eq 0 ] && grep -q "^RESULT system=wippy scenario=$scenario " <<<"$out"; then
+        echo "ok - $c"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $c (exit status $rc)"
+        # shellcheck disable=SC2001
+        sed "s/^/#   /" <<<"$out"
+        failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
