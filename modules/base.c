@@ -92,7 +92,15 @@ static int e_is(lua_State *L) {
   return 1;
 }
 
+/* errors.call_stack(e): Wippy records Go-side frames; a Lua error object
+** carries none here, so the documented "table | nil" is always nil. */
+static int e_call_stack(lua_State *L) {
+  lua_pushnil(L);
+  return 1;
+}
+
 static const struct wp_libentry errors_entries[] = {
+    WP_LF("call_stack", e_call_stack),
     WP_LF("new", e_new),
     WP_LF("wrap", e_wrap),
     WP_LF("is", e_is),

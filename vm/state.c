@@ -115,6 +115,14 @@ static int lazy_global(lua_State *L) {
   } else if (strcmp(k, "math") == 0) {
     lua_pushcfunction(L, luaopen_math);
     lua_call(L, 0, 1);
+  } else if (strcmp(k, "package") == 0) { /* a minimal package table (spec 05 §1) */
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_newtable(L);
+    lua_setfield(L, -2, "loaded");
   } else if (strcmp(k, "unpack") == 0) {
     lua_getglobal(L, "table");
     lua_getfield(L, -1, "unpack");
