@@ -887,6 +887,9 @@ static int vm_run(struct wp_proc *p) {
     vp->current = NULL;
     if (!vp->gc_on && vp->mem_used > WP_GC_START) {
       vp->gc_on = 1;
+      /* generational: a long-lived process (a relay) mostly makes young
+      ** garbage (messages, events, select results) */
+      lua_gc(L, LUA_GCGEN, 0, 0);
       lua_gc(L, LUA_GCRESTART);
     }
     if (st == LUA_YIELD) {
