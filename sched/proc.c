@@ -91,15 +91,28 @@ static int hlist_find(const struct wp_hlist *l, wp_handle h) {
 }
 
 static int hlist_add(struct wp_hlist *l, wp_handle h) {
+  if (l->cap == 0) {
+    l->v = &l->inl;
+    l->cap = 1;
+  }
   if (l->n == l->cap) {
-    uint32_t cap = l->cap ? l->cap * 2 : 4;
-    wp_handle *v = wp_realloc(l->v, cap * sizeof *v);
+    uint32_t cap = l->cap < 4 ? 4 : l->cap * 2;
+    wp_handle *v = l->v == &l->inl ? wp_malloc(cap * sizeof *v)
+                                   : wp_realloc(l->v, cap * sizeof *v);
     if (!v) return WP_ENOMEM;
+    if (l->v == &l->inl) v[0] = l->inl;
     l->v = v;
     l->cap = cap;
   }
   l->v[l->n++] = h;
   return 0;
+}
+
+/* Moves a list out of a process (the inline slot moves with it). */
+static void hlist_move(struct wp_hlist *dst, struct wp_hlist *src) {
+  *dst = *src;
+  if (dst->v == &src->inl) dst->v = &dst->inl;
+  memset(src, 0, sizeof *src);
 }
 
 static void hlist_del(struct wp_hlist *l, wp_handle h) {
@@ -108,7 +121,7 @@ static void hlist_del(struct wp_hlist *l, wp_handle h) {
 }
 
 void wp_hlist_free(struct wp_hlist *l) {
-  wp_free(l->v);
+  if (l->v != &l->inl) wp_free(l->v);
   l->v = NULL;
   l->n = l->cap = 0;
 }
@@ -181,11 +194,9 @@ int wp_proc_exit_begin(struct wp_proc *p, struct wp_hlist *mons,
     return WP_EDEAD;
   }
   p->dead = 1;
-  *mons = p->monitors;
-  *links = p->links;
+  hlist_move(mons, &p->monitors);
+  hlist_move(links, &p->links);
   *names = p->names;
-  memset(&p->monitors, 0, sizeof p->monitors);
-  memset(&p->links, 0, sizeof p->links);
   p->names = NULL;
   pthread_mutex_unlock(&p->lock);
   return 0;

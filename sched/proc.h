@@ -52,8 +52,9 @@ enum { WP_KILL_NONE = 0, WP_KILL_TERMINATE = 1, WP_KILL_LINK = 2, WP_KILL_SHUTDO
 struct wp_sched;
 
 struct wp_hlist { /* small growable array of handles */
-  wp_handle *v;
+  wp_handle *v;   /* &inl while it holds at most one handle */
   uint32_t n, cap;
+  wp_handle inl;  /* the common case (one monitor, one link) needs no malloc */
 };
 
 struct wp_name_ref { /* a name this process holds (names.c) */

@@ -16,14 +16,31 @@
 
 /* ---- pids (spec 08) ---- */
 
+/* "{host|0x%05x}" with the digit counts of spec 08 §3 (5, 6, 8 or 16),
+** written by hand: this is on every spawn. */
 int wp_pid_format(char *out, size_t n, const char *host, uint64_t c) {
   int w = c <= 0xFFFFFu ? 5 : c <= 0xFFFFFFu ? 6 : c <= 0xFFFFFFFFu ? 8 : 16;
-  int len = snprintf(out, n, "{%s|0x%0*" PRIx64 "}", host, w, c);
-  if (len < 0 || (size_t)len >= n) {
+  size_t hl = strlen(host);
+  size_t len = 1 + hl + 3 + (size_t)w + 1;
+  if (len >= n) {
     out[0] = '\0';
     return 0;
   }
-  return len;
+  char *p = out;
+  *p++ = '{';
+  memcpy(p, host, hl);
+  p += hl;
+  *p++ = '|';
+  *p++ = '0';
+  *p++ = 'x';
+  for (int i = w - 1; i >= 0; i--) {
+    p[i] = "0123456789abcdef"[c & 15];
+    c >>= 4;
+  }
+  p += w;
+  *p++ = '}';
+  *p = '\0';
+  return (int)len;
 }
 
 uint64_t wp_pid_parse(const char *s, size_t len) {
