@@ -24,6 +24,10 @@ static void open_module(lua_State *L, const char *name) {
     }
     return;
   }
+  if (strcmp(name, "subscribe") == 0 || strcmp(name, "unsubscribe") == 0) {
+    lua_pushcfunction(L, name[0] == 's' ? wp_process_subscribe : wp_process_unsubscribe);
+    return;
+  }
   /* a standard library listed in modules: is just the global */
   if (strcmp(name, "coroutine") == 0 || strcmp(name, "string") == 0 ||
       strcmp(name, "table") == 0 || strcmp(name, "math") == 0 || strcmp(name, "os") == 0)

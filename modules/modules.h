@@ -16,6 +16,9 @@ extern const struct wp_libdef wp_lib_process, wp_lib_channel, wp_lib_time, wp_li
     wp_lib_errors, wp_lib_payload, wp_lib_funcs;
 /* ... or built by an opener that pushes the module value. */
 int wp_open_logger(lua_State *L);
+/* The subscribe/unsubscribe globals (process.c). */
+int wp_process_subscribe(lua_State *L);
+int wp_process_unsubscribe(lua_State *L);
 int wp_open_json(lua_State *L);
 
 /* Time objects (timeobj.c). Pushes a Time for a wall-clock time in ns since

@@ -273,6 +273,35 @@ static int source_chan(lua_State *L, int kind) {
 static int l_inbox(lua_State *L) { return source_chan(L, WP_CHAN_INBOX); }
 static int l_events(lua_State *L) { return source_chan(L, WP_CHAN_EVENTS); }
 
+/* Routes `topic` to the channel at the top of L (kept there) through a new
+** subscription; raw = values rather than Message objects. */
+static struct wp_listener *add_listener(lua_State *L, struct wp_vmproc *vp, const char *topic,
+                                        size_t tlen, int raw) {
+  struct wp_listener *l = wp_malloc(sizeof *l + tlen + 1);
+  if (!l) {
+    luaL_error(L, "not enough memory");
+    return NULL;
+  }
+  struct wp_chan *c = wp_chan_check(L, -1);
+  lua_pushvalue(L, -1);
+  l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  l->chan = c;
+  l->raw = raw;
+  l->tlen = tlen;
+  memcpy(l->topic, topic, tlen);
+  l->topic[tlen] = '\0';
+  l->next = vp->listeners;
+  vp->listeners = l;
+  wp_chan_set_listener(c, l);
+  return l;
+}
+
+static struct wp_listener *find_listener(struct wp_vmproc *vp, const char *topic, size_t tlen) {
+  for (struct wp_listener *l = vp->listeners; l; l = l->next)
+    if (l->tlen == tlen && memcmp(l->topic, topic, tlen) == 0) return l;
+  return NULL;
+}
+
 static int l_listen(lua_State *L) {
   size_t tlen;
   const char *topic = luaL_checklstring(L, 1, &tlen);
@@ -285,27 +314,56 @@ static int l_listen(lua_State *L) {
     lua_pop(L, 1);
   }
   struct wp_vmproc *vp = self(L);
-  for (struct wp_listener *l = vp->listeners; l; l = l->next) {
-    if (l->tlen == tlen && memcmp(l->topic, topic, tlen) == 0) {
-      lua_rawgeti(L, LUA_REGISTRYINDEX, l->ref);
-      return 1;
-    }
+  struct wp_listener *old = find_listener(vp, topic, tlen);
+  if (old) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, old->ref);
+    return 1;
   }
-  struct wp_listener *l = wp_malloc(sizeof *l + tlen + 1);
-  if (!l) return luaL_error(L, "not enough memory");
-  struct wp_chan *c = wp_chan_new(L, 1, WP_CHAN_LISTEN);
-  lua_pushvalue(L, -1);
-  l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  l->chan = c;
-  l->raw = raw;
-  l->tlen = tlen;
-  memcpy(l->topic, topic, tlen);
-  l->topic[tlen] = '\0';
-  l->next = vp->listeners;
-  vp->listeners = l;
-  wp_chan_set_listener(c, l);
+  wp_chan_new(L, 1, WP_CHAN_LISTEN);
+  add_listener(L, vp, topic, tlen, raw);
   return 1;
 }
+
+/* subscribe(topic, ch): route a topic's raw values into a channel of the
+** caller's (spec 05 §1); unsubscribe(ch) detaches it (the channel stays
+** open: it is the caller's). */
+static int l_subscribe(lua_State *L) {
+  size_t tlen;
+  const char *topic = luaL_checklstring(L, 1, &tlen);
+  struct wp_chan *c = wp_chan_check(L, 2);
+  if (tlen == 0) return wp_err_return(L, WP_KIND_INVALID, "topic cannot be empty");
+  if (topic[0] == '@') return wp_err_return(L, WP_KIND_INVALID, "cannot subscribe to @ topics");
+  struct wp_vmproc *vp = self(L);
+  if (find_listener(vp, topic, tlen))
+    return wp_err_return(L, WP_KIND_ALREADY_EXISTS, "topic already has a listener");
+  if (wp_chan_get_listener(c))
+    return wp_err_return(L, WP_KIND_ALREADY_EXISTS, "channel is already subscribed");
+  lua_settop(L, 2);
+  add_listener(L, vp, topic, tlen, 1);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_unsubscribe(lua_State *L) {
+  struct wp_chan *c = wp_chan_check(L, 1);
+  struct wp_vmproc *vp = self(L);
+  for (struct wp_listener **pp = &vp->listeners; *pp; pp = &(*pp)->next) {
+    struct wp_listener *l = *pp;
+    if (l->chan != c) continue;
+    *pp = l->next;
+    luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
+    wp_chan_set_listener(c, NULL);
+    wp_free(l);
+    wp_vm_reroute(L, vp);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+int wp_process_subscribe(lua_State *L) { return l_subscribe(L); }
+int wp_process_unsubscribe(lua_State *L) { return l_unsubscribe(L); }
 
 static int l_unlisten(lua_State *L) {
   struct wp_chan *c = wp_chan_check(L, 1);

@@ -199,8 +199,7 @@ static int source_has(lua_State *L, struct wp_chan *c) {
   switch (c->kind) {
     case WP_CHAN_EVENTS: return vp->events_q.n > 0;
     case WP_CHAN_INBOX: return wp_vm_has_user(vp, NULL);
-    case WP_CHAN_LISTEN: return c->lst && wp_vm_has_user(vp, c->lst);
-    default: return 0;
+    default: return c->lst && wp_vm_has_user(vp, c->lst); /* listen, subscribe */
   }
 }
 
@@ -218,9 +217,12 @@ static void source_take(lua_State *L, struct wp_chan *c) {
   }
 }
 
+/* A plain channel is a source too while a subscribe() routes a topic to it. */
+static int is_source(const struct wp_chan *c) { return c->kind != WP_CHAN_PLAIN || c->lst; }
+
 static int can_recv(lua_State *L, struct wp_chan *c) {
   if (c->count > 0 || c->sq_head || c->closed) return 1;
-  return c->kind != WP_CHAN_PLAIN && source_has(L, c);
+  return is_source(c) && source_has(L, c);
 }
 
 static int can_send(struct wp_chan *c) {
@@ -241,7 +243,7 @@ static int do_recv(lua_State *L, struct wp_chan *c, int ud) {
     take_from_sender(L, c->sq_head);
     return 1;
   }
-  if (c->kind != WP_CHAN_PLAIN && source_has(L, c)) {
+  if (is_source(c) && source_has(L, c)) {
     source_take(L, c);
     return 1;
   }
@@ -368,6 +370,7 @@ void wp_chan_source_ready(lua_State *L, struct wp_chan *c) {
 }
 
 void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l) { c->lst = l; }
+struct wp_listener *wp_chan_get_listener(struct wp_chan *c) { return c->lst; }
 
 /* ---- Lua API ---- */
 

@@ -131,7 +131,8 @@ static int lazy_global(lua_State *L) {
     /* pushed */
   } else {
     int always = strcmp(k, "process") == 0 || strcmp(k, "channel") == 0 ||
-                 strcmp(k, "payload") == 0 || strcmp(k, "errors") == 0;
+                 strcmp(k, "payload") == 0 || strcmp(k, "errors") == 0 ||
+                 strcmp(k, "subscribe") == 0 || strcmp(k, "unsubscribe") == 0;
     if (!always && !module_listed(vp, k)) return 0;
     vp->rt->open_module(L, k);
   }

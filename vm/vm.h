@@ -231,8 +231,9 @@ int wp_chan_l_select(lua_State *L);
 int wp_chan_l_new(lua_State *L);
 /* Called by the VM when a message for inbox/events becomes available. */
 void wp_chan_source_ready(lua_State *L, struct wp_chan *c);
-/* Ties a LISTEN channel to its subscription. */
+/* Ties a channel to a subscription (process.listen, subscribe). */
 void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l);
+struct wp_listener *wp_chan_get_listener(struct wp_chan *c);
 
 /* Pending user messages (vmproc.c). Takes the oldest message routed to the
 ** inbox (topic without listener) or to listener l; NULL if none. */
