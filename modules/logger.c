@@ -163,13 +163,7 @@ static int do_log(lua_State *L, int level) {
     lua_setfield(L, 3, "error");
   }
   struct wp_vmproc *vp = wp_vm_self(L);
-  lua_Debug ar;
-  int line = 0; /* the first Lua frame up the stack (pcall(print, ...) too) */
-  for (int lv = 1; lua_getstack(L, lv, &ar); lv++)
-    if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
-      line = ar.currentline;
-      break;
-    }
+  int line = wp_vm_lua_line(L);
   char loc[300];
   snprintf(loc, sizeof loc, "%s:%d", vp->code->entry->id, line);
   struct wp_buf b = WP_BUF_INIT;

@@ -170,16 +170,25 @@ static int l_monitor(lua_State *L) {
   return 1;
 }
 
-static int l_unmonitor(lua_State *L) {
+/* unmonitor/unlink: a dead target has nothing left to remove (success). On
+** NULL, *nret is what the caller returns. */
+static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
+  size_t len;
+  const char *dest = luaL_checklstring(L, 1, &len);
   struct wp_proc *p = resolve_arg(L, 1, NULL);
-  if (!p) {
-    /* a dead target: nothing to remove */
-    if (wp_pid_parse(lua_tostring(L, 1), strlen(lua_tostring(L, 1)))) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    return 2;
+  *nret = 2;
+  if (!p && wp_pid_parse(dest, len)) {
+    lua_pop(L, 2);
+    lua_pushboolean(L, 1);
+    *nret = 1;
   }
+  return p;
+}
+
+static int l_unmonitor(lua_State *L) {
+  int n;
+  struct wp_proc *p = resolve_for_removal(L, &n);
+  if (!p) return n;
   wp_proc_unmonitor(p, self(L)->p->handle);
   wp_proc_release(p);
   lua_pushboolean(L, 1);
@@ -198,14 +207,9 @@ static int l_link(lua_State *L) {
 }
 
 static int l_unlink(lua_State *L) {
-  struct wp_proc *p = resolve_arg(L, 1, NULL);
-  if (!p) {
-    if (wp_pid_parse(lua_tostring(L, 1), strlen(lua_tostring(L, 1)))) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    return 2;
-  }
+  int n;
+  struct wp_proc *p = resolve_for_removal(L, &n);
+  if (!p) return n;
   wp_proc_unlink(self(L)->p, p);
   wp_proc_release(p);
   lua_pushboolean(L, 1);

@@ -264,22 +264,7 @@ static int emit(lua_State *L, int fd, const char *sep, const char *end) {
     lua_pushfstring(L, "write to %s failed: %s", fd == 1 ? "stdout" : "stderr", strerror(e));
     return wp_err_return(L, WP_KIND_INTERNAL, lua_tostring(L, -1));
   }
-  int n = lua_gettop(L);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (int i = 1; i <= n; i++) {
-    if (i > 1 && sep) luaL_addstring(&b, sep);
-    if (wp_err_is(L, i)) {
-      size_t len;
-      const char *m = wp_err_message(L, i, &len);
-      luaL_addlstring(&b, m, len);
-    } else {
-      luaL_tolstring(L, i, NULL);
-      luaL_addvalue(&b);
-    }
-  }
-  if (end) luaL_addstring(&b, end);
-  luaL_pushresult(&b);
+  wp_vm_concat_args(L, sep, end);
   size_t len;
   const char *s = lua_tolstring(L, -1, &len);
   wp_terminal_write(fd, s, len);

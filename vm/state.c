@@ -150,14 +150,12 @@ static int l_require(lua_State *L) {
   return 1;
 }
 
-/* print: one info log record, arguments joined by spaces (spec 05 §3). */
-static int l_print(lua_State *L) {
-  if (!wp_log_enabled(WP_LOG_INFO)) return 0;
+void wp_vm_concat_args(lua_State *L, const char *sep, const char *end) {
   int n = lua_gettop(L);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (int i = 1; i <= n; i++) {
-    if (i > 1) luaL_addchar(&b, ' ');
+    if (i > 1 && sep) luaL_addstring(&b, sep);
     if (wp_err_is(L, i)) {
       size_t len;
       const char *m = wp_err_message(L, i, &len);
@@ -167,15 +165,23 @@ static int l_print(lua_State *L) {
       luaL_addvalue(&b);
     }
   }
+  if (end) luaL_addstring(&b, end);
   luaL_pushresult(&b);
-  struct wp_vmproc *vp = wp_vm_self(L);
+}
+
+int wp_vm_lua_line(lua_State *L) {
   lua_Debug ar;
-  int line = 0; /* the first Lua frame up the stack (pcall(print, ...) too) */
   for (int lv = 1; lua_getstack(L, lv, &ar); lv++)
-    if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
-      line = ar.currentline;
-      break;
-    }
+    if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) return ar.currentline;
+  return 0;
+}
+
+/* print: one info log record, arguments joined by spaces (spec 05 §3). */
+static int l_print(lua_State *L) {
+  if (!wp_log_enabled(WP_LOG_INFO)) return 0;
+  wp_vm_concat_args(L, " ", NULL);
+  struct wp_vmproc *vp = wp_vm_self(L);
+  int line = wp_vm_lua_line(L);
   char fields[256];
   snprintf(fields, sizeof fields, "{\"pid\": \"%s\", \"location\": \"%s:%d\"}",
            vp->p->pid, vp->code ? vp->code->entry->id : "?", line);

@@ -305,6 +305,12 @@ int wp_pid_format(char *out, size_t n, const char *host, uint64_t counter);
 /* The sched ops the runtime registers. */
 extern const struct wp_sched_ops wp_vm_ops;
 
+/* Pushes the arguments of the running C function joined with sep and
+** followed by end (either may be NULL): tostring semantics, error objects as
+** their message (print, io.print, io.write). */
+void wp_vm_concat_args(lua_State *L, const char *sep, const char *end);
+/* Line of the innermost Lua frame (C frames such as pcall skipped), or 0. */
+int wp_vm_lua_line(lua_State *L);
 /* Loads a code's cached bytecode and pushes the chunk function, or raises. */
 void wp_code_load(lua_State *L, struct wp_code *c);
 /* Builds and tears down the process Lua state (state.c). */
