@@ -157,7 +157,7 @@ struct wp_vmproc {
 };
 
 /* A process's collector starts once it has allocated this much. */
-#define WP_GC_START (64 * 1024)
+#define WP_GC_START (16 * 1024)
 
 /* Per-process VM data of the state L belongs to (any thread of it). */
 static inline struct wp_vmproc *wp_vm_self(lua_State *L) {
