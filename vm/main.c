@@ -559,7 +559,10 @@ int main(int argc, char **argv) {
       cmd++; /* skip the flag's value */
     cmd++;
   }
-  if (cmd >= argc) die("no command given (see wippy --help)");
+  if (cmd >= argc) {
+    parse(argc, argv, 1, &o); /* an unknown flag is the better message */
+    die("no command given (see wippy --help)");
+  }
   const char *c = argv[cmd];
   /* flags before the command */
   char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
