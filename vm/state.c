@@ -88,53 +88,77 @@ static int l_require(lua_State *L);
 
 /* __index of the global table: materialise base functions, libraries and
 ** modules on first use. */
+/* The global names the runtime provides, sorted for bsearch: a global
+** read that misses costs a few comparisons, not a walk over every name. */
+enum { G_BASE, G_PRINT, G_REQUIRE, G_G, G_VERSION, G_STRING, G_TABLE, G_OS, G_CO, G_MATH,
+       G_PACKAGE, G_UNPACK, G_MODULE };
+
+struct gname {
+  const char *name;
+  int kind;
+};
+
+static const struct gname gnames[] = {
+    {"_G", G_G},           {"_VERSION", G_VERSION}, {"assert", G_BASE},
+    {"channel", G_MODULE}, {"coroutine", G_CO},     {"error", G_BASE},
+    {"errors", G_MODULE},  {"getmetatable", G_BASE}, {"ipairs", G_BASE},
+    {"math", G_MATH},      {"next", G_BASE},         {"os", G_OS},
+    {"package", G_PACKAGE}, {"pairs", G_BASE},       {"payload", G_MODULE},
+    {"pcall", G_BASE},     {"print", G_PRINT},       {"process", G_MODULE},
+    {"rawequal", G_BASE},  {"rawget", G_BASE},       {"rawset", G_BASE},
+    {"require", G_REQUIRE}, {"select", G_BASE},      {"setmetatable", G_BASE},
+    {"string", G_STRING},  {"subscribe", G_MODULE},  {"table", G_TABLE},
+    {"tonumber", G_BASE},  {"tostring", G_BASE},     {"type", G_BASE},
+    {"unpack", G_UNPACK},  {"unsubscribe", G_MODULE}, {"warn", G_BASE},
+    {"xpcall", G_BASE}};
+
+static int gname_cmp(const void *key, const void *elem) {
+  return strcmp(key, ((const struct gname *)elem)->name);
+}
+
+static void push_package(lua_State *L) { /* a minimal package table (spec 05 §1) */
+  lua_createtable(L, 0, 3);
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "path");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "cpath");
+  lua_newtable(L);
+  lua_setfield(L, -2, "loaded");
+}
+
 static int lazy_global(lua_State *L) {
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
   const char *k = lua_tostring(L, 2);
   struct wp_vmproc *vp = wp_vm_self(L);
   int top = lua_gettop(L);
-  lua_CFunction f = wp_stdlib_base(k);
-  if (f) {
-    lua_pushcfunction(L, f);
-  } else if (strcmp(k, "print") == 0) {
-    lua_pushcfunction(L, l_print);
-  } else if (strcmp(k, "require") == 0) {
-    lua_pushcfunction(L, l_require);
-  } else if (strcmp(k, "_G") == 0) {
-    lua_pushglobaltable(L);
-  } else if (strcmp(k, "_VERSION") == 0) {
-    lua_pushliteral(L, LUA_VERSION);
-  } else if (strcmp(k, "string") == 0) {
-    wp_stdlib_push_string(L);
-  } else if (strcmp(k, "table") == 0) {
-    wp_lazylib_push(L, &wp_lib_table);
-  } else if (strcmp(k, "os") == 0) {
-    wp_lazylib_push(L, &wp_lib_os);
-  } else if (strcmp(k, "coroutine") == 0) {
-    wp_lazylib_push(L, &wp_lib_coroutine);
-  } else if (strcmp(k, "math") == 0) {
-    lua_pushcfunction(L, luaopen_math);
-    lua_call(L, 0, 1);
-  } else if (strcmp(k, "package") == 0) { /* a minimal package table (spec 05 §1) */
-    lua_createtable(L, 0, 3);
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "path");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "cpath");
-    lua_newtable(L);
-    lua_setfield(L, -2, "loaded");
-  } else if (strcmp(k, "unpack") == 0) {
-    lua_getglobal(L, "table");
-    lua_getfield(L, -1, "unpack");
-    lua_remove(L, -2);
-  } else if (open_import(L, vp, k)) {
-    /* pushed */
-  } else {
-    int always = strcmp(k, "process") == 0 || strcmp(k, "channel") == 0 ||
-                 strcmp(k, "payload") == 0 || strcmp(k, "errors") == 0 ||
-                 strcmp(k, "subscribe") == 0 || strcmp(k, "unsubscribe") == 0;
-    if (!always && !module_listed(vp, k)) return 0;
-    vp->rt->open_module(L, k);
+  const struct gname *g =
+      bsearch(k, gnames, sizeof gnames / sizeof gnames[0], sizeof gnames[0], gname_cmp);
+  lua_CFunction f;
+  switch (g ? g->kind : -1) {
+    case G_BASE:
+      if ((f = wp_stdlib_base(k))) lua_pushcfunction(L, f);
+      break;
+    case G_PRINT: lua_pushcfunction(L, l_print); break;
+    case G_REQUIRE: lua_pushcfunction(L, l_require); break;
+    case G_G: lua_pushglobaltable(L); break;
+    case G_VERSION: lua_pushliteral(L, LUA_VERSION); break;
+    case G_STRING: wp_stdlib_push_string(L); break;
+    case G_TABLE: wp_lazylib_push(L, &wp_lib_table); break;
+    case G_OS: wp_lazylib_push(L, &wp_lib_os); break;
+    case G_CO: wp_lazylib_push(L, &wp_lib_coroutine); break;
+    case G_MATH:
+      lua_pushcfunction(L, luaopen_math);
+      lua_call(L, 0, 1);
+      break;
+    case G_PACKAGE: push_package(L); break;
+    case G_UNPACK:
+      lua_getglobal(L, "table");
+      lua_getfield(L, -1, "unpack");
+      lua_remove(L, -2);
+      break;
+    case G_MODULE: vp->rt->open_module(L, k); break;
+    default: /* imports, then the modules the entry lists */
+      if (!open_import(L, vp, k) && module_listed(vp, k)) vp->rt->open_module(L, k);
   }
   if (lua_gettop(L) == top) return 0;
   lua_pushvalue(L, 2);
