@@ -113,7 +113,7 @@ void wp_result_push(lua_State *L, const uint8_t *data, size_t len) {
   }
 }
 
-/* Pushes the Lua value of m; m is freed here. Runs protected by a caller. */
+/* Pushes the Lua value of m. */
 static void push_message(lua_State *L, struct wp_msg *m) {
   if (m->kind == WP_MSG_USER) {
     lua_newuserdatauv(L, 0, 3);
@@ -174,30 +174,20 @@ static void push_raw(lua_State *L, struct wp_msg *m) {
   }
 }
 
-struct push_ctx {
-  struct wp_msg *m;
-  int raw;
-};
-
-static int push_protected(lua_State *L) {
-  struct push_ctx *c = lua_touserdata(L, 1);
-  lua_pop(L, 1);
-  if (c->raw)
-    push_raw(L, c->m);
-  else
-    push_message(L, c->m);
-  return 1;
-}
-
-/* Decoding may raise a memory error: run it protected so the message is
-** freed on every path, then re-raise. */
+/* Decoding may raise a memory error. Every caller already runs protected
+** (a task's resume, or the run loop's protected drain), so instead of a
+** protected call per message the message is parked in vp->decoding while it
+** is decoded: if an error unwinds, the process's teardown frees it. */
 static void push_any(lua_State *L, struct wp_msg *m, int raw) {
-  struct push_ctx c = {m, raw};
-  lua_pushcfunction(L, push_protected);
-  lua_pushlightuserdata(L, &c);
-  int st = lua_pcall(L, 1, 1, 0);
+  struct wp_vmproc *vp = wp_vm_self(L);
+  wp_msg_free(vp->decoding); /* left by an earlier decode that raised */
+  vp->decoding = m;
+  if (raw)
+    push_raw(L, m);
+  else
+    push_message(L, m);
+  vp->decoding = NULL;
   wp_msg_free(m);
-  if (st != LUA_OK) lua_error(L);
 }
 
 void wp_msg_push_lua(lua_State *L, struct wp_msg *m) { push_any(L, m, 0); }

@@ -152,6 +152,7 @@ struct wp_vmproc {
   int exit_code_set;
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
+  struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
   int first_blocked;
   int entry_started;         /* the entry function was called (boot done) */
 };
@@ -338,8 +339,9 @@ void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* Converts a received message (consumed) into the Lua value a channel
 ** delivers: a Message object for USER messages, an event table for EXIT,
-** LINK_DOWN and CANCEL. Pushes exactly one value; may raise memory errors
-** (the message is freed first in that case too). */
+** LINK_DOWN and CANCEL. Pushes exactly one value. Must run protected (a
+** task, or the protected drain): on a memory error the message stays in
+** vp->decoding, which the process's teardown frees. */
 void wp_msg_push_lua(lua_State *L, struct wp_msg *m);
 /* Same, but a USER message becomes its raw payload: nil, the value, or an
 ** array of the values. */

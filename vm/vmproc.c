@@ -597,6 +597,8 @@ static void free_listeners(struct wp_vmproc *vp) {
 }
 
 static void vm_teardown(struct wp_vmproc *vp) {
+  wp_msg_free(vp->decoding);
+  vp->decoding = NULL;
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
   free_listeners(vp);
   free_exitwaits(vp);
@@ -934,6 +936,8 @@ static void vm_free(struct wp_proc *p) {
   }
   wp_mq_free(&vp->inbox_q);
   wp_mq_free(&vp->events_q);
+  wp_msg_free(vp->decoding);
+  vp->decoding = NULL;
   wp_buf_free(&vp->args);
   if (vp->argv) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
