@@ -48,6 +48,8 @@
 #define SPIN_ROUNDS 64
 #define WATCHDOG_MS 2
 #define SPARES 32       /* extra threads for workers stuck in a C call */
+#define RUNNEXT_STREAK 32        /* then the ring gets a turn (fairness) */
+#define RUNNEXT_STEAL_NS 50000   /* a thief may take runnext after this */
 #define STUCK_SLICES 4  /* preempted, yet still running after this many slices */
 
 struct worker {
@@ -55,7 +57,7 @@ struct worker {
   int id;
   pthread_t thread;
   struct wp_runq q;
-  pthread_mutex_t lock; /* guards current, run_start, preempted */
+  pthread_spinlock_t lock; /* guards current, run_start, preempted, stuck (held briefly) */
   struct wp_proc *current;
   uint64_t run_start;
   int preempted;
@@ -63,6 +65,9 @@ struct worker {
   int sleeping, signaled;
   int stuck;        /* under lock: the watchdog gave this worker's place away */
   int retire;       /* worker-private: a spare took its place; leave if surplus */
+  _Atomic(struct wp_proc *) runnext; /* woken by the running process: runs next here */
+  unsigned runnext_streak;           /* worker-private: runnext taken in a row */
+  _Atomic uint64_t busy_since;       /* start of the current run, 0 when idle */
   int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
   _Atomic uint64_t runs, steals, parks;
@@ -133,7 +138,7 @@ struct wp_sched *wp_sched_new(int workers, const struct wp_sched_ops *ops, void 
     w->s = s;
     w->id = i;
     if (i < workers && wp_runq_init(&w->q, RUNQ_SIZE)) goto fail;
-    pthread_mutex_init(&w->lock, NULL);
+    pthread_spin_init(&w->lock, PTHREAD_PROCESS_PRIVATE);
     pthread_cond_init(&w->cv, NULL);
   }
   pthread_mutex_init(&s->spare_lock, NULL);
@@ -171,7 +176,7 @@ static int nused(struct wp_sched *s) { return atomic_load_explicit(&s->nused, me
 static int work_visible(struct wp_sched *s) {
   if (wp_injectq_len(&s->inject)) return 1;
   for (int i = 0, n = nused(s); i < n; i++)
-    if (wp_runq_size(&s->w[i].q)) return 1;
+    if (wp_runq_size(&s->w[i].q) || atomic_load(&s->w[i].runnext)) return 1;
   return 0;
 }
 
@@ -195,6 +200,14 @@ static void notify(struct wp_sched *s) {
 
 void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p) {
   struct worker *w = tls_worker;
+  if (w && w->s == s && w->current) {
+    /* Woken by the process this worker runs: it runs next, here, while its
+    ** data is hot in this core's cache (a message ping-pong stays on one
+    ** core). No wake-up: this worker is awake. The process it displaces
+    ** goes to the ring for anyone to steal. */
+    p = atomic_exchange(&w->runnext, p);
+    if (!p) return;
+  }
   if (!(w && w->s == s && wp_runq_push_owner(&w->q, p))) {
     wp_injectq_push(&s->inject, p);
     atomic_fetch_add_explicit(&s->injects, 1, memory_order_relaxed);
@@ -205,23 +218,34 @@ void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p) {
 static struct wp_proc *steal(struct worker *w) {
   struct wp_sched *s = w->s;
   int n = nused(s);
-  for (int k = 1; k < n; k++) {
+  struct wp_proc *p = NULL;
+  for (int k = 1; k < n && !p; k++) {
     struct worker *v = &s->w[(w->id + k) % n];
-    if (wp_runq_size(&v->q) == 0) continue;
-    struct wp_proc *p = wp_runq_steal(&v->q);
-    if (p) {
-      atomic_fetch_add_explicit(&w->steals, 1, memory_order_relaxed);
-      return p;
+    if (wp_runq_size(&v->q)) {
+      p = wp_runq_steal(&v->q);
+    } else if (atomic_load_explicit(&v->runnext, memory_order_relaxed)) {
+      /* from a worker busy with one run for a while (its owner would
+      ** otherwise take it at once), or one not running at all */
+      uint64_t since = atomic_load(&v->busy_since);
+      if (!since || wp_clock_ns() - since > RUNNEXT_STEAL_NS) p = atomic_exchange(&v->runnext, NULL);
     }
   }
-  return NULL;
+  if (p) atomic_fetch_add_explicit(&w->steals, 1, memory_order_relaxed);
+  return p;
 }
 
 static struct wp_proc *find_work(struct worker *w) {
   struct wp_sched *s = w->s;
   struct wp_proc *p;
+  if (w->runnext_streak < RUNNEXT_STREAK && atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+      (p = atomic_exchange(&w->runnext, NULL))) {
+    w->runnext_streak++;
+    return p;
+  }
+  w->runnext_streak = 0;
   if (++w->tick % 61 == 0 && (p = wp_injectq_pop(&s->inject))) return p;
   if ((p = wp_runq_pop_owner(&w->q))) return p;
+  if ((p = atomic_exchange(&w->runnext, NULL))) return p;
   if ((p = wp_injectq_pop(&s->inject))) return p;
   return steal(w);
 }
@@ -267,17 +291,19 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   struct wp_sched *s = w->s;
   /* seq_cst: the store-buffering pair with wp_proc_wake (see proc.h) */
   atomic_store_explicit(&p->state, WP_PS_RUNNING, memory_order_seq_cst);
-  pthread_mutex_lock(&w->lock);
+  pthread_spin_lock(&w->lock);
   w->current = p;
   w->run_start = wp_clock_ns();
+  atomic_store_explicit(&w->busy_since, w->run_start, memory_order_relaxed);
   w->preempted = 0;
-  pthread_mutex_unlock(&w->lock);
+  pthread_spin_unlock(&w->lock);
   int r = s->ops->run(p);
-  pthread_mutex_lock(&w->lock);
+  atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);
+  pthread_spin_lock(&w->lock);
   w->current = NULL;
   int was_stuck = w->stuck;
   w->stuck = 0;
-  pthread_mutex_unlock(&w->lock);
+  pthread_spin_unlock(&w->lock);
   if (was_stuck) w->retire = 1; /* checked by worker_main after this run */
   atomic_fetch_add_explicit(&w->runs, 1, memory_order_relaxed);
   if (r == WP_RUN_DONE) {
@@ -304,7 +330,9 @@ static int retire(struct worker *w) {
   int n = atomic_load(&s->nactive);
   while (n > s->nworkers) {
     if (atomic_compare_exchange_weak(&s->nactive, &n, n - 1)) {
-      if (work_visible(s)) notify(s); /* its queue is left to thieves */
+      struct wp_proc *p = atomic_exchange(&w->runnext, NULL);
+      if (p) wp_injectq_push(&s->inject, p); /* nobody else takes runnext */
+      if (work_visible(s)) notify(s); /* its ring is left to thieves */
       return 1;
     }
   }
@@ -410,8 +438,8 @@ static void watchdog(struct wp_sched *s) {
   uint64_t now = wp_clock_ns();
   for (int i = 0, n = nused(s); i < n; i++) {
     struct worker *w = &s->w[i];
-    int spare = 0;
-    pthread_mutex_lock(&w->lock);
+    int spare = 0, nudge = 0;
+    pthread_spin_lock(&w->lock);
     if (w->current && now > w->run_start) {
       uint64_t ran = now - w->run_start;
       if (!w->preempted && ran >= s->slice_ns) {
@@ -420,9 +448,11 @@ static void watchdog(struct wp_sched *s) {
       } else if (w->preempted && !w->stuck && ran >= STUCK_SLICES * s->slice_ns) {
         w->stuck = spare = 1;
       }
+      if (ran > RUNNEXT_STEAL_NS && atomic_load(&w->runnext)) nudge = 1;
     }
-    pthread_mutex_unlock(&w->lock);
+    pthread_spin_unlock(&w->lock);
     if (spare) start_spare(s);
+    if (nudge) notify(s); /* a parked worker can steal the waiting runnext */
   }
 }
 
@@ -531,7 +561,7 @@ void wp_sched_free(struct wp_sched *s) {
   if (!s) return;
   for (int i = 0; i < s->nslots; i++) {
     wp_runq_destroy(&s->w[i].q);
-    pthread_mutex_destroy(&s->w[i].lock);
+    pthread_spin_destroy(&s->w[i].lock);
     pthread_cond_destroy(&s->w[i].cv);
   }
   wp_free(s->w);
