@@ -23,7 +23,6 @@
 #include "vm.h"
 
 #define CASE_MT "wippy.case"
-#define CHANMAP_KEY "wippy.chans"
 
 struct wp_selrec;
 
@@ -34,6 +33,7 @@ struct wp_waiter {
   int case_index; /* 1-based; 0 for a direct send/receive */
   int is_send;
   int vref;       /* send: registry ref of the value */
+  int chref;      /* select: registry ref of the channel (for the result) */
 };
 
 struct wp_selrec {
@@ -45,6 +45,7 @@ struct wp_selrec {
 
 struct wp_chan {
   int cap, count, head;
+  int bufref;                          /* registry ref of the buffer table */
   int closed;
   int kind;
   struct wp_waiter *rq_head, *rq_tail; /* waiting receivers */
@@ -92,39 +93,18 @@ static void sel_detach(lua_State *L, struct wp_selrec *s) {
     } else {
       q_remove(&w->chan->rq_head, &w->chan->rq_tail, w);
     }
+    luaL_unref(L, LUA_REGISTRYINDEX, w->chref);
     w->chan = NULL;
   }
 }
 
-/* ---- the channel map (pointer -> userdata, weak) ---- */
-
-static void chanmap_push(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, CHANMAP_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, CHANMAP_KEY);
-  }
-}
-
-void wp_chan_push(lua_State *L, struct wp_chan *c) {
-  chanmap_push(L);
-  lua_rawgetp(L, -1, c);
-  lua_remove(L, -2);
-}
-
-/* Pushes the result of a completed select: {channel, value, ok}. The value
-** is at the top of L and is consumed. */
-static void push_select_result(lua_State *L, struct wp_chan *c, int ok) {
+/* Pushes the result of a completed select: {channel, value, ok}. The
+** value and then the channel are at the top of L and are consumed. */
+static void push_select_result(lua_State *L, int ok) {
   lua_createtable(L, 0, 3);
-  lua_insert(L, -2);
+  lua_insert(L, -3);
+  lua_setfield(L, -3, "channel");
   lua_setfield(L, -2, "value");
-  wp_chan_push(L, c);
-  lua_setfield(L, -2, "channel");
   lua_pushboolean(L, ok);
   lua_setfield(L, -2, "ok");
 }
@@ -132,16 +112,17 @@ static void push_select_result(lua_State *L, struct wp_chan *c, int ok) {
 /* Completes a waiting receiver with the value on top of S (moved). */
 static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
   struct wp_selrec *s = w->sel;
-  struct wp_chan *c = w->chan;
   struct wp_vmproc *vp = wp_vm_self(S);
-  sel_detach(S, s);
   lua_State *th = s->task->th;
   luaL_checkstack(th, 4, NULL);
   lua_xmove(S, th, 1);
   if (s->is_select) {
-    push_select_result(th, c, ok);
+    lua_rawgeti(th, LUA_REGISTRYINDEX, w->chref);
+    sel_detach(S, s);
+    push_select_result(th, ok);
     wp_task_ready(vp, s->task, 1);
   } else {
+    sel_detach(S, s);
     lua_pushboolean(th, ok);
     wp_task_ready(vp, s->task, 2);
   }
@@ -151,7 +132,6 @@ static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
 ** takes it), then the sender gets its result. */
 static void take_from_sender(lua_State *S, struct wp_waiter *w) {
   struct wp_selrec *s = w->sel;
-  struct wp_chan *c = w->chan;
   struct wp_vmproc *vp = wp_vm_self(S);
   lua_rawgeti(S, LUA_REGISTRYINDEX, w->vref);
   lua_State *th = s->task->th;
@@ -159,8 +139,9 @@ static void take_from_sender(lua_State *S, struct wp_waiter *w) {
   if (s->is_select) {
     lua_pushvalue(S, -1);
     lua_xmove(S, th, 1);
+    lua_rawgeti(th, LUA_REGISTRYINDEX, w->chref);
     sel_detach(S, s);
-    push_select_result(th, c, 1);
+    push_select_result(th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
     sel_detach(S, s);
@@ -171,17 +152,19 @@ static void take_from_sender(lua_State *S, struct wp_waiter *w) {
 
 /* ---- buffer ---- */
 
-static void buf_put(lua_State *L, struct wp_chan *c, int ud) {
-  /* value at top; ud = channel userdata index */
-  lua_getiuservalue(L, ud, 1);
+/* The buffer is a table held by a registry ref, so that the runtime (a
+** timer firing) can fill a channel without its userdata at hand. */
+static void buf_put(lua_State *L, struct wp_chan *c) {
+  /* value at top */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->bufref);
   lua_insert(L, -2);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
   c->count++;
 }
 
-static void buf_take(lua_State *L, struct wp_chan *c, int ud) {
-  lua_getiuservalue(L, ud, 1);
+static void buf_take(lua_State *L, struct wp_chan *c) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->bufref);
   int slot = c->head + 1;
   lua_rawgeti(L, -1, slot);
   lua_pushnil(L);
@@ -230,12 +213,12 @@ static int can_send(struct wp_chan *c) {
 }
 
 /* Receives one value (pushed on L) from a channel that can_recv; returns ok. */
-static int do_recv(lua_State *L, struct wp_chan *c, int ud) {
+static int do_recv(lua_State *L, struct wp_chan *c) {
   if (c->count > 0) {
-    buf_take(L, c, ud);
+    buf_take(L, c);
     if (c->sq_head) { /* a blocked sender's value moves into the buffer */
       take_from_sender(L, c->sq_head);
-      buf_put(L, c, ud);
+      buf_put(L, c);
     }
     return 1;
   }
@@ -252,18 +235,20 @@ static int do_recv(lua_State *L, struct wp_chan *c, int ud) {
 }
 
 /* Sends the value at the top of L (consumed) on a channel that can_send. */
-static void do_send(lua_State *L, struct wp_chan *c, int ud) {
+static void do_send(lua_State *L, struct wp_chan *c) {
   if (c->rq_head) {
     complete_recv(L, c->rq_head, 1);
     return;
   }
-  buf_put(L, c, ud);
+  buf_put(L, c);
 }
 
 /* ---- construction ---- */
 
 static int chan_gc(lua_State *L) {
   struct wp_chan *c = lua_touserdata(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, c->bufref);
+  c->bufref = LUA_NOREF;
   if (c->vt) {
     struct wp_vmproc *vp = wp_vm_self(L);
     c->vt->chan = NULL;
@@ -297,20 +282,17 @@ static void push_chan_mt(lua_State *L) {
 
 struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind) {
   if (cap < 0) cap = 0;
-  struct wp_chan *c = lua_newuserdatauv(L, sizeof *c, 2);
+  struct wp_chan *c = lua_newuserdatauv(L, sizeof *c, 1); /* uv 1: cached receive case */
   memset(c, 0, sizeof *c);
   c->cap = cap;
   c->kind = kind;
+  c->bufref = LUA_NOREF;
   if (cap > 0) {
     lua_createtable(L, cap < 64 ? cap : 64, 0);
-    lua_setiuservalue(L, -2, 1);
+    c->bufref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   push_chan_mt(L);
   lua_setmetatable(L, -2);
-  chanmap_push(L);
-  lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, c);
-  lua_pop(L, 1);
   return c;
 }
 
@@ -336,10 +318,7 @@ int wp_chan_offer(lua_State *L, struct wp_chan *c) {
     lua_pop(L, 1);
     return 0;
   }
-  wp_chan_push(L, c);
-  lua_insert(L, -2);
-  do_send(L, c, lua_gettop(L) - 1);
-  lua_pop(L, 1);
+  do_send(L, c);
   return 1;
 }
 
@@ -385,12 +364,13 @@ static struct wp_selrec *new_selrec(lua_State *L, struct wp_task *t, int n, int 
 }
 
 static void wait_on(struct wp_waiter *w, struct wp_selrec *s, struct wp_chan *c,
-                    int case_index, int is_send, int vref) {
+                    int case_index, int is_send, int vref, int chref) {
   w->sel = s;
   w->chan = c;
   w->case_index = case_index;
   w->is_send = is_send;
   w->vref = vref;
+  w->chref = chref;
   if (is_send)
     q_append(&c->sq_head, &c->sq_tail, w);
   else
@@ -402,7 +382,7 @@ int wp_chan_l_send(lua_State *L) {
   lua_settop(L, 2);
   if (c->closed) return luaL_error(L, "send on closed channel");
   if (can_send(c)) {
-    do_send(L, c, 1);
+    do_send(L, c);
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -410,7 +390,7 @@ int wp_chan_l_send(lua_State *L) {
   struct wp_selrec *s = new_selrec(L, t, 1, 0);
   lua_pushvalue(L, 2);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  wait_on(&s->w[0], s, c, 0, 1, ref);
+  wait_on(&s->w[0], s, c, 0, 1, ref, LUA_NOREF);
   wp_task_block(wp_vm_self(L), t, s);
   return lua_yield(L, 0);
 }
@@ -419,13 +399,13 @@ int wp_chan_l_receive(lua_State *L) {
   struct wp_chan *c = wp_chan_check(L, 1);
   lua_settop(L, 1);
   if (can_recv(L, c)) {
-    int ok = do_recv(L, c, 1);
+    int ok = do_recv(L, c);
     lua_pushboolean(L, ok);
     return 2;
   }
   struct wp_task *t = wp_vm_blockable(L, "channel receive");
   struct wp_selrec *s = new_selrec(L, t, 1, 0);
-  wait_on(&s->w[0], s, c, 0, 0, LUA_NOREF);
+  wait_on(&s->w[0], s, c, 0, 0, LUA_NOREF, LUA_NOREF);
   wp_task_block(wp_vm_self(L), t, s);
   return lua_yield(L, 0);
 }
@@ -439,8 +419,8 @@ static int make_case(lua_State *L, int is_send) {
   wp_chan_check(L, 1);
   lua_settop(L, 2);
   /* a receive case carries no value: one per channel is enough (cached in
-  ** the channel's second user value) */
-  if (!is_send && lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) return 1;
+  ** the channel's user value) */
+  if (!is_send && lua_getiuservalue(L, 1, 1) == LUA_TUSERDATA) return 1;
   struct wp_case *k = lua_newuserdatauv(L, sizeof *k, 2);
   k->is_send = is_send;
   lua_pushvalue(L, 1);
@@ -454,7 +434,7 @@ static int make_case(lua_State *L, int is_send) {
   lua_setmetatable(L, -2);
   if (!is_send) {
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 2);
+    lua_setiuservalue(L, 1, 1);
   }
   return 1;
 }
@@ -483,15 +463,16 @@ int wp_chan_l_select(lua_State *L) {
     struct wp_chan *c = lua_touserdata(L, -1);
     int ud = lua_gettop(L);
     if (k->is_send ? can_send(c) : can_recv(L, c)) {
+      int ok = 1;
       if (k->is_send) {
         lua_getiuservalue(L, ud - 1, 2);
         lua_pushvalue(L, -1);
-        do_send(L, c, ud); /* the copy is consumed; the value stays */
-        push_select_result(L, c, 1);
+        do_send(L, c); /* the copy is consumed; the value stays */
       } else {
-        int ok = do_recv(L, c, ud);
-        push_select_result(L, c, ok);
+        ok = do_recv(L, c);
       }
+      lua_pushvalue(L, ud); /* [value, channel] */
+      push_select_result(L, ok);
       return 1;
     }
     lua_pop(L, 2);
@@ -527,7 +508,9 @@ int wp_chan_l_select(lua_State *L) {
       lua_getiuservalue(L, -2, 2);
       ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    wait_on(&s->w[w++], s, c, (int)i, k->is_send, ref);
+    lua_pushvalue(L, -1); /* the channel, for the result table */
+    int chref = luaL_ref(L, LUA_REGISTRYINDEX);
+    wait_on(&s->w[w++], s, c, (int)i, k->is_send, ref, chref);
     lua_pop(L, 2);
   }
   s->n = w;

@@ -214,8 +214,6 @@ struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
 struct wp_chan *wp_chan_check(lua_State *L, int idx);
 /* Returns the channel at idx or NULL. */
 struct wp_chan *wp_chan_test(lua_State *L, int idx);
-/* Pushes the channel's userdata (it must be alive). */
-void wp_chan_push(lua_State *L, struct wp_chan *c);
 /* Non-blocking send of the value at the top of L (popped) from the runtime
 ** (timer, inbox routing): hands it to a waiting receiver or buffers it.
 ** Returns 1 if accepted, 0 if the channel was full or closed. */
