@@ -235,7 +235,8 @@ void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l);
 struct wp_listener *wp_chan_get_listener(struct wp_chan *c);
 
 /* Pending user messages (vmproc.c). Takes the oldest message routed to the
-** inbox (topic without listener) or to listener l; NULL if none. */
+** inbox (topic without listener) or to listener l; NULL if none. The caller
+** owns the message taken. */
 struct wp_msg *wp_vm_take_user(struct wp_vmproc *vp, struct wp_listener *l);
 int wp_vm_has_user(struct wp_vmproc *vp, struct wp_listener *l);
 /* Offers pending messages to whichever channels now have receivers. */
@@ -352,7 +353,9 @@ int wp_payload_l_new(lua_State *L);
 ** {value = ..., error = ...}. */
 void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
 
-/* Queue helpers for wp_mqueue (vmproc.c). */
+/* A process's private message queues (vmproc.c; owner's worker only).
+** wp_mq_push takes ownership of m; wp_mq_pop hands ownership of the oldest
+** message to the caller (NULL when empty); wp_mq_free frees every message. */
 void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);
 struct wp_msg *wp_mq_pop(struct wp_mqueue *q);
 void wp_mq_free(struct wp_mqueue *q);
