@@ -1,57 +1,7 @@
--- ---- inline test helper ----------------------------------------------
-local failed = 0
-local function test(name, fn)
-    local ok, err = pcall(fn)
-    if ok then
-        io.print("PASS " .. name)
-    else
-        failed = failed + 1
-        io.print("FAIL " .. name .. ": " .. tostring(err))
-    end
-end
-local function check(cond, msg)
-    if not cond then error(msg or "check failed", 2) end
-end
-local function eq(got, want, what)
-    if got ~= want then
-        error(string.format("%s: expected %s, got %s", what or "value",
-            tostring(want), tostring(got)), 2)
-    end
-end
-local function contains(s, sub, what)
-    s = tostring(s)
-    if not string.find(s, sub, 1, true) then
-        error(string.format("%s: %q does not contain %q", what or "text", s, sub), 2)
-    end
-end
--- receive one value from ch, failing after `limit` (a failure bound only)
-local function recv(ch, limit)
-    local deadline = time.after(limit or "10s")
-    local r = channel.select({ ch:case_receive(), deadline:case_receive() })
-    if r.channel == deadline then error("timed out after " .. (limit or "10s"), 2) end
-    return r.value, r.ok
-end
--- next inbox message, which must have `topic`
-local function expect_msg(topic, limit)
-    local msg = recv(process.inbox(), limit)
-    eq(msg:topic(), topic, "topic")
-    return msg
-end
--- EXIT event of `pid` (EXITs of other pids are kept for later calls)
-local stashed_exits = {}
-local function wait_exit(pid, limit)
-    local ev = stashed_exits[pid]
-    if ev then stashed_exits[pid] = nil return ev end
-    local deadline = time.after(limit or "10s")
-    while true do
-        local r = channel.select({ process.events():case_receive(), deadline:case_receive() })
-        if r.channel == deadline then error("timed out waiting for EXIT of " .. tostring(pid), 2) end
-        ev = r.value
-        if ev.kind == process.event.EXIT and ev.from == pid then return ev end
-        stashed_exits[ev.from] = ev
-    end
-end
-local function finish() if failed == 0 then return 0 end return 1 end
+-- ---- test helpers: the shared library app:testing (tests/lua/lib/testing.lua),
+-- imported as `t`; local aliases keep the call sites short
+local test, check, eq, contains = t.test, t.check, t.eq, t.contains
+local recv, expect_msg, wait_exit, finish = t.recv, t.expect_msg, t.wait_exit, t.finish
 -- ----------------------------------------------------------------------
 local function elapsed_ms(t0)
     return time.now():sub(t0):milliseconds()
