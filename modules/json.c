@@ -69,6 +69,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "errobj.h"
+#include "vm.h"
 #include "modules.h"
 
 
@@ -843,6 +844,7 @@ static int json_decode(lua_State *L) {
 /* }==================================================================== */
 
 int wp_open_json(lua_State *L) {
+  wp_vm_self(L)->needs_close = 1; /* the encoder's box has a finaliser */
   lua_createtable(L, 0, 2);
   /* metatable of the encoder's buffer box, shared via an upvalue */
   lua_createtable(L, 0, 1);

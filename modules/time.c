@@ -56,8 +56,8 @@ static int l_after(lua_State *L) {
 #define TIMER_MT "wippy.timer"
 #define TICKER_MT "wippy.ticker"
 
-static struct wp_chan *obj_chan(lua_State *L, const char *mt) {
-  luaL_checkudata(L, 1, mt);
+static struct wp_chan *obj_chan(lua_State *L, int ticker) {
+  wp_mt_check(L, 1, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT);
   lua_getiuservalue(L, 1, 1);
   struct wp_chan *c = wp_chan_check(L, -1);
   lua_pop(L, 1);
@@ -65,13 +65,13 @@ static struct wp_chan *obj_chan(lua_State *L, const char *mt) {
 }
 
 static int tm_channel(lua_State *L) {
-  luaL_checkudata(L, 1, TIMER_MT);
+  wp_mt_check(L, 1, WP_MT_TIMER, TIMER_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
 
 static int tm_stop(lua_State *L) {
-  struct wp_chan *c = obj_chan(L, TIMER_MT);
+  struct wp_chan *c = obj_chan(L, 0);
   struct wp_vtimer *vt = wp_chan_get_timer(c);
   if (vt) wp_vtimer_free(wp_vm_self(L), vt);
   wp_chan_close(L, c);
@@ -80,7 +80,7 @@ static int tm_stop(lua_State *L) {
 }
 
 static int tm_reset(lua_State *L) {
-  struct wp_chan *c = obj_chan(L, TIMER_MT);
+  struct wp_chan *c = obj_chan(L, 0);
   int64_t ns;
   const char *err;
   if (wp_time_arg(L, 2, &ns, &err)) return luaL_argerror(L, 2, err);
@@ -99,13 +99,13 @@ static int tm_reset(lua_State *L) {
 }
 
 static int tk_channel(lua_State *L) {
-  luaL_checkudata(L, 1, TICKER_MT);
+  wp_mt_check(L, 1, WP_MT_TICKER, TICKER_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
 
 static int tk_stop(lua_State *L) {
-  struct wp_chan *c = obj_chan(L, TICKER_MT);
+  struct wp_chan *c = obj_chan(L, 1);
   struct wp_vtimer *vt = wp_chan_get_timer(c);
   if (vt) wp_vtimer_free(wp_vm_self(L), vt);
   wp_chan_close(L, c);
@@ -132,8 +132,8 @@ static int new_timer(lua_State *L, int kind) {
   vt->chan = c;
   vt->period = (uint64_t)ns;
   wp_chan_set_timer(c, vt);
-  const char *mt = kind == WP_VT_TICKER ? TICKER_MT : TIMER_MT;
-  if (luaL_newmetatable(L, mt)) {
+  int ticker = kind == WP_VT_TICKER;
+  if (wp_mt_new(L, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT)) {
     static const luaL_Reg tm[] = {{"channel", tm_channel}, {"response", tm_channel},
                                   {"stop", tm_stop},       {"reset", tm_reset},
                                   {NULL, NULL}};

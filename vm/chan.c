@@ -264,7 +264,7 @@ static int chan_tostring(lua_State *L) {
 }
 
 static void push_chan_mt(lua_State *L) {
-  if (luaL_newmetatable(L, WP_CHAN_MT)) {
+  if (wp_mt_new(L, WP_MT_CHAN, WP_CHAN_MT)) {
     static const luaL_Reg meth[] = {{"send", wp_chan_l_send},
                                     {"receive", wp_chan_l_receive},
                                     {"close", wp_chan_l_close},
@@ -297,11 +297,11 @@ struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind) {
 }
 
 struct wp_chan *wp_chan_check(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, WP_CHAN_MT);
+  return wp_mt_check(L, idx, WP_MT_CHAN, WP_CHAN_MT);
 }
 
 struct wp_chan *wp_chan_test(lua_State *L, int idx) {
-  return luaL_testudata(L, idx, WP_CHAN_MT);
+  return wp_mt_test(L, idx, WP_MT_CHAN);
 }
 
 int wp_chan_l_new(lua_State *L) {
@@ -427,7 +427,7 @@ static int make_case(lua_State *L, int is_send) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 2);
-  if (luaL_newmetatable(L, CASE_MT)) {
+  if (wp_mt_new(L, WP_MT_CASE, CASE_MT)) {
     lua_pushliteral(L, "select case");
     lua_setfield(L, -2, "__name");
   }
@@ -453,7 +453,7 @@ int wp_chan_l_select(lua_State *L) {
   /* 1: the first ready case in array order */
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
-    struct wp_case *k = luaL_testudata(L, -1, CASE_MT);
+    struct wp_case *k = wp_mt_test(L, -1, WP_MT_CASE);
     if (!k) {
       lua_pop(L, 1);
       continue;
@@ -491,7 +491,7 @@ int wp_chan_l_select(lua_State *L) {
   int w = 0;
   for (lua_Integer i = 1; i <= n && w < ncases; i++) {
     lua_rawgeti(L, 1, i);
-    struct wp_case *k = luaL_testudata(L, -1, CASE_MT);
+    struct wp_case *k = wp_mt_test(L, -1, WP_MT_CASE);
     if (!k) {
       lua_pop(L, 1);
       continue;

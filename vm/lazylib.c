@@ -72,12 +72,14 @@ void wp_lazylib_push(lua_State *L, const struct wp_libdef *def) {
 
 struct captured {
   const char *name;
+  size_t len;
   lua_CFunction fn;
+  int skip; /* string metatable: not copied into a process's */
 };
 
 #define MAXCAP 40
 static struct captured cap_base[MAXCAP], cap_string[MAXCAP], cap_table[MAXCAP],
-    cap_os[MAXCAP], cap_co[MAXCAP], cap_strmt[16];
+    cap_os[MAXCAP], cap_co[MAXCAP], cap_strmt[MAXCAP];
 
 static lua_CFunction find_cap(const struct captured *v, const char *name) {
   for (int i = 0; v[i].name; i++)
@@ -94,6 +96,7 @@ static int grab(lua_State *S, struct captured *v) {
       lua_CFunction f = lua_tocfunction(S, -1);
       if (f && lua_getupvalue(S, -1, 1) == NULL) { /* no upvalues: safe to share */
         v[n].name = strdup(lua_tostring(S, -2));
+        v[n].len = v[n].name ? strlen(v[n].name) : 0;
         v[n].fn = f;
         n++;
       } else if (f) {
@@ -118,6 +121,9 @@ int wp_stdlib_capture(void) {
   lua_pushliteral(S, "");
   lua_getmetatable(S, -1);
   grab(S, cap_strmt);
+  for (int i = 0; cap_strmt[i].name; i++) /* ours: a lazy __index, no __unm */
+    cap_strmt[i].skip =
+        strcmp(cap_strmt[i].name, "__index") == 0 || strcmp(cap_strmt[i].name, "__unm") == 0;
   lua_pop(S, 2);
   luaL_requiref(S, "table", luaopen_table, 0);
   grab(S, cap_table);
@@ -231,14 +237,17 @@ static int str_first_index(lua_State *L) {
 void wp_stdlib_string_mt(lua_State *L) {
   lua_pushliteral(L, "");
   lua_createtable(L, 0, 8);
+  /* rawset with counted keys: lua_setfield would look each C string up in
+  ** the state's (still empty) string cache first */
   for (int i = 0; cap_strmt[i].name; i++) {
-    if (strcmp(cap_strmt[i].name, "__index") == 0 || strcmp(cap_strmt[i].name, "__unm") == 0)
-      continue;
+    if (cap_strmt[i].skip) continue;
+    lua_pushlstring(L, cap_strmt[i].name, cap_strmt[i].len);
     lua_pushcfunction(L, cap_strmt[i].fn);
-    lua_setfield(L, -2, cap_strmt[i].name);
+    lua_rawset(L, -3);
   }
+  lua_pushliteral(L, "__index");
   lua_pushcfunction(L, str_first_index);
-  lua_setfield(L, -2, "__index");
+  lua_rawset(L, -3);
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
 }

@@ -15,45 +15,45 @@
 #define PAYLOAD_MT "wippy.payload"
 
 static int msg_topic(lua_State *L) {
-  luaL_checkudata(L, 1, MESSAGE_MT);
+  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
 
 static int msg_from(lua_State *L) {
-  luaL_checkudata(L, 1, MESSAGE_MT);
+  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 2);
   return 1;
 }
 
 static int msg_payload(lua_State *L) {
-  luaL_checkudata(L, 1, MESSAGE_MT);
+  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 3);
   return 1;
 }
 
 static int msg_tostring(lua_State *L) {
-  luaL_checkudata(L, 1, MESSAGE_MT);
+  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 1);
   lua_pushfstring(L, "process.Message{topic=%s}", lua_tostring(L, -1));
   return 1;
 }
 
 static int pl_data(lua_State *L) {
-  luaL_checkudata(L, 1, PAYLOAD_MT);
+  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
 
 static int pl_format(lua_State *L) {
-  luaL_checkudata(L, 1, PAYLOAD_MT);
+  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_getiuservalue(L, 1, 1);
   lua_pushstring(L, wp_err_is(L, -1) ? "golang/error" : "lua/any");
   return 1;
 }
 
 static int pl_transcode(lua_State *L) {
-  luaL_checkudata(L, 1, PAYLOAD_MT);
+  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 2;
@@ -65,9 +65,8 @@ static int pl_tostring(lua_State *L) {
   return 1;
 }
 
-static void push_mt(lua_State *L, const char *name) {
-  if (luaL_newmetatable(L, name)) {
-    int is_msg = strcmp(name, MESSAGE_MT) == 0;
+static void push_mt(lua_State *L, int is_msg) {
+  if (wp_mt_new(L, is_msg ? WP_MT_MESSAGE : WP_MT_PAYLOAD, is_msg ? MESSAGE_MT : PAYLOAD_MT)) {
     static const luaL_Reg mmeth[] = {{"topic", msg_topic},
                                      {"from", msg_from},
                                      {"payload", msg_payload},
@@ -92,7 +91,7 @@ void wp_payload_push(lua_State *L, int idx) {
   lua_newuserdatauv(L, 0, 1);
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, -2, 1);
-  push_mt(L, PAYLOAD_MT);
+  push_mt(L, 0);
   lua_setmetatable(L, -2);
 }
 
@@ -138,7 +137,7 @@ static void push_message(lua_State *L, struct wp_msg *m) {
       lua_pushnil(L);
     }
     lua_setiuservalue(L, u, 3);
-    push_mt(L, MESSAGE_MT);
+    push_mt(L, 1);
     lua_setmetatable(L, u);
     return;
   }

@@ -14,7 +14,8 @@
 ** an echo worker's state small and cheap to build.
 **
 ** Each state has its own allocator: it counts the bytes the process uses and
-** refuses growth past the process's limit (never a shrink).
+** refuses growth past the process's limit (never a shrink), and serves the
+** first WP_ARENA_SIZE bytes from a per-process arena (below).
 */
 #include <lualib.h>
 #include <stdio.h>
@@ -26,21 +27,193 @@
 #include "lazylib.h"
 #include "vm.h"
 
+/* ---- the per-process arena ----
+**
+** A process's first WP_ARENA_SIZE bytes of Lua memory come from one block,
+** bump-allocated: lua_newstate, the library stubs, the loaded chunk and the
+** first messages of a short-lived process cost a pointer increment each
+** instead of a trip through the general allocator. A free inside the arena
+** is not reused, except the most recent block (a stack or a table growing
+** in place). Once the arena is full the process allocates from jemalloc as
+** before; it holds at most WP_ARENA_SIZE bytes it no longer uses, and the
+** collector starts at WP_GC_START anyway.
+**
+** The first AR_TRACK blocks allocated outside the arena are remembered in a
+** table at the arena's end. While every live block is in the arena or in
+** that table, and no object with a finaliser was made (vp->needs_close),
+** ending the process frees the blocks directly instead of calling
+** lua_close, which would walk and free every object one by one: an echo
+** worker's state goes away in a few calls. Under ASan the freed parts of
+** the arena are poisoned, so that a use after free still reports. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define AR_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define AR_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define AR_POISON(p, n) ((void)(p), (void)(n))
+#define AR_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define AR_ALIGN 8 /* Lua needs 8 (LUAI_MAXALIGN: double, pointers, 64-bit ints) */
+#define AR_ROUND(n) (((n) + (AR_ALIGN - 1)) & ~(size_t)(AR_ALIGN - 1))
+#define AR_TRACK 32 /* external blocks remembered */
+
+struct ar_ext {
+  void *p;
+  size_t n;
+};
+
+#define AR_TAB(vp) ((struct ar_ext *)(void *)(vp)->ar_end)
+#define AR_LIMIT (WP_ARENA_SIZE - AR_TRACK * sizeof(struct ar_ext))
+
+static inline int ar_owns(const struct wp_vmproc *vp, const void *p) {
+  return (const char *)p >= vp->ar_base && (const char *)p < vp->ar_end;
+}
+
+/* A block of n bytes from the arena, or NULL when it does not fit. */
+static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
+  size_t r = AR_ROUND(n);
+  if ((size_t)(vp->ar_end - vp->ar_cur) < r) return NULL;
+  void *p = vp->ar_cur;
+  vp->ar_cur += r;
+  AR_UNPOISON(p, n);
+  return p;
+}
+
+static inline void ar_release(struct wp_vmproc *vp, void *p, size_t n) {
+  if ((char *)p + AR_ROUND(n) == vp->ar_cur) vp->ar_cur = p; /* the last block */
+  AR_POISON(p, AR_ROUND(n));
+}
+
+/* ext_n < 0: the blocks outside the arena are not all known. */
+static void ext_add(struct wp_vmproc *vp, void *p, size_t n) {
+  if (vp->ext_n < 0) return;
+  if (vp->ext_n == AR_TRACK) {
+    vp->ext_n = -1;
+    return;
+  }
+  AR_TAB(vp)[vp->ext_n++] = (struct ar_ext){p, n};
+}
+
+static struct ar_ext *ext_find(struct wp_vmproc *vp, void *p) {
+  struct ar_ext *t = AR_TAB(vp);
+  for (int i = 0; i < vp->ext_n; i++)
+    if (t[i].p == p) return &t[i];
+  return NULL;
+}
+
+static void ext_remove(struct wp_vmproc *vp, void *p) {
+  struct ar_ext *e = vp->ext_n > 0 ? ext_find(vp, p) : NULL;
+  if (e) *e = AR_TAB(vp)[--vp->ext_n];
+}
+
+static void *ext_alloc(struct wp_vmproc *vp, size_t n) {
+  void *p = wp_malloc(n);
+  if (p) ext_add(vp, p, n);
+  return p;
+}
+
+static void *ar_realloc(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize) {
+  if (nsize <= osize) { /* shrink in place */
+    if ((char *)p + AR_ROUND(osize) == vp->ar_cur) vp->ar_cur = (char *)p + AR_ROUND(nsize);
+    AR_POISON((char *)p + nsize, AR_ROUND(osize) - nsize);
+    return p;
+  }
+  if ((char *)p + AR_ROUND(osize) == vp->ar_cur &&
+      (size_t)(vp->ar_end - (char *)p) >= AR_ROUND(nsize)) { /* grow in place */
+    vp->ar_cur = (char *)p + AR_ROUND(nsize);
+    AR_UNPOISON(p, nsize);
+    return p;
+  }
+  void *np = ar_take(vp, nsize);
+  if (!np) np = ext_alloc(vp, nsize);
+  if (!np) return NULL;
+  memcpy(np, p, osize);
+  ar_release(vp, p, osize);
+  return np;
+}
+
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   struct wp_vmproc *vp = ud;
   if (ptr == NULL) osize = 0; /* osize is a type tag then */
   if (nsize == 0) {
-    if (ptr) wp_free_sized(ptr, osize);
+    if (ptr) {
+      if (ar_owns(vp, ptr)) {
+        ar_release(vp, ptr, osize);
+      } else {
+        ext_remove(vp, ptr);
+        wp_free_sized(ptr, osize);
+      }
+    }
     vp->mem_used -= (int64_t)osize;
     return NULL;
   }
   if (vp->mem_limit && nsize > osize &&
       vp->mem_used + (int64_t)(nsize - osize) > vp->mem_limit)
     return NULL;
-  void *np = ptr ? wp_realloc(ptr, nsize) : wp_malloc(nsize);
+  void *np;
+  if (!ptr) {
+    np = ar_take(vp, nsize);
+    if (!np) np = ext_alloc(vp, nsize);
+  } else if (ar_owns(vp, ptr)) {
+    np = ar_realloc(vp, ptr, osize, nsize);
+  } else {
+    np = wp_realloc(ptr, nsize);
+    if (np && vp->ext_n > 0) {
+      struct ar_ext *e = ext_find(vp, ptr);
+      if (e) *e = (struct ar_ext){np, nsize};
+    }
+  }
   if (!np) return NULL;
   vp->mem_used += (int64_t)nsize - (int64_t)osize;
   return np;
+}
+
+/* Sets up the arena before lua_newstate; without one (no memory) every
+** block is external and untracked. */
+static void ar_init(struct wp_vmproc *vp) {
+  vp->ar_base = wp_malloc(WP_ARENA_SIZE);
+  vp->ext_n = vp->ar_base ? 0 : -1;
+  vp->ar_cur = vp->ar_base;
+  vp->ar_end = vp->ar_base ? vp->ar_base + AR_LIMIT : NULL;
+  if (vp->ar_base) AR_POISON(vp->ar_base, AR_LIMIT);
+}
+
+static void ar_free_all(struct wp_vmproc *vp) {
+  if (vp->ar_base) {
+    AR_UNPOISON(vp->ar_base, AR_LIMIT);
+    wp_free_sized(vp->ar_base, WP_ARENA_SIZE);
+  }
+  vp->ar_base = vp->ar_cur = vp->ar_end = NULL;
+}
+
+/* ---- metatables by key (vm.h) ---- */
+
+static const char mt_keys[WP_MT_N]; /* registry keys: their addresses */
+
+int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[k]) != LUA_TNIL) return 0;
+  lua_pop(L, 1);
+  int made = luaL_newmetatable(L, tname);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[k]);
+  wp_vm_self(L)->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
+  return made;
+}
+
+void *wp_mt_test(lua_State *L, int idx, enum wp_mt k) {
+  void *p = lua_touserdata(L, idx);
+  if (!p || !lua_getmetatable(L, idx)) return NULL;
+  if (lua_topointer(L, -1) != wp_vm_self(L)->mt[k]) p = NULL;
+  lua_pop(L, 1);
+  return p;
+}
+
+void *wp_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
+  void *p = wp_mt_test(L, idx, k);
+  if (!p) luaL_typeerror(L, idx, tname);
+  return p;
 }
 
 /* ---- globals ---- */
@@ -91,7 +264,7 @@ static int l_require(lua_State *L);
 /* The global names the runtime provides, sorted for bsearch: a global
 ** read that misses costs a few comparisons, not a walk over every name. */
 enum { G_BASE, G_PRINT, G_REQUIRE, G_G, G_VERSION, G_STRING, G_TABLE, G_OS, G_CO, G_MATH,
-       G_PACKAGE, G_UNPACK, G_MODULE };
+       G_PACKAGE, G_UNPACK, G_MODULE, G_SETMT };
 
 struct gname {
   const char *name;
@@ -106,7 +279,7 @@ static const struct gname gnames[] = {
     {"package", G_PACKAGE}, {"pairs", G_BASE},       {"payload", G_MODULE},
     {"pcall", G_BASE},     {"print", G_PRINT},       {"process", G_MODULE},
     {"rawequal", G_BASE},  {"rawget", G_BASE},       {"rawset", G_BASE},
-    {"require", G_REQUIRE}, {"select", G_BASE},      {"setmetatable", G_BASE},
+    {"require", G_REQUIRE}, {"select", G_BASE},      {"setmetatable", G_SETMT},
     {"string", G_STRING},  {"subscribe", G_MODULE},  {"table", G_TABLE},
     {"tonumber", G_BASE},  {"tostring", G_BASE},     {"type", G_BASE},
     {"unpack", G_UNPACK},  {"unsubscribe", G_MODULE}, {"warn", G_BASE},
@@ -126,6 +299,18 @@ static void push_package(lua_State *L) { /* a minimal package table (spec 05 §1
   lua_setfield(L, -2, "loaded");
 }
 
+/* setmetatable: Lua's, noting a finaliser (__gc) so that the process's
+** state is closed with lua_close, which runs it (see the arena). */
+static int l_setmetatable(lua_State *L) {
+  lua_CFunction orig = lua_tocfunction(L, lua_upvalueindex(1));
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL) wp_vm_self(L)->needs_close = 1;
+    lua_pop(L, 1);
+  }
+  return orig(L);
+}
+
 static int lazy_global(lua_State *L) {
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
   const char *k = lua_tostring(L, 2);
@@ -139,6 +324,10 @@ static int lazy_global(lua_State *L) {
       if ((f = wp_stdlib_base(k))) lua_pushcfunction(L, f);
       break;
     case G_PRINT: lua_pushcfunction(L, l_print); break;
+    case G_SETMT:
+      lua_pushcfunction(L, wp_stdlib_base("setmetatable"));
+      lua_pushcclosure(L, l_setmetatable, 1);
+      break;
     case G_REQUIRE: lua_pushcfunction(L, l_require); break;
     case G_G: lua_pushglobaltable(L); break;
     case G_VERSION: lua_pushliteral(L, LUA_VERSION); break;
@@ -214,6 +403,13 @@ static int l_print(lua_State *L) {
 }
 
 static int setup(lua_State *L) {
+  /* Most processes live for microseconds and free everything at once when
+  ** they end: collecting garbage during that life is wasted work. The
+  ** collector stays off until the process has allocated WP_GC_START bytes
+  ** (vmproc.c turns it on). It is stopped before anything here allocates:
+  ** a fresh state's first allocation check would otherwise run a
+  ** collection step over it. */
+  lua_gc(L, LUA_GCSTOP);
   lua_pushglobaltable(L);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, lazy_global);
@@ -221,11 +417,6 @@ static int setup(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
   wp_stdlib_string_mt(L);
-  /* Most processes live for microseconds and free everything at once when
-  ** they end: collecting garbage during that life is wasted work. The
-  ** collector stays off until the process has allocated WP_GC_START bytes
-  ** (vmproc.c turns it on). */
-  lua_gc(L, LUA_GCSTOP);
   return 0;
 }
 
@@ -236,13 +427,18 @@ static int panic(lua_State *L) {
 }
 
 lua_State *wp_state_new(struct wp_vmproc *vp) {
+  ar_init(vp);
   lua_State *L = lua_newstate(l_alloc, vp);
-  if (!L) return NULL;
+  if (!L) {
+    ar_free_all(vp);
+    return NULL;
+  }
   lua_atpanic(L, panic);
   *(struct wp_vmproc **)lua_getextraspace(L) = vp;
   lua_pushcfunction(L, setup);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
     lua_close(L);
+    ar_free_all(vp);
     return NULL;
   }
   return L;
@@ -250,7 +446,14 @@ lua_State *wp_state_new(struct wp_vmproc *vp) {
 
 void wp_state_close(struct wp_vmproc *vp) {
   if (vp->L) {
-    lua_close(vp->L);
+    if (vp->needs_close || vp->ext_n < 0) {
+      lua_close(vp->L);
+    } else { /* nothing to finalise, every block known (see the arena) */
+      struct ar_ext *t = AR_TAB(vp);
+      for (int i = 0; i < vp->ext_n; i++) wp_free_sized(t[i].p, t[i].n);
+    }
     vp->L = NULL;
+    vp->ext_n = 0;
+    ar_free_all(vp);
   }
 }

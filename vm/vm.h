@@ -114,6 +114,9 @@ struct wp_mqueue {
   size_t n;
 };
 
+enum wp_mt { WP_MT_MESSAGE, WP_MT_PAYLOAD, WP_MT_CHAN, WP_MT_CASE, WP_MT_TIMER, WP_MT_TICKER,
+             WP_MT_TIME, WP_MT_DURATION, WP_MT_LOC, WP_MT_N };
+
 struct wp_vmproc {
   struct wp_rt *rt;
   struct wp_proc *p;
@@ -148,6 +151,10 @@ struct wp_vmproc {
   /* terminal I/O */
   struct wp_task *io_task;   /* task blocked in io.readline/read */
   int64_t mem_used, mem_limit;
+  char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
+  int ext_n;                 /* blocks outside it, known; -1: not all known */
+  int needs_close;           /* an object with a finaliser exists: lua_close */
+  const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
   int gc_on;                 /* the collector was switched on (WP_GC_START) */
   int exit_code_set;
   struct wp_service *svc;    /* the service this process runs, or NULL */
@@ -159,6 +166,9 @@ struct wp_vmproc {
 
 /* A process's collector starts once it has allocated this much. */
 #define WP_GC_START (16 * 1024)
+/* The first bytes of a process's Lua memory come from one block of this
+** size (state.c): 2 pages, one jemalloc size class with no rounding. */
+#define WP_ARENA_SIZE (8 * 1024)
 
 /* Per-process VM data of the state L belongs to (any thread of it). */
 static inline struct wp_vmproc *wp_vm_self(lua_State *L) {
@@ -211,6 +221,18 @@ struct wp_listener {
 /* Pushes a new channel userdata with capacity cap (0 = unbuffered). */
 struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
 /* Returns the channel at idx or raises a type error. */
+/* Metatables of the runtime's hot objects (state.c). They are found in the
+** registry under a light userdata key, not by name (a name costs an
+** interning per lookup, and a fresh process has none cached), and a test
+** compares the object's metatable with the pointer cached in vp->mt. The
+** table is also registered under tname, as luaL_newmetatable does. */
+/* Pushes the metatable; returns 1 when it was just made (fill it in). */
+int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname);
+/* The userdata at idx if its metatable is k's, else NULL. */
+void *wp_mt_test(lua_State *L, int idx, enum wp_mt k);
+/* Same, raising luaL_typeerror(tname) when it is not. */
+void *wp_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname);
+
 struct wp_chan *wp_chan_check(lua_State *L, int idx);
 /* Returns the channel at idx or NULL. */
 struct wp_chan *wp_chan_test(lua_State *L, int idx);

@@ -13,9 +13,19 @@
 #include <lauxlib.h>
 #include <locale.h>
 #include <lualib.h>
+#include <string.h>
 
 #include "errobj.h"
 #include "test.h"
+#include "vm.h"
+
+/* The modules find their process's data in the state's extra space; the
+** states made here have a blank one (one state at a time). */
+static struct wp_vmproc test_vp;
+static void attach_vp(lua_State *L) {
+  memset(&test_vp, 0, sizeof test_vp);
+  *(struct wp_vmproc **)lua_getextraspace(L) = &test_vp;
+}
 
 int wp_open_json(lua_State *L);
 
@@ -72,6 +82,7 @@ static const char PRELUDE[] =
 static lua_State *newstate(void) {
   lua_State *L = luaL_newstate();
   ASSERT(L != NULL);
+  attach_vp(L);
   luaL_openlibs(L);
   ASSERT_EQ(wp_open_json(L), 1);
   lua_setglobal(L, "json");
@@ -625,6 +636,7 @@ TEST(allocation_failures) {
   struct budget b = {0, (size_t)-1};
   lua_State *L = lua_newstate(limited_alloc, &b);
   ASSERT(L != NULL);
+  attach_vp(L);
   luaL_openlibs(L);
   ASSERT_EQ(wp_open_json(L), 1);
   lua_setglobal(L, "json");

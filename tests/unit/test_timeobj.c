@@ -15,11 +15,21 @@
 */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "modules.h"
 #include "test.h"
+#include "vm.h"
+
+/* The modules find their process's data in the state's extra space; the
+** states made here have a blank one (one state at a time). */
+static struct wp_vmproc test_vp;
+static void attach_vp(lua_State *L) {
+  memset(&test_vp, 0, sizeof test_vp);
+  *(struct wp_vmproc **)lua_getextraspace(L) = &test_vp;
+}
 
 static const char prelude[] =
     "function eq(got, want, what)\n"
@@ -41,6 +51,7 @@ static lua_State *newstate(const char *tz) {
     unsetenv("TZ");
   lua_State *L = luaL_newstate();
   ASSERT(L != NULL);
+  attach_vp(L);
   luaL_openlibs(L);
   lua_newtable(L);
   wp_time_register(L, -1);
