@@ -17,15 +17,7 @@
 
 #include "errobj.h"
 #include "test.h"
-#include "vm.h"
-
-/* The modules find their process's data in the state's extra space; the
-** states made here have a blank one (one state at a time). */
-static struct wp_vmproc test_vp;
-static void attach_vp(lua_State *L) {
-  memset(&test_vp, 0, sizeof test_vp);
-  *(struct wp_vmproc **)lua_getextraspace(L) = &test_vp;
-}
+#include "test_vp.h"
 
 int wp_open_json(lua_State *L);
 

@@ -21,15 +21,7 @@
 
 #include "modules.h"
 #include "test.h"
-#include "vm.h"
-
-/* The modules find their process's data in the state's extra space; the
-** states made here have a blank one (one state at a time). */
-static struct wp_vmproc test_vp;
-static void attach_vp(lua_State *L) {
-  memset(&test_vp, 0, sizeof test_vp);
-  *(struct wp_vmproc **)lua_getextraspace(L) = &test_vp;
-}
+#include "test_vp.h"
 
 static const char prelude[] =
     "function eq(got, want, what)\n"
