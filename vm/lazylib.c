@@ -299,7 +299,14 @@ const struct wp_libdef wp_lib_os = {"os", os_entries, NULL};
 CAPFN(co, create)
 CAPFN(co, yield)
 CAPFN(co, status)
-CAPFN(co, running)
+/* coroutine.running: (thread, false) everywhere. A process's main task
+** runs on the state's main thread, but to the code it is a task like any
+** other (as it was when it had a thread of its own). */
+static int co_running(lua_State *L) {
+  lua_pushthread(L);
+  lua_pushboolean(L, 0);
+  return 2;
+}
 CAPFN(co, isyieldable)
 CAPFN(co, close)
 

@@ -405,6 +405,7 @@ static int cmd_run(struct opts *o) {
   for (int i = 0; i < o->noverrides; i++)
     if (wp_config_override_arg(&rt->entries, o->overrides[i], err, sizeof err)) die("%s", err);
   if (is_list) return cmd_list(rt);
+  wp_modules_init(rt); /* before compiling: wp_code_scan asks it for modules */
   if (wp_rt_compile(rt, err, sizeof err)) die("%s", err);
   for (size_t i = 0; i < rt->entries.n; i++) {
     struct wp_entry *e = rt->entries.v[i];
@@ -428,7 +429,6 @@ static int cmd_run(struct opts *o) {
   if (wp_stdlib_capture()) die("cannot initialise Lua: out of memory");
   pthread_mutex_init(&rt->lock, NULL);
   pthread_cond_init(&rt->cond, NULL);
-  wp_modules_init(rt);
   int workers = o->workers ? o->workers : env_workers(rt->config);
   rt->sched = wp_sched_new(workers, &wp_vm_ops, rt);
   if (!rt->sched) die("cannot create the scheduler: out of memory");
@@ -512,6 +512,7 @@ static int cmd_run(struct opts *o) {
   wp_sched_free(rt->sched);
   wp_services_free(rt);
   for (size_t i = 0; i < rt->ncodes; i++) {
+    wp_image_free(rt->codes[i]);
     wp_buf_free(&rt->codes[i]->bytecode);
     wp_free(rt->codes[i]->modules);
     wp_free(rt->codes[i]->imports);

@@ -190,6 +190,7 @@ static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char 
     return -1;
   }
   if (lua_dump(S, dump_writer, &c->bytecode, 0) != 0) goto oom;
+  wp_code_scan(rt, c, text, src->u.str.len);
   lua_settop(S, 0);
   rt->codes[rt->ncodes++] = c;
   e->impl = c;

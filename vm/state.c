@@ -18,6 +18,7 @@
 ** first WP_ARENA_SIZE bytes from a per-process arena (below).
 */
 #include <lualib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,18 @@ struct ar_ext {
 };
 
 #define AR_TAB(vp) ((struct ar_ext *)(void *)(vp)->ar_end)
-#define AR_LIMIT (WP_ARENA_SIZE - AR_TRACK * sizeof(struct ar_ext))
+#define AR_TABSIZE (AR_TRACK * sizeof(struct ar_ext))
 
 static inline int ar_owns(const struct wp_vmproc *vp, const void *p) {
   return (const char *)p >= vp->ar_base && (const char *)p < vp->ar_end;
+}
+
+/* Zeroes bytes [from, r) of a block of n bytes rounded to r (its rounding
+** too: a word may straddle the block's end). */
+static void ar_zero(char *p, size_t from, size_t n, size_t r) {
+  AR_UNPOISON(p + from, r - from);
+  memset(p + from, 0, r - from);
+  AR_POISON(p + n, r - n);
 }
 
 /* A block of n bytes from the arena, or NULL when it does not fit. */
@@ -78,6 +87,7 @@ static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
   void *p = vp->ar_cur;
   vp->ar_cur += r;
   AR_UNPOISON(p, n);
+  if (vp->ar_zero) ar_zero(p, 0, n, r);
   return p;
 }
 
@@ -124,6 +134,7 @@ static void *ar_realloc(struct wp_vmproc *vp, void *p, size_t osize, size_t nsiz
       (size_t)(vp->ar_end - (char *)p) >= AR_ROUND(nsize)) { /* grow in place */
     vp->ar_cur = (char *)p + AR_ROUND(nsize);
     AR_UNPOISON(p, nsize);
+    if (vp->ar_zero) ar_zero(p, osize, nsize, AR_ROUND(nsize));
     return p;
   }
   void *np = ar_take(vp, nsize);
@@ -170,22 +181,25 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return np;
 }
 
-/* Sets up the arena before lua_newstate; without one (no memory) every
-** block is external and untracked. */
-static void ar_init(struct wp_vmproc *vp) {
-  vp->ar_base = wp_malloc(WP_ARENA_SIZE);
+/* Sets up an arena of `size` bytes (the last AR_TABSIZE hold the table of
+** external blocks) before lua_newstate; without one (no memory) every block
+** is external and untracked. */
+static void ar_init(struct wp_vmproc *vp, size_t size) {
+  vp->ar_base = wp_malloc(size);
+  vp->ar_size = vp->ar_base ? size : 0;
   vp->ext_n = vp->ar_base ? 0 : -1;
   vp->ar_cur = vp->ar_base;
-  vp->ar_end = vp->ar_base ? vp->ar_base + AR_LIMIT : NULL;
-  if (vp->ar_base) AR_POISON(vp->ar_base, AR_LIMIT);
+  vp->ar_end = vp->ar_base ? vp->ar_base + size - AR_TABSIZE : NULL;
+  if (vp->ar_base) AR_POISON(vp->ar_base, size - AR_TABSIZE);
 }
 
 static void ar_free_all(struct wp_vmproc *vp) {
   if (vp->ar_base) {
-    AR_UNPOISON(vp->ar_base, AR_LIMIT);
-    wp_free_sized(vp->ar_base, WP_ARENA_SIZE);
+    AR_UNPOISON(vp->ar_base, vp->ar_size - AR_TABSIZE);
+    wp_free_sized(vp->ar_base, vp->ar_size);
   }
   vp->ar_base = vp->ar_cur = vp->ar_end = NULL;
+  vp->ar_size = 0;
 }
 
 /* ---- metatables by key (vm.h) ---- */
@@ -249,8 +263,7 @@ static int open_import(lua_State *L, struct wp_vmproc *vp, const char *k) {
   return 0;
 }
 
-static int module_listed(struct wp_vmproc *vp, const char *name) {
-  struct wp_code *c = vp->code;
+static int module_listed(const struct wp_code *c, const char *name) {
   for (int i = 0; c && i < c->nmodules; i++)
     if (strcmp(c->modules[i], name) == 0) return 1;
   return 0;
@@ -347,7 +360,7 @@ static int lazy_global(lua_State *L) {
       break;
     case G_MODULE: vp->rt->open_module(L, k); break;
     default: /* imports, then the modules the entry lists */
-      if (!open_import(L, vp, k) && module_listed(vp, k)) vp->rt->open_module(L, k);
+      if (!open_import(L, vp, k) && module_listed(vp->code, k)) vp->rt->open_module(L, k);
   }
   if (lua_gettop(L) == top) return 0;
   lua_pushvalue(L, 2);
@@ -426,8 +439,116 @@ static int panic(lua_State *L) {
   abort();
 }
 
-lua_State *wp_state_new(struct wp_vmproc *vp) {
-  ar_init(vp);
+/* ---- what an image has in place ----
+**
+** A state copied from an image has the code's chunk loaded, and also the
+** library tables and functions the code names (what lazy_global and
+** lazy_index would make on its first use of them): `process`,
+** `process.send`, `string.upper`, ... The names come from a scan of the
+** source at compile time: every identifier naming a lazy library global
+** (string, table, os, coroutine, a module whose table is a lazy library)
+** and every `lib.field` where field is one of that library's entries. A
+** name found in a comment costs some bytes of image; one the scan cannot
+** see (`_G[name]`) is made on first use, as without an image. math is not
+** among them: luaopen_math seeds a generator per state. */
+
+/* The lazy library that global `name` would be in c's processes, or NULL. */
+static const struct wp_libdef *prefill_def(struct wp_rt *rt, const struct wp_code *c,
+                                           const char *name, const char **gname) {
+  const struct gname *g =
+      bsearch(name, gnames, sizeof gnames / sizeof gnames[0], sizeof gnames[0], gname_cmp);
+  if (g) {
+    *gname = g->name;
+    switch (g->kind) {
+      case G_STRING: return &wp_lib_string;
+      case G_TABLE: return &wp_lib_table;
+      case G_OS: return &wp_lib_os;
+      case G_CO: return &wp_lib_coroutine;
+      case G_MODULE: return rt->module_def ? rt->module_def(name) : NULL;
+      default: return NULL;
+    }
+  }
+  for (int i = 0; i < c->nmodules; i++) {
+    if (strcmp(c->modules[i], name) != 0) continue;
+    *gname = c->modules[i];
+    return rt->module_def ? rt->module_def(name) : NULL;
+  }
+  return NULL;
+}
+
+static void prefill_add(struct wp_code *c, const char *global, const char *field) {
+  for (int i = 0; i < c->nprefill; i++)
+    if (c->prefill[i].global == global && c->prefill[i].field == field) return;
+  if (c->nprefill < WP_PREFILL_MAX) c->prefill[c->nprefill++] = (struct wp_prefill){global, field};
+}
+
+static int ident_start(int ch) { return ch == '_' || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'); }
+static int ident_char(int ch) { return ident_start(ch) || (ch >= '0' && ch <= '9'); }
+
+/* The identifier at src[*i] into buf (NUL-terminated); 0 when it does not
+** fit. Advances *i past it either way. */
+static int take_ident(const char *src, size_t len, size_t *i, char *buf, size_t bufsz) {
+  size_t s = *i;
+  while (*i < len && ident_char((unsigned char)src[*i])) (*i)++;
+  size_t n = *i - s;
+  if (n >= bufsz) return 0;
+  memcpy(buf, src + s, n);
+  buf[n] = 0;
+  return 1;
+}
+
+void wp_code_scan(struct wp_rt *rt, struct wp_code *c, const char *src, size_t len) {
+  char name[32], field[32];
+  size_t i = 0;
+  while (i < len) {
+    unsigned char ch = (unsigned char)src[i];
+    if (!ident_start(ch) || (i > 0 && ident_char((unsigned char)src[i - 1]))) {
+      i++;
+      continue;
+    }
+    if (!take_ident(src, len, &i, name, sizeof name)) continue;
+    const char *gname;
+    const struct wp_libdef *def = prefill_def(rt, c, name, &gname);
+    if (!def) continue;
+    prefill_add(c, gname, NULL);
+    if (i + 1 < len && src[i] == '.' && ident_start((unsigned char)src[i + 1])) {
+      i++;
+      if (!take_ident(src, len, &i, field, sizeof field)) continue;
+      for (const struct wp_libentry *e = def->entries; e->name; e++)
+        if (strcmp(e->name, field) == 0) prefill_add(c, gname, e->name);
+    }
+  }
+}
+
+/* Makes the prefill names of the code (light userdata at 1) in place. */
+static int prefill_protected(lua_State *L) {
+  const struct wp_code *c = lua_touserdata(L, 1);
+  for (int i = 0; i < c->nprefill; i++) {
+    const struct wp_prefill *pf = &c->prefill[i];
+    int shadowed = 0; /* an import of that name comes first (lazy_global) */
+    for (int k = 0; k < c->nimports; k++)
+      shadowed |= strcmp(c->imports[k].alias, pf->global) == 0;
+    if (shadowed) continue;
+    lua_getglobal(L, pf->global);
+    if (pf->field && lua_type(L, -1) == LUA_TTABLE) lua_getfield(L, -1, pf->field);
+    lua_settop(L, 1);
+  }
+  lua_pushglobaltable(L);
+  lua_pushliteral(L, "string");
+  if (lua_rawget(L, -2) == LUA_TTABLE) {
+    /* made above: what the string metatable's first __index does */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+  }
+  return 0;
+}
+
+/* Builds a state by calls: lua_newstate, then setup. NULL when out of
+** memory. */
+static lua_State *state_build(struct wp_vmproc *vp, size_t arena) {
+  ar_init(vp, arena);
   lua_State *L = lua_newstate(l_alloc, vp);
   if (!L) {
     ar_free_all(vp);
@@ -442,6 +563,165 @@ lua_State *wp_state_new(struct wp_vmproc *vp) {
     return NULL;
   }
   return L;
+}
+
+/* ---- state images ----
+**
+** Every process gets a lua_State of its own, fresh. Built by calls
+** (lua_newstate interning its reserved words and metamethod names, setup,
+** then loading the code's bytecode) that costs about 30k instructions, more
+** than the rest of an echo worker's life. Yet every state of one code comes
+** out as the same bytes but for addresses. So the first spawn of a code
+** builds one such state in an arena of its own (the template), with the
+** chunk loaded, and keeps a copy of the arena's used bytes: the image. Every
+** state of that code is then the image copied into the new process's arena,
+** each pointer into the template moved by the distance between the two
+** arenas. The copy shares nothing with the template or with any other
+** process: it is a new state that was built by memcpy instead of by calls.
+**
+** Which words are pointers. Every block of the template came from l_alloc
+** for Lua's own structures, zeroed when allocated, so padding holds no
+** stale bytes (a type tag shares its word with seven bytes of padding: a
+** stale address there once made a tag look like a pointer, and moving it
+** broke the tag). An 8-byte-aligned word whose value falls inside the
+** template's used arena is taken for a pointer into it. The other words
+** are small numbers and flags, 32-bit string hashes, sizes and instructions
+** packed with small fields, and addresses of static functions and data:
+** none falls inside a heap block of a few KB except by a coincidence of
+** about 2^-48 per word (a heap address has its top 16 bits clear and the
+** rest random, so a hash or an instruction would have to equal the block's
+** upper address half exactly, and the small field beside it the lower
+** half). Freed blocks (holes) are copied and moved too: nothing reads them.
+** What lies outside the arena and
+** differs per process is set after the copy: the allocator's user data
+** (lua_setallocf) and the extra space (the process). The copies of one code
+** share the template's string hash seed (Lua derives it from the state's
+** address and the time), which affects no behaviour.
+**
+** A code gets no image, and its states are built by calls, when its
+** template does not fit in the arena, made a finaliser, or failed to load
+** (the process then reports the load error as before); also when the
+** environment sets WIPPY_STATE_IMAGES=0 (to compare both ways). */
+
+struct wp_image {
+  char *bytes;       /* the template arena's used bytes */
+  size_t used;
+  uintptr_t base;    /* the template arena's address */
+  uint32_t *relocs;  /* offsets, in words, of the pointers into the template */
+  size_t nrelocs;
+  size_t l_off;      /* offset of the lua_State */
+  size_t arena;      /* arena size for a copy: used + WP_ARENA_SLACK, rounded */
+  int64_t mem_used;
+};
+
+static struct wp_image no_image; /* marks a code whose states are built by calls */
+static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int load_protected(lua_State *L) {
+  wp_code_load(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static struct wp_image *image_make(struct wp_rt *rt, struct wp_code *c) {
+  const char *env = getenv("WIPPY_STATE_IMAGES");
+  if (env && strcmp(env, "0") == 0) return NULL;
+  struct wp_vmproc tv;
+  memset(&tv, 0, sizeof tv);
+  tv.code = c;
+  tv.rt = rt;
+  tv.ar_zero = 1; /* no stale bytes in padding (see "which words") */
+  lua_State *L = state_build(&tv, WP_IMAGE_MAX);
+  if (!L) return NULL;
+  struct wp_image *img = NULL;
+  lua_pushcfunction(L, load_protected);
+  lua_pushlightuserdata(L, c);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) goto out;
+  lua_pushcfunction(L, prefill_protected);
+  lua_pushlightuserdata(L, c);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK || tv.ext_n != 0 || tv.needs_close) goto out;
+  size_t used = (size_t)(tv.ar_cur - tv.ar_base);
+  uintptr_t base = (uintptr_t)tv.ar_base;
+  img = wp_calloc(1, sizeof *img);
+  if (!img) goto out;
+  img->bytes = wp_malloc(used);
+  img->relocs = wp_malloc((used / 8 + 1) * sizeof *img->relocs);
+  if (!img->bytes || !img->relocs) goto fail;
+  AR_UNPOISON(tv.ar_base, used); /* holes left by frees are copied too */
+  memcpy(img->bytes, tv.ar_base, used);
+  for (size_t off = 0; off + 8 <= used; off += 8) {
+    uintptr_t v;
+    memcpy(&v, img->bytes + off, sizeof v);
+    if (v >= base && v <= base + used) img->relocs[img->nrelocs++] = (uint32_t)(off / 8);
+  }
+  img->used = used;
+  img->base = base;
+  img->arena = (used + WP_ARENA_SLACK + AR_TABSIZE + 2047) & ~(size_t)2047;
+  img->l_off = (size_t)((char *)L - tv.ar_base);
+  img->mem_used = tv.mem_used;
+  goto out;
+fail:
+  wp_free(img->bytes);
+  wp_free(img->relocs);
+  wp_free(img);
+  img = NULL;
+out:
+  if (tv.ext_n == 0 && !tv.needs_close) { /* the template goes as a copy would */
+    ar_free_all(&tv);
+  } else {
+    lua_close(L);
+    ar_free_all(&tv);
+  }
+  return img;
+}
+
+/* The image's state in vp's new arena; NULL when out of memory. */
+static lua_State *image_copy(struct wp_vmproc *vp, const struct wp_image *img) {
+  if (vp->mem_limit && img->mem_used > vp->mem_limit) return NULL;
+  ar_init(vp, img->arena);
+  if (!vp->ar_base) return NULL;
+  char *b = vp->ar_base;
+  AR_UNPOISON(b, img->used);
+  memcpy(b, img->bytes, img->used);
+  uintptr_t d = (uintptr_t)b - img->base; /* modulo 2^N: a move down works too */
+  for (size_t i = 0; i < img->nrelocs; i++) {
+    uintptr_t *w = (uintptr_t *)(void *)(b + (size_t)img->relocs[i] * 8);
+    *w += d;
+  }
+  vp->ar_cur = b + img->used;
+  vp->mem_used = img->mem_used;
+  lua_State *L = (lua_State *)(void *)(b + img->l_off);
+  lua_setallocf(L, l_alloc, vp);
+  *(struct wp_vmproc **)lua_getextraspace(L) = vp;
+  return L;
+}
+
+lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk) {
+  *chunk = 0;
+  struct wp_code *c = vp->code;
+  struct wp_image *img = c ? atomic_load_explicit(&c->image, memory_order_acquire) : NULL;
+  if (c && !img) {
+    pthread_mutex_lock(&image_lock);
+    img = atomic_load_explicit(&c->image, memory_order_relaxed);
+    if (!img) {
+      img = image_make(vp->rt, c);
+      if (!img) img = &no_image;
+      atomic_store_explicit(&c->image, img, memory_order_release);
+    }
+    pthread_mutex_unlock(&image_lock);
+  }
+  if (!img || img == &no_image) return state_build(vp, WP_ARENA_SIZE);
+  lua_State *L = image_copy(vp, img);
+  if (L) *chunk = 1;
+  return L;
+}
+
+void wp_image_free(struct wp_code *c) {
+  struct wp_image *img = atomic_load_explicit(&c->image, memory_order_acquire);
+  atomic_store_explicit(&c->image, NULL, memory_order_relaxed);
+  if (!img || img == &no_image) return;
+  wp_free(img->bytes);
+  wp_free(img->relocs);
+  wp_free(img);
 }
 
 void wp_state_close(struct wp_vmproc *vp) {

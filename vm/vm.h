@@ -55,6 +55,11 @@ struct wp_import {
   struct wp_code *lib;
 };
 
+struct wp_image;
+struct wp_libdef;
+
+#define WP_PREFILL_MAX 48
+
 struct wp_code {
   struct wp_entry *entry;
   char *chunkname;       /* "@src/worker.lua" */
@@ -66,6 +71,16 @@ struct wp_code {
   int is_library;        /* library.lua */
   struct wp_import *imports; /* own and transitive library imports */
   int nimports;
+  /* A fresh state with this code loaded, to copy at spawn (state.c):
+  ** NULL until the first spawn builds it. */
+  _Atomic(struct wp_image *) image;
+  /* Library globals, and their fields, that the source names: the image
+  ** has them in place already (wp_code_scan). Static strings. */
+  struct wp_prefill {
+    const char *global;
+    const char *field;   /* NULL: the global alone */
+  } prefill[WP_PREFILL_MAX];
+  int nprefill;
 };
 
 /* ---- tasks ---- */
@@ -127,7 +142,12 @@ struct wp_vmproc {
   int nargs_strings;         /* CLI: args are raw strings (io.args) */
   char **argv;               /* CLI arguments (terminal processes) */
   int argc;
-  struct wp_task *main;
+  struct wp_task *main;      /* &main_task once started */
+  struct wp_task main_task;  /* the main task runs on L itself */
+  int l_busy;                /* L is inside the main task (suspended, or dead
+                                after an error): the runtime works on sys */
+  lua_State *sys;            /* the runtime's own stack while l_busy, made
+                                on first need (vmproc.c sys_L) */
   struct wp_task *ready_head, *ready_tail;
   struct wp_task *current;   /* task being resumed, or NULL */
   struct wp_task *resume_first; /* preempted task: resumed before others */
@@ -152,6 +172,8 @@ struct wp_vmproc {
   struct wp_task *io_task;   /* task blocked in io.readline/read */
   int64_t mem_used, mem_limit;
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
+  size_t ar_size;
+  int ar_zero;               /* zero every block (an image's template) */
   int ext_n;                 /* blocks outside it, known; -1: not all known */
   int needs_close;           /* an object with a finaliser exists: lua_close */
   const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
@@ -167,8 +189,13 @@ struct wp_vmproc {
 /* A process's collector starts once it has allocated this much. */
 #define WP_GC_START (16 * 1024)
 /* The first bytes of a process's Lua memory come from one block of this
-** size (state.c): 2 pages, one jemalloc size class with no rounding. */
+** size (state.c): 2 pages, one jemalloc size class with no rounding. A
+** state copied from an image gets its image's size plus WP_ARENA_SLACK,
+** rounded up to 2 KB (jemalloc's size classes from 8 to 16 KB). */
 #define WP_ARENA_SIZE (8 * 1024)
+#define WP_ARENA_SLACK 512
+/* The largest arena an image may take (its template is built in one). */
+#define WP_IMAGE_MAX (64 * 1024)
 
 /* Per-process VM data of the state L belongs to (any thread of it). */
 static inline struct wp_vmproc *wp_vm_self(lua_State *L) {
@@ -287,6 +314,9 @@ struct wp_rt {
   _Atomic int shutdown_flag; /* rt->shutdown, readable without the lock */
   /* hooks filled by modules/ */
   void (*open_module)(lua_State *L, const char *name); /* pushes module or nil */
+  /* the module's lazy library (its module table has no per-state setup),
+  ** or NULL */
+  const struct wp_libdef *(*module_def)(const char *name);
   void (*push_time)(lua_State *L, int64_t wall_ns);
   void (*io_request)(struct wp_vmproc *vp, int op, int64_t n); /* terminal */
   struct wp_codec_limits *limits;
@@ -335,9 +365,17 @@ void wp_vm_concat_args(lua_State *L, const char *sep, const char *end);
 int wp_vm_lua_line(lua_State *L);
 /* Loads a code's cached bytecode and pushes the chunk function, or raises. */
 void wp_code_load(lua_State *L, struct wp_code *c);
-/* Builds and tears down the process Lua state (state.c). */
-lua_State *wp_state_new(struct wp_vmproc *vp);
+/* Builds and tears down the process Lua state (state.c). wp_state_new
+** returns NULL when out of memory. When *chunk is set, the new state holds
+** vp->code's chunk function at index 1 (copied from the code's image);
+** otherwise its stack is empty and the caller loads the code. */
+lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk);
 void wp_state_close(struct wp_vmproc *vp);
+/* Notes the library globals and fields c's source names (borrows src), for
+** its image to have them in place. */
+void wp_code_scan(struct wp_rt *rt, struct wp_code *c, const char *src, size_t len);
+/* Frees a code's image (at shutdown, when no process runs the code). */
+void wp_image_free(struct wp_code *c);
 /* Compiles every process.lua/function.lua entry; 0 or -1 with err. */
 int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
 

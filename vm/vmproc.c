@@ -147,9 +147,33 @@ static struct wp_task *task_new(lua_State *L, struct wp_vmproc *vp) {
   return t;
 }
 
+/* A task that returned: its thread is at base level, usable for the
+** registry call (the main thread may be suspended in the main task). */
 static void task_free(struct wp_vmproc *vp, struct wp_task *t) {
-  luaL_unref(vp->L, LUA_REGISTRYINDEX, t->ref);
+  luaL_unref(t->th, LUA_REGISTRYINDEX, t->ref);
   vp->ntasks--;
+}
+
+/* The stack the runtime works on (routing messages, timers, the exit
+** result). The main task runs on the main thread L itself, which saves a
+** thread per process (about 1 KB: the main thread's own stack used to sit
+** idle under the task's). While that task is suspended, or after it died
+** with an error, L's stack belongs to it and calls on it are not allowed:
+** the runtime then uses a second thread, made on first need. A process that
+** never needs one (an echo worker, a process blocked in receive) never pays
+** for it. Making it ignores the process's memory limit for that one thread:
+** it is the runtime's, and failing there has no error path (out of memory
+** on an unprotected call is a panic). */
+static lua_State *sys_L(struct wp_vmproc *vp) {
+  if (!vp->l_busy) return vp->L;
+  if (!vp->sys) {
+    int64_t lim = vp->mem_limit;
+    vp->mem_limit = 0;
+    vp->sys = lua_newthread(vp->L);
+    luaL_ref(vp->L, LUA_REGISTRYINDEX); /* anchored for the state's life */
+    vp->mem_limit = lim;
+  }
+  return vp->sys;
 }
 
 static int spawn_k(lua_State *L, int status, lua_KContext ctx) {
@@ -227,14 +251,13 @@ void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt) {
   wp_free(vt);
 }
 
-static void timer_fired(struct wp_vmproc *vp, uint64_t id) {
+static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
   struct wp_vtimer *vt = vp->timers;
   while (vt && vt->node.id != id) vt = vt->next;
   if (!vt) return; /* cancelled after it fired */
   if (vt->kind == WP_VT_SLEEP) {
     if (vt->task) wp_task_ready(vp, vt->task, 0);
   } else if (vt->chan) {
-    lua_State *L = vp->L;
     struct wp_chan *c = vt->chan;
     vp->rt->push_time(L, wp_wall_ns());
     wp_chan_offer(L, c); /* a full ticker channel drops the tick */
@@ -319,10 +342,10 @@ static void free_exitwaits(struct wp_vmproc *vp) {
 
 /* ---- mailbox routing ---- */
 
-static void route(struct wp_vmproc *vp, struct wp_msg *m) {
+static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
   switch (m->kind) {
     case WP_MSG_TIMER:
-      timer_fired(vp, m->aux);
+      timer_fired(vp, L, m->aux);
       wp_msg_free(m);
       return;
     case WP_MSG_IO:
@@ -345,7 +368,7 @@ static void route(struct wp_vmproc *vp, struct wp_msg *m) {
     case WP_MSG_EXIT:
       if (vp->exitwaits && exitwait_done(vp, m)) return;
       wp_mq_push(&vp->events_q, m);
-      if (vp->events) wp_chan_source_ready(vp->L, vp->events);
+      if (vp->events) wp_chan_source_ready(L, vp->events);
       return;
     case WP_MSG_LINK_DOWN:
       if (!vp->trap_links) {
@@ -357,25 +380,58 @@ static void route(struct wp_vmproc *vp, struct wp_msg *m) {
       /* fallthrough */
     case WP_MSG_CANCEL:
       wp_mq_push(&vp->events_q, m);
-      if (vp->events) wp_chan_source_ready(vp->L, vp->events);
+      if (vp->events) wp_chan_source_ready(L, vp->events);
       return;
     default: {
       struct wp_listener *l = vp->listeners ? listener_for(vp, m) : NULL;
       wp_mq_push(&vp->inbox_q, m);
       if (l)
-        wp_chan_source_ready(vp->L, l->chan);
+        wp_chan_source_ready(L, l->chan);
       else if (vp->inbox)
-        wp_chan_source_ready(vp->L, vp->inbox);
+        wp_chan_source_ready(L, vp->inbox);
       return;
     }
   }
 }
 
+/* Routes the message at 1 (taken from the mailbox) and the rest of the
+** mailbox. */
 static int drain_protected(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_msg *m;
-  while ((m = wp_mbox_take_sc(&vp->p->mbox))) route(vp, m);
+  struct wp_msg *m = lua_touserdata(L, 1);
+  do route(vp, L, m);
+  while ((m = wp_mbox_take_sc(&vp->p->mbox)));
   return 0;
+}
+
+/* Routes what needs no Lua: a sleeping task's timer (or one cancelled
+** since). Returns 0 when m needs a Lua stack. */
+static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
+  if (m->kind != WP_MSG_TIMER) return 0;
+  struct wp_vtimer *vt = vp->timers;
+  while (vt && vt->node.id != m->aux) vt = vt->next;
+  if (vt && vt->kind != WP_VT_SLEEP) return 0;
+  if (vt) {
+    if (vt->task) wp_task_ready(vp, vt->task, 0);
+    wp_vtimer_free(vp, vt);
+  }
+  wp_msg_free(m);
+  return 1;
+}
+
+/* Routes the mailbox. LUA_OK, or an error status with the error on top
+** of *errL (out of memory while routing). */
+static int drain(struct wp_vmproc *vp, lua_State **errL) {
+  struct wp_msg *m;
+  while ((m = wp_mbox_take_sc(&vp->p->mbox))) {
+    if (route_light(vp, m)) continue;
+    lua_State *S = sys_L(vp);
+    *errL = S;
+    lua_pushcfunction(S, drain_protected);
+    lua_pushlightuserdata(S, m);
+    return lua_pcall(S, 1, 0, 0);
+  }
+  return LUA_OK;
 }
 
 /* ---- preemption ---- */
@@ -680,10 +736,15 @@ static void normalise_error(lua_State *L, const char *deflt_kind) {
 
 /* The process ended by returning nres values on th's stack. */
 static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
-  lua_State *L = vp->L;
+  lua_State *L = sys_L(vp);
   int code = 0;
-  lua_settop(L, 0);
-  lua_xmove(th, L, nres);
+  if (th == L) { /* the main task on the main thread: keep the results only */
+    lua_rotate(L, 1, nres);
+    lua_settop(L, nres);
+  } else {
+    lua_settop(L, 0);
+    lua_xmove(th, L, nres);
+  }
   int abnormal = 0;
   if (nres >= 2 && (lua_type(L, 2) == LUA_TSTRING || wp_err_is(L, 2))) {
     abnormal = 1;
@@ -714,9 +775,14 @@ static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
 }
 
 static void finish_error(struct wp_vmproc *vp, lua_State *th) {
-  lua_State *L = vp->L;
-  lua_settop(L, 0);
-  lua_xmove(th, L, 1);
+  lua_State *L = sys_L(vp);
+  if (th == L) {
+    lua_replace(L, 1);
+    lua_settop(L, 1);
+  } else {
+    lua_settop(L, 0);
+    lua_xmove(th, L, 1);
+  }
   if (!vp->entry_started && lua_type(L, -1) == LUA_TSTRING) {
     /* the chunk raised: what Wippy's spawn would have returned */
     lua_pushfstring(L, "failed to execute script: %s", lua_tostring(L, -1));
@@ -737,7 +803,7 @@ static int push_kill_error(lua_State *L) {
 }
 
 static void finish_killed(struct wp_vmproc *vp, int reason) {
-  lua_State *L = vp->L;
+  lua_State *L = sys_L(vp);
   lua_settop(L, 0);
   lua_pushcfunction(L, push_kill_error);
   lua_pushinteger(L, reason);
@@ -789,12 +855,16 @@ static int task_boot(lua_State *L) {
   return boot_entry(L, LUA_OK, nargs);
 }
 
-/* Runs protected: loads the code and prepares the main task. */
+/* Runs protected: loads the code and prepares the main task. Stack:
+** [chunk] when the state came with the chunk loaded (wp_state_new), else []. */
 static int start_protected(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
   struct wp_code *c = vp->code;
   lua_pushcfunction(L, task_boot);
-  wp_code_load(L, c);
+  if (lua_gettop(L) == 2)
+    lua_insert(L, 1);
+  else
+    wp_code_load(L, c);
   int n;
   if (vp->argv) {
     luaL_checkstack(L, vp->argc + 4, "too many arguments");
@@ -805,25 +875,24 @@ static int start_protected(lua_State *L) {
     if (n < 0) return luaL_error(L, "corrupt spawn arguments");
   }
   wp_buf_free(&vp->args);
-  /* [task_boot, chunk, args...] -> the main task's thread */
-  struct wp_task *t = lua_newuserdatauv(L, sizeof *t, 1);
+  /* [task_boot, chunk, args...]: returned, they stay on L for the main
+  ** task's first resume */
+  struct wp_task *t = &vp->main_task;
   memset(t, 0, sizeof *t);
-  t->th = lua_newthread(L);
-  lua_setiuservalue(L, -2, 1);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  luaL_checkstack(t->th, n + 4, "too many arguments");
-  lua_xmove(L, t->th, n + 2);
+  t->th = L;
+  t->ref = LUA_NOREF;
   t->nargs = n + 1;
   t->is_main = 1;
   t->state = WP_TASK_READY;
   vp->ntasks++;
   vp->main = t;
   ready_push(vp, t);
-  return 0;
+  return n + 2;
 }
 
 static int vm_start(struct wp_vmproc *vp) {
-  vp->L = wp_state_new(vp);
+  int chunk;
+  vp->L = wp_state_new(vp, &chunk);
   if (!vp->L) {
     struct wp_buf none = WP_BUF_INIT;
     notify_exit(vp, &none, 1);
@@ -832,7 +901,8 @@ static int vm_start(struct wp_vmproc *vp) {
   }
   lua_State *L = vp->L;
   lua_pushcfunction(L, start_protected);
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+  if (chunk) lua_insert(L, 1);
+  if (lua_pcall(L, chunk, LUA_MULTRET, 0) != LUA_OK) {
     normalise_error(L, WP_KIND_INTERNAL);
     finish(vp, L, 0, lua_gettop(L), 1);
     return -1;
@@ -857,9 +927,9 @@ static int vm_run(struct wp_proc *p) {
       return WP_RUN_DONE;
     }
     if (!wp_mbox_empty_sc(&p->mbox)) {
-      lua_pushcfunction(L, drain_protected);
-      if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory while routing */
-        finish_error(vp, L);
+      lua_State *errL = NULL;
+      if (drain(vp, &errL) != LUA_OK) { /* out of memory while routing */
+        finish_error(vp, errL);
         vm_teardown(vp);
         return WP_RUN_DONE;
       }
@@ -881,13 +951,14 @@ static int vm_run(struct wp_proc *p) {
     int nres = 0;
     int nargs = t->nargs;
     t->nargs = 0;
-    int st = lua_resume(t->th, L, nargs, &nres);
+    if (t == vp->main) vp->l_busy = 1;
+    int st = lua_resume(t->th, NULL, nargs, &nres);
     pthread_spin_lock(&vp->plock);
     disarm_locked(vp);
     vp->running_th = NULL;
     pthread_spin_unlock(&vp->plock);
     vp->current = NULL;
-    if (!vp->gc_on && vp->mem_used > WP_GC_START) {
+    if (!vp->gc_on && vp->mem_used > WP_GC_START && (st == LUA_OK || st == LUA_YIELD)) {
       vp->gc_on = 1;
       /* generational: a long-lived process (a relay) mostly makes young
       ** garbage (messages, events, select results) */
@@ -908,6 +979,7 @@ static int vm_run(struct wp_proc *p) {
     }
     if (st == LUA_OK) {
       if (t->is_main) {
+        vp->l_busy = 0; /* returned: L is at base level again */
         finish_ok(vp, t->th, nres);
         vm_teardown(vp);
         return WP_RUN_DONE;
