@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "spin.h"
 
 struct binding {
   struct binding *next;
@@ -23,7 +24,7 @@ struct binding {
 };
 
 struct wp_names {
-  pthread_mutex_t lock;
+  wp_spin lock; /* spin.h: lookups on every send by name */
   struct binding **b;
   size_t nb, count;
 };
@@ -31,7 +32,7 @@ struct wp_names {
 struct wp_names *wp_names_new(void) {
   struct wp_names *n = wp_calloc(1, sizeof *n);
   if (!n) return NULL;
-  pthread_mutex_init(&n->lock, NULL);
+  wp_spin_init(&n->lock);
   return n;
 }
 
@@ -46,7 +47,6 @@ void wp_names_free(struct wp_names *n) {
     }
   }
   wp_free(n->b);
-  pthread_mutex_destroy(&n->lock);
   wp_free(n);
 }
 
@@ -87,15 +87,15 @@ static int grow(struct wp_names *n) {
 int wp_names_register(struct wp_names *n, const char *name, size_t len,
                       struct wp_proc *p) {
   int rc = 0;
-  pthread_mutex_lock(&n->lock);
+  wp_spin_lock(&n->lock);
   struct binding **pp = find(n, name, len);
   if (pp && *pp) {
     rc = (*pp)->counter == p->counter ? 0 : WP_ENAMETAKEN;
-    pthread_mutex_unlock(&n->lock);
+    wp_spin_unlock(&n->lock);
     return rc;
   }
   if (n->count >= n->nb && grow(n)) {
-    pthread_mutex_unlock(&n->lock);
+    wp_spin_unlock(&n->lock);
     return WP_ENOMEM;
   }
   struct binding *e = wp_malloc(sizeof *e + len + 1);
@@ -103,7 +103,7 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
   if (!e || !ref) {
     wp_free(e);
     wp_free(ref);
-    pthread_mutex_unlock(&n->lock);
+    wp_spin_unlock(&n->lock);
     return WP_ENOMEM;
   }
   e->counter = p->counter;
@@ -136,12 +136,12 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
     *pp = e;
     n->count++;
   }
-  pthread_mutex_unlock(&n->lock);
+  wp_spin_unlock(&n->lock);
   return rc;
 }
 
 int wp_names_unregister(struct wp_names *n, const char *name, size_t len) {
-  pthread_mutex_lock(&n->lock);
+  wp_spin_lock(&n->lock);
   struct binding **pp = find(n, name, len);
   int removed = 0;
   if (pp && *pp) {
@@ -151,25 +151,25 @@ int wp_names_unregister(struct wp_names *n, const char *name, size_t len) {
     wp_free(e);
     removed = 1;
   }
-  pthread_mutex_unlock(&n->lock);
+  wp_spin_unlock(&n->lock);
   return removed;
 }
 
 uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len, char *pid) {
   uint64_t c = 0;
-  pthread_mutex_lock(&n->lock);
+  wp_spin_lock(&n->lock);
   struct binding **pp = find(n, name, len);
   if (pp && *pp) {
     c = (*pp)->counter;
     if (pid) memcpy(pid, (*pp)->pid, (*pp)->pid_len + 1u);
   }
-  pthread_mutex_unlock(&n->lock);
+  wp_spin_unlock(&n->lock);
   return c;
 }
 
 void wp_names_release(struct wp_names *n, struct wp_name_ref *list, uint64_t counter) {
   if (!list) return;
-  pthread_mutex_lock(&n->lock);
+  wp_spin_lock(&n->lock);
   while (list) {
     struct wp_name_ref *next = list->next;
     struct binding **pp = find(n, list->name, list->len);
@@ -182,5 +182,5 @@ void wp_names_release(struct wp_names *n, struct wp_name_ref *list, uint64_t cou
     wp_free(list);
     list = next;
   }
-  pthread_mutex_unlock(&n->lock);
+  wp_spin_unlock(&n->lock);
 }

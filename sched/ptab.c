@@ -5,15 +5,15 @@
 ** chunk directory never moves, so a slot's address is stable. A slot holds
 ** the process pointer and a generation that is bumped when the slot is freed;
 ** handles carry the generation they were issued with. Free slot indices form
-** a stack under `free_lock`. Lookups lock one of 256 shards (by slot, or by
+** a stack under `free_lock`. Lookups lock one of 256 shards (spin.h) (by slot, or by
 ** counter for the pid hash) just long enough to take a reference.
 */
 #include "ptab.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "spin.h"
 
 #define CHUNK_BITS 16
 #define CHUNK_SIZE (1u << CHUNK_BITS)
@@ -26,7 +26,7 @@ struct slot {
 };
 
 struct shard {
-  pthread_mutex_t lock;
+  wp_spin lock;
   struct wp_proc **buckets; /* counter hash chains */
   uint32_t nbuckets, count;
   char pad[WP_CACHELINE];
@@ -34,7 +34,7 @@ struct shard {
 
 struct wp_ptab {
   _Atomic(struct slot *) chunks[MAX_CHUNKS]; /* written under free_lock, read anywhere */
-  pthread_mutex_t free_lock;
+  wp_spin free_lock;
   uint32_t *free_v;
   uint32_t free_n, free_cap;
   uint32_t next_slot; /* slots below this were handed out at least once */
@@ -47,10 +47,10 @@ struct wp_ptab {
 struct wp_ptab *wp_ptab_new(void) {
   struct wp_ptab *t = wp_calloc(1, sizeof *t);
   if (!t) return NULL;
-  pthread_mutex_init(&t->free_lock, NULL);
+  wp_spin_init(&t->free_lock);
   for (int i = 0; i < NSHARDS; i++) {
-    pthread_mutex_init(&t->slot_shards[i].lock, NULL);
-    pthread_mutex_init(&t->hash_shards[i].lock, NULL);
+    wp_spin_init(&t->slot_shards[i].lock);
+    wp_spin_init(&t->hash_shards[i].lock);
   }
   atomic_init(&t->counter, 0);
   atomic_init(&t->live, 0);
@@ -60,12 +60,7 @@ struct wp_ptab *wp_ptab_new(void) {
 void wp_ptab_free(struct wp_ptab *t) {
   if (!t) return;
   for (int i = 0; i < MAX_CHUNKS; i++) wp_free(atomic_load(&t->chunks[i]));
-  for (int i = 0; i < NSHARDS; i++) {
-    pthread_mutex_destroy(&t->slot_shards[i].lock);
-    pthread_mutex_destroy(&t->hash_shards[i].lock);
-    wp_free(t->hash_shards[i].buckets);
-  }
-  pthread_mutex_destroy(&t->free_lock);
+  for (int i = 0; i < NSHARDS; i++) wp_free(t->hash_shards[i].buckets);
   wp_free(t->free_v);
   wp_free(t);
 }
@@ -86,7 +81,7 @@ static struct slot *slot_at(struct wp_ptab *t, uint32_t idx) {
 /* Pops a free slot index or extends the table. -1 when full or out of memory. */
 static int64_t slot_alloc(struct wp_ptab *t) {
   int64_t idx = -1;
-  pthread_mutex_lock(&t->free_lock);
+  wp_spin_lock(&t->free_lock);
   if (t->free_n) {
     idx = t->free_v[--t->free_n];
   } else if (t->next_slot < (uint32_t)MAX_CHUNKS * CHUNK_SIZE) {
@@ -98,24 +93,24 @@ static int64_t slot_alloc(struct wp_ptab *t) {
     }
     if (chunk) idx = t->next_slot++;
   }
-  pthread_mutex_unlock(&t->free_lock);
+  wp_spin_unlock(&t->free_lock);
   return idx;
 }
 
 static void slot_release(struct wp_ptab *t, uint32_t idx) {
-  pthread_mutex_lock(&t->free_lock);
+  wp_spin_lock(&t->free_lock);
   if (t->free_n == t->free_cap) {
     uint32_t cap = t->free_cap ? t->free_cap * 2 : 1024;
     uint32_t *v = wp_realloc(t->free_v, cap * sizeof *v);
     if (!v) { /* leak the slot rather than fail an exit */
-      pthread_mutex_unlock(&t->free_lock);
+      wp_spin_unlock(&t->free_lock);
       return;
     }
     t->free_v = v;
     t->free_cap = cap;
   }
   t->free_v[t->free_n++] = idx;
-  pthread_mutex_unlock(&t->free_lock);
+  wp_spin_unlock(&t->free_lock);
 }
 
 static uint32_t hash_counter(uint64_t c) {
@@ -163,20 +158,20 @@ int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   /* the handle first: whoever finds p by its pid may use p->handle at once */
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct slot *sl = slot_at(t, (uint32_t)idx);
-  pthread_mutex_lock(&ss->lock);
+  wp_spin_lock(&ss->lock);
   sl->p = p;
   p->handle = make_handle(sl->gen, (uint32_t)idx);
-  pthread_mutex_unlock(&ss->lock);
+  wp_spin_unlock(&ss->lock);
   uint32_t h = hash_counter(p->counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
-  pthread_mutex_lock(&hs->lock);
+  wp_spin_lock(&hs->lock);
   int rc = hash_put(hs, p, h);
-  pthread_mutex_unlock(&hs->lock);
+  wp_spin_unlock(&hs->lock);
   if (rc) {
-    pthread_mutex_lock(&ss->lock);
+    wp_spin_lock(&ss->lock);
     sl->p = NULL;
     sl->gen++;
-    pthread_mutex_unlock(&ss->lock);
+    wp_spin_unlock(&ss->lock);
     slot_release(t, (uint32_t)idx);
     return rc;
   }
@@ -188,7 +183,7 @@ void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p) {
   uint32_t h = hash_counter(p->counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
   int found = 0;
-  pthread_mutex_lock(&hs->lock);
+  wp_spin_lock(&hs->lock);
   if (hs->nbuckets) {
     struct wp_proc **pp = &hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
     while (*pp && *pp != p) pp = &(*pp)->hnext;
@@ -198,17 +193,17 @@ void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p) {
       found = 1;
     }
   }
-  pthread_mutex_unlock(&hs->lock);
+  wp_spin_unlock(&hs->lock);
   if (!found) return; /* unlinked already */
   uint32_t idx = (uint32_t)p->handle;
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct slot *sl = slot_at(t, idx);
-  pthread_mutex_lock(&ss->lock);
+  wp_spin_lock(&ss->lock);
   if (sl->p == p) {
     sl->p = NULL;
     sl->gen++;
   }
-  pthread_mutex_unlock(&ss->lock);
+  wp_spin_unlock(&ss->lock);
   slot_release(t, idx);
   atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
 }
@@ -223,13 +218,13 @@ struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle hd) {
   if (idx >= (uint32_t)MAX_CHUNKS * CHUNK_SIZE) return NULL;
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct wp_proc *p = NULL;
-  pthread_mutex_lock(&ss->lock);
+  wp_spin_lock(&ss->lock);
   struct slot *sl = slot_at(t, idx);
   if (sl && sl->p && make_handle(sl->gen, idx) == hd) {
     p = sl->p;
     wp_proc_retain(p);
   }
-  pthread_mutex_unlock(&ss->lock);
+  wp_spin_unlock(&ss->lock);
   return p;
 }
 
@@ -237,30 +232,30 @@ struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter) {
   uint32_t h = hash_counter(counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
   struct wp_proc *p = NULL;
-  pthread_mutex_lock(&hs->lock);
+  wp_spin_lock(&hs->lock);
   if (hs->nbuckets) {
     p = hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
     while (p && p->counter != counter) p = p->hnext;
     if (p) wp_proc_retain(p);
   }
-  pthread_mutex_unlock(&hs->lock);
+  wp_spin_unlock(&hs->lock);
   return p;
 }
 
 void wp_ptab_each(struct wp_ptab *t, void (*fn)(struct wp_proc *p, void *ud), void *ud) {
-  pthread_mutex_lock(&t->free_lock);
+  wp_spin_lock(&t->free_lock);
   uint32_t n = t->next_slot;
-  pthread_mutex_unlock(&t->free_lock);
+  wp_spin_unlock(&t->free_lock);
   for (uint32_t i = 0; i < n; i++) {
     struct shard *ss = &t->slot_shards[i & (NSHARDS - 1)];
     struct wp_proc *p = NULL;
-    pthread_mutex_lock(&ss->lock);
+    wp_spin_lock(&ss->lock);
     struct slot *sl = slot_at(t, i);
     if (sl && sl->p) {
       p = sl->p;
       wp_proc_retain(p);
     }
-    pthread_mutex_unlock(&ss->lock);
+    wp_spin_unlock(&ss->lock);
     if (p) {
       fn(p, ud);
       wp_proc_release(p);
