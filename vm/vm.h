@@ -139,32 +139,26 @@ struct wp_vmproc {
   struct wp_code *code;
   lua_State *L;              /* NULL until first run */
   struct wp_buf args;        /* encoded spawn arguments, until first run */
-  int nargs_strings;         /* CLI: args are raw strings (io.args) */
   char **argv;               /* CLI arguments (terminal processes) */
   int argc;
+  int ntasks;
   struct wp_task *main;      /* &main_task once started */
   struct wp_task main_task;  /* the main task runs on L itself */
-  int l_busy;                /* L is inside the main task (suspended, or dead
-                                after an error): the runtime works on sys */
   lua_State *sys;            /* the runtime's own stack while l_busy, made
                                 on first need (vmproc.c sys_L) */
   struct wp_task *ready_head, *ready_tail;
   struct wp_task *current;   /* task being resumed, or NULL */
   struct wp_task *resume_first; /* preempted task: resumed before others */
-  int ntasks;
   /* preemption: plock guards running_th/armed against the timer thread */
-  pthread_spinlock_t plock;
   lua_State *running_th;     /* innermost thread being resumed (task or coroutine) */
   lua_State *armed_th;       /* thread the preemption hook is armed on */
-  int hook_armed;
-  int preempted;             /* the task thread yielded to the scheduler */
-  int preempted_inner;       /* a user coroutine yielded for a preemption */
+  pthread_spinlock_t plock;
+  int inbox_ref, events_ref;
+  int ext_n;                 /* arena blocks outside it, known; -1: not all known */
   /* messages waiting for a channel */
   struct wp_mqueue inbox_q, events_q;
   struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
   struct wp_listener *listeners;
-  int inbox_ref, events_ref;
-  int trap_links;
   /* timers */
   struct wp_vtimer *timers;
   uint64_t next_timer_id;
@@ -173,17 +167,25 @@ struct wp_vmproc {
   int64_t mem_used, mem_limit;
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
   size_t ar_size;
-  int ar_zero;               /* zero every block (an image's template) */
-  int ext_n;                 /* blocks outside it, known; -1: not all known */
-  int needs_close;           /* an object with a finaliser exists: lua_close */
   const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
-  int gc_on;                 /* the collector was switched on (WP_GC_START) */
-  int exit_code_set;
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
-  int first_blocked;
-  int entry_started;         /* the entry function was called (boot done) */
+  /* flags: one byte each (hook_armed is written under plock by another
+  ** thread; bytes are separate memory locations, bit-fields would not be) */
+  unsigned char nargs_strings; /* CLI: args are raw strings (io.args) */
+  unsigned char l_busy;      /* L is inside the main task (suspended, or dead
+                                after an error): the runtime works on sys */
+  unsigned char hook_armed;
+  unsigned char preempted;   /* the task thread yielded to the scheduler */
+  unsigned char preempted_inner; /* a user coroutine yielded for a preemption */
+  unsigned char trap_links;
+  unsigned char ar_zero;     /* zero every arena block (an image's template) */
+  unsigned char needs_close; /* an object with a finaliser exists: lua_close */
+  unsigned char gc_on;       /* the collector was switched on (WP_GC_START) */
+  unsigned char exit_code_set;
+  unsigned char first_blocked;
+  unsigned char entry_started; /* the entry function was called (boot done) */
 };
 
 /* A process's collector starts once it has allocated this much. */
