@@ -207,7 +207,11 @@ static void ar_free_all(struct wp_vmproc *vp) {
 static const char mt_keys[WP_MT_N]; /* registry keys: their addresses */
 
 int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[k]) != LUA_TNIL) return 0;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[k]) != LUA_TNIL) {
+    /* made before: maybe in an image's template, whose cache was not ours */
+    wp_vm_self(L)->mt[k] = lua_topointer(L, -1);
+    return 0;
+  }
   lua_pop(L, 1);
   int made = luaL_newmetatable(L, tname);
   lua_pushvalue(L, -1);
@@ -592,11 +596,11 @@ static lua_State *state_build(struct wp_vmproc *vp, size_t arena) {
 ** rest random, so a hash or an instruction would have to equal the block's
 ** upper address half exactly, and the small field beside it the lower
 ** half). Freed blocks (holes) are copied and moved too: nothing reads them.
-** What lies outside the arena and
-** differs per process is set after the copy: the allocator's user data
-** (lua_setallocf) and the extra space (the process). The copies of one code
-** share the template's string hash seed (Lua derives it from the state's
-** address and the time), which affects no behaviour.
+** What lies outside the arena and differs per process is set after the
+** copy: the allocator's user data (lua_setallocf) and the extra space (the
+** process). The copies of one code share the template's string hash seed
+** (Lua derives it from the state's address and the time), which affects no
+** behaviour.
 **
 ** A code gets no image, and its states are built by calls, when its
 ** template does not fit in the arena, made a finaliser, or failed to load
