@@ -96,7 +96,8 @@ static int do_spawn(lua_State *L, int flags, const char *fname) {
   if (wp_rt_spawn(vp->rt, vp, id, host, L, 3, lua_gettop(L) - 2, flags, NULL, pid, &kind,
                   &msg))
     return wp_err_return(L, kind, msg);
-  lua_pushstring(L, pid);
+  lua_pushlstring(L, pid, strlen(pid)); /* not lua_pushstring: its cache,
+                                           keyed by this stack address, never hits */
   return 1;
 }
 

@@ -87,6 +87,8 @@ static lua_CFunction find_cap(const struct captured *v, const char *name) {
   return NULL;
 }
 
+static lua_CFunction cap_upper, cap_lower; /* set at capture, before any process */
+
 /* Copies every light C function of the table at the top of S into v. */
 static int grab(lua_State *S, struct captured *v) {
   int n = 0;
@@ -118,6 +120,8 @@ int wp_stdlib_capture(void) {
   grab(S, cap_base);
   luaL_requiref(S, "string", luaopen_string, 0);
   grab(S, cap_string);
+  cap_upper = find_cap(cap_string, "upper");
+  cap_lower = find_cap(cap_string, "lower");
   lua_pushliteral(S, "");
   lua_getmetatable(S, -1);
   grab(S, cap_strmt);
@@ -188,7 +192,7 @@ static int str_case(lua_State *L, int upper) {
   const char *s = luaL_checklstring(L, 1, &len);
   size_t i = 0;
   while (i < len && (unsigned char)s[i] < 0x80) i++;
-  if (i == len) return find_cap(cap_string, upper ? "upper" : "lower")(L);
+  if (i == len) return (upper ? cap_upper : cap_lower)(L); /* ASCII: Lua's own */
   struct wp_buf b = WP_BUF_INIT;
   if (wp_utf8_case(s, len, upper, &b)) {
     wp_buf_free(&b);

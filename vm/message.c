@@ -141,7 +141,7 @@ static void push_message(lua_State *L, struct wp_msg *m) {
     lua_setmetatable(L, u);
     return;
   }
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 4); /* kind, from, at, and result or reason */
   const char *kind = m->kind == WP_MSG_EXIT        ? "pid.exit"
                      : m->kind == WP_MSG_LINK_DOWN ? "pid.link.down"
                                                    : "pid.cancel";
