@@ -32,6 +32,10 @@ int wp_time_arg(lua_State *L, int idx, int64_t *ns, const char **err);
 /* Adds the non-timer functions and constants of the time module to the table
 ** at index mod (now, unix, date, parse, parse_duration, load_location, ...). */
 void wp_time_register(lua_State *L, int mod);
+/* time.now and time.unix: also entries of the lazy time library, so the
+** common first use does not fill the rest (wp_time_register). */
+int wp_time_l_now(lua_State *L);
+int wp_time_l_unix(lua_State *L);
 
 /* Terminal (terminal.c). The terminal thread serialises stdout/stderr writes
 ** and stdin reads in request order, so output is flushed before a read. */

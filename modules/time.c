@@ -154,5 +154,6 @@ static int l_ticker(lua_State *L) { return new_timer(L, WP_VT_TICKER); }
 ** the module (Time objects, constants) from timeobj.c. */
 static const struct wp_libentry time_entries[] = {
     WP_LF("sleep", l_sleep), WP_LF("after", l_after), WP_LF("timer", l_timer),
-    WP_LF("ticker", l_ticker), WP_LEND};
+    WP_LF("ticker", l_ticker), WP_LF("now", wp_time_l_now), WP_LF("unix", wp_time_l_unix),
+    WP_LEND};
 const struct wp_libdef wp_lib_time = {"time", time_entries, wp_time_register};

@@ -543,14 +543,14 @@ static void time_mt(lua_State *L) {
 
 /* ---- module functions ---- */
 
-static int f_now(lua_State *L) {
+int wp_time_l_now(lua_State *L) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   push_time(L, (int64_t)ts.tv_sec, (int32_t)ts.tv_nsec, wp_loc_local());
   return 1;
 }
 
-static int f_unix(lua_State *L) {
+int wp_time_l_unix(lua_State *L) {
   int64_t sec = luaL_checkinteger(L, 1), ns = luaL_optinteger(L, 2, 0);
   if (ns < 0 || ns >= NS_PER_S) {
     int64_t n = ns / NS_PER_S;
@@ -661,8 +661,8 @@ static int f_fixed_zone(lua_State *L) {
 }
 
 void wp_time_register(lua_State *L, int mod) {
-  static const luaL_Reg fns[] = {{"now", f_now},
-                                 {"unix", f_unix},
+  static const luaL_Reg fns[] = {{"now", wp_time_l_now},
+                                 {"unix", wp_time_l_unix},
                                  {"date", f_date},
                                  {"parse", f_parse},
                                  {"parse_duration", f_parse_duration},

@@ -354,8 +354,9 @@ local function main(parent, seed)
     for _, f in ipairs(FUNCS) do sum = f(sum) end
     local up = WORDS[7]:upper() .. string.lower("ÄB")
     local arith = "10" + 5
-    local now = time.now():unix() > 0
-    process.send(parent, "big", { sum = sum, up = up, arith = arith, now = now,
+    local now = time.now():unix() > 0 -- time.now first: a lazy entry of its own
+    local rest = time.SECOND == 1000000000 and type(time.utc) == "userdata"
+    process.send(parent, "big", { sum = sum, up = up, arith = arith, now = now, rest = rest,
                                   counter = counter, pid = process.pid() })
     return 0
 end

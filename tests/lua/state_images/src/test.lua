@@ -26,6 +26,7 @@ local function main()
             eq(d.up, "WORD_006_GGGGGGGäb", "string methods")
             eq(d.arith, 15, "string arithmetic")
             eq(d.now, true, "time module")
+            eq(d.rest, true, "the rest of the time module after time.now")
             eq(d.counter, 1, "top-level local, per process")
         end
         for i = 1, N do
