@@ -89,6 +89,29 @@ static lua_CFunction find_cap(const struct captured *v, const char *name) {
 
 static lua_CFunction cap_upper, cap_lower; /* set at capture, before any process */
 
+/* The captured functions that the wrappers further down call, found once at
+** capture (before any process runs: no worker ever writes them). */
+#define STRING_WRAPPED(X)                                                          \
+  X(string, byte) X(string, char) X(string, dump) X(string, find) X(string, format) \
+  X(string, gmatch) X(string, gsub) X(string, len) X(string, match) X(string, rep)  \
+  X(string, reverse) X(string, sub) X(string, pack) X(string, packsize)             \
+  X(string, unpack)
+#define PLAIN_CAPTURED(X)                                                              \
+  X(table, concat) X(table, insert) X(table, move) X(table, pack) X(table, remove)      \
+  X(table, sort) X(table, unpack) X(os, time) X(os, clock) X(os, date) X(os, difftime) \
+  X(co, create) X(co, yield) X(co, status) X(co, isyieldable) X(co, close)
+#define DECL_ORIG(lib, f) static lua_CFunction orig_##lib##_##f;
+STRING_WRAPPED(DECL_ORIG)
+PLAIN_CAPTURED(DECL_ORIG)
+#undef DECL_ORIG
+
+static void find_origs(void) {
+#define SET_ORIG(lib, f) orig_##lib##_##f = find_cap(cap_##lib, #f);
+  STRING_WRAPPED(SET_ORIG)
+  PLAIN_CAPTURED(SET_ORIG)
+#undef SET_ORIG
+}
+
 /* Copies every light C function of the table at the top of S into v. */
 static int grab(lua_State *S, struct captured *v) {
   int n = 0;
@@ -136,6 +159,7 @@ int wp_stdlib_capture(void) {
   luaL_requiref(S, "coroutine", luaopen_coroutine, 0);
   grab(S, cap_co);
   lua_close(S);
+  find_origs();
   done = 1;
   return 0;
 }
@@ -163,12 +187,10 @@ static void errs_to_strings(lua_State *L) {
   }
 }
 
-#define STRWRAP(fname)                                        \
-  static int s_##fname(lua_State *L) {                        \
-    static lua_CFunction orig;                                \
-    if (!orig) orig = find_cap(cap_string, #fname);           \
-    errs_to_strings(L);                                       \
-    return orig(L);                                           \
+#define STRWRAP(fname)                 \
+  static int s_##fname(lua_State *L) { \
+    errs_to_strings(L);                \
+    return orig_string_##fname(L);     \
   }
 STRWRAP(byte)
 STRWRAP(char)
@@ -272,12 +294,8 @@ void wp_stdlib_push_string(lua_State *L) {
 
 /* ---- table, os, coroutine ---- */
 
-#define CAPFN(lib, fname)                                      \
-  static int lib##_##fname(lua_State *L) {                     \
-    static lua_CFunction orig;                                 \
-    if (!orig) orig = find_cap(cap_##lib, #fname);             \
-    return orig(L);                                            \
-  }
+#define CAPFN(lib, fname) \
+  static int lib##_##fname(lua_State *L) { return orig_##lib##_##fname(L); }
 CAPFN(table, concat)
 CAPFN(table, insert)
 CAPFN(table, move)
