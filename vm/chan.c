@@ -32,14 +32,20 @@ struct wp_waiter {
   struct wp_selrec *sel;
   int case_index; /* 1-based; 0 for a direct send/receive */
   int is_send;
-  int vref;       /* send: registry ref of the value */
-  int chref;      /* select: registry ref of the channel (for the result) */
+  int uv;         /* the selrec's user value holding the channel (for a
+                     select's result); a send's value is in uv + 1 */
 };
 
+/* What a blocked send, receive or select waits on. It is a userdata left on
+** the blocked task's stack (in the frame of the C function that yielded, at
+** index idx), which keeps it, and through its user values the channels and
+** the values to send, alive until the task resumes: no registry refs to
+** make and drop per blocking call. */
 struct wp_selrec {
   struct wp_task *task;
   int is_select;
   int n;
+  int idx;
   struct wp_waiter w[];
 };
 
@@ -82,18 +88,15 @@ static void q_remove(struct wp_waiter **head, struct wp_waiter **tail, struct wp
   w->next = w->prev = NULL;
 }
 
-/* Unlinks every waiter of a selrec and drops the send values it held. */
-static void sel_detach(lua_State *L, struct wp_selrec *s) {
+/* Unlinks every waiter of a selrec (the values it holds go with it). */
+static void sel_detach(struct wp_selrec *s) {
   for (int i = 0; i < s->n; i++) {
     struct wp_waiter *w = &s->w[i];
     if (!w->chan) continue;
-    if (w->is_send) {
+    if (w->is_send)
       q_remove(&w->chan->sq_head, &w->chan->sq_tail, w);
-      luaL_unref(L, LUA_REGISTRYINDEX, w->vref);
-    } else {
+    else
       q_remove(&w->chan->rq_head, &w->chan->rq_tail, w);
-    }
-    luaL_unref(L, LUA_REGISTRYINDEX, w->chref);
     w->chan = NULL;
   }
 }
@@ -117,12 +120,12 @@ static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
   luaL_checkstack(th, 4, NULL);
   lua_xmove(S, th, 1);
   if (s->is_select) {
-    lua_rawgeti(th, LUA_REGISTRYINDEX, w->chref);
-    sel_detach(S, s);
+    lua_getiuservalue(th, s->idx, w->uv);
+    sel_detach(s);
     push_select_result(th, ok);
     wp_task_ready(vp, s->task, 1);
   } else {
-    sel_detach(S, s);
+    sel_detach(s);
     lua_pushboolean(th, ok);
     wp_task_ready(vp, s->task, 2);
   }
@@ -133,18 +136,19 @@ static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
 static void take_from_sender(lua_State *S, struct wp_waiter *w) {
   struct wp_selrec *s = w->sel;
   struct wp_vmproc *vp = wp_vm_self(S);
-  lua_rawgeti(S, LUA_REGISTRYINDEX, w->vref);
   lua_State *th = s->task->th;
   luaL_checkstack(th, 4, NULL);
+  lua_getiuservalue(th, s->idx, w->uv + 1);
+  lua_xmove(th, S, 1);
   if (s->is_select) {
     lua_pushvalue(S, -1);
     lua_xmove(S, th, 1);
-    lua_rawgeti(th, LUA_REGISTRYINDEX, w->chref);
-    sel_detach(S, s);
+    lua_getiuservalue(th, s->idx, w->uv);
+    sel_detach(s);
     push_select_result(th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
-    sel_detach(S, s);
+    sel_detach(s);
     lua_pushboolean(th, 1);
     wp_task_ready(vp, s->task, 1);
   }
@@ -332,7 +336,7 @@ void wp_chan_close(lua_State *L, struct wp_chan *c) {
   }
   while (c->sq_head) {
     struct wp_selrec *s = c->sq_head->sel;
-    sel_detach(L, s);
+    sel_detach(s);
     lua_State *th = s->task->th;
     luaL_checkstack(th, 3, NULL);
     lua_pushnil(th);
@@ -353,24 +357,25 @@ struct wp_listener *wp_chan_get_listener(struct wp_chan *c) { return c->lst; }
 
 /* ---- Lua API ---- */
 
+/* Pushes a selrec for n waiters (two user values each) and returns it. */
 static struct wp_selrec *new_selrec(lua_State *L, struct wp_task *t, int n, int is_select) {
   struct wp_selrec *s =
-      lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof(struct wp_waiter), 0);
+      lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof(struct wp_waiter), 2 * n);
   memset(s, 0, sizeof *s + (size_t)n * sizeof(struct wp_waiter));
   s->task = t;
   s->is_select = is_select;
   s->n = n;
+  s->idx = lua_gettop(L);
   return s;
 }
 
 static void wait_on(struct wp_waiter *w, struct wp_selrec *s, struct wp_chan *c,
-                    int case_index, int is_send, int vref, int chref) {
+                    int case_index, int is_send, int uv) {
   w->sel = s;
   w->chan = c;
   w->case_index = case_index;
   w->is_send = is_send;
-  w->vref = vref;
-  w->chref = chref;
+  w->uv = uv;
   if (is_send)
     q_append(&c->sq_head, &c->sq_tail, w);
   else
@@ -389,8 +394,8 @@ int wp_chan_l_send(lua_State *L) {
   struct wp_task *t = wp_vm_blockable(L, "channel send");
   struct wp_selrec *s = new_selrec(L, t, 1, 0);
   lua_pushvalue(L, 2);
-  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  wait_on(&s->w[0], s, c, 0, 1, ref, LUA_NOREF);
+  lua_setiuservalue(L, s->idx, 2);
+  wait_on(&s->w[0], s, c, 0, 1, 1);
   wp_task_block(wp_vm_self(L), t, s);
   return lua_yield(L, 0);
 }
@@ -405,7 +410,7 @@ int wp_chan_l_receive(lua_State *L) {
   }
   struct wp_task *t = wp_vm_blockable(L, "channel receive");
   struct wp_selrec *s = new_selrec(L, t, 1, 0);
-  wait_on(&s->w[0], s, c, 0, 0, LUA_NOREF, LUA_NOREF);
+  wait_on(&s->w[0], s, c, 0, 0, 1);
   wp_task_block(wp_vm_self(L), t, s);
   return lua_yield(L, 0);
 }
@@ -498,7 +503,6 @@ int wp_chan_l_select(lua_State *L) {
     }
     lua_getiuservalue(L, -1, 1);
     struct wp_chan *c = lua_touserdata(L, -1);
-    int ref = LUA_NOREF;
     if (k->is_send) {
       if (c->closed) { /* never ready (spec 04 §1.3) */
         lua_pop(L, 2);
@@ -506,11 +510,12 @@ int wp_chan_l_select(lua_State *L) {
         continue;
       }
       lua_getiuservalue(L, -2, 2);
-      ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_setiuservalue(L, s->idx, 2 * w + 2);
     }
     lua_pushvalue(L, -1); /* the channel, for the result table */
-    int chref = luaL_ref(L, LUA_REGISTRYINDEX);
-    wait_on(&s->w[w++], s, c, (int)i, k->is_send, ref, chref);
+    lua_setiuservalue(L, s->idx, 2 * w + 1);
+    wait_on(&s->w[w], s, c, (int)i, k->is_send, 2 * w + 1);
+    w++;
     lua_pop(L, 2);
   }
   s->n = w;

@@ -293,6 +293,25 @@ local function main()
         t.eq(try_recv(c), false, "the withdrawn send case left nothing on c")
     end)
 
+    t.test("select: a blocked send case taken by a later receiver", function()
+        -- the select blocks first (spawned tasks run to their first
+        -- blocking point), holding its values while it waits; the
+        -- receiver then takes one of them
+        local ch, other, done = channel.new(), channel.new(), channel.new(1)
+        local big = { n = 42, list = { 1, 2, 3 } }
+        coroutine.spawn(function()
+            local r = channel.select({ other:case_receive(), ch:case_send(big) })
+            done:send(r)
+        end)
+        local v = t.recv(ch)
+        t.check(rawequal(v, big), "the very table the select offered")
+        local r = t.recv(done)
+        t.check(rawequal(r.channel, ch), "select result channel")
+        t.check(rawequal(r.value, big), "select result value")
+        t.eq(r.ok, true, "ok")
+        t.eq(try_recv(other), false, "the receive case was withdrawn")
+    end)
+
     t.test("select: elements that are not cases are ignored", function()
         local a = channel.new(1)
         a:send("v")
