@@ -2,8 +2,9 @@
 ** message.c: Message and Payload objects and event tables (spec 03 §7-8).
 **
 ** A received message is decoded when a channel hands it to a task: the
-** Message object keeps its topic, sender and payload values as user values,
-** so it owns no C memory and needs no __gc.
+** Message object keeps its topic and payload values as user values and its
+** sender's pid as bytes in its own block (a string once asked for), so it
+** owns no C memory and needs no __gc.
 */
 #include <string.h>
 
@@ -20,9 +21,17 @@ static int msg_topic(lua_State *L) {
   return 1;
 }
 
+/* The sender's pid is kept as bytes in the Message's own block and made a
+** string on the first call: most receivers never ask (the relay and the
+** echo clients do not), and a pid string is a fresh one to intern and
+** collect for nearly every message. */
 static int msg_from(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
-  lua_getiuservalue(L, 1, 2);
+  const char *b = wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
+  if (lua_getiuservalue(L, 1, 2) == LUA_TNIL) {
+    lua_pushlstring(L, b, lua_rawlen(L, 1));
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, 2);
+  }
   return 1;
 }
 
@@ -115,12 +124,13 @@ void wp_result_push(lua_State *L, const uint8_t *data, size_t len) {
 /* Pushes the Lua value of m. */
 static void push_message(lua_State *L, struct wp_msg *m) {
   if (m->kind == WP_MSG_USER) {
-    lua_newuserdatauv(L, 0, 3);
+    /* the block holds the sender's pid (msg_from); user values: topic,
+    ** sender string once asked for, payload */
+    void *b = lua_newuserdatauv(L, m->from_len, 3);
+    if (m->from_len) memcpy(b, wp_msg_from(m), m->from_len);
     int u = lua_gettop(L);
     lua_pushlstring(L, wp_msg_topic(m), m->topic_len);
     lua_setiuservalue(L, u, 1);
-    lua_pushlstring(L, wp_msg_from(m), m->from_len);
-    lua_setiuservalue(L, u, 2);
     int n = wp_codec_decode(L, wp_msg_payload(m), m->len);
     if (n == 1) {
       wp_payload_push(L, -1);
