@@ -349,9 +349,9 @@ static int l_subscribe(lua_State *L) {
   return 1;
 }
 
-static int l_unsubscribe(lua_State *L) {
-  struct wp_chan *c = wp_chan_check(L, 1);
-  struct wp_vmproc *vp = self(L);
+/* Removes c's listener, if it has one; with `close`, closes c too. Messages
+** that were waiting for it go to the inbox then. Returns whether c had one. */
+static int drop_listener(lua_State *L, struct wp_vmproc *vp, struct wp_chan *c, int close) {
   for (struct wp_listener **pp = &vp->listeners; *pp; pp = &(*pp)->next) {
     struct wp_listener *l = *pp;
     if (l->chan != c) continue;
@@ -359,11 +359,16 @@ static int l_unsubscribe(lua_State *L) {
     luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
     wp_chan_set_listener(c, NULL);
     wp_free(l);
+    if (close) wp_chan_close(L, c);
     wp_vm_reroute(L, vp);
-    lua_pushboolean(L, 1);
     return 1;
   }
-  lua_pushboolean(L, 0);
+  return 0;
+}
+
+static int l_unsubscribe(lua_State *L) {
+  struct wp_chan *c = wp_chan_check(L, 1);
+  lua_pushboolean(L, drop_listener(L, self(L), c, 0));
   return 1;
 }
 
@@ -372,16 +377,7 @@ int wp_process_unsubscribe(lua_State *L) { return l_unsubscribe(L); }
 
 static int l_unlisten(lua_State *L) {
   struct wp_chan *c = wp_chan_check(L, 1);
-  struct wp_vmproc *vp = self(L);
-  for (struct wp_listener **pp = &vp->listeners; *pp; pp = &(*pp)->next) {
-    struct wp_listener *l = *pp;
-    if (l->chan != c) continue;
-    *pp = l->next;
-    luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
-    wp_chan_set_listener(c, NULL);
-    wp_free(l);
-    wp_chan_close(L, c);
-    wp_vm_reroute(L, vp); /* its topic's messages now go to the inbox */
+  if (drop_listener(L, self(L), c, 1)) {
     lua_pushboolean(L, 1);
     return 1;
   }

@@ -31,14 +31,6 @@
 #include "buf.h"
 #include "duration.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (err == NULL || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* Replaces ${env:NAME} in one string node. */
 static int subst_str(struct wp_node *n, const char *path, char *err,
                      size_t errlen) {
@@ -53,25 +45,25 @@ static int subst_str(struct wp_node *n, const char *path, char *err,
     const char *name = q + 6;
     const char *close = memchr(name, '}', (size_t)(end - name));
     if (close == NULL) {
-      seterr(err, errlen, "%s:%d: unterminated ${env:...} (write ${env:NAME})",
-             path, n->line);
+      wp_yaml_seterr(err, errlen, "%s:%d: unterminated ${env:...} (write ${env:NAME})",
+                     path, n->line);
       goto fail;
     }
     size_t nl = (size_t)(close - name);
     char var[256];
     if (nl == 0 || nl >= sizeof var || memchr(name, '\0', nl)) {
-      seterr(err, errlen, "%s:%d: bad variable name in ${env:%.*s}", path,
-             n->line, (int)(nl < 64 ? nl : 64), name);
+      wp_yaml_seterr(err, errlen, "%s:%d: bad variable name in ${env:%.*s}", path,
+                     n->line, (int)(nl < 64 ? nl : 64), name);
       goto fail;
     }
     memcpy(var, name, nl);
     var[nl] = '\0';
     const char *val = getenv(var);
     if (val == NULL) {
-      seterr(err, errlen,
-             "%s:%d: environment variable %s is not set (used as ${env:%s}); "
-             "set it or change the value",
-             path, n->line, var, var);
+      wp_yaml_seterr(err, errlen,
+                     "%s:%d: environment variable %s is not set (used as ${env:%s}); "
+                     "set it or change the value",
+                     path, n->line, var, var);
       goto fail;
     }
     if (wp_buf_append(&b, p, (size_t)(q - p)) != 0 ||
@@ -87,7 +79,7 @@ static int subst_str(struct wp_node *n, const char *path, char *err,
   n->u.str.len = b.len - 1;
   return 0;
 oom:
-  seterr(err, errlen, "%s:%d: out of memory", path, n->line);
+  wp_yaml_seterr(err, errlen, "%s:%d: out of memory", path, n->line);
 fail:
   wp_buf_free(&b);
   return -1;
@@ -115,7 +107,7 @@ struct wp_node *wp_config_load(const char *path, int required, char *err,
   struct stat st;
   if (!required && stat(path, &st) != 0 && errno == ENOENT) {
     struct wp_node *empty = wp_node_new_map(0);
-    if (!empty) seterr(err, errlen, "%s: out of memory", path);
+    if (!empty) wp_yaml_seterr(err, errlen, "%s: out of memory", path);
     return empty;
   }
   struct wp_node *root = wp_yaml_load_file(path, err, errlen);
@@ -123,14 +115,14 @@ struct wp_node *wp_config_load(const char *path, int required, char *err,
   if (root->type == WP_NODE_NULL) { /* empty file */
     wp_node_free(root);
     root = wp_node_new_map(1);
-    if (!root) seterr(err, errlen, "%s: out of memory", path);
+    if (!root) wp_yaml_seterr(err, errlen, "%s: out of memory", path);
     return root;
   }
   if (root->type != WP_NODE_MAP) {
-    seterr(err, errlen,
-           "%s:%d: the configuration must be a mapping of sections "
-           "(logger:, shutdown:, ...)",
-           path, root->line);
+    wp_yaml_seterr(err, errlen,
+                   "%s:%d: the configuration must be a mapping of sections "
+                   "(logger:, shutdown:, ...)",
+                   path, root->line);
     wp_node_free(root);
     return NULL;
   }
@@ -196,19 +188,19 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
                   size_t errlen) {
   const char *eq = assignment ? strchr(assignment, '=') : NULL;
   if (eq == NULL || eq == assignment) {
-    seterr(err, errlen, "--set %s: expected section.key=value",
-           assignment ? assignment : "");
+    wp_yaml_seterr(err, errlen, "--set %s: expected section.key=value",
+                   assignment ? assignment : "");
     return -1;
   }
   if (root == NULL || root->type != WP_NODE_MAP) {
-    seterr(err, errlen, "--set %s: the configuration is not a mapping",
-           assignment);
+    wp_yaml_seterr(err, errlen, "--set %s: the configuration is not a mapping",
+                   assignment);
     return -1;
   }
   size_t kl = (size_t)(eq - assignment);
   char *key = wp_malloc(kl + 1);
   if (!key) {
-    seterr(err, errlen, "--set %s: out of memory", assignment);
+    wp_yaml_seterr(err, errlen, "--set %s: out of memory", assignment);
     return -1;
   }
   memcpy(key, assignment, kl);
@@ -216,10 +208,10 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
   int rc = -1, segs = 1;
   for (size_t i = 0; i < kl; i++) segs += key[i] == '.';
   if (segs < 2 || key[0] == '.' || key[kl - 1] == '.' || strstr(key, "..")) {
-    seterr(err, errlen,
-           "--set %s: expected section.key=value (a dotted path such as "
-           "shutdown.timeout=10s)",
-           assignment);
+    wp_yaml_seterr(err, errlen,
+                   "--set %s: expected section.key=value (a dotted path such as "
+                   "shutdown.timeout=10s)",
+                   assignment);
     goto done;
   }
   struct wp_node *cur = root;
@@ -234,10 +226,10 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
       if (m == NULL || wp_node_map_set(cur, seg, m) != 0) goto oom;
       child = m;
     } else if (child->type != WP_NODE_MAP) {
-      seterr(err, errlen,
-             "--set %s: %s is %s (line %d), not a section that can hold "
-             "keys",
-             assignment, key, type_name(child), child->line);
+      wp_yaml_seterr(err, errlen,
+                     "--set %s: %s is %s (line %d), not a section that can hold "
+                     "keys",
+                     assignment, key, type_name(child), child->line);
       goto done;
     }
     *dot = '.';
@@ -248,7 +240,7 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
   rc = 0;
   goto done;
 oom:
-  seterr(err, errlen, "--set %s: out of memory", assignment);
+  wp_yaml_seterr(err, errlen, "--set %s: out of memory", assignment);
 done:
   wp_free(key);
   return rc;
@@ -285,14 +277,14 @@ int wp_config_duration(const struct wp_node *root, const char *path,
       *out_ns = ns;
       return 0;
     }
-    seterr(err, errlen,
-           "%s (%s): %s \"%.64s\" (write a duration such as \"30s\", "
-           "\"500ms\" or \"1m30s\")",
-           path, at, msg ? msg : "invalid duration", n->u.str.s);
+    wp_yaml_seterr(err, errlen,
+                   "%s (%s): %s \"%.64s\" (write a duration such as \"30s\", "
+                   "\"500ms\" or \"1m30s\")",
+                   path, at, msg ? msg : "invalid duration", n->u.str.s);
     return -1;
   }
-  seterr(err, errlen, "%s (%s): expected a duration such as \"30s\", got %s",
-         path, at, type_name(n));
+  wp_yaml_seterr(err, errlen, "%s (%s): expected a duration such as \"30s\", got %s",
+                 path, at, type_name(n));
   return -1;
 }
 
@@ -355,7 +347,7 @@ int wp_config_override(struct wp_entries *es, const char *target, struct wp_node
   const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
   if (!c1 || !c2 || c2 == c1 + 1 || c1 == target || !c2[1]) {
     wp_node_free(val);
-    seterr(err, errlen, "override %s: expected namespace:entry:field", target);
+    wp_yaml_seterr(err, errlen, "override %s: expected namespace:entry:field", target);
     return -1;
   }
   char id[512];
@@ -363,7 +355,7 @@ int wp_config_override(struct wp_entries *es, const char *target, struct wp_node
   struct wp_entry *e = wp_entries_find(es, id);
   if (!e) {
     wp_node_free(val);
-    seterr(err, errlen, "override %s: no entry %s", target, id);
+    wp_yaml_seterr(err, errlen, "override %s: no entry %s", target, id);
     return -1;
   }
   const char *field = c2 + 1;
@@ -372,7 +364,7 @@ int wp_config_override(struct wp_entries *es, const char *target, struct wp_node
     char *copy = k ? wp_strdup(k) : NULL;
     wp_node_free(val);
     if (!copy) {
-      seterr(err, errlen, "override %s: kind must be a string", target);
+      wp_yaml_seterr(err, errlen, "override %s: kind must be a string", target);
       return -1;
     }
     wp_free(e->kind);
@@ -389,7 +381,7 @@ int wp_config_override(struct wp_entries *es, const char *target, struct wp_node
     if (strncmp(field, "data.", 5) == 0) field += 5;
   }
   if (!root || set_path(root, field, val)) {
-    seterr(err, errlen, "override %s: cannot set %s", target, field);
+    wp_yaml_seterr(err, errlen, "override %s: cannot set %s", target, field);
     return -1;
   }
   return 0;
@@ -399,14 +391,14 @@ int wp_config_override_arg(struct wp_entries *es, const char *spec, char *err,
                            size_t errlen) {
   const char *eq = strchr(spec, '=');
   if (!eq) {
-    seterr(err, errlen, "-o %s: expected namespace:entry:field=value", spec);
+    wp_yaml_seterr(err, errlen, "-o %s: expected namespace:entry:field=value", spec);
     return -1;
   }
   char target[512];
   snprintf(target, sizeof target, "%.*s", (int)(eq - spec), spec);
   struct wp_node *v = wp_config_coerce(eq + 1);
   if (!v) {
-    seterr(err, errlen, "out of memory");
+    wp_yaml_seterr(err, errlen, "out of memory");
     return -1;
   }
   return wp_config_override(es, target, v, err, errlen);

@@ -47,14 +47,6 @@
 #include "alloc.h"
 #include "buf.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (err == NULL || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Paths and files                                                         */
 /* ---------------------------------------------------------------------- */
@@ -184,7 +176,7 @@ struct loader {
 };
 
 static int oom(struct loader *l, const char *where) {
-  seterr(l->err, l->errlen, "%s: out of memory", where);
+  wp_yaml_seterr(l->err, l->errlen, "%s: out of memory", where);
   return -1;
 }
 
@@ -216,8 +208,8 @@ static int walk(struct loader *l, const char *rel_dir, struct strvec *files) {
   }
   DIR *d = opendir(dir_path);
   if (!d) {
-    seterr(l->err, l->errlen, "%s: cannot read directory: %s",
-           dir_disp[0] ? dir_disp : ".", strerror(errno));
+    wp_yaml_seterr(l->err, l->errlen, "%s: cannot read directory: %s",
+                   dir_disp[0] ? dir_disp : ".", strerror(errno));
     goto done;
   }
   struct dirent *de;
@@ -287,19 +279,19 @@ static int resolve_one(struct loader *l, struct wp_node *n, const char *disp,
   const char *ref = n->u.str.s, *spec = ref + 7;
   int escapes;
   if (*spec == '\0') {
-    seterr(l->err, l->errlen,
-           "%s:%d: empty file:// reference (write file://name.lua, relative "
-           "to this file)",
-           disp, n->line);
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: empty file:// reference (write file://name.lua, relative "
+                   "to this file)",
+                   disp, n->line);
     return -1;
   }
   int from_root = spec[0] == '/';
   char *rel = normalize(from_root ? "" : rel_dir, spec, &escapes);
   if (!rel) {
     if (!escapes) return oom(l, disp);
-    seterr(l->err, l->errlen,
-           "%s:%d: %s escapes the source root %s (files must live under it)",
-           disp, n->line, ref, root_name(l));
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: %s escapes the source root %s (files must live under it)",
+                   disp, n->line, ref, root_name(l));
     return -1;
   }
   char *open_path = join(l->src_open, rel);
@@ -313,8 +305,8 @@ static int resolve_one(struct loader *l, struct wp_node *n, const char *disp,
     goto done;
   }
   if (wp_yaml_read_file(open_path, &data, &len) != 0) {
-    seterr(l->err, l->errlen, "%s:%d: cannot read %s (%s): %s", disp, n->line,
-           ref, shown, wp_yaml_read_error(errno));
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: cannot read %s (%s): %s", disp, n->line,
+                   ref, shown, wp_yaml_read_error(errno));
     goto done;
   }
   real = realpath(open_path, NULL);
@@ -322,10 +314,10 @@ static int resolve_one(struct loader *l, struct wp_node *n, const char *disp,
   if (real == NULL ||
       !(strcmp(l->src_real, "/") == 0 ||
         (strncmp(real, l->src_real, rl) == 0 && real[rl] == '/'))) {
-    seterr(l->err, l->errlen,
-           "%s:%d: %s (%s) resolves outside the source root %s (through a "
-           "symbolic link?)",
-           disp, n->line, ref, shown, root_name(l));
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: %s (%s) resolves outside the source root %s (through a "
+                   "symbolic link?)",
+                   disp, n->line, ref, shown, root_name(l));
     goto done;
   }
   if (l->nrefs == l->refs_cap) {
@@ -508,19 +500,19 @@ static int add_entry(struct loader *l, struct wp_node *m, const char *ns,
   name = scalar_text(name_n, &bad);
   if (bad == 2) return oom(l, disp);
   if (bad) {
-    seterr(l->err, l->errlen, "%s:%d: entry name must be a string", disp,
-           name_n->line);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: entry name must be a string", disp,
+                   name_n->line);
     return -1;
   }
   if (!name) {
-    seterr(l->err, l->errlen,
-           "%s:%d: entry has no name (every entry needs name: and kind:)", disp,
-           line);
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: entry has no name (every entry needs name: and kind:)", disp,
+                   line);
     return -1;
   }
   if (strchr(name, ':')) {
-    seterr(l->err, l->errlen, "%s:%d: entry name \"%s\" must not contain ':'",
-           disp, line, name);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: entry name \"%s\" must not contain ':'",
+                   disp, line, name);
     goto done;
   }
   e = wp_calloc(1, sizeof *e);
@@ -547,15 +539,15 @@ static int add_entry(struct loader *l, struct wp_node *m, const char *ns,
     goto done;
   }
   if (bad) {
-    seterr(l->err, l->errlen, "%s:%d: kind of entry %s must be a string", disp,
-           kind_n->line, e->id);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: kind of entry %s must be a string", disp,
+                   kind_n->line, e->id);
     goto done;
   }
   if (!kind) {
-    seterr(l->err, l->errlen,
-           "%s:%d: entry %s has no kind (add kind: process.lua, "
-           "process.host, ...)",
-           disp, line, e->id);
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: entry %s has no kind (add kind: process.lua, "
+                   "process.host, ...)",
+                   disp, line, e->id);
     goto done;
   }
   e->kind = kind;
@@ -564,9 +556,9 @@ static int add_entry(struct loader *l, struct wp_node *m, const char *ns,
   long first = index_find(l, e->id);
   if (first >= 0) {
     const struct wp_entry *f = l->out->v[first];
-    seterr(l->err, l->errlen,
-           "%s:%d: duplicate entry id %s (first defined at %s:%d)", disp, line,
-           e->id, f->file, f->line);
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: duplicate entry id %s (first defined at %s:%d)", disp, line,
+                   e->id, f->file, f->line);
     goto done;
   }
 
@@ -574,8 +566,8 @@ static int add_entry(struct loader *l, struct wp_node *m, const char *ns,
   const struct wp_node *emeta = wp_node_get(m, "meta");
   if (single) fmeta = NULL; /* the top-level meta is the entry's own */
   if (emeta && emeta->type != WP_NODE_MAP && emeta->type != WP_NODE_NULL) {
-    seterr(l->err, l->errlen, "%s:%d: meta of entry %s must be a mapping", disp,
-           emeta->line, e->id);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: meta of entry %s must be a mapping", disp,
+                   emeta->line, e->id);
     goto done;
   }
   if (emeta && emeta->type != WP_NODE_MAP) emeta = NULL;
@@ -598,10 +590,10 @@ static int add_entry(struct loader *l, struct wp_node *m, const char *ns,
   struct wp_node *dn = single ? NULL : wp_node_get(m, "data");
   if (dn) {
     if (dn->type != WP_NODE_MAP && dn->type != WP_NODE_NULL) {
-      seterr(l->err, l->errlen,
-             "%s:%d: data of entry %s must be a mapping (or leave data: out "
-             "and write the fields next to name and kind)",
-             disp, dn->line, e->id);
+      wp_yaml_seterr(l->err, l->errlen,
+                     "%s:%d: data of entry %s must be a mapping (or leave data: out "
+                     "and write the fields next to name and kind)",
+                     disp, dn->line, e->id);
       goto done;
     }
     for (size_t i = 0; i < m->u.map.n; i++) {
@@ -668,8 +660,8 @@ static int load_one(struct loader *l, const char *rel) {
   else
     rel_dir[0] = '\0';
   if (wp_yaml_read_file(open_path, &data, &len) != 0) {
-    seterr(l->err, l->errlen, "%s: cannot read file: %s", disp,
-           wp_yaml_read_error(errno));
+    wp_yaml_seterr(l->err, l->errlen, "%s: cannot read file: %s", disp,
+                   wp_yaml_read_error(errno));
     goto done;
   }
   root = wp_yaml_load_mem(disp, data, len, l->err, l->errlen);
@@ -681,15 +673,15 @@ static int load_one(struct loader *l, const char *rel) {
     goto done;
   }
   if (nsn->type != WP_NODE_STR || strlen(nsn->u.str.s) != nsn->u.str.len) {
-    seterr(l->err, l->errlen, "%s:%d: namespace must be a string", disp,
-           nsn->line);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: namespace must be a string", disp,
+                   nsn->line);
     goto done;
   }
   if (strchr(nsn->u.str.s, ':')) {
-    seterr(l->err, l->errlen,
-           "%s:%d: namespace \"%s\" must not contain ':' (ids are "
-           "namespace:name)",
-           disp, nsn->line, nsn->u.str.s);
+    wp_yaml_seterr(l->err, l->errlen,
+                   "%s:%d: namespace \"%s\" must not contain ':' (ids are "
+                   "namespace:name)",
+                   disp, nsn->line, nsn->u.str.s);
     goto done;
   }
   if (!(ns = wp_strdup(nsn->u.str.s))) {
@@ -700,8 +692,8 @@ static int load_one(struct loader *l, const char *rel) {
 
   const struct wp_node *fmeta = wp_node_get(root, "meta");
   if (fmeta && fmeta->type != WP_NODE_MAP && fmeta->type != WP_NODE_NULL) {
-    seterr(l->err, l->errlen, "%s:%d: meta must be a mapping", disp,
-           fmeta->line);
+    wp_yaml_seterr(l->err, l->errlen, "%s:%d: meta must be a mapping", disp,
+                   fmeta->line);
     goto done;
   }
   if (fmeta && fmeta->type != WP_NODE_MAP) fmeta = NULL;
@@ -711,17 +703,17 @@ static int load_one(struct loader *l, const char *rel) {
       for (size_t i = 0; i < list->u.seq.n; i++) {
         struct wp_node *it = list->u.seq.items[i];
         if (it->type != WP_NODE_MAP) {
-          seterr(l->err, l->errlen,
-                 "%s:%d: entry must be a mapping with name: and kind:", disp,
-                 it->line);
+          wp_yaml_seterr(l->err, l->errlen,
+                         "%s:%d: entry must be a mapping with name: and kind:", disp,
+                         it->line);
           goto done;
         }
         if (add_entry(l, it, ns, fmeta, disp, 0) != 0) goto done;
       }
     } else if (list->type != WP_NODE_NULL) {
-      seterr(l->err, l->errlen,
-             "%s:%d: entries must be a list (each item: - name: ... kind: ...)",
-             disp, list->line);
+      wp_yaml_seterr(l->err, l->errlen,
+                     "%s:%d: entries must be a list (each item: - name: ... kind: ...)",
+                     disp, list->line);
       goto done;
     }
   } else if (wp_node_get(root, "name") || wp_node_get(root, "kind")) {
@@ -752,29 +744,29 @@ int wp_entries_load(struct wp_entries *out, const char *src_dir, char *err,
   l.out = out;
   l.src_open = src_dir;
   if (src_dir == NULL || src_dir[0] == '\0') {
-    seterr(err, errlen,
-           "source directory is empty (set directories.src in wippy.lock)");
+    wp_yaml_seterr(err, errlen,
+                   "source directory is empty (set directories.src in wippy.lock)");
     return -1;
   }
   if (stat(src_dir, &st) != 0) {
-    seterr(err, errlen,
-           "%s: cannot read source directory: %s (check directories.src in "
-           "wippy.lock)",
-           src_dir, strerror(errno));
+    wp_yaml_seterr(err, errlen,
+                   "%s: cannot read source directory: %s (check directories.src in "
+                   "wippy.lock)",
+                   src_dir, strerror(errno));
     return -1;
   }
   if (!S_ISDIR(st.st_mode)) {
-    seterr(err, errlen,
-           "%s: source path is not a directory (check directories.src in "
-           "wippy.lock)",
-           src_dir);
+    wp_yaml_seterr(err, errlen,
+                   "%s: source path is not a directory (check directories.src in "
+                   "wippy.lock)",
+                   src_dir);
     return -1;
   }
   l.src_disp = display_root(src_dir);
   l.src_real = realpath(src_dir, NULL);
   if (!l.src_disp || !l.src_real) {
-    seterr(err, errlen, "%s: cannot resolve source directory: %s", src_dir,
-           l.src_real ? "out of memory" : strerror(errno));
+    wp_yaml_seterr(err, errlen, "%s: cannot resolve source directory: %s", src_dir,
+                   l.src_real ? "out of memory" : strerror(errno));
     goto done;
   }
   if (walk(&l, "", &files) != 0) goto done;
@@ -817,25 +809,25 @@ static int lock_dir(const char *path, const struct wp_node *dirs,
                     size_t errlen) {
   const struct wp_node *n = wp_node_get(dirs, key);
   if (n == NULL) {
-    seterr(err, errlen,
-           "%s:%d: directories.%s is missing (add `%s: %s` under directories:, "
-           "or run `wippy init`)",
-           path, dirs->line, key, key, example);
+    wp_yaml_seterr(err, errlen,
+                   "%s:%d: directories.%s is missing (add `%s: %s` under directories:, "
+                   "or run `wippy init`)",
+                   path, dirs->line, key, key, example);
     return -1;
   }
   if (n->type == WP_NODE_NULL ||
       (n->type == WP_NODE_STR && n->u.str.len == 0)) {
-    seterr(err, errlen, "%s:%d: directories.%s is empty (set it, e.g. %s: %s)",
-           path, n->line, key, key, example);
+    wp_yaml_seterr(err, errlen, "%s:%d: directories.%s is empty (set it, e.g. %s: %s)",
+                   path, n->line, key, key, example);
     return -1;
   }
   if (n->type != WP_NODE_STR || strlen(n->u.str.s) != n->u.str.len) {
-    seterr(err, errlen, "%s:%d: directories.%s must be a string (e.g. %s: %s)",
-           path, n->line, key, key, example);
+    wp_yaml_seterr(err, errlen, "%s:%d: directories.%s must be a string (e.g. %s: %s)",
+                   path, n->line, key, key, example);
     return -1;
   }
   if (!(*out = wp_strdup(n->u.str.s))) {
-    seterr(err, errlen, "%s: out of memory", path);
+    wp_yaml_seterr(err, errlen, "%s: out of memory", path);
     return -1;
   }
   return 0;
@@ -850,19 +842,19 @@ int wp_lock_read(const char *path, char **src_dir, char **modules_dir,
   int rc = -1;
   const struct wp_node *dirs = wp_node_get(root, "directories");
   if (root->type != WP_NODE_MAP) {
-    seterr(err, errlen,
-           "%s:%d: the lock file must be a mapping with a directories: "
-           "section (run `wippy init` to write one)",
-           path, root->line);
+    wp_yaml_seterr(err, errlen,
+                   "%s:%d: the lock file must be a mapping with a directories: "
+                   "section (run `wippy init` to write one)",
+                   path, root->line);
   } else if (dirs == NULL || dirs->type == WP_NODE_NULL) {
-    seterr(err, errlen,
-           "%s:%d: directories is missing (add directories.src and "
-           "directories.modules, or run `wippy init`)",
-           path, dirs ? dirs->line : root->line);
+    wp_yaml_seterr(err, errlen,
+                   "%s:%d: directories is missing (add directories.src and "
+                   "directories.modules, or run `wippy init`)",
+                   path, dirs ? dirs->line : root->line);
   } else if (dirs->type != WP_NODE_MAP) {
-    seterr(err, errlen,
-           "%s:%d: directories must be a mapping with src: and modules:", path,
-           dirs->line);
+    wp_yaml_seterr(err, errlen,
+                   "%s:%d: directories must be a mapping with src: and modules:", path,
+                   dirs->line);
   } else if (lock_dir(path, dirs, "src", "./src", src_dir, err, errlen) == 0 &&
              lock_dir(path, dirs, "modules", ".wippy", modules_dir, err,
                       errlen) == 0) {
@@ -883,8 +875,8 @@ int wp_lock_init(const char *path, const char *src_dir, const char *modules_dir,
   struct stat st;
   int rc = -1;
   if (!src_dir || !*src_dir || !modules_dir || !*modules_dir) {
-    seterr(err, errlen, "%s: the %s directory must not be empty", path,
-           (!src_dir || !*src_dir) ? "source" : "modules");
+    wp_yaml_seterr(err, errlen, "%s: the %s directory must not be empty", path,
+                   (!src_dir || !*src_dir) ? "source" : "modules");
     return -1;
   }
   if (stat(path, &st) == 0) {
@@ -894,13 +886,13 @@ int wp_lock_init(const char *path, const char *src_dir, const char *modules_dir,
       wp_node_free(root);
       root = NULL;
     } else if (root->type != WP_NODE_MAP) {
-      seterr(err, errlen,
-             "%s:%d: the existing lock file is not a mapping; fix or remove it",
-             path, root->line);
+      wp_yaml_seterr(err, errlen,
+                     "%s:%d: the existing lock file is not a mapping; fix or remove it",
+                     path, root->line);
       goto done;
     }
   } else if (errno != ENOENT) {
-    seterr(err, errlen, "%s: cannot read lock file: %s", path, strerror(errno));
+    wp_yaml_seterr(err, errlen, "%s: cannot read lock file: %s", path, strerror(errno));
     return -1;
   }
   if (!root && !(root = wp_node_new_map(1))) goto oom;
@@ -916,14 +908,14 @@ int wp_lock_init(const char *path, const char *src_dir, const char *modules_dir,
                       wp_node_new_str(src_dir, strlen(src_dir), 0)) != 0)
     goto oom;
   if (wp_yaml_write_file(path, root, 0600) != 0) {
-    seterr(err, errlen, "%s: cannot write lock file: %s", path,
-           strerror(errno));
+    wp_yaml_seterr(err, errlen, "%s: cannot write lock file: %s", path,
+                   strerror(errno));
     goto done;
   }
   rc = 0;
   goto done;
 oom:
-  seterr(err, errlen, "%s: out of memory", path);
+  wp_yaml_seterr(err, errlen, "%s: out of memory", path);
 done:
   wp_node_free(root);
   return rc;

@@ -52,7 +52,7 @@
 #define MAX_BYTES ((size_t)256 << 20) /* string bytes per document */
 #define INDEX_FROM 16                 /* maps this large get a key index */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+void wp_yaml_seterr(char *err, size_t errlen, const char *fmt, ...) {
   if (err == NULL || errlen == 0) return;
   va_list ap;
   va_start(ap, fmt);
@@ -480,16 +480,16 @@ struct builder {
 };
 
 static int fail_oom(struct builder *b, int line) {
-  seterr(b->err, b->errlen, "%s:%d: out of memory", b->name, line);
+  wp_yaml_seterr(b->err, b->errlen, "%s:%d: out of memory", b->name, line);
   return -1;
 }
 
 static int budget(struct builder *b, size_t nodes, size_t bytes, int line) {
   if (nodes > MAX_NODES - b->nodes || bytes > MAX_BYTES - b->bytes) {
-    seterr(b->err, b->errlen,
-           "%s:%d: document too large (more than %zu nodes or %zu MiB of "
-           "text, counting alias copies)",
-           b->name, line, (size_t)MAX_NODES, MAX_BYTES >> 20);
+    wp_yaml_seterr(b->err, b->errlen,
+                   "%s:%d: document too large (more than %zu nodes or %zu MiB of "
+                   "text, counting alias copies)",
+                   b->name, line, (size_t)MAX_NODES, MAX_BYTES >> 20);
     return -1;
   }
   b->nodes += nodes;
@@ -614,17 +614,17 @@ static int apply_merges(struct builder *b, struct frame *f) {
       for (size_t i = 0; i < src->u.seq.n; i++) {
         struct wp_node *it = src->u.seq.items[i];
         if (it == NULL || it->type != WP_NODE_MAP) {
-          seterr(b->err, b->errlen,
-                 "%s:%d: merge key << needs a mapping or a list of mappings",
-                 b->name, it ? it->line : src->line);
+          wp_yaml_seterr(b->err, b->errlen,
+                         "%s:%d: merge key << needs a mapping or a list of mappings",
+                         b->name, it ? it->line : src->line);
           return -1;
         }
         if (merge_from(b, f, it) != 0) return -1;
       }
     } else {
-      seterr(b->err, b->errlen,
-             "%s:%d: merge key << needs a mapping or a list of mappings",
-             b->name, src->line);
+      wp_yaml_seterr(b->err, b->errlen,
+                     "%s:%d: merge key << needs a mapping or a list of mappings",
+                     b->name, src->line);
       return -1;
     }
   }
@@ -723,9 +723,9 @@ static int take_key(struct builder *b, char *key, int line, int is_merge) {
   if (!is_merge) {
     long i = frame_find(f, key);
     if (i >= 0) {
-      seterr(b->err, b->errlen,
-             "%s:%d: duplicate key \"%s\" in mapping (first at line %d)",
-             b->name, line, key, f->key_lines[i]);
+      wp_yaml_seterr(b->err, b->errlen,
+                     "%s:%d: duplicate key \"%s\" in mapping (first at line %d)",
+                     b->name, line, key, f->key_lines[i]);
       wp_free(key);
       return -1;
     }
@@ -787,8 +787,8 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev) {
       n->u.f = (double)n->u.i;
     }
     if (n->type != want) {
-      seterr(b->err, b->errlen, "%s:%d: cannot read \"%.40s\" as !!%s", b->name,
-             line, s, t);
+      wp_yaml_seterr(b->err, b->errlen, "%s:%d: cannot read \"%.40s\" as !!%s", b->name,
+                     line, s, t);
       wp_free(s);
       wp_free(n);
       return -1;
@@ -813,19 +813,19 @@ static int on_alias(struct builder *b, const yaml_event_t *ev) {
   const char *name = (const char *)ev->data.alias.anchor;
   const struct anchor *a = find_anchor(b, name);
   if (a == NULL) {
-    seterr(b->err, b->errlen,
-           "%s:%d: unknown anchor *%s (define it with &%s before use; an "
-           "anchor cannot be used inside itself)",
-           b->name, line, name, name);
+    wp_yaml_seterr(b->err, b->errlen,
+                   "%s:%d: unknown anchor *%s (define it with &%s before use; an "
+                   "anchor cannot be used inside itself)",
+                   b->name, line, name, name);
     return -1;
   }
   if (expecting_key(b)) {
     char *key = scalar_key_text(a->node);
     if (key == NULL) {
       if (a->node->type == WP_NODE_SEQ || a->node->type == WP_NODE_MAP) {
-        seterr(b->err, b->errlen,
-               "%s:%d: alias *%s used as a mapping key is not a scalar",
-               b->name, line, name);
+        wp_yaml_seterr(b->err, b->errlen,
+                       "%s:%d: alias *%s used as a mapping key is not a scalar",
+                       b->name, line, name);
         return -1;
       }
       return fail_oom(b, line);
@@ -833,8 +833,8 @@ static int on_alias(struct builder *b, const yaml_event_t *ev) {
     return take_key(b, key, line, 0);
   }
   if (b->depth + (size_t)a->depth > MAX_DEPTH) {
-    seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
-           line, MAX_DEPTH);
+    wp_yaml_seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
+                   line, MAX_DEPTH);
     return -1;
   }
   if (budget(b, a->nodes, a->bytes, line) != 0) return -1;
@@ -846,15 +846,15 @@ static int on_alias(struct builder *b, const yaml_event_t *ev) {
 static int on_start(struct builder *b, const yaml_event_t *ev, int is_map) {
   int line = (int)ev->start_mark.line + 1;
   if (expecting_key(b)) {
-    seterr(b->err, b->errlen,
-           "%s:%d: a mapping key must be a scalar (complex keys are not "
-           "supported)",
-           b->name, line);
+    wp_yaml_seterr(b->err, b->errlen,
+                   "%s:%d: a mapping key must be a scalar (complex keys are not "
+                   "supported)",
+                   b->name, line);
     return -1;
   }
   if (b->depth >= MAX_DEPTH) {
-    seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
-           line, MAX_DEPTH);
+    wp_yaml_seterr(b->err, b->errlen, "%s:%d: nesting deeper than %d levels", b->name,
+                   line, MAX_DEPTH);
     return -1;
   }
   if (budget(b, 1, 0, line) != 0) return -1;
@@ -908,23 +908,23 @@ static void yaml_error(const char *name, const yaml_parser_t *p,
                        const char *data, size_t len, char *err, size_t errlen) {
   const char *problem = p->problem ? p->problem : "invalid YAML";
   if (p->error == YAML_MEMORY_ERROR) {
-    seterr(err, errlen, "%s: out of memory while parsing", name);
+    wp_yaml_seterr(err, errlen, "%s: out of memory while parsing", name);
     return;
   }
   if (p->error == YAML_READER_ERROR) {
     int line = 1;
     for (size_t i = 0; i < p->problem_offset && i < len; i++)
       line += data[i] == '\n';
-    seterr(err, errlen, "%s:%d: %s (byte offset %zu; the file must be UTF-8)",
-           name, line, problem, p->problem_offset);
+    wp_yaml_seterr(err, errlen, "%s:%d: %s (byte offset %zu; the file must be UTF-8)",
+                   name, line, problem, p->problem_offset);
     return;
   }
   int line = (int)p->problem_mark.line + 1;
   if (p->context)
-    seterr(err, errlen, "%s:%d: %s (%s at line %d)", name, line, problem,
-           p->context, (int)p->context_mark.line + 1);
+    wp_yaml_seterr(err, errlen, "%s:%d: %s (%s at line %d)", name, line, problem,
+                   p->context, (int)p->context_mark.line + 1);
   else
-    seterr(err, errlen, "%s:%d: %s", name, line, problem);
+    wp_yaml_seterr(err, errlen, "%s:%d: %s", name, line, problem);
 }
 
 struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
@@ -935,7 +935,7 @@ struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
   b.err = err;
   b.errlen = errlen;
   if (!yaml_parser_initialize(&parser)) {
-    seterr(err, errlen, "%s: out of memory", b.name);
+    wp_yaml_seterr(err, errlen, "%s: out of memory", b.name);
     return NULL;
   }
   yaml_parser_set_input_string(
@@ -971,7 +971,7 @@ struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
   }
   if (b.root == NULL) { /* empty stream */
     b.root = node_new(WP_NODE_NULL, 1);
-    if (!b.root) seterr(err, errlen, "%s: out of memory", b.name);
+    if (!b.root) wp_yaml_seterr(err, errlen, "%s: out of memory", b.name);
   }
   return b.root;
 }
@@ -1031,8 +1031,8 @@ struct wp_node *wp_yaml_load_file(const char *path, char *err, size_t errlen) {
   char *data;
   size_t len;
   if (wp_yaml_read_file(path, &data, &len) != 0) {
-    seterr(err, errlen, "%s: cannot read file: %s", path,
-           wp_yaml_read_error(errno));
+    wp_yaml_seterr(err, errlen, "%s: cannot read file: %s", path,
+                   wp_yaml_read_error(errno));
     return NULL;
   }
   struct wp_node *n = wp_yaml_load_mem(path, data, len, err, errlen);

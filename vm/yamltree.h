@@ -97,4 +97,10 @@ char *wp_yaml_emit(const struct wp_node *root, size_t *len);
 ** exactly, and a crash never leaves half a file). 0 or -1 with errno set. */
 int wp_yaml_write_file(const char *path, const struct wp_node *root, int mode);
 
+/* Formats an error message into err (errlen bytes, truncated); nothing when
+** err is NULL. The one way the loaders report errors (yamltree.c,
+** entries.c, config.c). */
+void wp_yaml_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
