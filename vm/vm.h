@@ -171,6 +171,8 @@ struct wp_vmproc {
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
+  struct wp_msg *routing;    /* taken from the mailbox, handed to drain_protected;
+                                freed at teardown if the call failed first */
   /* flags: one byte each (hook_armed is written under plock by another
   ** thread; bytes are separate memory locations, bit-fields would not be) */
   unsigned char nargs_strings; /* CLI: args are raw strings (io.args) */

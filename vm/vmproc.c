@@ -344,10 +344,12 @@ static void free_exitwaits(struct wp_vmproc *vp) {
 
 static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
   switch (m->kind) {
-    case WP_MSG_TIMER:
-      timer_fired(vp, L, m->aux);
-      wp_msg_free(m);
+    case WP_MSG_TIMER: {
+      uint64_t id = m->aux;
+      wp_msg_free(m); /* first: timer_fired may raise (out of memory) */
+      timer_fired(vp, L, id);
       return;
+    }
     case WP_MSG_IO:
       if (vp->io_task) {
         struct wp_task *t = vp->io_task;
@@ -394,11 +396,12 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
   }
 }
 
-/* Routes the message at 1 (taken from the mailbox) and the rest of the
-** mailbox. */
+/* Routes vp->routing (taken from the mailbox) and the rest of the mailbox.
+** route() owns each message it is given. */
 static int drain_protected(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_msg *m = lua_touserdata(L, 1);
+  struct wp_msg *m = vp->routing;
+  vp->routing = NULL;
   do route(vp, L, m);
   while ((m = wp_mbox_take_sc(&vp->p->mbox)));
   return 0;
@@ -427,9 +430,9 @@ static int drain(struct wp_vmproc *vp, lua_State **errL) {
     if (route_light(vp, m)) continue;
     lua_State *S = sys_L(vp);
     *errL = S;
+    vp->routing = m; /* the call may fail before drain_protected takes it */
     lua_pushcfunction(S, drain_protected);
-    lua_pushlightuserdata(S, m);
-    return lua_pcall(S, 1, 0, 0);
+    return lua_pcall(S, 0, 0, 0);
   }
   return LUA_OK;
 }
@@ -655,6 +658,8 @@ static void free_listeners(struct wp_vmproc *vp) {
 static void vm_teardown(struct wp_vmproc *vp) {
   wp_msg_free(vp->decoding);
   vp->decoding = NULL;
+  wp_msg_free(vp->routing);
+  vp->routing = NULL;
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
   free_listeners(vp);
   free_exitwaits(vp);
@@ -1010,6 +1015,8 @@ static void vm_free(struct wp_proc *p) {
   wp_mq_free(&vp->events_q);
   wp_msg_free(vp->decoding);
   vp->decoding = NULL;
+  wp_msg_free(vp->routing);
+  vp->routing = NULL;
   wp_buf_free(&vp->args);
   if (vp->argv) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
