@@ -28,10 +28,10 @@
 #     arguments (`mycmd alpha beta`), so the run is `wippy run FLAGS WORDS`;
 #   * `stdin`: a file fed to the run's stdin instead of /dev/null;
 #   * `expect_stdout`: like `expect_stderr`, for stdout.
-# When the case's src/_index.yaml mentions `testing.lua`, the shared test
-# library tests/lua/lib/testing.lua is copied into the case's src/ directory
-# (as src/testing.lua) before the run, so an entry
-# `source: file://testing.lua` of kind library.lua can load it.
+# Shared sources live in tests/lua/lib/: each one a case's src/_index.yaml
+# names as `file://NAME` (the test library testing.lua, the preemption
+# cases' common parts) is copied into the case's src/ directory before the
+# run, so the entry can load it.
 # Prints "ok - <case>" / "not ok - <case>" (with the captured output) and a
 # final "N passed, N failed" line; exits 1 if any case failed.
 set -u
@@ -87,9 +87,12 @@ for name in "${cases[@]}"; do
     work="$TMPROOT/$name"
     mkdir -p "$work"
     cp -R "$src/." "$work/"
-    if grep -q 'testing\.lua' "$src/src/_index.yaml"; then
-        cp "$HERE/lib/testing.lua" "$work/src/testing.lua"
-    fi
+    for lib in "$HERE"/lib/*; do
+        base=${lib##*/}
+        if grep -qF "file://$base" "$src/src/_index.yaml"; then
+            cp "$lib" "$work/src/$base"
+        fi
+    done
     reasons=()
 
     (cd "$work" && "$WIPPY" init -s >init.out 2>&1)

@@ -1,37 +1,6 @@
--- ---- test helpers: the shared library app:testing (tests/lua/lib/testing.lua),
--- imported as `t`; local aliases keep the call sites short
-local test, check, eq, contains = t.test, t.check, t.eq, t.contains
-local recv, expect_msg, wait_exit, finish = t.recv, t.expect_msg, t.wait_exit, t.finish
--- ----------------------------------------------------------------------
 -- 8 processes spinning inside a table.sort comparator / string.gsub callback on the process host must not keep a
--- 9th process on the same host (nor this terminal process) from running.
-local MODES = { "sort", "gsub" }
-local function main()
-    local inbox = process.inbox()
-    local SPINNERS = 8
-    local spinners = {}
-    for i = 1, SPINNERS do
-        spinners[i] = assert(process.spawn_monitored("app:spinner", "app:processes",
-            process.pid(), MODES[(i % #MODES) + 1]))
-    end
-    test("all spinners start running", function()
-        for _ = 1, SPINNERS do expect_msg("spinning", "10s") end
-    end)
-    local ponger = assert(process.spawn_monitored("app:ponger", "app:processes"))
-    test("a 9th process answers pings while the spinners run", function()
-        for n = 1, 3 do
-            eq(process.send(ponger, "ping", { reply_to = process.pid(), n = n }), true, "send ping")
-            eq(expect_msg("pong", "10s"):payload():data(), n, "pong number")
-        end
-    end)
-    test("spinners can be terminated", function()
-        for i = 1, SPINNERS do process.terminate(spinners[i]) end
-        for i = 1, SPINNERS do
-            local ev = wait_exit(spinners[i], "10s")
-            check(ev.result.error, "terminated spinner has an error result")
-        end
-    end)
-    process.send(ponger, "quit")
-    return finish()
-end
+-- 9th process on the same host (nor this terminal process) from running
+-- (the body is shared: tests/lua/lib/preemption.lua).
+local function main() return p.run({ "sort", "gsub" }) end
+
 return { main = main }
