@@ -8,34 +8,8 @@
 local io = require("io")
 local time = require("time")
 
-local function now() return time.now():unix_nano() end
-
-local function fail(fmt, ...)
-    io.eprint("FAILED echo: " .. string.format(fmt, ...))
-    return 1
-end
-
-local function f3(x) return string.format("%.3f", x) end
-
--- the peer's percentile: element max(1, min(N, ceil(p*N))) of the sorted list
-local function pct(sorted, p)
-    local n = #sorted
-    local i = math.max(1, math.min(n, math.ceil(p * n)))
-    return sorted[i] / 1000.0
-end
-
--- next inbox message, which must have `topic`, bounded by `limit`
-local function expect(inbox, topic, limit)
-    local deadline = time.after(limit)
-    local r = channel.select { inbox:case_receive(), deadline:case_receive() }
-    if r.channel == deadline then return nil, "timed out waiting for " .. topic end
-    if r.value:topic() ~= topic then
-        return nil, "expected " .. topic .. ", got " .. r.value:topic()
-    end
-    return r.value
-end
-
-local function int_arg(v) return math.tointeger(tonumber(v)) end
+local now, f3, pct, expect, int_arg = b.now, b.f3, b.pct, b.expect, b.int_arg
+local fail = b.failer("echo")
 
 local function main(c, sleep_ms, warm_s, meas_s)
     c, sleep_ms, warm_s, meas_s = int_arg(c), int_arg(sleep_ms), int_arg(warm_s), int_arg(meas_s)
@@ -94,16 +68,8 @@ local function main(c, sleep_ms, warm_s, meas_s)
 
     -- the relay's counts, once every worker's EXIT has arrived (no client
     -- sends any more; a timed-out request may still be in flight)
-    local st
-    local give_up = now() + 60 * 1000000000
-    while true do
-        process.send("relay", "stats")
-        local m, serr = expect(inbox, "relay_stats", "30s")
-        if not m then return fail("%s", serr) end
-        st = m:payload():data()
-        if st.downs == st.msgs or now() > give_up then break end
-        time.sleep("10ms")
-    end
+    local st, serr = b.relay_stats(inbox)
+    if not st then return fail("%s", serr) end
 
     if bad ~= 0 then return fail("%d replies were not {data=HELLO WORLD, worker=pid}", bad) end
     if st.msgs ~= sent then return fail("relay got %d requests, clients sent %d", st.msgs, sent) end

@@ -10,32 +10,8 @@
 local io = require("io")
 local time = require("time")
 
-local function now() return time.now():unix_nano() end
-
-local function fail(fmt, ...)
-    io.eprint("FAILED openloop: " .. string.format(fmt, ...))
-    return 1
-end
-
-local function f3(x) return string.format("%.3f", x) end
-
-local function pct(sorted, p)
-    local n = #sorted
-    local i = math.max(1, math.min(n, math.ceil(p * n)))
-    return sorted[i] / 1000.0
-end
-
-local function expect(inbox, topic, limit)
-    local deadline = time.after(limit)
-    local r = channel.select { inbox:case_receive(), deadline:case_receive() }
-    if r.channel == deadline then return nil, "timed out waiting for " .. topic end
-    if r.value:topic() ~= topic then
-        return nil, "expected " .. topic .. ", got " .. r.value:topic()
-    end
-    return r.value
-end
-
-local function int_arg(v) return math.tointeger(tonumber(v)) end
+local now, f3, pct, expect, int_arg = b.now, b.f3, b.pct, b.expect, b.int_arg
+local fail = b.failer("openloop")
 
 local function main(rate, dur_s, warm_s)
     rate, dur_s, warm_s = int_arg(rate), int_arg(dur_s), int_arg(warm_s or "1")
@@ -68,16 +44,8 @@ local function main(rate, dur_s, warm_s)
     if not cm then return fail("%s", cerr) end
     local d = cm:payload():data()
 
-    local st
-    local give_up = now() + 60 * 1000000000
-    while true do
-        process.send("relay", "stats")
-        local sm, serr = expect(inbox, "relay_stats", "30s")
-        if not sm then return fail("%s", serr) end
-        st = sm:payload():data()
-        if st.downs == st.msgs or now() > give_up then break end
-        time.sleep("10ms")
-    end
+    local st, serr = b.relay_stats(inbox)
+    if not st then return fail("%s", serr) end
 
     if d.bad ~= 0 then return fail("%d bad replies", d.bad) end
     if st.msgs ~= g.sent then return fail("relay got %d requests, generator sent %d", st.msgs, g.sent) end

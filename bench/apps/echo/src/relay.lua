@@ -1,7 +1,8 @@
 -- The relay: registered as "relay"; per "echo" request it starts one
 -- monitored worker with the sender and the data as start arguments, counts
 -- the requests and receives one EXIT per worker. A "stats" message is
--- answered with the counts ("relay_stats"). A worker that failed is counted
+-- answered with the counts ("relay_stats") once every worker's EXIT has
+-- arrived (at once if none is missing). A worker that failed is counted
 -- (the bench asserts there are none).
 local function main(parent, sleep_ms)
     local inbox = process.inbox()
@@ -11,6 +12,11 @@ local function main(parent, sleep_ms)
     process.send(parent, "relay_ready")
 
     local msgs, downs, failed, max_live = 0, 0, 0, 0
+    local asked -- who sent "stats" while some EXITs were still missing
+    local function report(to)
+        process.send(to, "relay_stats",
+                     { msgs = msgs, downs = downs, failed = failed, max_live = max_live })
+    end
     while true do
         local r = channel.select { inbox:case_receive(), events:case_receive() }
         if r.channel == events then
@@ -18,6 +24,10 @@ local function main(parent, sleep_ms)
             if ev.kind == process.event.EXIT then
                 downs = downs + 1
                 if ev.result and ev.result.error then failed = failed + 1 end
+                if asked and downs == msgs then
+                    report(asked)
+                    asked = nil
+                end
             elseif ev.kind == process.event.CANCEL then
                 return 0
             end
@@ -33,8 +43,7 @@ local function main(parent, sleep_ms)
                 local live = msgs - downs
                 if live > max_live then max_live = live end
             elseif topic == "stats" then
-                process.send(m:from(), "relay_stats",
-                             { msgs = msgs, downs = downs, failed = failed, max_live = max_live })
+                if downs == msgs then report(m:from()) else asked = m:from() end
             end
         end
     end
