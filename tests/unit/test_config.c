@@ -21,35 +21,9 @@
 #define SEC INT64_C(1000000000)
 #define MS INT64_C(1000000)
 
-static char tmp_root[256];
+#include "test_tmp.h"
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
-static void rm_tmp(void) {
-  if (tmp_root[0]) nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  tmp_root[0] = '\0';
-}
-
-static void on_abort(int sig) {
-  rm_tmp();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-static void mk_tmp(void) {
-  const char *base = getenv("TMPDIR");
-  snprintf(tmp_root, sizeof tmp_root, "%s/wippy-config-XXXXXX",
-           base && *base ? base : "/tmp");
-  ASSERT(mkdtemp(tmp_root) != NULL);
-  signal(SIGABRT, on_abort);
-}
+static void mk_tmp(void) { mk_tmp_dir("config"); }
 
 /* Writes a file in the temp dir and returns its path (static buffer). */
 static const char *put(const char *name, const char *text) {

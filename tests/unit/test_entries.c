@@ -48,37 +48,10 @@ static const char *fx(const char *rel) {
   return b;
 }
 
-static char tmp_root[256];
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
-static void rm_tmp(void) {
-  if (tmp_root[0]) nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  tmp_root[0] = '\0';
-}
-
-static void on_abort(int sig) {
-  rm_tmp();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
+#include "test_tmp.h"
 
 /* Creates the test's temporary directory. */
-static const char *mk_tmp(void) {
-  const char *base = getenv("TMPDIR");
-  snprintf(tmp_root, sizeof tmp_root, "%s/wippy-entries-XXXXXX",
-           base && *base ? base : "/tmp");
-  ASSERT(mkdtemp(tmp_root) != NULL);
-  signal(SIGABRT, on_abort);
-  return tmp_root;
-}
+static const char *mk_tmp(void) { return mk_tmp_dir("entries"); }
 
 static const char *tp(const char *rel) {
   static char bufs[4][4096];
