@@ -8,19 +8,7 @@
 # 1 (not a signal, not the sanitizer exit code 86).
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 WIPPY_BINARY" >&2
-    exit 2
-fi
-abspath() {
-    case $1 in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
-    esac
-}
-WIPPY=$(abspath "$1")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
 if [ -n "${WIPPY_SEED_DIR:-}" ]; then
     SEED=$WIPPY_SEED_DIR
 elif [ -d "$REPO/tests/fixtures/seed/src" ]; then

@@ -36,21 +36,9 @@
 # final "N passed, N failed" line; exits 1 if any case failed.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 WIPPY_BINARY [CASE...]" >&2
-    exit 2
-fi
-
-abspath() {
-    case $1 in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
-    esac
-}
-
-WIPPY=$(abspath "$1")
+WIPPY_USAGE='[CASE...]'
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
 shift
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CASE_TIMEOUT=${WIPPY_TEST_TIMEOUT:-60}
 
 if [ ! -x "$WIPPY" ]; then

@@ -20,19 +20,7 @@
 # when a step failed.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 WIPPY_BINARY" >&2
-    exit 2
-fi
-abspath() {
-    case $1 in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
-    esac
-}
-WIPPY=$(abspath "$1")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
 EXAMPLE=$REPO/examples/echo-service
 
 if [ ! -x "$WIPPY" ]; then

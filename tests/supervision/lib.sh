@@ -292,8 +292,24 @@ return { main = main }
 EOF
 }
 
-# stubborn.lua: never looks at its events, so CANCEL is ignored.
+# write_stubborn STOP_TIMEOUT: stubborn.lua, which never looks at its events
+# (so CANCEL is ignored), and its entries after header's: the process and
+# the auto-started service app:stubborn-svc with that stop_timeout.
 write_stubborn() {
+    cat >>"$W/src/_index.yaml" <<EOF
+  - name: stubborn
+    kind: process.lua
+    source: file://stubborn.lua
+    method: main
+    modules: [time, logger]
+  - name: stubborn-svc
+    kind: process.service
+    process: app:stubborn
+    host: app:host
+    lifecycle:
+      auto_start: true
+      stop_timeout: $1
+EOF
     cat >"$W/src/stubborn.lua" <<'EOF'
 local time = require("time")
 local logger = require("logger")

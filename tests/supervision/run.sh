@@ -29,19 +29,9 @@
 # when a case failed.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 WIPPY_BINARY [CASE...]" >&2
-    exit 2
-fi
-abspath() {
-    case $1 in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
-    esac
-}
-WIPPY=$(abspath "$1")
+WIPPY_USAGE='[CASE...]'
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
 shift
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ ! -x "$WIPPY" ]; then
     echo "wippy binary not found or not executable: $WIPPY" >&2
@@ -368,21 +358,7 @@ EOF
 case_stop_timeout() {
     new_app stop-timeout
     header
-    cat >>"$W/src/_index.yaml" <<'EOF'
-  - name: stubborn
-    kind: process.lua
-    source: file://stubborn.lua
-    method: main
-    modules: [time, logger]
-  - name: stubborn-svc
-    kind: process.service
-    process: app:stubborn
-    host: app:host
-    lifecycle:
-      auto_start: true
-      stop_timeout: 300ms
-EOF
-    write_stubborn
+    write_stubborn 300ms
     init_app
     start_app
     need_line $'\tstubborn up' 1 10
@@ -403,21 +379,7 @@ EOF
 case_shutdown_timeout() {
     new_app shutdown-timeout
     header
-    cat >>"$W/src/_index.yaml" <<'EOF'
-  - name: stubborn
-    kind: process.lua
-    source: file://stubborn.lua
-    method: main
-    modules: [time, logger]
-  - name: stubborn-svc
-    kind: process.service
-    process: app:stubborn
-    host: app:host
-    lifecycle:
-      auto_start: true
-      stop_timeout: 5s
-EOF
-    write_stubborn
+    write_stubborn 5s
     init_app
     printf 'version: "1.0"\nshutdown:\n  timeout: 500ms\n' >"$W/.wippy.yaml"
     start_app
@@ -613,21 +575,7 @@ EOF
 case_second_signal() {
     new_app second-signal
     header
-    cat >>"$W/src/_index.yaml" <<'EOF'
-  - name: stubborn
-    kind: process.lua
-    source: file://stubborn.lua
-    method: main
-    modules: [time, logger]
-  - name: stubborn-svc
-    kind: process.service
-    process: app:stubborn
-    host: app:host
-    lifecycle:
-      auto_start: true
-      stop_timeout: 5s
-EOF
-    write_stubborn
+    write_stubborn 5s
     init_app
     start_app
     need_line $'\tstubborn up' 1 10
