@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "scheduler.h"
+#include "stress.h"
 
 #define MAGIC UINT64_C(0x6d61696c626f7821)
 #define MAGIC2 UINT64_C(0xfeedfacecafebeef)
@@ -243,46 +244,6 @@ TEST(stress_mailbox) {
 
 TEST_LIST = {TEST_ENTRY(stress_mailbox), TEST_END};
 
-static int stress_main(const struct wp_test *list) {
-  const char *env = getenv("WIPPY_TEST_TIMEOUT");
-  int timeout_s = env && atoi(env) > 0 ? atoi(env) : 120;
-  int n = 0, passed = 0, failed = 0;
-  for (const struct wp_test *t = list; t->name; t++) n++;
-  printf("1..%d\n", n);
-  for (int i = 0; i < n; i++) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("fork");
-      return 1;
-    }
-    if (pid == 0) {
-      alarm((unsigned)timeout_s); /* a hang is a failure, not a stuck CI job */
-      int rc = list[i].fn();
-      fflush(stdout);
-      _exit(rc == 0 ? 0 : 1);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!ok && WIFSIGNALED(st))
-      fprintf(stderr, "# %s: killed by signal %d%s\n", list[i].name, WTERMSIG(st),
-              WTERMSIG(st) == SIGALRM ? " (timed out)" : "");
-    else if (!ok)
-      fprintf(stderr, "# %s: exit status %d\n", list[i].name, WEXITSTATUS(st));
-    printf("%s %d - %s\n", ok ? "ok" : "not ok", i + 1, list[i].name);
-    passed += ok;
-    failed += !ok;
-  }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
-}
-
-/* Stress programs take arguments, so they have their own main (the
-** runner's main() is then not linked in). Like the runner, it runs the test
-** in a child bounded by an alarm and prints the runner's summary line. */
 static void usage(const char *argv0) {
   fprintf(stderr, "usage: %s [-t producers] [-n messages-per-producer] [-w workers]\n", argv0);
   exit(2);
