@@ -375,6 +375,10 @@ void wp_code_load(lua_State *L, struct wp_code *c);
 ** otherwise its stack is empty and the caller loads the code. */
 lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk);
 void wp_state_close(struct wp_vmproc *vp);
+/* Asks the cache for the process's arena and chunks (the blocks its Lua
+** memory mostly lives in), before running it: one sweep of prefetches
+** instead of a miss per object in a state gone cold while it waited. */
+void wp_state_prefetch(const struct wp_vmproc *vp);
 /* Notes the library globals and fields c's source names (borrows src), for
 ** its image to have them in place. */
 void wp_code_scan(struct wp_rt *rt, struct wp_code *c, const char *src, size_t len);

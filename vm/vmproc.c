@@ -919,9 +919,13 @@ static int vm_start(struct wp_vmproc *vp) {
 
 static int vm_run(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
-  if (!vp->L && vm_start(vp) != 0) {
-    vm_teardown(vp);
-    return WP_RUN_DONE;
+  if (!vp->L) {
+    if (vm_start(vp) != 0) {
+      vm_teardown(vp);
+      return WP_RUN_DONE;
+    }
+  } else {
+    wp_state_prefetch(vp); /* a process that waited finds its state cold */
   }
   lua_State *L = vp->L;
   for (;;) {
