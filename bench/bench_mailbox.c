@@ -85,7 +85,7 @@ static int receiver_run(struct wp_proc *p) {
 
 static void receiver_free(struct wp_proc *p) { p->vm = NULL; }
 
-static const struct wp_sched_ops ops = {receiver_run, NULL, receiver_free};
+static const struct wp_sched_ops ops = {.run = receiver_run, .free = receiver_free};
 
 struct sender {
   pthread_t th;

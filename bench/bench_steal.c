@@ -135,7 +135,7 @@ static void op_free(struct wp_proc *p) {
   signal_main();
 }
 
-static const struct wp_sched_ops ops = {op_run, NULL, op_free};
+static const struct wp_sched_ops ops = {.run = op_run, .free = op_free};
 
 static int wait_for(_Atomic uint64_t *v, uint64_t want, int seconds) {
   struct timespec ts;

@@ -67,6 +67,7 @@ struct worker {
   int retire;       /* worker-private: a spare took its place; leave if surplus */
   _Atomic(struct wp_proc *) runnext; /* woken by the running process: runs next here */
   unsigned runnext_streak;           /* worker-private: runnext taken in a row */
+  _Atomic(struct wp_proc *) staged;  /* taken to run after the current run (see stage) */
   _Atomic uint64_t busy_since;       /* start of the current run, 0 when idle */
   int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
@@ -176,7 +177,8 @@ static int nused(struct wp_sched *s) { return atomic_load_explicit(&s->nused, me
 static int work_visible(struct wp_sched *s) {
   if (wp_injectq_len(&s->inject)) return 1;
   for (int i = 0, n = nused(s); i < n; i++)
-    if (wp_runq_size(&s->w[i].q) || atomic_load(&s->w[i].runnext)) return 1;
+    if (wp_runq_size(&s->w[i].q) || atomic_load(&s->w[i].runnext) || atomic_load(&s->w[i].staged))
+      return 1;
   return 0;
 }
 
@@ -223,18 +225,24 @@ static struct wp_proc *steal(struct worker *w) {
     struct worker *v = &s->w[(w->id + k) % n];
     if (wp_runq_size(&v->q)) {
       p = wp_runq_steal(&v->q);
-    } else if (atomic_load_explicit(&v->runnext, memory_order_relaxed)) {
+    } else if (atomic_load_explicit(&v->runnext, memory_order_relaxed) ||
+               atomic_load_explicit(&v->staged, memory_order_relaxed)) {
       /* from a worker busy with one run for a while (its owner would
       ** otherwise take it at once), or one not running at all */
       uint64_t since = atomic_load(&v->busy_since);
-      if (!since || wp_clock_ns() - since > RUNNEXT_STEAL_NS) p = atomic_exchange(&v->runnext, NULL);
+      if (!since || wp_clock_ns() - since > RUNNEXT_STEAL_NS) {
+        p = atomic_exchange(&v->runnext, NULL);
+        if (!p) p = atomic_exchange(&v->staged, NULL);
+      }
     }
   }
   if (p) atomic_fetch_add_explicit(&w->steals, 1, memory_order_relaxed);
   return p;
 }
 
-static struct wp_proc *find_work(struct worker *w) {
+/* The next process for w: its own queues first, the inject queue every 61st
+** time; with `thieving`, other workers' queues last. */
+static struct wp_proc *next_work(struct worker *w, int thieving) {
   struct wp_sched *s = w->s;
   struct wp_proc *p;
   if (w->runnext_streak < RUNNEXT_STREAK && atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
@@ -247,8 +255,10 @@ static struct wp_proc *find_work(struct worker *w) {
   if ((p = wp_runq_pop_owner(&w->q))) return p;
   if ((p = atomic_exchange(&w->runnext, NULL))) return p;
   if ((p = wp_injectq_pop(&s->inject))) return p;
-  return steal(w);
+  return thieving ? steal(w) : NULL;
 }
+
+static struct wp_proc *find_work(struct worker *w) { return next_work(w, 1); }
 
 static void timer_kick_if_long(struct wp_sched *s);
 
@@ -323,6 +333,33 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   wp_sched_enqueue(s, p);
 }
 
+/* Staging. When every worker is busy, a worker takes the process it will
+** run next from its queue (or the inject queue) before running the current
+** one, and has the VM start loading that process's memory into the cache
+** (ops->warm): with thousands of processes taking turns, each woken one has
+** gone cold, and its misses then overlap the current run instead of
+** stalling its own. A staged process is out of the queues for one run, so
+** nothing is staged while a worker spins or sleeps: it could run it now;
+** and, as runnext, a thief may take it from a worker busy with one run for
+** more than RUNNEXT_STEAL_NS (a process spinning where it cannot be
+** preempted would otherwise hold it forever). */
+static void stage(struct worker *w) {
+  struct wp_sched *s = w->s;
+  if (!s->ops->warm || atomic_load_explicit(&s->nspinning, memory_order_relaxed) ||
+      atomic_load_explicit(&s->nsleepers, memory_order_relaxed))
+    return;
+  struct wp_proc *n = next_work(w, 0); /* in the order find_work takes them */
+  if (!n) return;
+  s->ops->warm(n);
+  atomic_store(&w->staged, n);
+}
+
+/* Gives a staged process back to the queues (a worker leaving). */
+static void unstage(struct worker *w) {
+  struct wp_proc *p = atomic_exchange(&w->staged, NULL);
+  if (p) wp_injectq_push(&w->s->inject, p);
+}
+
 /* A worker whose place a spare took leaves if the pool is above target. */
 static int retire(struct worker *w) {
   struct wp_sched *s = w->s;
@@ -332,6 +369,7 @@ static int retire(struct worker *w) {
     if (atomic_compare_exchange_weak(&s->nactive, &n, n - 1)) {
       struct wp_proc *p = atomic_exchange(&w->runnext, NULL);
       if (p) wp_injectq_push(&s->inject, p); /* nobody else takes runnext */
+      unstage(w);
       if (work_visible(s)) notify(s); /* its ring is left to thieves */
       return 1;
     }
@@ -343,11 +381,17 @@ static void *worker_main(void *arg) {
   struct worker *w = arg;
   tls_worker = w;
   while (!atomic_load_explicit(&w->s->stop, memory_order_relaxed)) {
-    struct wp_proc *p = find_work(w);
-    if (!p) p = idle(w);
-    if (p) run_one(w, p);
+    struct wp_proc *p = NULL;
+    if (atomic_load_explicit(&w->staged, memory_order_relaxed))
+      p = atomic_exchange(&w->staged, NULL); /* NULL: a thief took it */
+    if (!p && !(p = find_work(w))) p = idle(w);
+    if (p) {
+      stage(w);
+      run_one(w, p);
+    }
     if (w->retire && retire(w)) break;
   }
+  unstage(w);
   tls_worker = NULL;
   pthread_mutex_lock(&w->s->spare_lock);
   if (w->id >= w->s->nworkers) w->slot_state = 2;
@@ -448,7 +492,7 @@ static void watchdog(struct wp_sched *s) {
       } else if (w->preempted && !w->stuck && ran >= STUCK_SLICES * s->slice_ns) {
         w->stuck = spare = 1;
       }
-      if (ran > RUNNEXT_STEAL_NS && atomic_load(&w->runnext)) nudge = 1;
+      if (ran > RUNNEXT_STEAL_NS && (atomic_load(&w->runnext) || atomic_load(&w->staged))) nudge = 1;
     }
     pthread_spin_unlock(&w->lock);
     if (spare) start_spare(s);

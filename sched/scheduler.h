@@ -30,6 +30,10 @@ struct wp_sched_ops {
   void (*preempt)(struct wp_proc *p);
   /* Called when the last reference to p goes; frees p->vm if any. */
   void (*free)(struct wp_proc *p);
+  /* Optional. Called on a worker that has taken p from a queue to run it
+  ** after the current run: starts bringing p's memory into the cache (it
+  ** must not block, and p is not running). */
+  void (*warm)(struct wp_proc *p);
 };
 
 struct wp_sched;

@@ -188,6 +188,7 @@ struct wp_vmproc {
   unsigned char exit_code_set;
   unsigned char first_blocked;
   unsigned char entry_started; /* the entry function was called (boot done) */
+  unsigned char warmed;      /* the scheduler staged it: its state was prefetched */
 };
 
 /* A process's collector starts once it has allocated this much. */

@@ -924,9 +924,10 @@ static int vm_run(struct wp_proc *p) {
       vm_teardown(vp);
       return WP_RUN_DONE;
     }
-  } else {
+  } else if (!vp->warmed) {
     wp_state_prefetch(vp); /* a process that waited finds its state cold */
   }
+  vp->warmed = 0;
   lua_State *L = vp->L;
   for (;;) {
     int k = atomic_load_explicit(&p->kill, memory_order_acquire);
@@ -1030,4 +1031,12 @@ static void vm_free(struct wp_proc *p) {
   p->vm = NULL;
 }
 
-const struct wp_sched_ops wp_vm_ops = {vm_run, vm_preempt, vm_free};
+static void vm_warm(struct wp_proc *p) {
+  struct wp_vmproc *vp = p->vm;
+  if (vp && vp->L) {
+    wp_state_prefetch(vp);
+    vp->warmed = 1;
+  }
+}
+
+const struct wp_sched_ops wp_vm_ops = {vm_run, vm_preempt, vm_free, vm_warm};

@@ -122,7 +122,7 @@ static void consumer_free(struct wp_proc *p) {
   atomic_fetch_add(&g.freed, 1);
 }
 
-static const struct wp_sched_ops ops = {consumer_run, NULL, consumer_free};
+static const struct wp_sched_ops ops = {.run = consumer_run, .free = consumer_free};
 
 struct producer {
   pthread_t th;

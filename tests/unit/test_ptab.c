@@ -153,7 +153,7 @@ static void count_free(struct wp_proc *p) {
   atomic_fetch_add(&g_frees, 1);
 }
 
-static const struct wp_sched_ops counting_ops = {noop_run, NULL, count_free};
+static const struct wp_sched_ops counting_ops = {.run = noop_run, .free = count_free};
 
 TEST(refcount_keeps_removed_alive) {
   struct wp_sched *s = wp_sched_new(1, &counting_ops, NULL);

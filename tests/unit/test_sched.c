@@ -183,7 +183,7 @@ static void op_free(struct wp_proc *p) {
   ctx_signal();
 }
 
-static const struct wp_sched_ops ops = {op_run, op_preempt, op_free};
+static const struct wp_sched_ops ops = {.run = op_run, .preempt = op_preempt, .free = op_free};
 
 static void ctx_reset(void) {
   atomic_store(&ctx.spawned, 0);
