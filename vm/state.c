@@ -40,8 +40,10 @@
 ** (the sizes are multiples of 8) and is the next block of that size handed
 ** out; a larger freed block stays a hole, unless it was the most recent block
 ** (a stack or a table growing in place). When the arena is full, small blocks
-** come from up to AR_XCHUNKS further chunks, each twice the size of the one
-** before, used the same way; blocks too large for a chunk, or once the
+** come from up to AR_XCHUNKS further chunks, the first of AR_XFIRST bytes,
+** each next one twice the size of the one before, used the same way (the
+** first AR_XDELAY bytes past the arena come from jemalloc: a process that
+** overflows its arena by a little, as an idle one may, takes no chunk); blocks too large for a chunk, or once the
 ** chunks are used up, come from jemalloc. So a long-lived process (a client
 ** looping on receive) keeps its objects, its garbage between collections
 ** included, in a few blocks of its own instead of spread over jemalloc's
@@ -73,8 +75,10 @@
 #define AR_ROUND(n) (((n) + (AR_ALIGN - 1)) & ~(size_t)(AR_ALIGN - 1))
 #define AR_CLASSES 32 /* free lists for blocks of 8, 16, ..., 256 bytes */
 #define AR_FREEMAX (AR_CLASSES * AR_ALIGN)
-#define AR_XCHUNKS 3 /* extra chunks at most */
-#define AR_TRACK 13  /* jemalloc blocks remembered */
+#define AR_XCHUNKS 4 /* extra chunks at most: 2, 4, 8 and 16 KB */
+#define AR_XFIRST 2048
+#define AR_XDELAY 1024 /* bytes from jemalloc before the first chunk */
+#define AR_TRACK 12  /* jemalloc blocks remembered */
 
 struct ar_ext {
   void *p;
@@ -149,7 +153,12 @@ static int ar_newchunk(struct wp_vmproc *vp, size_t r) {
   struct ar_tail *t = AR_TAIL(vp);
   int i = ar_nx(t);
   if (i == AR_XCHUNKS) return 0;
-  size_t size = i == 0 ? vp->ar_size : (size_t)(t->xend[i - 1] - t->xbase[i - 1]) * 2;
+  if (i == 0 && vp->ext_n >= 0) { /* the first few blocks past the arena come from jemalloc */
+    size_t ext = r;
+    for (int k = 0; k < vp->ext_n; k++) ext += t->ext[k].n;
+    if (ext <= AR_XDELAY) return 0;
+  }
+  size_t size = i == 0 ? AR_XFIRST : (size_t)(t->xend[i - 1] - t->xbase[i - 1]) * 2;
   if (vp->mem_limit && vp->mem_used + (int64_t)size > vp->mem_limit) return 0;
   char *c = wp_malloc(size);
   if (!c) return 0;
@@ -304,6 +313,10 @@ void wp_state_prefetch(const struct wp_vmproc *vp) {
     const char *e = t->xend[i];
     if (vp->ar_cur >= t->xbase[i] && vp->ar_cur <= e) e = vp->ar_cur;
     for (const char *q = t->xbase[i]; q < e; q += 64) __builtin_prefetch(q, 0, 2);
+  }
+  for (int k = 0; k < vp->ext_n; k++) { /* the first bytes of the jemalloc blocks known */
+    const char *b = t->ext[k].p, *e = b + (t->ext[k].n < 512 ? t->ext[k].n : 512);
+    for (const char *q = b; q < e; q += 64) __builtin_prefetch(q, 0, 2);
   }
 }
 

@@ -917,6 +917,23 @@ static int vm_start(struct wp_vmproc *vp) {
 
 /* ---- the run loop ---- */
 
+/* Whether vp's state is likely out of this thread's caches: it last ran on
+** another thread, or COLD_RUNS or more runs ago here (L2 holds a few dozen
+** states). Notes this run. Thread numbers and run counts wrap, which at
+** worst costs a prefetch or misses one. */
+#define COLD_RUNS 16
+static _Thread_local unsigned char tl_thread;
+static _Thread_local uint16_t tl_runs;
+static atomic_uint thread_ids;
+
+static int cold(struct wp_vmproc *vp) {
+  if (!tl_thread) tl_thread = (unsigned char)(atomic_fetch_add(&thread_ids, 1) % 255 + 1);
+  int c = vp->ran_on != tl_thread || (uint16_t)(tl_runs - vp->ran_at) >= COLD_RUNS;
+  vp->ran_on = tl_thread;
+  vp->ran_at = tl_runs++;
+  return c;
+}
+
 static int vm_run(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
   if (!vp->L) {
@@ -924,7 +941,7 @@ static int vm_run(struct wp_proc *p) {
       vm_teardown(vp);
       return WP_RUN_DONE;
     }
-  } else if (!vp->warmed) {
+  } else if (!vp->warmed && cold(vp)) {
     wp_state_prefetch(vp); /* a process that waited finds its state cold */
   }
   vp->warmed = 0;
@@ -1033,7 +1050,7 @@ static void vm_free(struct wp_proc *p) {
 
 static void vm_warm(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
-  if (vp && vp->L) {
+  if (vp && vp->L && cold(vp)) {
     wp_state_prefetch(vp);
     vp->warmed = 1;
   }
