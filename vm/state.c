@@ -43,14 +43,16 @@
 ** come from up to AR_XCHUNKS further chunks, the first of AR_XFIRST bytes,
 ** each next one twice the size of the one before, used the same way (the
 ** first AR_XDELAY bytes past the arena come from jemalloc: a process that
-** overflows its arena by a little, as an idle one may, takes no chunk); blocks too large for a chunk, or once the
-** chunks are used up, come from jemalloc. So a long-lived process (a client
-** looping on receive) keeps its objects, its garbage between collections
-** included, in a few blocks of its own instead of spread over jemalloc's
-** slabs among other processes' objects. That matters when thousands of
-** processes take turns: a process woken after 100 ms finds its state out of
-** the caches, and vm_run prefetches its chunks (wp_state_prefetch) in one
-** sweep instead of missing on each object in turn.
+** overflows its arena by a little, as an idle one may, takes no chunk).
+** Larger blocks, and every block once the chunks are used up, come from
+** jemalloc. So a long-lived process (a client looping on receive) keeps its
+** objects, its garbage between collections included, in a few blocks of its
+** own instead of spread over jemalloc's slabs among other processes'
+** objects. That matters when thousands of processes take turns: a process
+** woken after 100 ms finds its state out of the caches, and vm_run (or the
+** scheduler, for the process it runs next) prefetches its blocks
+** (wp_state_prefetch) in one sweep instead of missing on each object in
+** turn.
 **
 ** The last AR_TABSIZE bytes of the first block hold the table (struct
 ** ar_tail): the free lists, the extra chunks, and the first AR_TRACK blocks
@@ -105,8 +107,8 @@ static inline int ar_nx(const struct ar_tail *t) {
 
 static inline int ar_owns(const struct wp_vmproc *vp, const void *p) {
   const char *c = p;
-  if (c >= vp->ar_base && c < vp->ar_base + vp->ar_size) return 1;
   if (!vp->ar_base) return 0;
+  if (c >= vp->ar_base && c < vp->ar_base + vp->ar_size) return 1;
   const struct ar_tail *t = AR_TAIL(vp);
   for (int i = 0; i < AR_XCHUNKS && t->xbase[i]; i++)
     if (c >= t->xbase[i] && c < t->xend[i]) return 1;
