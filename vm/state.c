@@ -36,33 +36,39 @@
 ** process cost a pointer increment each instead of a trip through the
 ** general allocator.
 **
-** A freed block of up to AR_FREEMAX bytes goes on a free list of its size
-** (the sizes are multiples of 8) and is the next block of that size handed
-** out; a larger freed block stays a hole, unless it was the most recent block
-** (a stack or a table growing in place). When the arena is full, small blocks
-** come from up to AR_XCHUNKS further chunks, the first of AR_XFIRST bytes,
-** each next one twice the size of the one before, used the same way (the
-** first AR_XDELAY bytes past the arena come from jemalloc: a process that
-** overflows its arena by a little, as an idle one may, takes no chunk).
-** Larger blocks, and every block once the chunks are used up, come from
-** jemalloc. So a long-lived process (a client looping on receive) keeps its
-** objects, its garbage between collections included, in a few blocks of its
-** own instead of spread over jemalloc's slabs among other processes'
-** objects. That matters when thousands of processes take turns: a process
-** woken after 100 ms finds its state out of the caches, and vm_run (or the
-** scheduler, for the process it runs next) prefetches its blocks
-** (wp_state_prefetch) in one sweep instead of missing on each object in
-** turn.
+** Small blocks (up to AR_FREEMAX bytes) come from the arena or from the
+** process's chunks. A freed one goes on a free list of its size (sizes are
+** multiples of 8) and is the next block of that size handed out. When the
+** bump region is full, a small block comes from a new chunk, carved the same
+** way: AR_XFIRST bytes first, each next one twice the size of the one
+** before, up to AR_XMAX. Except for the first AR_XDELAY bytes past a full
+** arena, which come from jemalloc (ar_delay): an idle process overflows its
+** arena by a little, and jemalloc's blocks of exact sizes cost it less than
+** a chunk. Those few are remembered in the table with the range they lie in,
+** so a small block is the process's own unless it lies in that range and is
+** in the table. Large blocks come from the arena while it has room (a freed
+** one stays a hole unless it was the most recent: a stack or a table growing
+** in place), then from jemalloc: a large block is the process's own when it
+** lies in the arena. l_alloc makes and frees small blocks inline, in a few
+** instructions.
 **
-** The last AR_TABSIZE bytes of the first block hold the table (struct
-** ar_tail): the free lists, the extra chunks, and the first AR_TRACK blocks
-** allocated from jemalloc. While every jemalloc block is in that table, and no
-** object with a finaliser was made (vp->needs_close), ending the process
-** frees the blocks directly instead of calling lua_close, which would walk
-** and free every object one by one: an echo worker's state goes away in a
-** few calls. Under ASan free blocks are poisoned (a free list's link is
-** unpoisoned only to be read or written), so that a use after free still
-** reports. */
+** A long-lived process (a client looping on receive) so keeps its objects,
+** its garbage between collections included, in a few blocks of its own
+** instead of spread over jemalloc's slabs among other processes' objects.
+** That matters when thousands of processes take turns: a process woken after
+** 100 ms finds its state out of the caches, and vm_run (or the scheduler,
+** for the process it runs next) prefetches its blocks (wp_state_prefetch) in
+** one sweep instead of missing on each object in turn.
+**
+** The last AR_TABSIZE bytes of the arena hold its table (struct ar_tail):
+** the free lists, the newest chunk (each starts with a link to the one
+** before), and the first AR_TRACK blocks taken from jemalloc. While every
+** jemalloc block is in that table (none `lost`), and no object with a
+** finaliser was made (vp->needs_close), ending the process frees the blocks
+** directly instead of calling lua_close, which would walk and free every
+** object one by one: an echo worker's state goes away in a few calls. Under
+** ASan free blocks are poisoned (a free list's link is unpoisoned only to be
+** read or written), so that a use after free still reports. */
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -77,42 +83,54 @@
 #define AR_ROUND(n) (((n) + (AR_ALIGN - 1)) & ~(size_t)(AR_ALIGN - 1))
 #define AR_CLASSES 32 /* free lists for blocks of 8, 16, ..., 256 bytes */
 #define AR_FREEMAX (AR_CLASSES * AR_ALIGN)
-#define AR_XCHUNKS 4 /* extra chunks at most: 2, 4, 8 and 16 KB */
-#define AR_XFIRST 2048
-#define AR_XDELAY 1024 /* bytes from jemalloc before the first chunk */
-#define AR_TRACK 12  /* jemalloc blocks remembered */
+#define AR_XFIRST 2048        /* the first chunk */
+#define AR_XMAX (16 * 1024)   /* chunks grow to this */
+#define AR_PREFETCH (64 * 1024) /* wp_state_prefetch stops after this much */
+#define AR_TRACK 14           /* jemalloc blocks remembered */
+#define AR_XDELAY 1024        /* small bytes from jemalloc before the first chunk */
 
 struct ar_ext {
   void *p;
   size_t n;
 };
 
+struct ar_chunk { /* the head of a chunk; blocks follow */
+  struct ar_chunk *prev;
+  size_t size; /* with this head */
+};
+
 struct ar_tail {
-  void *free[AR_CLASSES];     /* by rounded size / AR_ALIGN - 1 */
-  char *xbase[AR_XCHUNKS];    /* extra chunks, in the order made */
-  char *xend[AR_XCHUNKS];
-  struct ar_ext ext[AR_TRACK];
+  void *free[AR_CLASSES];   /* by rounded size / AR_ALIGN - 1 */
+  struct ar_chunk *chunks;  /* the newest chunk, or NULL */
+  struct ar_ext ext[AR_TRACK]; /* vp->ext_n of them */
+  const char *xlo, *xhi;    /* small blocks from jemalloc lie in [xlo, xhi) */
+  uint16_t xsmall;          /* small blocks from jemalloc, alive (all in ext) */
+  uint16_t xsmall_bytes;    /* bytes of small blocks ever taken from jemalloc */
+  unsigned char lost;       /* a jemalloc block is not in ext: lua_close at the end */
 };
 
 #define AR_TABSIZE sizeof(struct ar_tail)
 _Static_assert(sizeof(struct ar_tail) <= 512, "the arena's table grew");
 #define AR_TAIL(vp) ((struct ar_tail *)(void *)((vp)->ar_base + (vp)->ar_size - AR_TABSIZE))
 
-/* How many extra chunks: the first nil slot (xbase[AR_XCHUNKS-1] is last). */
-static inline int ar_nx(const struct ar_tail *t) {
-  int i = 0;
-  while (i < AR_XCHUNKS && t->xbase[i]) i++;
-  return i;
+static struct ar_ext *ext_find(struct wp_vmproc *vp, const void *p);
+
+/* Whether p may be a small block from jemalloc (when not, a small block at
+** p is the process's own). */
+static inline int ar_maybe_xsmall(const struct ar_tail *t, const void *p) {
+  return t->xsmall && (const char *)p >= t->xlo && (const char *)p < t->xhi;
 }
 
-static inline int ar_owns(const struct wp_vmproc *vp, const void *p) {
-  const char *c = p;
+/* Whether a block of (unrounded) size n at p is the process's, not jemalloc's. */
+static inline int ar_owns(struct wp_vmproc *vp, const void *p, size_t n) {
   if (!vp->ar_base) return 0;
-  if (c >= vp->ar_base && c < vp->ar_base + vp->ar_size) return 1;
-  const struct ar_tail *t = AR_TAIL(vp);
-  for (int i = 0; i < AR_XCHUNKS && t->xbase[i]; i++)
-    if (c >= t->xbase[i] && c < t->xend[i]) return 1;
-  return 0;
+  if (n <= AR_FREEMAX) return !ar_maybe_xsmall(AR_TAIL(vp), p) || !ext_find(vp, p);
+  return (const char *)p >= vp->ar_base && (const char *)p < vp->ar_base + vp->ar_size;
+}
+
+/* Whether the bump region is the arena itself (not a chunk). */
+static inline int ar_in_arena(const struct wp_vmproc *vp) {
+  return vp->ar_cur >= vp->ar_base && vp->ar_cur <= vp->ar_base + vp->ar_size;
 }
 
 /* Zeroes bytes [from, r) of a block of n bytes rounded to r (its rounding
@@ -123,13 +141,32 @@ static void ar_zero(char *p, size_t from, size_t n, size_t r) {
   AR_POISON(p + n, r - n);
 }
 
-static int ar_newchunk(struct wp_vmproc *vp, size_t r);
+/* Moves the bump region to a new chunk; 0 when out of memory (or building
+** an image's template, which must fit its arena). The rest of the old region
+** is left unused. */
+static int ar_newchunk(struct wp_vmproc *vp) {
+  if (vp->ar_zero) return 0;
+  struct ar_tail *t = AR_TAIL(vp);
+  size_t size = t->chunks ? t->chunks->size * 2 : AR_XFIRST;
+  if (size > AR_XMAX) size = AR_XMAX;
+  if (vp->mem_limit && vp->mem_used + (int64_t)size > vp->mem_limit) return 0;
+  struct ar_chunk *c = wp_malloc(size);
+  if (!c) return 0;
+  c->prev = t->chunks;
+  c->size = size;
+  t->chunks = c;
+  vp->ar_cur = (char *)(c + 1);
+  vp->ar_end = (char *)c + size;
+  AR_POISON(vp->ar_cur, size - sizeof *c);
+  return 1;
+}
 
-/* A block of n bytes from the arena or a chunk, or NULL. */
+/* A block of n bytes from the arena or a chunk, or NULL: then a large block
+** comes from jemalloc, and a small one means out of memory. */
 static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
   size_t r = AR_ROUND(n);
   void *p;
-  if (r <= AR_FREEMAX && vp->ar_base) {
+  if (r <= AR_FREEMAX) {
     void **h = &AR_TAIL(vp)->free[r / AR_ALIGN - 1];
     if ((p = *h) != NULL) {
       AR_UNPOISON(p, sizeof(void *));
@@ -137,39 +174,16 @@ static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
       AR_POISON(p, r);
       goto got;
     }
+    if ((size_t)(vp->ar_end - vp->ar_cur) < r && !ar_newchunk(vp)) return NULL;
+  } else if ((size_t)(vp->ar_end - vp->ar_cur) < r || !ar_in_arena(vp)) {
+    return NULL;
   }
-  if ((size_t)(vp->ar_end - vp->ar_cur) < r && !ar_newchunk(vp, r)) return NULL;
   p = vp->ar_cur;
   vp->ar_cur += r;
 got:
   AR_UNPOISON(p, n);
   if (vp->ar_zero) ar_zero(p, 0, n, r);
   return p;
-}
-
-/* Moves the bump pointer to a new extra chunk, for a small block of r bytes;
-** 0 when r is not small, the chunks are used up, or out of memory. The rest
-** of the full chunk is left unused. */
-static int ar_newchunk(struct wp_vmproc *vp, size_t r) {
-  if (r > AR_FREEMAX || !vp->ar_base || vp->ar_zero) return 0;
-  struct ar_tail *t = AR_TAIL(vp);
-  int i = ar_nx(t);
-  if (i == AR_XCHUNKS) return 0;
-  if (i == 0 && vp->ext_n >= 0) { /* the first few blocks past the arena come from jemalloc */
-    size_t ext = r;
-    for (int k = 0; k < vp->ext_n; k++) ext += t->ext[k].n;
-    if (ext <= AR_XDELAY) return 0;
-  }
-  size_t size = i == 0 ? AR_XFIRST : (size_t)(t->xend[i - 1] - t->xbase[i - 1]) * 2;
-  if (vp->mem_limit && vp->mem_used + (int64_t)size > vp->mem_limit) return 0;
-  char *c = wp_malloc(size);
-  if (!c) return 0;
-  AR_POISON(c, size);
-  t->xbase[i] = c;
-  t->xend[i] = c + size;
-  vp->ar_cur = c;
-  vp->ar_end = c + size;
-  return 1;
 }
 
 static inline void ar_release(struct wp_vmproc *vp, void *p, size_t n) {
@@ -186,96 +200,155 @@ static inline void ar_release(struct wp_vmproc *vp, void *p, size_t n) {
   }
 }
 
-/* ext_n < 0: the blocks outside the arena are not all known. */
+/* Notes a block taken from jemalloc (a process with an arena). */
 static void ext_add(struct wp_vmproc *vp, void *p, size_t n) {
-  if (vp->ext_n < 0) return;
-  if (vp->ext_n == AR_TRACK) {
-    vp->ext_n = -1;
-    return;
+  struct ar_tail *t = AR_TAIL(vp);
+  if (vp->ext_n == AR_TRACK)
+    t->lost = 1;
+  else
+    t->ext[vp->ext_n++] = (struct ar_ext){p, n};
+  if (n <= AR_FREEMAX) {
+    if (!t->xlo || (char *)p < t->xlo) t->xlo = p;
+    if ((char *)p + n > t->xhi) t->xhi = (char *)p + n;
+    t->xsmall++;
+    t->xsmall_bytes = (uint16_t)(t->xsmall_bytes + n);
   }
-  AR_TAIL(vp)->ext[vp->ext_n++] = (struct ar_ext){p, n};
 }
 
-static struct ar_ext *ext_find(struct wp_vmproc *vp, void *p) {
+static struct ar_ext *ext_find(struct wp_vmproc *vp, const void *p) {
   struct ar_ext *t = AR_TAIL(vp)->ext;
   for (int i = 0; i < vp->ext_n; i++)
     if (t[i].p == p) return &t[i];
   return NULL;
 }
 
-static void ext_remove(struct wp_vmproc *vp, void *p) {
+static void ext_free(struct wp_vmproc *vp, void *p, size_t n) {
   struct ar_ext *e = vp->ext_n > 0 ? ext_find(vp, p) : NULL;
   if (e) *e = AR_TAIL(vp)->ext[--vp->ext_n];
+  if (vp->ar_base && n <= AR_FREEMAX) AR_TAIL(vp)->xsmall--;
+  wp_free_sized(p, n);
 }
 
-static void *ext_alloc(struct wp_vmproc *vp, size_t n) {
-  void *p = wp_malloc(n);
-  if (p) ext_add(vp, p, n);
+/* Whether a small block of n bytes comes from jemalloc: before the first
+** chunk, while the arena is full and small jemalloc blocks stay under
+** AR_XDELAY bytes (an idle process that overflows its arena by a little
+** takes no chunk), and each can be remembered (ar_owns finds them so). */
+static int ar_delay(struct wp_vmproc *vp, size_t n) {
+  struct ar_tail *t = AR_TAIL(vp);
+  size_t r = AR_ROUND(n);
+  return !t->chunks && (size_t)(vp->ar_end - vp->ar_cur) < r && !t->free[r / AR_ALIGN - 1] &&
+         vp->ext_n < AR_TRACK && t->xsmall_bytes + n <= AR_XDELAY && !vp->ar_zero;
+}
+
+/* A block of n bytes for the process: its own (small, or large while the
+** arena has room), else jemalloc's. */
+static void *ar_alloc(struct wp_vmproc *vp, size_t n) {
+  if (!vp->ar_base) return wp_malloc(n);
+  void *p = n <= AR_FREEMAX && ar_delay(vp, n) ? NULL : ar_take(vp, n);
+  if (!p && (n > AR_FREEMAX || ar_delay(vp, n))) {
+    p = wp_malloc(n);
+    if (p) ext_add(vp, p, n);
+  }
   return p;
 }
 
-static void *ar_realloc(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize) {
+/* Resizes a block (osize > 0, nsize > 0). */
+static void *ar_resize(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize) {
+  if (!ar_owns(vp, p, osize)) { /* jemalloc's */
+    if (nsize <= AR_FREEMAX && vp->ar_base) { /* a small block is the process's */
+      void *np = ar_take(vp, nsize);
+      if (!np) return NULL;
+      memcpy(np, p, osize < nsize ? osize : nsize);
+      ext_free(vp, p, osize);
+      return np;
+    }
+    void *np = wp_realloc(p, nsize);
+    if (np && vp->ar_base) {
+      struct ar_ext *e = vp->ext_n > 0 ? ext_find(vp, p) : NULL;
+      if (e) *e = (struct ar_ext){np, nsize};
+      if (osize <= AR_FREEMAX) AR_TAIL(vp)->xsmall--; /* now large */
+    }
+    return np;
+  }
   size_t ro = AR_ROUND(osize), rn = AR_ROUND(nsize);
-  if (nsize <= osize) { /* shrink in place (a small block goes back on the
-                        ** free list of its new size later: it is at least that) */
-    if ((char *)p + ro == vp->ar_cur) vp->ar_cur = (char *)p + rn;
-    AR_POISON((char *)p + nsize, ro - nsize);
+  int last = (char *)p + ro == vp->ar_cur;
+  /* In place: a shrink (the block is at least its new size's class), or
+  ** the most recent block growing where it lies, unless that would make a
+  ** large block outside the arena. */
+  if (nsize <= osize || rn == ro ||
+      (last && (size_t)(vp->ar_end - (char *)p) >= rn && (rn <= AR_FREEMAX || ar_in_arena(vp)))) {
+    if (last) vp->ar_cur = (char *)p + rn;
+    if (nsize > osize) {
+      AR_UNPOISON(p, nsize);
+      if (vp->ar_zero) ar_zero(p, osize, nsize, rn);
+    } else {
+      AR_POISON((char *)p + nsize, ro - nsize);
+    }
     return p;
   }
-  if (rn == ro || ((char *)p + ro == vp->ar_cur &&
-                   (size_t)(vp->ar_end - (char *)p) >= rn)) { /* grow in place */
-    if ((char *)p + ro == vp->ar_cur) vp->ar_cur = (char *)p + rn;
-    AR_UNPOISON(p, nsize);
-    if (vp->ar_zero) ar_zero(p, osize, nsize, rn);
-    return p;
-  }
-  void *np = ar_take(vp, nsize);
-  if (!np) np = ext_alloc(vp, nsize);
+  void *np = ar_alloc(vp, nsize);
   if (!np) return NULL;
-  memcpy(np, p, osize);
+  memcpy(np, p, osize < nsize ? osize : nsize);
   ar_release(vp, p, osize);
   return np;
 }
 
-static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  struct wp_vmproc *vp = ud;
-  if (ptr == NULL) osize = 0; /* osize is a type tag then */
+/* What l_alloc's fast paths leave: jemalloc's blocks, resizes, the arena's
+** large blocks, a memory limit, an image's template. */
+static __attribute__((noinline)) void *l_alloc_slow(struct wp_vmproc *vp, void *ptr,
+                                                    size_t osize, size_t nsize) {
   if (nsize == 0) {
-    if (ptr) {
-      if (ar_owns(vp, ptr)) {
-        ar_release(vp, ptr, osize);
-      } else {
-        ext_remove(vp, ptr);
-        wp_free_sized(ptr, osize);
-      }
-    }
     vp->mem_used -= (int64_t)osize;
+    if (ar_owns(vp, ptr, osize))
+      ar_release(vp, ptr, osize);
+    else
+      ext_free(vp, ptr, osize);
     return NULL;
   }
+  if (ptr == NULL) osize = 0; /* osize is a type tag then */
   if (vp->mem_limit && nsize > osize &&
       vp->mem_used + (int64_t)(nsize - osize) > vp->mem_limit)
     return NULL;
-  void *np;
-  if (!ptr) {
-    np = ar_take(vp, nsize);
-    if (!np) np = ext_alloc(vp, nsize);
-  } else if (ar_owns(vp, ptr)) {
-    np = ar_realloc(vp, ptr, osize, nsize);
-  } else {
-    np = wp_realloc(ptr, nsize);
-    if (np && vp->ext_n > 0) {
-      struct ar_ext *e = ext_find(vp, ptr);
-      if (e) *e = (struct ar_ext){np, nsize};
-    }
-  }
-  if (!np) return NULL;
-  vp->mem_used += (int64_t)nsize - (int64_t)osize;
+  void *np = ptr ? ar_resize(vp, ptr, osize, nsize) : ar_alloc(vp, nsize);
+  if (np) vp->mem_used += (int64_t)nsize - (int64_t)osize;
   return np;
 }
 
+/* Lua's allocator. Inline here, without calls, the common cases: a small
+** block freed (onto its free list) or made (from one, or the bump region). */
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  struct wp_vmproc *vp = ud;
+  if (nsize == 0) {
+    if (!ptr) return NULL;
+    if (osize <= AR_FREEMAX && vp->ar_base && !ar_maybe_xsmall(AR_TAIL(vp), ptr)) {
+      vp->mem_used -= (int64_t)osize;
+      ar_release(vp, ptr, osize);
+      return NULL;
+    }
+  } else if (!ptr && nsize <= AR_FREEMAX && vp->ar_base && !vp->mem_limit && !vp->ar_zero) {
+    size_t r = AR_ROUND(nsize);
+    void **h = &AR_TAIL(vp)->free[r / AR_ALIGN - 1];
+    void *p = *h;
+    if (p) {
+      AR_UNPOISON(p, sizeof(void *));
+      *h = *(void **)p;
+      AR_POISON(p, r);
+    } else if ((size_t)(vp->ar_end - vp->ar_cur) >= r) {
+      p = vp->ar_cur;
+      vp->ar_cur += r;
+    } else { /* a new chunk, or jemalloc (ar_delay) */
+      return l_alloc_slow(vp, ptr, osize, nsize);
+    }
+    AR_UNPOISON(p, nsize);
+    vp->mem_used += (int64_t)nsize;
+    return p;
+  }
+  return l_alloc_slow(vp, ptr, osize, nsize);
+}
+
 /* Sets up an arena of `size` bytes (the last AR_TABSIZE hold its table)
-** before lua_newstate; without one (no memory) every block is external and
-** untracked. */
+** before lua_newstate; without one (no memory) every block is jemalloc's
+** and untracked. */
 static void ar_init(struct wp_vmproc *vp, size_t size) {
   vp->ar_base = wp_malloc(size);
   vp->ar_size = vp->ar_base ? size : 0;
@@ -290,10 +363,13 @@ static void ar_init(struct wp_vmproc *vp, size_t size) {
 
 static void ar_free_all(struct wp_vmproc *vp) {
   if (vp->ar_base) {
-    struct ar_tail *t = AR_TAIL(vp);
-    for (int i = 0; i < AR_XCHUNKS && t->xbase[i]; i++) {
-      AR_UNPOISON(t->xbase[i], (size_t)(t->xend[i] - t->xbase[i]));
-      wp_free_sized(t->xbase[i], (size_t)(t->xend[i] - t->xbase[i]));
+    struct ar_chunk *c = AR_TAIL(vp)->chunks;
+    while (c) {
+      struct ar_chunk *prev = c->prev;
+      size_t size = c->size;
+      AR_UNPOISON(c, size);
+      wp_free_sized(c, size);
+      c = prev;
     }
     AR_UNPOISON(vp->ar_base, vp->ar_size - AR_TABSIZE);
     wp_free_sized(vp->ar_base, vp->ar_size);
@@ -302,23 +378,28 @@ static void ar_free_all(struct wp_vmproc *vp) {
   vp->ar_size = 0;
 }
 
+static inline void prefetch_range(const char *b, const char *e) {
+  for (const char *q = b; q < e; q += 64) __builtin_prefetch(q, 0, 2);
+}
+
 /* Into L2, not L1 (locality 2): the scheduler may call this for the process
-** it runs next while another runs, whose L1 working set it must not evict. */
+** it runs next while another runs, whose L1 working set it must not evict.
+** The newest chunks first, AR_PREFETCH bytes at most. */
 void wp_state_prefetch(const struct wp_vmproc *vp) {
   if (!vp->ar_base) return;
   const struct ar_tail *t = AR_TAIL(vp);
-  const char *end1 = t->xbase[0] ? vp->ar_base + vp->ar_size : vp->ar_cur;
-  for (const char *q = vp->ar_base; q < end1; q += 64) __builtin_prefetch(q, 0, 2);
-  if (!t->xbase[0])
-    for (const char *q = (const char *)t; q < (const char *)(t + 1); q += 64) __builtin_prefetch(q, 0, 2);
-  for (int i = 0; i < AR_XCHUNKS && t->xbase[i]; i++) {
-    const char *e = t->xend[i];
-    if (vp->ar_cur >= t->xbase[i] && vp->ar_cur <= e) e = vp->ar_cur;
-    for (const char *q = t->xbase[i]; q < e; q += 64) __builtin_prefetch(q, 0, 2);
+  size_t budget = AR_PREFETCH;
+  for (const struct ar_chunk *c = t->chunks; c && budget >= c->size; c = c->prev) {
+    const char *b = (const char *)c, *e = b + c->size;
+    if (vp->ar_cur > b && vp->ar_cur <= e) e = vp->ar_cur; /* the bump region */
+    prefetch_range(b, e);
+    budget -= c->size;
   }
+  prefetch_range(vp->ar_base, t->chunks ? vp->ar_base + vp->ar_size : vp->ar_cur);
+  if (!t->chunks) prefetch_range((const char *)t, (const char *)(t + 1));
   for (int k = 0; k < vp->ext_n; k++) { /* the first bytes of the jemalloc blocks known */
-    const char *b = t->ext[k].p, *e = b + (t->ext[k].n < 512 ? t->ext[k].n : 512);
-    for (const char *q = b; q < e; q += 64) __builtin_prefetch(q, 0, 2);
+    const char *b = t->ext[k].p;
+    prefetch_range(b, b + (t->ext[k].n < 512 ? t->ext[k].n : 512));
   }
 }
 
@@ -850,7 +931,7 @@ void wp_image_free(struct wp_code *c) {
 
 void wp_state_close(struct wp_vmproc *vp) {
   if (vp->L) {
-    if (vp->needs_close || vp->ext_n < 0) {
+    if (vp->needs_close || vp->ext_n < 0 || AR_TAIL(vp)->lost) {
       lua_close(vp->L);
     } else { /* nothing to finalise, every block known (see the arena) */
       struct ar_ext *t = AR_TAIL(vp)->ext;

@@ -154,7 +154,7 @@ struct wp_vmproc {
   lua_State *armed_th;       /* thread the preemption hook is armed on */
   pthread_spinlock_t plock;
   int inbox_ref, events_ref;
-  int ext_n;                 /* arena blocks outside it, known; -1: not all known */
+  int ext_n;                 /* jemalloc blocks in the arena table (state.c); -1: no arena */
   /* messages waiting for a channel */
   struct wp_mqueue inbox_q, events_q;
   struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
