@@ -188,7 +188,6 @@ struct wp_vmproc {
   unsigned char exit_code_set;
   unsigned char first_blocked;
   unsigned char entry_started; /* the entry function was called (boot done) */
-  unsigned char warmed;      /* the scheduler staged it: its state was prefetched */
   unsigned char ran_on;      /* the worker thread of its last run (vmproc.c: cold) */
   uint16_t ran_at;           /* that thread's run count then */
 };

@@ -251,10 +251,16 @@ void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt) {
   wp_free(vt);
 }
 
-static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
+/* The live timer with this id, or NULL (cancelled after it fired). */
+static struct wp_vtimer *vtimer_find(struct wp_vmproc *vp, uint64_t id) {
   struct wp_vtimer *vt = vp->timers;
   while (vt && vt->node.id != id) vt = vt->next;
-  if (!vt) return; /* cancelled after it fired */
+  return vt;
+}
+
+static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
+  struct wp_vtimer *vt = vtimer_find(vp, id);
+  if (!vt) return;
   if (vt->kind == WP_VT_SLEEP) {
     if (vt->task) wp_task_ready(vp, vt->task, 0);
   } else if (vt->chan) {
@@ -411,8 +417,7 @@ static int drain_protected(lua_State *L) {
 ** since). Returns 0 when m needs a Lua stack. */
 static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
   if (m->kind != WP_MSG_TIMER) return 0;
-  struct wp_vtimer *vt = vp->timers;
-  while (vt && vt->node.id != m->aux) vt = vt->next;
+  struct wp_vtimer *vt = vtimer_find(vp, m->aux);
   if (vt && vt->kind != WP_VT_SLEEP) return 0;
   if (vt) {
     if (vt->task) wp_task_ready(vp, vt->task, 0);
@@ -919,8 +924,10 @@ static int vm_start(struct wp_vmproc *vp) {
 
 /* Whether vp's state is likely out of this thread's caches: it last ran on
 ** another thread, or COLD_RUNS or more runs ago here (L2 holds a few dozen
-** states). Notes this run. Thread numbers and run counts wrap, which at
-** worst costs a prefetch or misses one. */
+** states). Notes this run, or the staging that prefetched it (vm_warm): the
+** run that follows on the same thread then finds it warm, one stolen by
+** another thread cold. Thread numbers and run counts wrap, which at worst
+** costs a prefetch or misses one. */
 #define COLD_RUNS 16
 static _Thread_local unsigned char tl_thread;
 static _Thread_local uint16_t tl_runs;
@@ -941,10 +948,9 @@ static int vm_run(struct wp_proc *p) {
       vm_teardown(vp);
       return WP_RUN_DONE;
     }
-  } else if (!vp->warmed && cold(vp)) {
+  } else if (cold(vp)) { /* not if the scheduler staged it here (vm_warm) */
     wp_state_prefetch(vp); /* a process that waited finds its state cold */
   }
-  vp->warmed = 0;
   lua_State *L = vp->L;
   for (;;) {
     int k = atomic_load_explicit(&p->kill, memory_order_acquire);
@@ -1050,10 +1056,7 @@ static void vm_free(struct wp_proc *p) {
 
 static void vm_warm(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
-  if (vp && vp->L && cold(vp)) {
-    wp_state_prefetch(vp);
-    vp->warmed = 1;
-  }
+  if (vp && vp->L && cold(vp)) wp_state_prefetch(vp);
 }
 
 const struct wp_sched_ops wp_vm_ops = {vm_run, vm_preempt, vm_free, vm_warm};
