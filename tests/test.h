@@ -7,8 +7,9 @@
 **   TEST_LIST = { TEST_ENTRY(name), ..., TEST_END };
 **
 ** and is linked with tests/runner.c. The runner forks one child per test,
-** bounds it with a timeout (WIPPY_TEST_TIMEOUT seconds, default 60), and
-** prints "ok"/"not ok" per test and a closing "N passed, N failed" line.
+** bounds it with an alarm (WIPPY_TEST_TIMEOUT seconds, default 60) and
+** waits for its exit, and prints "ok"/"not ok" per test and a closing
+** "N passed, N failed" line (wp_test_run_all, run_tests.c).
 ** `prog NAME` runs one test in-process (for gdb); `prog --list` lists them.
 */
 #ifndef WP_TEST_H
@@ -30,6 +31,12 @@ struct wp_test {
 #define TEST_LIST const struct wp_test wp_test_list[]
 
 extern const struct wp_test wp_test_list[];
+
+/* Runs each test of list in a forked child, bounded by timeout_s seconds
+** (WIPPY_TEST_TIMEOUT, when set, instead); prints "ok"/"not ok" per test and
+** the closing line. 0 when all passed, else 1 (run_tests.c). A program with
+** its own main (a stress test taking arguments) calls it directly. */
+int wp_test_run_all(const struct wp_test *list, int timeout_s);
 
 #define TEST_FAIL(...)                                                  \
   do {                                                                  \

@@ -24,7 +24,6 @@
 #include "alloc.h"
 #include "clock.h"
 #include "scheduler.h"
-#include "stress.h"
 
 #define MAGIC UINT64_C(0x6d61696c626f7821)
 #define MAGIC2 UINT64_C(0xfeedfacecafebeef)
@@ -262,5 +261,5 @@ int main(int argc, char **argv) {
   if (opt_producers < 1 || opt_producers > 1024 || opt_workers < 1 || opt_workers > 256 ||
       opt_per < 1)
     usage(argv[0]);
-  return stress_main(wp_test_list);
+  return wp_test_run_all(wp_test_list, 120);
 }

@@ -27,7 +27,6 @@
 #include "alloc.h"
 #include "clock.h"
 #include "scheduler.h"
-#include "stress.h"
 
 #define PROC_MAGIC UINT64_C(0x50524f43c0ffee00)
 #define TOKEN_MAGIC UINT64_C(0x746f6b656e5a5a5a)
@@ -375,5 +374,5 @@ int main(int argc, char **argv) {
   if (opt_workers < 1 || opt_workers > 256 || opt_tokens < 1 || opt_tokens > 100000000 ||
       opt_hops < 1 || opt_relays < 1 || opt_relays > 1000000)
     usage(argv[0]);
-  return stress_main(wp_test_list);
+  return wp_test_run_all(wp_test_list, 120);
 }
