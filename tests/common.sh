@@ -18,3 +18,24 @@ abspath() {
 WIPPY=$(abspath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# wait_pid PID SECONDS: waits for the background job PID to exit (bash's
+# wait, no polling); kills it if it outlives SECONDS. WAIT_RC = its exit
+# status. Returns 1 when it had to be killed. The watchdog is one bash
+# process waiting in `read -t` on a FIFO nobody writes, so that SIGKILL
+# ends it whole: no child left behind, and no trap of this script run by a
+# watchdog killed between its fork and its exec.
+wait_pid() {
+    local pid=$1 secs=$2 fifo wd fired
+    fifo=$(mktemp -u) && mkfifo "$fifo" || return 2
+    bash -c 'read -rt "$1" <>"$3"; kill -KILL "$2" 2>/dev/null' \
+        wait_pid "$secs" "$pid" "$fifo" </dev/null >/dev/null 2>&1 &
+    wd=$!
+    wait "$pid"
+    WAIT_RC=$?
+    kill -KILL "$wd" 2>/dev/null
+    wait "$wd" 2>/dev/null
+    fired=$? # 0: it killed PID; 137: we ended it first; 1: PID was gone
+    rm -f "$fifo"
+    [ "$fired" -ne 0 ]
+}

@@ -455,18 +455,12 @@ wait_for() {
 }
 
 # wait_exit PID SECONDS: wait for a background pid with a bound; sets rc
+# (999 when it had to be killed)
 wait_exit() {
-    local i n=$(($2 * 10))
-    for ((i = 0; i < n; i++)); do
-        if ! kill -0 "$1" 2>/dev/null; then
-            wait "$1"
-            rc=$?
-            return 0
-        fi
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
+    if wait_pid "$1" "$2"; then
+        rc=$WAIT_RC
+        return 0
+    fi
     rc=999
     return 1
 }

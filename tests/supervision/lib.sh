@@ -106,24 +106,19 @@ need_line() {
 # wait_exit SECONDS: wait for wippy to exit; RC = its exit code, or "timeout"
 # (it is then killed). EXIT_MS = the time it was seen gone.
 wait_exit() {
-    local secs=$1
-    local deadline=$(( $(now_ms) + secs * 1000 ))
-    while alive; do
-        if [ "$(now_ms)" -ge "$deadline" ]; then
-            kill -KILL "$APP_PID" 2>/dev/null
-            wait "$APP_PID" 2>/dev/null
-            RC=timeout
-            APP_PID=
-            EXIT_MS=$(now_ms)
-            return 1
-        fi
-        sleep 0.01
-    done
+    if [ -z "$APP_PID" ]; then # nothing running (as `wait ""` said before)
+        EXIT_MS=$(now_ms)
+        RC=1
+        return 0
+    fi
+    if wait_pid "$APP_PID" "$1"; then
+        RC=$WAIT_RC
+    else
+        RC=timeout
+    fi
     EXIT_MS=$(now_ms)
-    wait "$APP_PID" 2>/dev/null
-    RC=$?
     APP_PID=
-    return 0
+    [ "$RC" != timeout ]
 }
 
 # expect_exit CODE SECONDS: wait_exit and check the exit code.
