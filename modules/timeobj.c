@@ -241,8 +241,12 @@ static struct tobj *push_time_owned(lua_State *L, int64_t sec, int32_t nsec,
   t->loc = loc;
   time_mt(L);
   lua_setmetatable(L, -2);
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);
+  if (lua_isnil(L, -2)) { /* the user value is nil already */
+    lua_remove(L, -2);
+  } else {
+    lua_insert(L, -2);
+    lua_setiuservalue(L, -2, 1);
+  }
   return t;
 }
 

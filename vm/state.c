@@ -103,7 +103,7 @@ struct ar_tail {
   void *free[AR_CLASSES];   /* by rounded size / AR_ALIGN - 1 */
   struct ar_chunk *chunks;  /* the newest chunk, or NULL */
   struct ar_ext ext[AR_TRACK]; /* vp->ext_n of them */
-  const char *xlo, *xhi;    /* small blocks from jemalloc lie in [xlo, xhi) */
+  uint64_t xbloom[2];       /* bits of the small blocks from jemalloc (xbits) */
   uint16_t xsmall;          /* small blocks from jemalloc, alive (all in ext) */
   uint16_t xsmall_bytes;    /* bytes of small blocks ever taken from jemalloc */
   unsigned char lost;       /* a jemalloc block is not in ext: lua_close at the end */
@@ -115,10 +115,25 @@ _Static_assert(sizeof(struct ar_tail) <= 512, "the arena's table grew");
 
 static struct ar_ext *ext_find(struct wp_vmproc *vp, const void *p);
 
+/* The two bits a small block from jemalloc sets in xbloom. A small block
+** whose bits are not both set is the process's own: a test of a few
+** instructions with no false negative, where an address range of those
+** blocks mostly covered the process's own chunks too (jemalloc's slabs and
+** the chunks interleave), sending most frees of a long-lived process down
+** the slow path to scan the table. */
+static inline void xbits(const void *p, uint64_t b[2]) {
+  uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
+  b[0] = 1ull << (h >> 58);
+  b[1] = 1ull << ((h >> 52) & 63);
+}
+
 /* Whether p may be a small block from jemalloc (when not, a small block at
 ** p is the process's own). */
 static inline int ar_maybe_xsmall(const struct ar_tail *t, const void *p) {
-  return t->xsmall && (const char *)p >= t->xlo && (const char *)p < t->xhi;
+  if (!t->xsmall) return 0;
+  uint64_t b[2];
+  xbits(p, b);
+  return (t->xbloom[0] & b[0]) && (t->xbloom[1] & b[1]);
 }
 
 /* Whether a block of (unrounded) size n at p is the process's, not jemalloc's. */
@@ -208,8 +223,10 @@ static void ext_add(struct wp_vmproc *vp, void *p, size_t n) {
   else
     t->ext[vp->ext_n++] = (struct ar_ext){p, n};
   if (n <= AR_FREEMAX) {
-    if (!t->xlo || (char *)p < t->xlo) t->xlo = p;
-    if ((char *)p + n > t->xhi) t->xhi = (char *)p + n;
+    uint64_t b[2];
+    xbits(p, b);
+    t->xbloom[0] |= b[0];
+    t->xbloom[1] |= b[1];
     t->xsmall++;
     t->xsmall_bytes = (uint16_t)(t->xsmall_bytes + n);
   }
@@ -379,7 +396,14 @@ static void ar_free_all(struct wp_vmproc *vp) {
 }
 
 static inline void prefetch_range(const char *b, const char *e) {
-  for (const char *q = b; q < e; q += 64) __builtin_prefetch(q, 0, 2);
+  const char *q = b;
+  for (; e - q >= 256; q += 256) { /* four lines a turn: ~2 instructions a line, not 4 */
+    __builtin_prefetch(q, 0, 2);
+    __builtin_prefetch(q + 64, 0, 2);
+    __builtin_prefetch(q + 128, 0, 2);
+    __builtin_prefetch(q + 192, 0, 2);
+  }
+  for (; q < e; q += 64) __builtin_prefetch(q, 0, 2);
 }
 
 /* Into L2, not L1 (locality 2): the scheduler may call this for the process
@@ -405,10 +429,31 @@ void wp_state_prefetch(const struct wp_vmproc *vp) {
 
 /* ---- metatables by key (vm.h) ---- */
 
-static const char mt_keys[WP_MT_N]; /* registry keys: their addresses */
+/* Each kind's metatable sits in a registry slot of its own, an integer key
+** (the array part: a read is an index, where a light-userdata key was a
+** hash lookup of ~150 instructions, paid for every Message, Payload, Time or
+** case made). setup reserves the slots with luaL_ref, first thing in a fresh
+** state, so every state has them at the same keys (mt_base): those of an
+** image are its template's. */
+static _Atomic int mt_base; /* the first slot's key; 0 before the first state */
+
+static int mt_reserve(lua_State *L) {
+  int first = 0;
+  for (int k = 0; k < WP_MT_N; k++) {
+    lua_pushboolean(L, 0);
+    int r = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (k == 0) first = r;
+    if (r != first + k) first = -1;
+  }
+  int expect = 0;
+  if (first > 0 && (atomic_compare_exchange_strong(&mt_base, &expect, first) || expect == first))
+    return 0;
+  return luaL_error(L, "internal error: metatable slots at %d, not %d", first, expect);
+}
 
 int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[k]) != LUA_TNIL) {
+  int slot = atomic_load_explicit(&mt_base, memory_order_relaxed) + (int)k;
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, slot) == LUA_TTABLE) {
     /* made before: maybe in an image's template, whose cache was not ours */
     wp_vm_self(L)->mt[k] = lua_topointer(L, -1);
     return 0;
@@ -416,7 +461,7 @@ int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   lua_pop(L, 1);
   int made = luaL_newmetatable(L, tname);
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[k]);
+  lua_rawseti(L, LUA_REGISTRYINDEX, slot);
   wp_vm_self(L)->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
   return made;
 }
@@ -628,6 +673,7 @@ static int setup(lua_State *L) {
   ** a fresh state's first allocation check would otherwise run a
   ** collection step over it. */
   lua_gc(L, LUA_GCSTOP);
+  mt_reserve(L);
   lua_pushglobaltable(L);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, lazy_global);
