@@ -112,7 +112,7 @@ static const char *const fz_tokens[64] = {
 
 static void fz_tokens_form(const uint8_t *data, size_t size) {
   static const char *const sep[4] = {" ", "", "\n", " "};
-  char *text = malloc(size * 16 + 1);  /* a token and a separator: <= 12 */
+  char *text = calloc(size * 16 + 1, 1); /* a token and a separator: <= 12 */
   size_t i, n = 0;
   if (text == NULL) return;
   for (i = 0; i < size; i++) {
