@@ -74,7 +74,6 @@ struct wp_proc {
   struct wp_sched *sched;
   struct wp_mbox mbox;
   struct wp_proc *qnext;    /* inject-queue link */
-  struct wp_proc *hnext;    /* ptab counter-hash chain */
   void *host;               /* opaque to sched/: the host this runs on */
   void *vm;                 /* opaque to sched/: the VM's per-process data */
   pthread_mutex_t lock;     /* guards dead, monitors, links, names */

@@ -7,6 +7,12 @@
 ** handles carry the generation they were issued with. Free slot indices form
 ** a stack under `free_lock`. Lookups lock one of 256 shards (spin.h) (by slot, or by
 ** counter for the pid hash) just long enough to take a reference.
+**
+** The pid hash is open-addressed (linear probing, at most 3/4 full): each
+** entry holds the counter beside the process pointer, so a lookup reads the
+** table and then only the process it finds, and an unlink reads only the
+** table. With chains through the processes, both walked other processes'
+** blocks, each a cache miss when thousands of processes take turns.
 */
 #include "ptab.h"
 
@@ -25,10 +31,15 @@ struct slot {
   uint32_t gen;
 };
 
+struct hent { /* a pid-hash entry; p == NULL: empty */
+  uint64_t counter;
+  struct wp_proc *p;
+};
+
 struct shard {
   wp_spin lock;
-  struct wp_proc **buckets; /* counter hash chains */
-  uint32_t nbuckets, count;
+  struct hent *tab; /* pid hash (hash shards only): cap entries, a power of two */
+  uint32_t cap, count;
   char pad[WP_CACHELINE];
 };
 
@@ -60,7 +71,7 @@ struct wp_ptab *wp_ptab_new(void) {
 void wp_ptab_free(struct wp_ptab *t) {
   if (!t) return;
   for (int i = 0; i < MAX_CHUNKS; i++) wp_free(atomic_load(&t->chunks[i]));
-  for (int i = 0; i < NSHARDS; i++) wp_free(t->hash_shards[i].buckets);
+  for (int i = 0; i < NSHARDS; i++) wp_free(t->hash_shards[i].tab);
   wp_free(t->free_v);
   wp_free(t);
 }
@@ -120,31 +131,56 @@ static uint32_t hash_counter(uint64_t c) {
   return (uint32_t)c;
 }
 
-/* Inserts into a shard's chain table, growing it at load 1. Shard locked. */
-static int hash_put(struct shard *sh, struct wp_proc *p, uint32_t h) {
-  if (sh->count >= sh->nbuckets) {
-    uint32_t nb = sh->nbuckets ? sh->nbuckets * 2 : 64;
-    struct wp_proc **b = wp_calloc(nb, sizeof *b);
-    if (!b) return WP_ENOMEM;
-    for (uint32_t i = 0; i < sh->nbuckets; i++) {
-      struct wp_proc *q = sh->buckets[i];
-      while (q) {
-        struct wp_proc *next = q->hnext;
-        uint32_t j = (hash_counter(q->counter) >> 8) & (nb - 1);
-        q->hnext = b[j];
-        b[j] = q;
-        q = next;
-      }
-    }
-    wp_free(sh->buckets);
-    sh->buckets = b;
-    sh->nbuckets = nb;
+/* The home index of hash h in a table of cap entries. */
+static inline uint32_t hash_home(uint32_t h, uint32_t cap) { return (h >> 8) & (cap - 1); }
+
+/* Stores (counter, p) in the first empty entry from its home. */
+static void hash_place(struct hent *tab, uint32_t cap, uint64_t counter, struct wp_proc *p) {
+  uint32_t i = hash_home(hash_counter(counter), cap);
+  while (tab[i].p) i = (i + 1) & (cap - 1);
+  tab[i].counter = counter;
+  tab[i].p = p;
+}
+
+/* Inserts into a shard's table, growing it past 3/4 full. Shard locked. */
+static int hash_put(struct shard *sh, struct wp_proc *p) {
+  if ((sh->count + 1) * 4 > sh->cap * 3) {
+    uint32_t nc = sh->cap ? sh->cap * 2 : 64;
+    struct hent *tab = wp_calloc(nc, sizeof *tab);
+    if (!tab) return WP_ENOMEM;
+    for (uint32_t i = 0; i < sh->cap; i++)
+      if (sh->tab[i].p) hash_place(tab, nc, sh->tab[i].counter, sh->tab[i].p);
+    wp_free(sh->tab);
+    sh->tab = tab;
+    sh->cap = nc;
   }
-  uint32_t j = (h >> 8) & (sh->nbuckets - 1);
-  p->hnext = sh->buckets[j];
-  sh->buckets[j] = p;
+  hash_place(sh->tab, sh->cap, p->counter, p);
   sh->count++;
   return 0;
+}
+
+/* Removes p from a shard's table; 0 if it was not there. Shard locked. The
+** entries after it in its run move back where their probe allows, so no
+** tombstone is left and a run never ends early. */
+static int hash_del(struct shard *sh, struct wp_proc *p, uint32_t h) {
+  if (!sh->cap) return 0;
+  uint32_t m = sh->cap - 1, i = hash_home(h, sh->cap);
+  while (sh->tab[i].p != p) {
+    if (!sh->tab[i].p) return 0;
+    i = (i + 1) & m;
+  }
+  for (uint32_t j = i;;) {
+    j = (j + 1) & m;
+    if (!sh->tab[j].p) break;
+    uint32_t k = hash_home(hash_counter(sh->tab[j].counter), sh->cap);
+    /* entry j may fill the hole at i unless its home lies in (i, j] */
+    if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+    sh->tab[i] = sh->tab[j];
+    i = j;
+  }
+  sh->tab[i].p = NULL;
+  sh->count--;
+  return 1;
 }
 
 /* Handles carry generation + 1, so no handle is ever WP_HANDLE_NONE (0). */
@@ -165,7 +201,7 @@ int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   uint32_t h = hash_counter(p->counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
   wp_spin_lock(&hs->lock);
-  int rc = hash_put(hs, p, h);
+  int rc = hash_put(hs, p);
   wp_spin_unlock(&hs->lock);
   if (rc) {
     wp_spin_lock(&ss->lock);
@@ -182,17 +218,8 @@ int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
 void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p) {
   uint32_t h = hash_counter(p->counter);
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
-  int found = 0;
   wp_spin_lock(&hs->lock);
-  if (hs->nbuckets) {
-    struct wp_proc **pp = &hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
-    while (*pp && *pp != p) pp = &(*pp)->hnext;
-    if (*pp) {
-      *pp = p->hnext;
-      hs->count--;
-      found = 1;
-    }
-  }
+  int found = hash_del(hs, p, h);
   wp_spin_unlock(&hs->lock);
   if (!found) return; /* unlinked already */
   uint32_t idx = (uint32_t)p->handle;
@@ -233,10 +260,15 @@ struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter) {
   struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
   struct wp_proc *p = NULL;
   wp_spin_lock(&hs->lock);
-  if (hs->nbuckets) {
-    p = hs->buckets[(h >> 8) & (hs->nbuckets - 1)];
-    while (p && p->counter != counter) p = p->hnext;
-    if (p) wp_proc_retain(p);
+  if (hs->cap) {
+    uint32_t m = hs->cap - 1;
+    for (uint32_t i = hash_home(h, hs->cap); hs->tab[i].p; i = (i + 1) & m) {
+      if (hs->tab[i].counter == counter) {
+        p = hs->tab[i].p;
+        wp_proc_retain(p);
+        break;
+      }
+    }
   }
   wp_spin_unlock(&hs->lock);
   return p;

@@ -270,6 +270,53 @@ TEST(many_processes) {
   return 0;
 }
 
+/* Inserts and removals in a random order, checked against a plain list
+** after every batch: every live process is found by its pid counter and
+** handle, every removed one is not. Removing from the middle of a probe run
+** (and of one that wraps around the table's end) must keep the rest of the
+** run reachable. */
+TEST(random_churn_against_model) {
+  enum { CAP = 6000, OPS = 120000, BATCH = 997 };
+  struct wp_ptab *t = wp_ptab_new();
+  struct wp_proc **live = malloc(CAP * sizeof *live);
+  uint64_t *gone = malloc(OPS * sizeof *gone);
+  ASSERT(live != NULL && gone != NULL);
+  int n = 0, ngone = 0;
+  uint64_t r = 0x9E3779B97F4A7C15u;
+  for (int op = 1; op <= OPS; op++) {
+    r = r * 6364136223846793005u + 1442695040888963407u;
+    unsigned x = (unsigned)(r >> 33);
+    /* grow to about CAP/2, then hover: removals come from anywhere */
+    if (n == 0 || (n < CAP && x % 100 < (n < CAP / 2 ? 70u : 50u))) {
+      live[n++] = spawn(t);
+    } else {
+      int i = (int)(x % (unsigned)n);
+      gone[ngone++] = live[i]->counter;
+      wp_ptab_remove(t, live[i]);
+      live[i] = live[--n];
+    }
+    if (op % BATCH == 0 || op == OPS) {
+      ASSERT_EQ(wp_ptab_count(t), (uint64_t)n);
+      for (int i = 0; i < n; i++) {
+        struct wp_proc *q = wp_ptab_get_counter(t, live[i]->counter);
+        ASSERT(q == live[i]);
+        wp_proc_release(q);
+        q = wp_ptab_get(t, live[i]->handle);
+        ASSERT(q == live[i]);
+        wp_proc_release(q);
+      }
+      for (int i = ngone > 500 ? ngone - 500 : 0; i < ngone; i++)
+        ASSERT(wp_ptab_get_counter(t, gone[i]) == NULL);
+    }
+  }
+  while (n > 0) wp_ptab_remove(t, live[--n]);
+  ASSERT_EQ(wp_ptab_count(t), 0);
+  free(live);
+  free(gone);
+  wp_ptab_free(t);
+  return 0;
+}
+
 /* ---- concurrency: lookups racing inserts and removals never return a
 ** process other than the one asked for ---- */
 
@@ -455,6 +502,7 @@ TEST_LIST = {
   TEST_ENTRY(refcount_keeps_removed_alive),
   TEST_ENTRY(each_visits_live),
   TEST_ENTRY(many_processes),
+  TEST_ENTRY(random_churn_against_model),
   TEST_ENTRY(concurrent_lookups),
   TEST_ENTRY(found_by_pid_before_handle_set),
   TEST_ENTRY(lookup_unissued_handle),
