@@ -39,3 +39,31 @@ wait_pid() {
     rm -f "$fifo"
     [ "$fired" -ne 0 ]
 }
+
+# wait_match FILE REGEX N SECONDS [PID]: waits until at least N lines of
+# FILE match the extended REGEX (bash =~, as grep -E), for at most SECONDS,
+# or until PID has exited with the lines still missing. Returns 0 when
+# found. No polling: `tail -F` wakes on each write to FILE (inotify); FILE
+# is created empty if missing (tail would look for it once a second). A
+# last line still without its newline (a prompt) counts once nothing more
+# has come.
+wait_match() {
+    local file=$1 re=$2 n=$3 secs=$4 pid=${5:-} k=0 c buf= fd tp
+    [ -e "$file" ] || : >>"$file"
+    exec {fd}< <(exec timeout "$secs" tail -c +1 -F ${pid:+--pid="$pid"} -- "$file" 2>/dev/null)
+    tp=$!
+    while [ "$k" -lt "$n" ] && IFS= read -r -N 1 -u "$fd" c; do
+        if [ "$c" = $'\n' ]; then
+            [[ $buf =~ $re ]] && k=$((k + 1))
+            buf=
+        else
+            buf+=$c
+            if [ "$k" -eq $((n - 1)) ] && ! read -t 0 -u "$fd" && [[ $buf =~ $re ]]; then
+                k=$n
+            fi
+        fi
+    done
+    kill "$tp" 2>/dev/null
+    exec {fd}<&-
+    [ "$k" -ge "$n" ]
+}

@@ -444,15 +444,8 @@ report "io.write returns nil, err on a broken stdout pipe" "$w"
 
 # ------------------------------------------------------------------ signals
 
-# wait_for FILE REGEX SECONDS: poll until FILE matches
-wait_for() {
-    local i n=$(($3 * 10))
-    for ((i = 0; i < n; i++)); do
-        grep -aqE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# wait_for FILE REGEX SECONDS: wait until a line of FILE matches
+wait_for() { wait_match "$1" "$2" 1 "$3"; }
 
 # wait_exit PID SECONDS: wait for a background pid with a bound; sets rc
 # (999 when it had to be killed)

@@ -83,17 +83,8 @@ count() { grep -acE -- "$1" "$W/out.log" 2>/dev/null || true; }
 # match; gives up after SECONDS (default 10) or when wippy has exited and
 # the line is still missing. Returns 0 when found.
 wait_line() {
-    local re=$1 n=${2:-1} secs=${3:-10}
-    local deadline=$(( $(now_ms) + secs * 1000 ))
-    while :; do
-        [ "$(count "$re")" -ge "$n" ] && return 0
-        if ! alive; then
-            [ "$(count "$re")" -ge "$n" ] && return 0
-            return 1
-        fi
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.02
-    done
+    alive || { [ "$(count "$1")" -ge "${2:-1}" ]; return; }
+    wait_match "$W/out.log" "$1" "${2:-1}" "${3:-10}" "$APP_PID"
 }
 
 # need_line REGEX [N] [SECONDS]: wait_line, recording a failure.
