@@ -44,9 +44,9 @@
 ** before, up to AR_XMAX. Except for the first AR_XDELAY bytes past a full
 ** arena, which come from jemalloc (ar_delay): an idle process overflows its
 ** arena by a little, and jemalloc's blocks of exact sizes cost it less than
-** a chunk. Those few are remembered in the table with the range they lie in,
-** so a small block is the process's own unless it lies in that range and is
-** in the table. Large blocks come from the arena while it has room (a freed
+** a chunk. Those few are remembered in the table, and each sets two bits of
+** a filter (xbits), so a small block is the process's own unless its bits
+** are set and it is in the table. Large blocks come from the arena while it has room (a freed
 ** one stays a hole unless it was the most recent: a stack or a table growing
 ** in place), then from jemalloc: a large block is the process's own when it
 ** lies in the arena. l_alloc makes and frees small blocks inline, in a few
@@ -176,19 +176,27 @@ static int ar_newchunk(struct wp_vmproc *vp) {
   return 1;
 }
 
+/* Pops a block of r bytes off free list h, or NULL when it is empty. The
+** block after it, read by the next pop, is prefetched: a free block is often
+** out of the cache (a collection freed it long before). */
+static inline void *fl_pop(void **h, size_t r) {
+  void *p = *h;
+  if (p) {
+    AR_UNPOISON(p, sizeof(void *));
+    *h = *(void **)p;
+    AR_POISON(p, r);
+    __builtin_prefetch(*h, 1, 3);
+  }
+  return p;
+}
+
 /* A block of n bytes from the arena or a chunk, or NULL: then a large block
 ** comes from jemalloc, and a small one means out of memory. */
 static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
   size_t r = AR_ROUND(n);
   void *p;
   if (r <= AR_FREEMAX) {
-    void **h = &AR_TAIL(vp)->free[r / AR_ALIGN - 1];
-    if ((p = *h) != NULL) {
-      AR_UNPOISON(p, sizeof(void *));
-      *h = *(void **)p;
-      AR_POISON(p, r);
-      goto got;
-    }
+    if ((p = fl_pop(&AR_TAIL(vp)->free[r / AR_ALIGN - 1], r)) != NULL) goto got;
     if ((size_t)(vp->ar_end - vp->ar_cur) < r && !ar_newchunk(vp)) return NULL;
   } else if ((size_t)(vp->ar_end - vp->ar_cur) < r || !ar_in_arena(vp)) {
     return NULL;
@@ -344,20 +352,12 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     }
   } else if (!ptr && nsize <= AR_FREEMAX && vp->ar_base && !vp->mem_limit && !vp->ar_zero) {
     size_t r = AR_ROUND(nsize);
-    void **h = &AR_TAIL(vp)->free[r / AR_ALIGN - 1];
-    void *p = *h;
-    if (p) {
-      AR_UNPOISON(p, sizeof(void *));
-      *h = *(void **)p;
-      AR_POISON(p, r);
-      /* the next block of this size, read by the next pop: a free block is
-      ** often out of the cache (freed by a collection long before) */
-      __builtin_prefetch(*h, 1, 3);
-    } else if ((size_t)(vp->ar_end - vp->ar_cur) >= r) {
+    void *p = fl_pop(&AR_TAIL(vp)->free[r / AR_ALIGN - 1], r);
+    if (!p) {
+      if ((size_t)(vp->ar_end - vp->ar_cur) < r) /* a new chunk, or jemalloc (ar_delay) */
+        return l_alloc_slow(vp, ptr, osize, nsize);
       p = vp->ar_cur;
       vp->ar_cur += r;
-    } else { /* a new chunk, or jemalloc (ar_delay) */
-      return l_alloc_slow(vp, ptr, osize, nsize);
     }
     AR_UNPOISON(p, nsize);
     vp->mem_used += (int64_t)nsize;
