@@ -22,8 +22,18 @@
 **
 ** Preemption. While any worker is awake the timer thread also wakes every
 ** few milliseconds and, for a worker that has run the same process for longer
-** than the slice, calls ops->preempt once; the VM then arms a count hook that
-** yields. Worker `lock` makes `current` safe to read from the timer thread.
+** than the slice, calls ops->preempt once. Worker `lock` makes `current` safe
+** to read from the timer thread. A request made on one thread must act on
+** code running on another without touching that code's data from outside:
+** the requester records it (ops->preempt; a kill sets p->kill), then sends
+** WP_SCHED_SIGNAL to the worker thread running the process, whose handler
+** calls ops->interrupt there (the VM arms its hook from inside the thread
+** that runs the state). `sig_proc` is what the handler reads: a lock-free
+** atomic the worker writes around each run, so reading it in a signal
+** handler is safe. pthread_kill happens under `spare_lock`, which every
+** worker thread takes before it exits, so the target thread cannot have been
+** joined meanwhile; a signal that lands after the run it was meant for finds
+** another process (or none) and does nothing.
 **
 ** Stuck workers. A process spinning where Lua cannot yield (inside a C
 ** callback such as a sort comparator) keeps its worker however often it is
@@ -69,6 +79,8 @@ struct worker {
   unsigned runnext_streak;           /* worker-private: runnext taken in a row */
   _Atomic(struct wp_proc *) staged;  /* taken to run after the current run (see stage) */
   _Atomic uint64_t busy_since;       /* start of the current run, 0 when idle */
+  _Atomic(struct wp_proc *) sig_proc; /* the process being run, for the signal handler */
+  pthread_t self;                    /* set by the thread before its first run */
   int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
   _Atomic uint64_t runs, steals, parks;
@@ -307,7 +319,9 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   atomic_store_explicit(&w->busy_since, w->run_start, memory_order_relaxed);
   w->preempted = 0;
   pthread_spin_unlock(&w->lock);
+  atomic_store_explicit(&w->sig_proc, p, memory_order_release);
   int r = s->ops->run(p);
+  atomic_store_explicit(&w->sig_proc, NULL, memory_order_relaxed);
   atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);
   pthread_spin_lock(&w->lock);
   w->current = NULL;
@@ -380,6 +394,7 @@ static int retire(struct worker *w) {
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   tls_worker = w;
+  w->self = pthread_self();
   while (!atomic_load_explicit(&w->s->stop, memory_order_relaxed)) {
     struct wp_proc *p = NULL;
     if (atomic_load_explicit(&w->staged, memory_order_relaxed))
@@ -393,6 +408,7 @@ static void *worker_main(void *arg) {
   }
   unstage(w);
   tls_worker = NULL;
+  /* every worker passes here before it exits: see interrupt_running */
   pthread_mutex_lock(&w->s->spare_lock);
   if (w->id >= w->s->nworkers) w->slot_state = 2;
   pthread_mutex_unlock(&w->s->spare_lock);
@@ -444,9 +460,53 @@ static void deliver_fired(struct wp_sched *s, struct fired *v, size_t n) {
   }
 }
 
+/* ---- interrupts ---- */
+
+static void on_interrupt(int sig) {
+  (void)sig;
+  int saved = errno;
+  struct worker *w = tls_worker; /* initial-exec TLS: no allocation here */
+  if (w) {
+    struct wp_proc *p = atomic_load_explicit(&w->sig_proc, memory_order_relaxed);
+    if (p) w->s->ops->interrupt(p);
+  }
+  errno = saved;
+}
+
+static pthread_once_t interrupt_once = PTHREAD_ONCE_INIT;
+static _Atomic int interrupt_installed;
+
+static void install_interrupt(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESTART; /* a worker's write(2) or futex wait goes on */
+  sigfillset(&sa.sa_mask);
+  interrupt_installed = sigaction(WP_SCHED_SIGNAL, &sa, NULL) == 0;
+}
+
+/* Signals the worker running p, if one is (only `w` when given). p is only
+** compared, never dereferenced: it may have ended since the caller saw it. */
+static void interrupt_running(struct wp_sched *s, struct worker *only,
+                              const struct wp_proc *p) {
+  if (!s->ops->interrupt || !interrupt_installed) return;
+  pthread_mutex_lock(&s->spare_lock);
+  for (int i = 0, n = nused(s); i < n; i++) {
+    struct worker *w = &s->w[i];
+    if (only && w != only) continue;
+    if (atomic_load_explicit(&w->sig_proc, memory_order_acquire) == p) {
+      pthread_kill(w->self, WP_SCHED_SIGNAL);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&s->spare_lock);
+}
+
 void wp_sched_preempt(struct wp_proc *p) {
   struct wp_sched *s = p->sched;
-  if (s && s->ops->preempt) s->ops->preempt(p);
+  if (!s) return;
+  if (s->ops->preempt) s->ops->preempt(p);
+  interrupt_running(s, NULL, p);
 }
 
 static void *worker_main(void *arg);
@@ -483,11 +543,13 @@ static void watchdog(struct wp_sched *s) {
   for (int i = 0, n = nused(s); i < n; i++) {
     struct worker *w = &s->w[i];
     int spare = 0, nudge = 0;
+    const struct wp_proc *asked = NULL;
     pthread_spin_lock(&w->lock);
     if (w->current && now > w->run_start) {
       uint64_t ran = now - w->run_start;
       if (!w->preempted && ran >= s->slice_ns) {
         w->preempted = 1;
+        asked = w->current;
         if (s->ops->preempt) s->ops->preempt(w->current);
       } else if (w->preempted && !w->stuck && ran >= STUCK_SLICES * s->slice_ns) {
         w->stuck = spare = 1;
@@ -495,6 +557,7 @@ static void watchdog(struct wp_sched *s) {
       if (ran > RUNNEXT_STEAL_NS && (atomic_load(&w->runnext) || atomic_load(&w->staged))) nudge = 1;
     }
     pthread_spin_unlock(&w->lock);
+    if (asked) interrupt_running(s, w, asked);
     if (spare) start_spare(s);
     if (nudge) notify(s); /* a parked worker can steal the waiting runnext */
   }
@@ -565,6 +628,7 @@ static void *timer_main(void *arg) {
 /* ---- lifecycle ---- */
 
 int wp_sched_start(struct wp_sched *s) {
+  if (s->ops->interrupt) pthread_once(&interrupt_once, install_interrupt);
   pthread_attr_t a;
   pthread_attr_init(&a);
   pthread_attr_setstacksize(&a, 8u << 20); /* Lua recursion needs a real stack */

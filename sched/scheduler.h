@@ -11,6 +11,7 @@
 #ifndef WP_SCHED_H
 #define WP_SCHED_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "names.h"
@@ -25,8 +26,10 @@ struct wp_sched_ops {
   /* Runs p on the calling worker until it blocks (WAIT), used up its slice
   ** (YIELD) or ended (DONE; the VM has already done the exit work). */
   int (*run)(struct wp_proc *p);
-  /* Called from the timer thread when p has run past its time slice; asks the
-  ** VM to make p yield soon. Must be async-safe with respect to run(). */
+  /* Asks the VM to make p yield soon: called from the timer thread when p
+  ** has run past its time slice, and from any thread by wp_sched_preempt
+  ** (kills). It runs beside run(), on another thread: it may only record
+  ** the request (an atomic flag), never touch p's running code. */
   void (*preempt)(struct wp_proc *p);
   /* Called when the last reference to p goes; frees p->vm if any. */
   void (*free)(struct wp_proc *p);
@@ -34,7 +37,17 @@ struct wp_sched_ops {
   ** after the current run: starts bringing p's memory into the cache (it
   ** must not block, and p is not running). */
   void (*warm)(struct wp_proc *p);
+  /* Optional. How a request reaches running code: after preempt(p) (or a
+  ** kill), the scheduler sends WP_SCHED_SIGNAL to the worker thread running
+  ** p, and this is called in that signal handler, on that thread, with the
+  ** p the thread is running (which may already be another process than the
+  ** one asked about: check the request). It must be async-signal-safe. */
+  void (*interrupt)(struct wp_proc *p);
 };
+
+/* The signal that carries interrupts to worker threads: ignored by default,
+** so one arriving before the handler is installed does nothing. */
+#define WP_SCHED_SIGNAL SIGURG
 
 struct wp_sched;
 
@@ -57,8 +70,9 @@ struct wp_names *wp_sched_names(struct wp_sched *s);
 ** wp_sched_start. */
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
 
-/* Asks the VM to make p yield soon if it is running (ops->preempt); any
-** thread holding a reference to p. Used by kills. */
+/* Asks the VM to make p yield soon if it is running (ops->preempt, then
+** ops->interrupt on the thread running it); any thread holding a reference
+** to p and no spinlock. Used by kills. */
 void wp_sched_preempt(struct wp_proc *p);
 
 /* Queues a runnable process (state already RUNNABLE): on the calling worker's

@@ -6,6 +6,7 @@
 ** adds debug, -s (and -x without a log flag) silences everything. Lines are
 ** written with one write(2) each under a mutex, so records never interleave.
 */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ void wp_log(int level, const char *logger, const char *msg, const char *fields) 
   size_t off = 0;
   while (off < (size_t)n) {
     ssize_t w = write(g_fd, line + off, (size_t)n - off);
+    if (w < 0 && errno == EINTR) continue;
     if (w <= 0) break;
     off += (size_t)w;
   }

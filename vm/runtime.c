@@ -318,7 +318,6 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
   vp->code = code;
   vp->host = host;
   vp->inbox_ref = vp->events_ref = LUA_NOREF;
-  pthread_spin_init(&vp->plock, PTHREAD_PROCESS_PRIVATE);
   return vp;
 }
 

@@ -149,10 +149,11 @@ struct wp_vmproc {
   struct wp_task *ready_head, *ready_tail;
   struct wp_task *current;   /* task being resumed, or NULL */
   struct wp_task *resume_first; /* preempted task: resumed before others */
-  /* preemption: plock guards running_th/armed against the timer thread */
-  lua_State *running_th;     /* innermost thread being resumed (task or coroutine) */
-  lua_State *armed_th;       /* thread the preemption hook is armed on */
-  pthread_spinlock_t plock;
+  /* preemption (vmproc.c): running_th is written only by the thread running
+  ** the process and read by its own signal handler; preempt_req is set by
+  ** any thread and cleared by the running one */
+  _Atomic(lua_State *) running_th; /* innermost thread being resumed, or NULL */
+  _Atomic int preempt_req;
   int inbox_ref, events_ref;
   int ext_n;                 /* jemalloc blocks in the arena table (state.c); -1: no arena */
   /* messages waiting for a channel */
@@ -173,12 +174,10 @@ struct wp_vmproc {
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
   struct wp_msg *routing;    /* taken from the mailbox, handed to drain_protected;
                                 freed at teardown if the call failed first */
-  /* flags: one byte each (hook_armed is written under plock by another
-  ** thread; bytes are separate memory locations, bit-fields would not be) */
+  /* flags: one byte each, written only by the thread running the process */
   unsigned char nargs_strings; /* CLI: args are raw strings (io.args) */
   unsigned char l_busy;      /* L is inside the main task (suspended, or dead
                                 after an error): the runtime works on sys */
-  unsigned char hook_armed;
   unsigned char preempted;   /* the task thread yielded to the scheduler */
   unsigned char preempted_inner; /* a user coroutine yielded for a preemption */
   unsigned char trap_links;

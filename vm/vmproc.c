@@ -10,12 +10,27 @@
 ** ready task. It returns WAIT when no task is ready, YIELD when the
 ** preemption hook stopped a task, DONE when the process ended.
 **
-** Preemption. The timer thread calls vm_preempt for a process that has run
-** past its slice; under `plock` it arms a count hook on the task thread being
-** resumed. The hook yields only from that thread and only where yielding is
-** allowed; elsewhere (a coroutine of the user's, a C call boundary) it stays
-** armed and tries again. The preempted task is resumed first next time:
-** tasks of one process switch only at blocking points.
+** Preemption. Only the thread running a process ever touches its Lua
+** state: lua_sethook writes the running thread's CallInfo chain, which that
+** thread may be growing or shrinking at the same moment. Others only ask:
+** vm_preempt (the timer thread, for a process past its slice) sets
+** `preempt_req`, a kill sets p->kill, and the scheduler then signals the
+** worker running the process, whose handler (vm_interrupt) arms a count hook
+** on `running_th`, the innermost thread being resumed. Lua allows
+** lua_sethook from a signal handler on the thread that runs the state
+** (ldebug.c: hook, mask and count are written in an order a half-done
+** write cannot make unsafe; lua.c's Ctrl+C handler does the same). Each
+** change of running_th is followed by a look at the requests, so one made
+** before the handler could see the new thread is not lost. The hook yields
+** only from running_th and only where yielding is allowed; inside a C call
+** boundary it stays armed (a kill raises instead) and tries again. The
+** preempted task is resumed first next time: tasks of one process switch
+** only at blocking points.
+**
+** Under ThreadSanitizer signals are held until the thread makes an
+** instrumented call, which a loop inside Debian's uninstrumented liblua never
+** does. The TSan build therefore sends no signal: every resumed thread
+** carries a sparse count hook that polls the requests (HOOK_POLL).
 **
 ** Exit. The result is encoded once; monitors get EXIT, links LINK_DOWN (on an
 ** abnormal exit), names are released, timers cancelled, and the state closed
@@ -444,44 +459,58 @@ static int drain(struct wp_vmproc *vp, lua_State **errL) {
 
 /* ---- preemption ---- */
 
-static void disarm_locked(struct wp_vmproc *vp) {
-  if (vp->hook_armed) {
-    lua_sethook(vp->armed_th, NULL, 0, 0);
-    vp->hook_armed = 0;
-    vp->armed_th = NULL;
-  }
-}
+#ifdef WIPPY_TSAN
+#define HOOK_POLL 1
+#else
+#define HOOK_POLL 0
+#endif
+#define HOOK_RETRY 1000 /* instructions between tries where no yield is possible */
 
 static void preempt_hook(lua_State *L, lua_Debug *ar);
 
-/* Moves an armed preemption hook to thread th (plock held). */
-static void move_hook_locked(struct wp_vmproc *vp, lua_State *th) {
-  if (!vp->hook_armed || vp->armed_th == th) return;
-  lua_sethook(vp->armed_th, NULL, 0, 0);
-  lua_sethook(th, preempt_hook, LUA_MASKCOUNT, 1000);
-  vp->armed_th = th;
+static int requested(struct wp_vmproc *vp) {
+  return atomic_load_explicit(&vp->preempt_req, memory_order_acquire) ||
+         atomic_load_explicit(&vp->p->kill, memory_order_acquire);
+}
+
+/* Only ever called on the thread running vp (or its signal handler). */
+static void arm(lua_State *th, int count) {
+  lua_sethook(th, preempt_hook, LUA_MASKCOUNT, count);
+}
+
+static void disarm(lua_State *th) {
+  if (!HOOK_POLL && lua_gethook(th)) lua_sethook(th, NULL, 0, 0);
+}
+
+/* Makes th the innermost thread being resumed (NULL: none) and arms it if a
+** request is pending. The fence keeps the handler's view in program order:
+** a request that arrives after the look below finds th in running_th. */
+static void set_running(struct wp_vmproc *vp, lua_State *th) {
+  atomic_store_explicit(&vp->running_th, th, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (th && (HOOK_POLL || requested(vp))) arm(th, HOOK_POLL ? HOOK_RETRY : 1);
 }
 
 static void preempt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct wp_vmproc *vp = wp_vm_self(L);
-  if (L != vp->running_th) { /* a coroutine inherited the hook at creation */
-    lua_sethook(L, NULL, 0, 0);
+  if (L != atomic_load_explicit(&vp->running_th, memory_order_relaxed) || !requested(vp)) {
+    disarm(L); /* inherited by a coroutine at creation, or a stale arm */
     return;
   }
   if (!lua_isyieldable(L)) {
     /* Inside a C call (a sort comparator, a gsub callback...): no yield is
     ** possible here. A kill unwinds with an error until a point that can
-    ** yield (the run loop then ends the process); a plain preemption stays
-    ** armed and tries again (the scheduler lends the worker's queue to a
-    ** spare thread meanwhile). */
+    ** yield (the run loop then ends the process); a plain preemption tries
+    ** again later (the scheduler lends the worker's queue to a spare thread
+    ** meanwhile). */
     if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed))
       luaL_error(L, "process terminated");
+    if (!HOOK_POLL) arm(L, HOOK_RETRY);
     return;
   }
-  pthread_spin_lock(&vp->plock);
-  disarm_locked(vp);
-  pthread_spin_unlock(&vp->plock);
+  atomic_store_explicit(&vp->preempt_req, 0, memory_order_relaxed);
+  disarm(L);
   if (vp->current && L == vp->current->th)
     vp->preempted = 1;
   else
@@ -489,16 +518,18 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
   lua_yield(L, 0);
 }
 
+/* ops->preempt: any thread. Only records the request (see the design note). */
 static void vm_preempt(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
-  if (!vp) return;
-  pthread_spin_lock(&vp->plock);
-  if (vp->running_th && !vp->hook_armed) {
-    lua_sethook(vp->running_th, preempt_hook, LUA_MASKCOUNT, 1000);
-    vp->armed_th = vp->running_th;
-    vp->hook_armed = 1;
-  }
-  pthread_spin_unlock(&vp->plock);
+  if (vp) atomic_store_explicit(&vp->preempt_req, 1, memory_order_release);
+}
+
+/* ops->interrupt: in a signal handler on the worker thread running p. */
+static void vm_interrupt(struct wp_proc *p) {
+  struct wp_vmproc *vp = p->vm;
+  if (!vp || !requested(vp)) return;
+  lua_State *th = atomic_load_explicit(&vp->running_th, memory_order_relaxed);
+  if (th) arm(th, 1);
 }
 
 /* ---- coroutine.resume / coroutine.wrap with preemption forwarding ---- */
@@ -511,17 +542,12 @@ static int resume_k(lua_State *L, int status, lua_KContext wrap);
 static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
   struct wp_vmproc *vp = wp_vm_self(L);
   for (;;) {
-    pthread_spin_lock(&vp->plock);
-    lua_State *outer = vp->running_th;
-    vp->running_th = co;
-    move_hook_locked(vp, co); /* a pending preemption follows the running thread */
-    pthread_spin_unlock(&vp->plock);
+    lua_State *outer = atomic_load_explicit(&vp->running_th, memory_order_relaxed);
+    set_running(vp, co); /* a pending request follows the running thread */
     int nres = 0;
     int st = lua_resume(co, L, nargs, &nres);
-    pthread_spin_lock(&vp->plock);
-    vp->running_th = outer;
-    move_hook_locked(vp, outer);
-    pthread_spin_unlock(&vp->plock);
+    set_running(vp, outer);
+    disarm(co);
     if (st == LUA_YIELD && vp->preempted_inner) {
       vp->preempted_inner = 0;
       lua_pop(co, nres);
@@ -970,6 +996,8 @@ static int vm_run(struct wp_proc *p) {
     if (atomic_load_explicit(&p->kill, memory_order_acquire)) continue;
     struct wp_task *t = ready_pop(vp);
     if (!t) {
+      /* blocked: a preemption asked for meanwhile is moot */
+      atomic_store_explicit(&vp->preempt_req, 0, memory_order_relaxed);
       if (vp->svc && !vp->first_blocked) {
         vp->first_blocked = 1;
         wp_rt_service_event(vp->rt, vp->svc, 0, 0, 0);
@@ -978,18 +1006,14 @@ static int vm_run(struct wp_proc *p) {
     }
     t->state = WP_TASK_RUNNING;
     vp->current = t;
-    pthread_spin_lock(&vp->plock);
-    vp->running_th = t->th;
-    pthread_spin_unlock(&vp->plock);
     int nres = 0;
     int nargs = t->nargs;
     t->nargs = 0;
     if (t == vp->main) vp->l_busy = 1;
+    set_running(vp, t->th);
     int st = lua_resume(t->th, NULL, nargs, &nres);
-    pthread_spin_lock(&vp->plock);
-    disarm_locked(vp);
-    vp->running_th = NULL;
-    pthread_spin_unlock(&vp->plock);
+    set_running(vp, NULL);
+    disarm(t->th);
     vp->current = NULL;
     if (!vp->gc_on && vp->mem_used > WP_GC_START && (st == LUA_OK || st == LUA_YIELD)) {
       vp->gc_on = 1;
@@ -1050,8 +1074,7 @@ static void vm_free(struct wp_proc *p) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
     wp_free(vp->argv);
   }
-  pthread_spin_destroy(&vp->plock); /* vp lives in p's allocation */
-  p->vm = NULL;
+  p->vm = NULL; /* vp lives in p's allocation */
 }
 
 static void vm_warm(struct wp_proc *p) {
@@ -1059,4 +1082,11 @@ static void vm_warm(struct wp_proc *p) {
   if (vp && vp->L && cold(vp)) wp_state_prefetch(vp);
 }
 
-const struct wp_sched_ops wp_vm_ops = {vm_run, vm_preempt, vm_free, vm_warm};
+const struct wp_sched_ops wp_vm_ops = {
+    .run = vm_run,
+    .preempt = vm_preempt,
+    .free = vm_free,
+    .warm = vm_warm,
+    /* the TSan build polls instead (see the design note) */
+    .interrupt = HOOK_POLL ? NULL : vm_interrupt,
+};

@@ -194,15 +194,20 @@ static void ctx_reset(void) {
   ctx.error[0] = '\0';
 }
 
-static struct wp_sched *sched_start(int workers, uint64_t slice_ns) {
+static struct wp_sched *sched_start_ops(int workers, uint64_t slice_ns,
+                                        const struct wp_sched_ops *o) {
   ctx_reset();
-  struct wp_sched *s = wp_sched_new(workers, &ops, &ctx);
+  struct wp_sched *s = wp_sched_new(workers, o, &ctx);
   ASSERT(s != NULL);
   ASSERT_EQ(wp_sched_workers(s), workers);
   ASSERT(wp_sched_ud(s) == &ctx);
   if (slice_ns) wp_sched_set_slice(s, slice_ns);
   ASSERT_EQ(wp_sched_start(s), 0);
   return s;
+}
+
+static struct wp_sched *sched_start(int workers, uint64_t slice_ns) {
+  return sched_start_ops(workers, slice_ns, &ops);
 }
 
 static void remove_left(struct wp_proc *p, void *ud) { wp_ptab_remove(ud, p); }
@@ -935,6 +940,75 @@ TEST(no_preempt_within_slice) {
 TEST(preempt_1_worker) { return run_preempt(1, 1); }
 TEST(preempt_2_workers) { return run_preempt(2, 3); }
 
+/*
+** Interrupts: a request made on one thread (the watchdog's preemption, a
+** kill from the main thread) reaches the process as ops->interrupt called on
+** the thread that runs it, in a signal handler: the only place where the VM
+** may arm a hook on a running Lua state. The spinner never returns on its
+** own; only an interrupt that saw the request on its own thread ends it.
+*/
+static _Thread_local struct tp *tl_spinning; /* the spinner running on this thread */
+static _Atomic int g_int_calls, g_int_foreign;
+
+static void op_interrupt(struct wp_proc *p) { /* a signal handler: atomics only */
+  struct tp *d = p->vm;
+  atomic_fetch_add(&g_int_calls, 1);
+  if (tl_spinning != d) { /* called on a thread that does not run p */
+    atomic_store(&g_int_foreign, 1);
+    return;
+  }
+  if (atomic_load(&d->preempted) || atomic_load(&p->kill)) atomic_store(&d->done, 1);
+}
+
+static const struct wp_sched_ops int_ops = {
+    .run = op_run, .preempt = op_preempt, .free = op_free, .interrupt = op_interrupt};
+
+static int int_spinner_run(struct wp_proc *p, struct tp *d) {
+  struct wp_msg *m;
+  while ((m = wp_mbox_take_sc(&p->mbox)) != NULL) wp_msg_free(m);
+  tl_spinning = d;
+  atomic_store(&d->count, 1);
+  ctx_signal();
+  uint64_t t0 = wp_clock_ns();
+  while (!atomic_load(&d->done)) {
+    if (wp_clock_ns() - t0 > 10000000000u) { /* failure bound */
+      PFAIL("no interrupt reached the running process");
+      break;
+    }
+  }
+  tl_spinning = NULL;
+  return finish(p);
+}
+
+static int count_set(void *ud) { return atomic_load((_Atomic uint64_t *)ud) != 0; }
+
+static int run_interrupt(int by_kill) {
+  atomic_store(&g_int_calls, 0);
+  atomic_store(&g_int_foreign, 0);
+  /* by the watchdog: a 2 ms slice; by a kill: a slice it never reaches */
+  struct wp_sched *s = sched_start_ops(2, by_kill ? 60000000000u : 2000000u, &int_ops);
+  struct tp *d;
+  struct wp_proc *p = spawn(s, int_spinner_run, &d);
+  ASSERT(p != NULL);
+  wp_handle h = p->handle;
+  ASSERT_EQ(send_msg(s, h, "go", 0, 0, 0), 0);
+  if (by_kill) {
+    if (!wait_for(count_set, &d->count, 10000)) TEST_FAIL("the spinner never ran");
+    struct wp_proc *q = wp_ptab_get(wp_sched_ptab(s), h);
+    ASSERT(q != NULL);
+    wp_proc_kill(q, WP_KILL_TERMINATE); /* from this (non-worker) thread */
+    wp_proc_release(q);
+  }
+  wait_frees(1, 20000);
+  ASSERT_EQ(atomic_load(&g_int_foreign), 0);
+  ASSERT(atomic_load(&g_int_calls) >= 1);
+  sched_finish(s);
+  return 0;
+}
+
+TEST(interrupt_on_preemption) { return run_interrupt(0); }
+TEST(interrupt_on_kill) { return run_interrupt(1); }
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -1237,6 +1311,8 @@ TEST_LIST = {
   TEST_ENTRY(no_preempt_within_slice),
   TEST_ENTRY(preempt_1_worker),
   TEST_ENTRY(preempt_2_workers),
+  TEST_ENTRY(interrupt_on_preemption),
+  TEST_ENTRY(interrupt_on_kill),
   TEST_ENTRY(relations_semantics),
   TEST_ENTRY(exit_notifies_monitors_and_links),
   TEST_ENTRY(kill_wakes_idle),
