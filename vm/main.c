@@ -3,7 +3,10 @@
 **
 ** Signals: SIGINT and SIGTERM are blocked before any thread starts and taken
 ** by one signal thread (sigwait). The first one interrupts a pending terminal
-** read and starts the shutdown; the second exits at once with code 1.
+** read and starts the shutdown. SIGTERM always means a graceful stop
+** (systemd, docker and timeout(1) send it, timeout twice): one arriving
+** during the stop is logged and changes nothing. A SIGINT during the stop
+** (Ctrl+C again) exits at once with code 1.
 ** SIGPIPE is ignored: a closed pipe is a write error, never a crash.
 **
 ** Bad input never crashes: every boot error is "Error: <what>" on stderr,
@@ -176,6 +179,11 @@ static void *signal_main(void *arg) {
     int sig;
     if (sigwait(&g_sigs, &sig) != 0) continue;
     if (atomic_fetch_add(&g_signals, 1) >= 1) {
+      if (sig == SIGTERM) {
+        wp_log(WP_LOG_INFO, NULL, "SIGTERM while shutting down: still stopping gracefully",
+               NULL);
+        continue;
+      }
       wp_log(WP_LOG_WARN, NULL, "force exit", NULL);
       _exit(1);
     }

@@ -535,58 +535,94 @@ static void cancel_service(struct wp_rt *rt, struct wp_service *s) {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Stops one service; rt->lock held (released while waiting). 0, or -1 when
-** the overall deadline passed. */
-static int stop_one(struct wp_rt *rt, struct wp_service *s, int64_t deadline) {
+/* Stopping. Every service whose dependents have all stopped is stopped at
+** once, so services that do not depend on each other stop in parallel and
+** the whole stop takes the longest chain of stop_timeouts, not their sum.
+** One stop goes WAIT (dependents still up) -> CANCEL sent (until its
+** stop_timeout or the deadline) -> killed (2 s to go) -> DONE. */
+enum { STOP_WAIT, STOP_CANCELLED, STOP_KILLED, STOP_DONE };
+
+struct stopping {
+  int phase;
+  int dependents;   /* dependents not yet DONE */
+  int cut;          /* the overall deadline, not its stop_timeout, ran out */
+  int64_t begin, until;
+};
+
+static int stop_finished(struct wp_service *s) {
+  return s->code ? !s->counter : atomic_load(&s->host->live) == 0;
+}
+
+/* Sends CANCEL (kill = 0) or terminates (1): to the service's process, or
+** to every process on the host. rt->lock held; released around a host's
+** walk of the process table. */
+static void stop_signal(struct wp_rt *rt, struct wp_service *s, int kill) {
   if (s->code) {
-    if (!s->counter) {
-      if (s->state == WP_SVC_RUNNING || s->state == WP_SVC_STARTING) set_state(s, WP_SVC_STOPPED);
-      return 0;
-    }
-    set_state(s, WP_SVC_STOPPING);
-    cancel_service(rt, s);
-    int64_t begin = now_ns();
-    int64_t until = min64(begin + s->stop_timeout_ns, deadline);
-    while (s->counter && now_ns() < until) timed_wait(rt, until);
-    if (s->counter) {
-      int cut = until == deadline && until < begin + s->stop_timeout_ns;
-      wp_logf(WP_LOG_WARN, "service %s: %s after %lld ms, terminating", s->entry->id,
-              cut ? "shutdown timeout" : "stop timeout", (long long)((until - begin) / 1000000));
+    if (kill)
       kill_counter(rt, s->counter);
-      int64_t bound = now_ns() + 2000000000LL;
-      while (s->counter && now_ns() < bound) timed_wait(rt, bound);
-      if (cut) {
-        wp_logf(WP_LOG_ERROR, "service %s did not stop in time", s->entry->id);
-        return -1;
-      }
-    }
-    return s->counter ? -1 : 0;
+    else
+      cancel_service(rt, s);
+    return;
   }
-  struct wp_host *h = s->host;
-  if (!atomic_load(&h->running)) return 0;
-  set_state(s, WP_SVC_STOPPING);
-  atomic_store(&h->stopping, 1);
-  struct host_filter f = {h, 0};
+  struct host_filter f = {s->host, kill};
   pthread_mutex_unlock(&rt->lock);
   wp_ptab_each(wp_sched_ptab(rt->sched), stop_on_host, &f);
   pthread_mutex_lock(&rt->lock);
-  int64_t until = min64(now_ns() + s->stop_timeout_ns, deadline);
-  while (atomic_load(&h->live) > 0 && now_ns() < until) timed_wait(rt, until);
-  if (atomic_load(&h->live) > 0) {
-    f.kill = 1;
-    pthread_mutex_unlock(&rt->lock);
-    wp_ptab_each(wp_sched_ptab(rt->sched), stop_on_host, &f);
-    pthread_mutex_lock(&rt->lock);
-    int64_t bound = now_ns() + 2000000000LL;
-    while (atomic_load(&h->live) > 0 && now_ns() < bound) timed_wait(rt, bound);
+}
+
+/* Moves one service's stop on as far as it can go now. Returns 1 when it
+** changed phase, and sets *rc to -1 for a stop that overran the deadline. */
+static int stop_step(struct wp_rt *rt, struct wp_service *s, struct stopping *st,
+                     int64_t deadline, int *rc) {
+  int64_t now = now_ns();
+  switch (st->phase) {
+    case STOP_WAIT:
+      if (st->dependents) return 0;
+      if (s->code ? !s->counter : !atomic_load(&s->host->running)) {
+        if (s->code && (s->state == WP_SVC_RUNNING || s->state == WP_SVC_STARTING))
+          set_state(s, WP_SVC_STOPPED);
+        st->phase = STOP_DONE;
+        return 1;
+      }
+      set_state(s, WP_SVC_STOPPING);
+      if (!s->code) atomic_store(&s->host->stopping, 1);
+      st->begin = now;
+      st->until = min64(now + s->stop_timeout_ns, deadline);
+      st->cut = st->until == deadline && deadline < now + s->stop_timeout_ns;
+      st->phase = STOP_CANCELLED;
+      stop_signal(rt, s, 0);
+      return 1;
+    case STOP_CANCELLED:
+      if (!stop_finished(s) && now < st->until) return 0;
+      if (!stop_finished(s)) {
+        if (s->code)
+          wp_logf(WP_LOG_WARN, "service %s: %s after %lld ms, terminating", s->entry->id,
+                  st->cut ? "shutdown timeout" : "stop timeout",
+                  (long long)((st->until - st->begin) / 1000000));
+        st->phase = STOP_KILLED;
+        st->until = now + 2000000000LL;
+        stop_signal(rt, s, 1);
+        return 1;
+      }
+      st->cut = 0; /* stopped in time after all */
+      break;
+    case STOP_KILLED:
+      if (!stop_finished(s) && now < st->until) return 0;
+      break;
+    default:
+      return 0;
   }
-  atomic_store(&h->running, 0);
-  set_state(s, WP_SVC_STOPPED);
-  if (atomic_load(&h->live) > 0 || now_ns() >= deadline) {
+  /* finished, or given up on after the kill */
+  st->phase = STOP_DONE;
+  if (!s->code) {
+    atomic_store(&s->host->running, 0);
+    set_state(s, WP_SVC_STOPPED);
+  }
+  if (!stop_finished(s) || st->cut || (!s->code && now >= deadline)) {
     wp_logf(WP_LOG_ERROR, "service %s did not stop in time", s->entry->id);
-    return -1;
+    *rc = -1;
   }
-  return 0;
+  return 1;
 }
 
 int wp_services_stop(struct wp_rt *rt, int64_t deadline) {
@@ -594,17 +630,35 @@ int wp_services_stop(struct wp_rt *rt, int64_t deadline) {
   int n = 0;
   for (struct wp_service *s = rt->services; s; s = s->next) n++;
   struct wp_service **v = wp_calloc((size_t)n + 1, sizeof *v);
+  struct stopping *st = wp_calloc((size_t)n + 1, sizeof *st);
   int rc = 0;
-  if (v) {
-    int i = 0;
+  if (v && st) {
     for (struct wp_service *s = rt->services; s; s = s->next) {
       s->restart_at_ns = 0;
-      v[i++] = s;
+      v[s->topo] = s; /* the list is in dependency order: topo is the index */
+      for (int k = 0; k < s->ndeps; k++) st[s->deps[k]->topo].dependents++;
     }
-    for (i = n - 1; i >= 0; i--) /* reverse dependency order */
-      if (stop_one(rt, v[i], deadline)) rc = -1;
+    for (int left = n; left > 0;) {
+      int moved = 0;
+      int64_t wake = INT64_MAX;
+      for (int i = n - 1; i >= 0; i--) {
+        if (st[i].phase == STOP_DONE) continue;
+        if (stop_step(rt, v[i], &st[i], deadline, &rc)) moved = 1;
+        if (st[i].phase == STOP_DONE) {
+          left--;
+          for (int k = 0; k < v[i]->ndeps; k++) st[v[i]->deps[k]->topo].dependents--;
+        } else if (st[i].phase != STOP_WAIT && st[i].until < wake) {
+          wake = st[i].until;
+        }
+      }
+      if (!moved && left > 0) timed_wait(rt, wake);
+    }
+  } else {
+    rc = -1; /* cannot track the stops: the caller terminates what is left */
+    wp_logf(WP_LOG_ERROR, "out of memory while stopping the services");
   }
   wp_free(v);
+  wp_free(st);
   pthread_mutex_unlock(&rt->lock);
   return rc;
 }

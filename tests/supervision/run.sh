@@ -24,6 +24,11 @@
 #   dep-errors  dependency cycle / unknown dependency: Error:, exit 1
 #   start-timeout  busy loop before the first blocking point
 #   second-signal  a second SIGINT during a slow shutdown exits 1 at once
+#   term-twice  a second SIGTERM during a slow shutdown changes nothing: the
+#               stop goes on gracefully, exit 0
+#   timeout-term  `timeout(1)` (SIGTERM, often twice): a graceful stop, exit 0
+#   parallel-stop  two independent services ignoring CANCEL stop together:
+#               both get CANCEL before either is cut off
 #
 # Prints "ok - <case>" / "not ok - <case>" and "N passed, N failed"; exits 1
 # when a case failed.
@@ -589,7 +594,7 @@ case_second_signal() {
             local took=$((EXIT_MS - t0))
             [ "$took" -le 1000 ] || fail "exit took $took ms after the second SIGINT, expected < 1000"
         fi
-        grep -aq 'force exit' "$W/out.log" || fail "no 'force exit' log line"
+        grep -aq $'\tforce exit' "$W/out.log" || fail "no 'force exit' log line"
         [ "$(count 'stop timeout after')" -eq 0 ] ||
             fail "the stop timeout expired: the second signal was not acted on at once"
     fi
@@ -598,8 +603,89 @@ case_second_signal() {
 }
 
 # ---------------------------------------------------------------------------
+case_term_twice() {
+    new_app term-twice
+    header
+    write_stubborn 500ms
+    init_app
+    start_app
+    need_line $'\tstubborn up' 1 10
+    signal TERM
+    if need_line 'service app:stubborn-svc: Stopping$' 1 5; then
+        signal TERM
+        expect_exit 0 10
+        need_line 'SIGTERM while shutting down' 1 0
+        [ "$(count $'\tforce exit')" -eq 0 ] || fail "the second SIGTERM forced the exit"
+        need_line 'service app:stubborn-svc: stop timeout after 500 ms' 1 0
+    fi
+    stop_app
+    report term-twice
+}
+
+# ---------------------------------------------------------------------------
+case_timeout_term() {
+    new_app timeout-term
+    header
+    write_stubborn 300ms
+    init_app
+    : >"$W/out.log"
+    : >"$W/err.log"
+    # timeout(1) signals its child and then its own process group: the
+    # runtime may see SIGTERM twice. --preserve-status: wippy's exit code.
+    (cd "$W" && exec timeout --preserve-status -s TERM 3 "$WIPPY" run -c \
+        >"$W/out.log" 2>"$W/err.log" </dev/null) &
+    APP_PID=$!
+    expect_exit 0 30
+    need_line 'received shutdown signal' 1 0
+    [ "$(count $'\tforce exit')" -eq 0 ] || fail "a SIGTERM from timeout(1) forced the exit"
+    stop_app
+    report timeout-term
+}
+
+# ---------------------------------------------------------------------------
+case_parallel_stop() {
+    new_app parallel-stop
+    header
+    write_stubborn 1s
+    cat >>"$W/src/_index.yaml" <<'EOF'
+  - name: stubborn-svc2
+    kind: process.service
+    process: app:stubborn
+    host: app:host
+    lifecycle:
+      auto_start: true
+      stop_timeout: 1s
+EOF
+    init_app
+    start_app
+    need_line $'\tstubborn up' 2 10
+    signal TERM
+    expect_exit 0 10
+    # one after the other, the first would be cut off before the second
+    # is even asked to stop
+    local a b cut
+    a=$(line_no 'service app:stubborn-svc: Stopping$')
+    b=$(line_no 'service app:stubborn-svc2: Stopping$')
+    cut=$(line_no 'stop timeout after')
+    if [ -z "$a" ] || [ -z "$b" ] || [ -z "$cut" ]; then
+        fail "missing Stopping or stop timeout lines"
+    elif [ "$a" -gt "$cut" ] || [ "$b" -gt "$cut" ]; then
+        fail "a service was cut off before the other one was asked to stop"
+    fi
+    [ "$(count 'stop timeout after')" -eq 2 ] || fail "expected two stop timeouts"
+    in_order 'service app:stubborn-svc2?: Stopped$' 'service app:host: Stopping$' \
+        'service app:host: Stopped$'
+    [ "$(count 'service app:stubborn-svc2?: Stopped$')" -eq 2 ] ||
+        fail "both services should end Stopped before the host stops"
+    [ "$(count 'did not stop in time')" -eq 0 ] || fail "unexpected 'did not stop in time'"
+    stop_app
+    report parallel-stop
+}
+
+# ---------------------------------------------------------------------------
 all_cases=(backoff no-restart stable deps stop-timeout shutdown-timeout dep-errors
-    start-timeout second-signal)
+    start-timeout second-signal term-twice timeout-term parallel-stop)
+
 if [ $# -gt 0 ]; then
     cases=("$@")
 else
