@@ -40,11 +40,8 @@ static const struct wp_libdef *module_def(const char *name) {
   return NULL;
 }
 
-void wp_terminal_request(struct wp_vmproc *vp, int op, int64_t n); /* terminal.c */
-
 void wp_modules_init(struct wp_rt *rt) {
   rt->open_module = open_module;
   rt->module_def = module_def;
   rt->push_time = wp_time_push;
-  rt->io_request = wp_terminal_request;
 }

@@ -44,8 +44,13 @@ int wp_terminal_start(struct wp_rt *rt);
 void wp_terminal_interrupt(void);
 /* Flushes queued output and stops the thread. */
 void wp_terminal_stop(void);
-/* Queues bytes for fd 1 or 2 (copied). */
-void wp_terminal_write(int fd, const char *s, size_t len);
+/* Queues bytes for fd 1 or 2 (borrowed: copied). 0, or -1 out of memory
+** (nothing queued). */
+int wp_terminal_write(int fd, const char *s, size_t len);
+/* Asks the terminal thread to read for vp (a line, or up to n bytes); the
+** answer comes as a WP_MSG_IO message whose aux is a wp_io_status (vm.h).
+** 0, or -1 out of memory (nothing asked). */
+int wp_terminal_request(struct wp_vmproc *vp, int op, int64_t n);
 
 /* Renders a Lua fields table as a JSON-like object into b ("{...}"), adding
 ** pid and location (logger.c). */

@@ -138,10 +138,12 @@ static int l_cancel(lua_State *L) {
   if (!p) return 2;
   struct wp_vmproc *vp = self(L);
   struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, vp->p->pid, vp->p->pid_len, reason, rlen, NULL, 0);
-  if (m) {
-    m->at = wp_wall_ns() / 1000000000;
-    wp_proc_deliver(p, m);
+  if (!m) {
+    wp_proc_release(p);
+    return wp_err_return(L, WP_KIND_INTERNAL, "not enough memory to send the cancel");
   }
+  m->at = wp_wall_ns() / 1000000000;
+  wp_proc_deliver(p, m);
   wp_proc_release(p);
   lua_pushboolean(L, 1);
   return 1;

@@ -80,18 +80,19 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
-void wp_terminal_write(int fd, const char *s, size_t len) {
+int wp_terminal_write(int fd, const char *s, size_t len) {
   if (!T.started) {
     write_all(fd, s, len);
-    return;
+    return 0;
   }
   struct op *o = wp_malloc(sizeof *o + len);
-  if (!o) return;
+  if (!o) return -1;
   o->kind = OP_WRITE;
   o->fd = fd;
   o->len = len;
   memcpy(o->data, s, len);
   queue(o);
+  return 0;
 }
 
 /* Reads more bytes into T.buf. Returns 1 on data, 0 on EOF, -1 when
@@ -122,10 +123,14 @@ static int fill(void) {
 static void reply(struct op *o, int status, const char *p, size_t n) {
   struct wp_proc *proc = wp_ptab_get(wp_sched_ptab(o->sched), o->target);
   if (!proc) return;
-  struct wp_msg *m = wp_msg_new(WP_MSG_IO, "", 0, "", 0, p, n);
+  /* the reader is woken whatever happens: without memory for the line, it
+  ** is told so (the line is lost, and said to be) */
+  struct wp_msg *m = wp_msg_new_sys(WP_MSG_IO, "", 0, "", 0, p, n, NULL, 0);
   if (m) {
-    m->aux = (uint64_t)status;
+    m->aux = (uint64_t)(m->len == n ? status : WP_IO_NOMEM);
     wp_proc_deliver(proc, m);
+  } else {
+    wp_logf(WP_LOG_ERROR, "terminal input for %s lost: out of memory", proc->pid);
   }
   wp_proc_release(proc);
 }
@@ -141,7 +146,7 @@ static void do_readline(struct op *o) {
     if (nl) {
       size_t len = (size_t)(nl - T.buf);
       size_t linelen = len > 0 && T.buf[len - 1] == '\r' ? len - 1 : len;
-      reply(o, 0, T.buf, linelen);
+      reply(o, WP_IO_OK, T.buf, linelen);
       consume(len + 1);
       return;
     }
@@ -149,11 +154,11 @@ static void do_readline(struct op *o) {
     if (r == 1) continue;
     if (r == 0) T.eof = 1;
     if (r == 0 && T.blen) { /* EOF after a partial line */
-      reply(o, 0, T.buf, T.blen);
+      reply(o, WP_IO_OK, T.buf, T.blen);
       consume(T.blen);
       return;
     }
-    reply(o, r < 0 ? 2 : 1, NULL, 0);
+    reply(o, r < 0 ? WP_IO_INTERRUPTED : WP_IO_EOF, NULL, 0);
     return;
   }
 }
@@ -162,17 +167,17 @@ static void do_read(struct op *o) {
   if (!T.blen && !T.eof) {
     int r = fill();
     if (r < 0) {
-      reply(o, 2, NULL, 0);
+      reply(o, WP_IO_INTERRUPTED, NULL, 0);
       return;
     }
     if (r == 0) T.eof = 1;
   }
   if (!T.blen) {
-    reply(o, 1, NULL, 0);
+    reply(o, WP_IO_EOF, NULL, 0);
     return;
   }
   size_t n = (size_t)o->n < T.blen ? (size_t)o->n : T.blen;
-  reply(o, 0, T.buf, n);
+  reply(o, WP_IO_OK, T.buf, n);
   consume(n);
 }
 
@@ -232,10 +237,9 @@ void wp_terminal_stop(void) {
   T.blen = T.bcap = 0;
 }
 
-void wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n);
-void wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n) {
+int wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n) {
   struct op *o = wp_malloc(sizeof *o);
-  if (!o) return;
+  if (!o) return -1;
   o->kind = opk;
   o->fd = 0;
   o->target = vp->p->handle;
@@ -243,6 +247,7 @@ void wp_terminal_request(struct wp_vmproc *vp, int opk, int64_t n) {
   o->n = n;
   o->len = 0;
   queue(o);
+  return 0;
 }
 
 /* ---- the io module ---- */
@@ -267,7 +272,8 @@ static int emit(lua_State *L, int fd, const char *sep, const char *end) {
   wp_vm_concat_args(L, sep, end);
   size_t len;
   const char *s = lua_tolstring(L, -1, &len);
-  wp_terminal_write(fd, s, len);
+  if (wp_terminal_write(fd, s, len) != 0)
+    return wp_err_return(L, WP_KIND_INTERNAL, "not enough memory to queue the output");
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -287,9 +293,10 @@ static int io_block_read(lua_State *L, int opk, int64_t n) {
   struct wp_task *t = wp_vm_blockable(L, "io.readline");
   struct wp_vmproc *vp = wp_vm_self(L);
   if (vp->io_task) return luaL_error(L, "another task is already reading the terminal");
+  if (wp_terminal_request(vp, opk, n) != 0)
+    return wp_err_return(L, WP_KIND_INTERNAL, "not enough memory for the read request");
   vp->io_task = t;
   wp_task_block(vp, t, NULL);
-  wp_terminal_request(vp, opk, n);
   return lua_yield(L, 0);
 }
 

@@ -4,23 +4,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef WIPPY_FAULTS
+#include <stdatomic.h>
+
+static _Atomic uint64_t fault_seen, fault_hits, fault_first, fault_end; /* end 0: off */
+
+void wp_alloc_fail(uint64_t first, uint64_t count) {
+  atomic_store(&fault_seen, 0);
+  atomic_store(&fault_hits, 0);
+  atomic_store(&fault_first, count ? first : UINT64_MAX);
+  atomic_store(&fault_end, count ? first + count : UINT64_MAX);
+}
+
+uint64_t wp_alloc_counted(uint64_t *failed) {
+  if (failed) *failed = atomic_load(&fault_hits);
+  return atomic_load(&fault_seen);
+}
+
+/* Whether this allocation is to fail (counts it while injection is on). */
+static int fault(void) {
+  if (!atomic_load_explicit(&fault_end, memory_order_relaxed)) return 0;
+  uint64_t k = atomic_fetch_add_explicit(&fault_seen, 1, memory_order_relaxed) + 1;
+  if (k < atomic_load_explicit(&fault_first, memory_order_relaxed) ||
+      k >= atomic_load_explicit(&fault_end, memory_order_relaxed))
+    return 0;
+  atomic_fetch_add_explicit(&fault_hits, 1, memory_order_relaxed);
+  return 1;
+}
+#define FAULT() \
+  if (fault()) return NULL
+#else
+#define FAULT()
+#endif
+
 #ifdef WIPPY_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
 /* jemalloc's malloc/free (it replaces the libc ones when linked) have an
 ** inlined thread-cache fast path that mallocx/dallocx lack. */
-void *wp_malloc(size_t n) { return malloc(n ? n : 1); }
-void *wp_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
-void *wp_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+void *wp_malloc(size_t n) {
+  FAULT();
+  return malloc(n ? n : 1);
+}
+void *wp_calloc(size_t n, size_t size) {
+  FAULT();
+  return calloc(n ? n : 1, size ? size : 1);
+}
+void *wp_realloc(void *p, size_t n) {
+  FAULT();
+  return realloc(p, n ? n : 1);
+}
 void wp_free(void *p) { free(p); }
 void wp_free_sized(void *p, size_t n) {
   if (p) sdallocx(p, n ? n : 1, 0);
 }
 const char *wp_alloc_name(void) { return "jemalloc"; }
 #else
-void *wp_malloc(size_t n) { return malloc(n ? n : 1); }
-void *wp_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
-void *wp_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+void *wp_malloc(size_t n) {
+  FAULT();
+  return malloc(n ? n : 1);
+}
+void *wp_calloc(size_t n, size_t size) {
+  FAULT();
+  return calloc(n ? n : 1, size ? size : 1);
+}
+void *wp_realloc(void *p, size_t n) {
+  FAULT();
+  return realloc(p, n ? n : 1);
+}
 void wp_free(void *p) { free(p); }
 void wp_free_sized(void *p, size_t n) {
   (void)n;

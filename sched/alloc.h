@@ -7,6 +7,7 @@
 #define WP_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns NULL on failure; wp_malloc(0) may return NULL. */
 void *wp_malloc(size_t n);
@@ -21,5 +22,14 @@ void wp_free_sized(void *p, size_t n);
 char *wp_strdup(const char *s);
 /* Allocator name for diagnostics: "jemalloc" or "libc". */
 const char *wp_alloc_name(void);
+
+#ifdef WIPPY_FAULTS
+/* Fault injection (Debug builds, for tests): from this call on, allocations
+** are counted (wp_malloc, wp_calloc, wp_realloc, from 1), and numbers first
+** to first + count - 1 fail. count 0: only count. Any thread. */
+void wp_alloc_fail(uint64_t first, uint64_t count);
+/* Allocations counted since wp_alloc_fail, and how many of them failed. */
+uint64_t wp_alloc_counted(uint64_t *failed);
+#endif
 
 #endif

@@ -49,6 +49,23 @@ struct wp_msg {
 struct wp_msg *wp_msg_new(uint32_t kind, const char *from, size_t from_len,
                           const char *topic, size_t topic_len,
                           const void *payload, size_t len);
+/* A system message (EXIT, LINK_DOWN, CANCEL, TIMER, IO, REPLY) that must
+** arrive even when memory runs out: a lost EXIT leaves a monitor waiting
+** for ever. Tries wp_msg_new; failing that, again with `fallback` as the
+** payload (a smaller message, e.g. none: "the result was lost"); failing
+** that, takes a block from a reserve made at start. A reserve block goes
+** back to the reserve when freed. NULL only when the reserve is empty too
+** (more than WP_MSG_RESERVE such messages in flight while allocation fails)
+** or from + topic + fallback exceed a reserve block. Payloads are borrowed
+** (copied). */
+struct wp_msg *wp_msg_new_sys(uint32_t kind, const char *from, size_t from_len,
+                              const char *topic, size_t topic_len,
+                              const void *payload, size_t len,
+                              const void *fallback, size_t fallback_len);
+#define WP_MSG_RESERVE 256
+#define WP_MSG_RESERVE_BYTES 256 /* header + from + topic + fallback */
+/* Makes the reserve (idempotent, thread-safe). 0, or -1 out of memory. */
+int wp_msg_reserve_init(void);
 /* Copies a message (consumes nothing). NULL on allocation failure. */
 struct wp_msg *wp_msg_clone(const struct wp_msg *m);
 /* Frees a message (consumes it). NULL is fine. */

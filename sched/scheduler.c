@@ -115,8 +115,13 @@ struct wp_sched {
   struct wp_wheel *wheel;
   uint64_t twake;     /* tick the timer thread will wake at (under tlock) */
   _Atomic int tlong;  /* the timer thread sleeps without a watchdog tick */
+  /* Fired timers not yet delivered (under tlock). Room for every armed
+  ** timer is made when it is armed, so firing never allocates and never
+  ** drops one: fcap >= tarmed + fn + fout always. */
   struct fired *fv;
   size_t fn, fcap;
+  size_t tarmed;  /* timers in the wheel */
+  size_t fout;    /* taken out by the timer thread, being delivered */
   int started;
 };
 
@@ -132,6 +137,7 @@ struct wp_sched *wp_sched_new(int workers, const struct wp_sched_ops *ops, void 
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     workers = n > 0 ? (int)n : 1;
   }
+  if (wp_msg_reserve_init() != 0) return NULL;
   struct wp_sched *s = wp_calloc(1, sizeof *s);
   if (!s) return NULL;
   s->ops = ops;
@@ -418,46 +424,61 @@ static void *worker_main(void *arg) {
 /* ---- timers ---- */
 
 static void collect_fired(struct wp_timer *t, void *ud) {
-  struct wp_sched *s = ud;
-  if (s->fn == s->fcap) {
-    size_t cap = s->fcap ? s->fcap * 2 : 256;
-    struct fired *v = wp_realloc(s->fv, cap * sizeof *v);
-    if (!v) return; /* dropped: cannot happen short of exhaustion */
-    s->fv = v;
-    s->fcap = cap;
-  }
+  struct wp_sched *s = ud; /* tlock held; the room was made in timer_add */
+  s->tarmed--;
   s->fv[s->fn].target = t->target;
   s->fv[s->fn].id = t->id;
   s->fn++;
 }
 
-void wp_sched_timer_add(struct wp_sched *s, struct wp_timer *t, uint64_t delay_ns) {
+int wp_sched_timer_add(struct wp_sched *s, struct wp_timer *t, uint64_t delay_ns) {
   uint64_t now = wp_clock_ns();
   uint64_t deadline = (now + delay_ns + 999999u) / 1000000u; /* round up */
   pthread_mutex_lock(&s->tlock);
+  size_t need = s->tarmed + s->fn + s->fout + 1;
+  if (need > s->fcap) {
+    size_t cap = s->fcap ? s->fcap * 2 : 256;
+    if (cap < need) cap = need;
+    struct fired *v = wp_realloc(s->fv, cap * sizeof *v);
+    if (!v) {
+      pthread_mutex_unlock(&s->tlock);
+      return -1;
+    }
+    s->fv = v;
+    s->fcap = cap;
+  }
   wp_wheel_add(s->wheel, t, deadline);
+  s->tarmed++;
   if (deadline < s->twake) pthread_cond_signal(&s->tcond);
   pthread_mutex_unlock(&s->tlock);
+  return 0;
 }
 
 int wp_sched_timer_cancel(struct wp_sched *s, struct wp_timer *t) {
   pthread_mutex_lock(&s->tlock);
   int r = wp_wheel_cancel(s->wheel, t);
+  if (r) s->tarmed--;
   pthread_mutex_unlock(&s->tlock);
   return r;
 }
 
-static void deliver_fired(struct wp_sched *s, struct fired *v, size_t n) {
+/* Sends each target its TIMER message. Returns how many could not be sent
+** (out of memory, reserve empty), moved to the front of v to be retried. */
+static size_t deliver_fired(struct wp_sched *s, struct fired *v, size_t n) {
+  size_t kept = 0;
   for (size_t i = 0; i < n; i++) {
     struct wp_proc *p = wp_ptab_get(s->ptab, v[i].target);
     if (!p) continue;
-    struct wp_msg *m = wp_msg_new(WP_MSG_TIMER, "", 0, "", 0, NULL, 0);
+    struct wp_msg *m = wp_msg_new_sys(WP_MSG_TIMER, "", 0, "", 0, NULL, 0, NULL, 0);
     if (m) {
       m->aux = v[i].id;
       wp_proc_deliver(p, m);
+    } else {
+      v[kept++] = v[i];
     }
     wp_proc_release(p);
   }
+  return kept;
 }
 
 /* ---- interrupts ---- */
@@ -572,34 +593,43 @@ static void timer_kick_if_long(struct wp_sched *s) {
 
 static void *timer_main(void *arg) {
   struct wp_sched *s = arg;
-  struct fired *batch = NULL;
-  size_t bcap = 0;
+  struct fired local[64]; /* the batch when a larger one cannot be had */
+  struct fired *batch = local;
+  size_t bcap = sizeof local / sizeof local[0];
   pthread_mutex_lock(&s->tlock);
   while (!atomic_load(&s->stop)) {
-    s->fn = 0;
     wp_wheel_advance(s->wheel, wp_clock_ms(), collect_fired, s);
     size_t n = s->fn;
-    if (n) { /* move the batch out so adds can proceed while we deliver */
-      if (bcap < n) {
-        struct fired *b = wp_realloc(batch, n * sizeof *b);
-        if (b) {
-          batch = b;
-          bcap = n;
-        } else {
-          n = bcap;
-        }
+    if (n > bcap) {
+      struct fired *b = batch == local ? wp_malloc(n * sizeof *b) : wp_realloc(batch, n * sizeof *b);
+      if (b) {
+        batch = b;
+        bcap = n;
       }
-      memcpy(batch, s->fv, n * sizeof *batch);
     }
+    if (n > bcap) n = bcap; /* the rest waits for the next turn */
+    /* move the batch out so adds can proceed while we deliver */
+    if (n) {
+      memcpy(batch, s->fv, n * sizeof *batch);
+      memmove(s->fv, s->fv + n, (s->fn - n) * sizeof *batch);
+      s->fn -= n;
+    }
+    s->fout = n;
     pthread_mutex_unlock(&s->tlock);
-    deliver_fired(s, batch, n);
+    size_t kept = deliver_fired(s, batch, n);
     int busy = atomic_load(&s->nsleepers) < atomic_load(&s->nactive);
     if (busy) watchdog(s);
     pthread_mutex_lock(&s->tlock);
+    if (kept) { /* retried below */
+      memcpy(s->fv + s->fn, batch, kept * sizeof *batch);
+      s->fn += kept;
+    }
+    s->fout = 0;
     if (atomic_load(&s->stop)) break; /* stop signalled while we delivered */
     uint64_t now = wp_clock_ms();
     uint64_t next = wp_wheel_next(s->wheel);
-    if (next == 0) continue;
+    if (next == 0 || (s->fn && !kept)) continue; /* due now, or more of a large batch */
+    if (s->fn && next > 1) next = 1; /* retry what could not be sent */
     uint64_t wake = next == UINT64_MAX ? UINT64_MAX : now + next;
     if (busy && wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
     if (!busy) { /* a worker that woke meanwhile may have missed tlong == 1 */
@@ -621,7 +651,7 @@ static void *timer_main(void *arg) {
     s->twake = UINT64_MAX;
   }
   pthread_mutex_unlock(&s->tlock);
-  wp_free(batch);
+  if (batch != local) wp_free(batch);
   return NULL;
 }
 

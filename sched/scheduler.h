@@ -82,8 +82,11 @@ void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p);
 /* Timers. The node is borrowed until it fires or is cancelled; its id and
 ** target (a process handle) are set by the caller. When it fires the timer
 ** thread sends the target a WP_MSG_TIMER message with aux = id, after its
-** lock is released; the node is never touched again after it fired. */
-void wp_sched_timer_add(struct wp_sched *s, struct wp_timer *t, uint64_t delay_ns);
+** lock is released; the node is never touched again after it fired. A
+** fired timer is never dropped: when its message cannot be allocated it is
+** sent again a millisecond later. 0, or -1 when there is no memory to arm
+** it (then the node is not armed). */
+int wp_sched_timer_add(struct wp_sched *s, struct wp_timer *t, uint64_t delay_ns);
 /* 1 if the timer was disarmed, 0 if it had fired already (its message may be
 ** in flight). Either way the node may be freed after this returns. */
 int wp_sched_timer_cancel(struct wp_sched *s, struct wp_timer *t);

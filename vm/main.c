@@ -169,6 +169,24 @@ static int cmd_init(struct opts *o) {
 
 /* ---- run ---- */
 
+#ifdef WIPPY_FAULTS
+/* WIPPY_FAIL_ALLOC (Debug builds): "N" fails the N-th allocation after the
+** runtime is ready, "N+K" K of them from the N-th on, "count" none; the
+** count is printed at exit (tests/faults/run.sh samples N from it). */
+static void arm_faults(const char *spec) {
+  char *end;
+  unsigned long long first = strtoull(spec, &end, 10), count = 1;
+  if (*end == '+') count = strtoull(end + 1, &end, 10);
+  if (strcmp(spec, "count") == 0) {
+    wp_alloc_fail(0, 0);
+  } else if (first == 0 || *end) {
+    die("WIPPY_FAIL_ALLOC: expected N, N+K or count, got \"%s\"", spec);
+  } else {
+    wp_alloc_fail(first, count);
+  }
+}
+#endif
+
 static struct wp_rt RT;
 static sigset_t g_sigs;
 static _Atomic int g_signals;
@@ -219,11 +237,7 @@ static int terminal_ended(struct wp_rt *rt) { return rt->terminal_done; }
 
 static void cancel_one(struct wp_proc *p, void *ud) {
   (void)ud;
-  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "{|}", 3, "scheduler shutdown", 18, NULL, 0);
-  if (m) {
-    m->at = wp_wall_ns() / 1000000000;
-    wp_proc_deliver(p, m);
-  }
+  wp_rt_cancel(p, "{|}", "scheduler shutdown");
 }
 
 static void kill_one(struct wp_proc *p, void *ud) {
@@ -449,6 +463,10 @@ static int cmd_run(struct opts *o) {
           wp_alloc_name());
   wp_services_start(rt);
   wp_logf(WP_LOG_INFO, "runtime ready");
+#ifdef WIPPY_FAULTS
+  const char *fail_spec = getenv("WIPPY_FAIL_ALLOC");
+  if (fail_spec) arm_faults(fail_spec);
+#endif
 
   if (xcode) {
     wp_host_start(rt, xhost);
@@ -514,6 +532,13 @@ static int cmd_run(struct opts *o) {
     shutdown_all(rt, rt->exec_grace_ns);
   }
   int code = rt->exit_code;
+#ifdef WIPPY_FAULTS
+  if (fail_spec) {
+    uint64_t failed, n = wp_alloc_counted(&failed);
+    fprintf(stderr, "alloc faults: %llu allocations, %llu failed\n", (unsigned long long)n,
+            (unsigned long long)failed);
+  }
+#endif
   wp_logf(WP_LOG_INFO, "stopped");
   wp_terminal_stop();
   wp_sched_stop(rt->sched);

@@ -116,9 +116,11 @@ void wp_result_push(lua_State *L, const uint8_t *data, size_t len) {
   if (n == 2) {
     lua_setfield(L, -3, "error");
     lua_setfield(L, -2, "value");
-  } else if (n > 0) {
-    lua_pop(L, n);
+    return;
   }
+  if (n > 0) lua_pop(L, n);
+  wp_err_push(L, WP_KIND_INTERNAL, WP_RESULT_LOST, -1);
+  lua_setfield(L, -2, "error");
 }
 
 /* Pushes the Lua value of m. */

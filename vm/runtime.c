@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "codec.h"
 #include "errobj.h"
 #include "typestrip.h"
@@ -373,8 +374,19 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
   if (!p) goto oom;
   /* Relations are in place before the child can run (a thief may run it at
   ** once after the wake below). */
-  if (parent && (flags & WP_SPAWN_MONITOR)) wp_proc_monitor(p, parent->p->handle);
-  if (parent && (flags & WP_SPAWN_LINK)) wp_proc_link(parent->p, p);
+  int rc = 0;
+  if (parent && (flags & WP_SPAWN_MONITOR)) rc = wp_proc_monitor(p, parent->p->handle);
+  if (rc == 0 && parent && (flags & WP_SPAWN_LINK)) {
+    rc = wp_proc_link(parent->p, p);
+    if (rc && (flags & WP_SPAWN_MONITOR)) wp_proc_unmonitor(p, parent->p->handle);
+  }
+  if (rc) {
+    /* a child without the monitor or link asked for would fail silently:
+    ** it never runs its code (the kill ends it at its first run) and the
+    ** caller gets the error */
+    wp_proc_kill(p, WP_KILL_TERMINATE);
+    goto oom;
+  }
   wp_proc_wake(p);
   return 0;
 oom:
@@ -445,6 +457,18 @@ void wp_rt_live_dec(struct wp_rt *rt) {
     pthread_cond_broadcast(&rt->cond);
     pthread_mutex_unlock(&rt->lock);
   }
+}
+
+int wp_rt_cancel(struct wp_proc *p, const char *from, const char *reason) {
+  size_t rlen = strlen(reason), flen = strlen(from);
+  struct wp_msg *m = wp_msg_new_sys(WP_MSG_CANCEL, from, flen, reason, rlen, NULL, 0, NULL, 0);
+  if (!m) {
+    wp_logf(WP_LOG_ERROR, "CANCEL (%s) to %s lost: out of memory", reason, p->pid);
+    return -1;
+  }
+  m->at = wp_wall_ns() / 1000000000;
+  wp_proc_deliver(p, m);
+  return 0;
 }
 
 void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal) {

@@ -515,21 +515,13 @@ static void stop_on_host(struct wp_proc *p, void *ud) {
     wp_proc_kill(p, WP_KILL_SHUTDOWN);
     return;
   }
-  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "{|}", 3, "scheduler shutdown", 18, NULL, 0);
-  if (m) {
-    m->at = wp_wall_ns() / 1000000000;
-    wp_proc_deliver(p, m);
-  }
+  wp_rt_cancel(p, "{|}", "scheduler shutdown");
 }
 
 static void cancel_service(struct wp_rt *rt, struct wp_service *s) {
   struct wp_proc *p = wp_ptab_get_counter(wp_sched_ptab(rt->sched), s->counter);
   if (!p) return;
-  struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, "", 0, "service stopping", 16, NULL, 0);
-  if (m) {
-    m->at = wp_wall_ns() / 1000000000;
-    wp_proc_deliver(p, m);
-  }
+  wp_rt_cancel(p, "", "service stopping");
   wp_proc_release(p);
 }
 

@@ -323,7 +323,6 @@ struct wp_rt {
   ** or NULL */
   const struct wp_libdef *(*module_def)(const char *name);
   void (*push_time)(lua_State *L, int64_t wall_ns);
-  void (*io_request)(struct wp_vmproc *vp, int op, int64_t n); /* terminal */
   struct wp_codec_limits *limits;
   struct wp_service *services;
   uint64_t terminal_counter; /* pid counter of the -x process */
@@ -388,6 +387,10 @@ void wp_image_free(struct wp_code *c);
 /* Compiles every process.lua/function.lua entry; 0 or -1 with err. */
 int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
 
+/* Sends p a CANCEL event from `from` (a pid string) with `reason`, using
+** the system-message reserve when memory is short. 0, or -1 (logged) when
+** even that failed. */
+int wp_rt_cancel(struct wp_proc *p, const char *from, const char *reason);
 /* Request the runtime to shut down with exit code `code` (first call wins
 ** for the code when `from_terminal`). Any thread. */
 void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal);
@@ -400,8 +403,6 @@ int wp_log_enabled(int level);
 ** NULL). Thread-safe. */
 void wp_log(int level, const char *logger, const char *msg, const char *fields);
 void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-#endif
 
 /* ---- messages as Lua values (message.c) ---- */
 
@@ -418,8 +419,14 @@ void wp_msg_push_raw(lua_State *L, struct wp_msg *m);
 void wp_payload_push(lua_State *L, int idx);
 /* Registers Message/Payload metatables' methods (called lazily). */
 int wp_payload_l_new(lua_State *L);
+/* The status of a terminal read (a WP_MSG_IO message's aux). */
+enum wp_io_status { WP_IO_OK, WP_IO_EOF, WP_IO_INTERRUPTED, WP_IO_NOMEM };
+
+/* What a process's EXIT or LINK_DOWN says when its result could not be
+** sent (the runtime ran out of memory; the message came without payload). */
+#define WP_RESULT_LOST "result lost: the runtime ran out of memory"
 /* Decodes the result stored in an EXIT/LINK_DOWN payload and pushes
-** {value = ..., error = ...}. */
+** {value = ..., error = ...} (error WP_RESULT_LOST, Internal, for none). */
 void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
 
 /* A process's private message queues (vmproc.c; owner's worker only).
@@ -441,3 +448,5 @@ struct wp_service;
 ** ends (runtime.c). */
 void wp_rt_service_event(struct wp_rt *rt, struct wp_service *svc, int ended,
                          int abnormal, int retryable);
+
+#endif

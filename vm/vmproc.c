@@ -248,10 +248,13 @@ struct wp_vtimer *wp_vtimer_new(struct wp_vmproc *vp, int kind, uint64_t delay_n
   vt->kind = kind;
   vt->node.id = ++vp->next_timer_id;
   vt->node.target = vp->p->handle;
+  if (wp_sched_timer_add(vp->p->sched, &vt->node, delay_ns) != 0) {
+    wp_free(vt);
+    return NULL;
+  }
   vt->next = vp->timers;
   if (vp->timers) vp->timers->prev = vt;
   vp->timers = vt;
-  wp_sched_timer_add(vp->p->sched, &vt->node, delay_ns);
   return vt;
 }
 
@@ -283,8 +286,10 @@ static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
     vp->rt->push_time(L, wp_wall_ns());
     wp_chan_offer(L, c); /* a full ticker channel drops the tick */
     if (vt->kind == WP_VT_TICKER) {
-      wp_sched_timer_add(vp->p->sched, &vt->node, vt->period);
-      return;
+      if (wp_sched_timer_add(vp->p->sched, &vt->node, vt->period) == 0) return;
+      /* a ticker that stopped ticking would leave its reader waiting */
+      wp_vtimer_free(vp, vt);
+      luaL_error(L, "not enough memory to re-arm a ticker");
     }
     wp_chan_close(L, c);
   }
@@ -299,7 +304,7 @@ static int push_exit_result(lua_State *th, struct wp_msg *m) {
   if (n != 2) {
     if (n > 0) lua_pop(th, n);
     lua_pushnil(th);
-    wp_err_push(th, WP_KIND_INTERNAL, "child ended without a result", -1);
+    wp_err_push(th, WP_KIND_INTERNAL, WP_RESULT_LOST, -1);
     return 2;
   }
   if (lua_isnil(th, -1)) { /* no error: the value */
@@ -312,7 +317,7 @@ static int push_exit_result(lua_State *th, struct wp_msg *m) {
 }
 
 /* If m is the EXIT of a child some task waits for, completes that task. */
-static int exitwait_done(struct wp_vmproc *vp, struct wp_msg *m) {
+static int exitwait_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
   uint64_t c = wp_pid_parse(wp_msg_from(m), m->from_len);
   for (struct wp_exitwait **pp = &vp->exitwaits; *pp; pp = &(*pp)->next) {
     struct wp_exitwait *w = *pp;
@@ -321,8 +326,11 @@ static int exitwait_done(struct wp_vmproc *vp, struct wp_msg *m) {
     struct wp_task *t = w->task;
     wp_free(w);
     if (!lua_checkstack(t->th, 4)) {
+      /* the waiting task cannot be given its result: the process ends with
+      ** the error (raised inside the protected drain), never leaving the
+      ** task waiting */
       wp_msg_free(m);
-      return 1;
+      luaL_error(L, "not enough memory for the result of process.exec");
     }
     int n = push_exit_result(t->th, m);
     wp_task_ready(vp, t, n);
@@ -376,20 +384,24 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
         struct wp_task *t = vp->io_task;
         vp->io_task = NULL;
         lua_State *th = t->th;
-        if (m->aux == 0) {
+        if (m->aux == WP_IO_OK) {
           lua_pushlstring(th, (const char *)wp_msg_payload(m), m->len);
           wp_task_ready(vp, t, 1);
         } else {
           lua_pushnil(th);
-          wp_err_push(th, m->aux == 1 ? "" : WP_KIND_CANCELED,
-                      m->aux == 1 ? "EOF" : "interrupted", -1);
+          if (m->aux == WP_IO_EOF)
+            wp_err_push(th, "", "EOF", -1);
+          else if (m->aux == WP_IO_NOMEM)
+            wp_err_push(th, WP_KIND_INTERNAL, "input lost: the runtime ran out of memory", -1);
+          else
+            wp_err_push(th, WP_KIND_CANCELED, "interrupted", -1);
           wp_task_ready(vp, t, 2);
         }
       }
       wp_msg_free(m);
       return;
     case WP_MSG_EXIT:
-      if (vp->exitwaits && exitwait_done(vp, m)) return;
+      if (vp->exitwaits && exitwait_done(vp, L, m)) return;
       wp_mq_push(&vp->events_q, m);
       if (vp->events) wp_chan_source_ready(L, vp->events);
       return;
@@ -661,12 +673,17 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
       if (!q) continue;
       if (pass == 1) wp_proc_forget_link(q, p->handle);
       if (pass == 0 || abnormal) {
-        struct wp_msg *m = wp_msg_new(pass == 0 ? WP_MSG_EXIT : WP_MSG_LINK_DOWN, p->pid,
-                                      p->pid_len, "", 0, res->data, res->len);
+        /* without memory for the result, the notice still goes (without
+        ** it: WP_RESULT_LOST) */
+        struct wp_msg *m = wp_msg_new_sys(pass == 0 ? WP_MSG_EXIT : WP_MSG_LINK_DOWN, p->pid,
+                                          p->pid_len, "", 0, res->data, res->len, NULL, 0);
         if (m) {
           m->at = at;
-          m->flags = abnormal ? WP_MSG_F_ABNORMAL : 0;
+          m->flags = abnormal || m->len != res->len ? WP_MSG_F_ABNORMAL : 0;
           wp_proc_deliver(q, m);
+        } else {
+          wp_logf(WP_LOG_ERROR, "%s of %s to %s lost: out of memory",
+                  pass == 0 ? "EXIT" : "LINK_DOWN", p->pid, q->pid);
         }
       }
       wp_proc_release(q);

@@ -523,7 +523,7 @@ fi
 no_sanitizer "$w/out"
 report "wippy run + SIGTERM: graceful shutdown, exit 0" "$w"
 
-# a second signal while shutting down forces exit 1
+# a SIGINT (Ctrl+C again) while shutting down after SIGTERM forces exit 1
 w=$(newproj second_signal)
 write_service_app "$w" "      stop_timeout: 60s"
 cat >"$w/src/svc.lua" <<'L'
@@ -540,11 +540,11 @@ BGPIDS+=("$pid")
 if wait_for "$w/out" 'runtime ready' 20; then
     kill -TERM "$pid"
     wait_for "$w/out" 'shutting down' 10 || fail "no 'shutting down' log after the first SIGTERM"
-    kill -TERM "$pid" 2>/dev/null
+    kill -INT "$pid" 2>/dev/null
     if wait_exit "$pid" 10; then
-        [ $rc -eq 1 ] || fail "exit code $rc after the second signal, expected 1"
+        [ $rc -eq 1 ] || fail "exit code $rc after the SIGINT, expected 1"
     else
-        fail "still running 10s after the second SIGTERM"
+        fail "still running 10s after the SIGINT"
     fi
 else
     fail "no 'runtime ready' within 20s"
@@ -552,7 +552,7 @@ else
     wait "$pid" 2>/dev/null
 fi
 no_sanitizer "$w/out"
-report "second signal during shutdown: forced exit 1" "$w"
+report "SIGINT during a SIGTERM shutdown: forced exit 1" "$w"
 
 # Ctrl+C while the seed CLI waits in io.readline (stdin: a fifo kept open)
 w=$TMPROOT/sigint_readline
