@@ -111,6 +111,42 @@ TEST(msg_layout) {
 ** Single-threaded behaviour
 ** ===================================================================== */
 
+/* System messages when allocation fails: the fallback payload, then the
+** reserve, whose blocks come back when freed. Without fault injection
+** (release builds) only the plain path can be checked. */
+TEST(sys_msg_reserve) {
+  ASSERT_EQ(wp_msg_reserve_init(), 0);
+  static const char big[300] = "result";
+  struct wp_msg *m = wp_msg_new_sys(WP_MSG_EXIT, "{a|0x1}", 7, "", 0, big, sizeof big, NULL, 0);
+  ASSERT(m != NULL);
+  ASSERT_EQ(m->len, sizeof big);
+  wp_msg_free(m);
+#ifdef WIPPY_FAULTS
+  static struct wp_msg *v[WP_MSG_RESERVE];
+  wp_alloc_fail(1, UINT64_MAX / 2); /* every allocation from now on fails */
+  ASSERT(wp_msg_new(WP_MSG_USER, "", 0, "", 0, NULL, 0) == NULL);
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < WP_MSG_RESERVE; i++) {
+      v[i] = wp_msg_new_sys(WP_MSG_EXIT, "{a|0x1}", 7, "", 0, big, sizeof big, NULL, 0);
+      ASSERT(v[i] != NULL);
+      ASSERT_EQ(v[i]->kind, WP_MSG_EXIT);
+      ASSERT_EQ(v[i]->len, 0); /* the fallback: no payload */
+      ASSERT(strcmp(wp_msg_from(v[i]), "{a|0x1}") == 0);
+    }
+    /* empty: reported as NULL, never a block handed out twice */
+    ASSERT(wp_msg_new_sys(WP_MSG_TIMER, "", 0, "", 0, NULL, 0, NULL, 0) == NULL);
+    for (int i = 0; i < WP_MSG_RESERVE; i++)
+      for (int j = i + 1; j < WP_MSG_RESERVE; j++) ASSERT(v[i] != v[j]);
+    for (int i = 0; i < WP_MSG_RESERVE; i++) wp_msg_free(v[i]); /* back to the reserve */
+  }
+  static char longfrom[WP_MSG_RESERVE_BYTES];
+  memset(longfrom, 'x', sizeof longfrom);
+  ASSERT(wp_msg_new_sys(WP_MSG_EXIT, longfrom, sizeof longfrom, "", 0, NULL, 0, NULL, 0) == NULL);
+  wp_alloc_fail(0, 0);
+#endif
+  return 0;
+}
+
 TEST(empty_take) {
   struct wp_mbox mb;
   wp_mbox_init(&mb);
@@ -349,6 +385,7 @@ TEST(producers_trickle) {
 
 TEST_LIST = {
   TEST_ENTRY(msg_layout),
+  TEST_ENTRY(sys_msg_reserve),
   TEST_ENTRY(empty_take),
   TEST_ENTRY(fifo_order),
   TEST_ENTRY(half_done_push),
