@@ -1,6 +1,6 @@
 # tests/common.sh: how the shell test scripts begin (e2e/cli.sh,
-# e2e/echo.sh, supervision/echo_heals.sh, and the runners lua/run.sh and
-# supervision/run.sh). Sourced with the script's arguments:
+# e2e/echo.sh, supervision/echo_heals.sh, lua/harness/check.sh and the
+# runners lua/run.sh and supervision/run.sh). Sourced with the script's arguments:
 #   . "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
 # Checks the WIPPY_BINARY argument and sets WIPPY (its absolute path),
 # HERE (the script's directory) and REPO (the repository root). A script

@@ -11,6 +11,13 @@
 # A case passes when
 #   * the exit code is 0, or the number in the case's `expect_exit` file;
 #   * no stdout line starts with "FAIL";
+#   * stdout holds exactly as many lines starting with "PASS " as the
+#     number in the case's `expect_checks` file (required, at least 1).
+#     testing.lua prints one per subtest that passed; a case not using it
+#     prints its own. Fewer means checks that never ran (a main that
+#     returned early, a subtest skipped, a process that ended first); more
+#     means a check ran twice or the count is stale. Both fail, so the
+#     count stays the truth: a case that gains or loses a check updates it;
 #   * every non-empty line of the case's `expect_stderr` file occurs in
 #     stderr (fixed-string match);
 #   * no non-empty line of the case's `reject_output` file occurs in stdout
@@ -28,6 +35,8 @@
 #     arguments (`mycmd alpha beta`), so the run is `wippy run FLAGS WORDS`;
 #   * `stdin`: a file fed to the run's stdin instead of /dev/null;
 #   * `expect_stdout`: like `expect_stderr`, for stdout.
+# A CASE holding a '/' names a case directory anywhere (tests/lua/harness/
+# holds cases this script must fail: harness/check.sh runs them).
 # Shared sources live in tests/lua/lib/: each one a case's src/_index.yaml
 # names as `file://NAME` (the test library testing.lua, the preemption
 # cases' common parts) is copied into the case's src/ directory before the
@@ -65,14 +74,17 @@ failed=0
 indent() { sed 's/^/    | /'; }
 
 for name in "${cases[@]}"; do
-    src="$HERE/$name"
+    case $name in
+        */*) src=$(cd "$name" 2>/dev/null && pwd) || src=$name ;;
+        *) src="$HERE/$name" ;;
+    esac
     if [ ! -f "$src/src/_index.yaml" ]; then
         echo "not ok - $name"
         echo "    no such case: $src/src/_index.yaml"
         failed=$((failed + 1))
         continue
     fi
-    work="$TMPROOT/$name"
+    work="$TMPROOT/${src##*/}"
     mkdir -p "$work"
     cp -R "$src/." "$work/"
     for lib in "$HERE"/lib/*; do
@@ -123,6 +135,16 @@ for name in "${cases[@]}"; do
     fi
     if grep -q '^FAIL' "$work/stdout"; then
         reasons+=("FAIL lines in stdout")
+    fi
+    ran=$(grep -c '^PASS ' "$work/stdout")
+    want_checks=
+    if [ -f "$src/expect_checks" ]; then
+        want_checks=$(tr -d ' \t\r\n' <"$src/expect_checks")
+    fi
+    if ! [[ $want_checks =~ ^[1-9][0-9]*$ ]]; then
+        reasons+=("expect_checks must hold the number of PASS lines the case prints (this run: $ran)")
+    elif [ "$ran" -ne "$want_checks" ]; then
+        reasons+=("$ran checks passed, expected $want_checks (expect_checks)")
     fi
     if [ -f "$src/expect_stderr" ]; then
         while IFS= read -r want || [ -n "$want" ]; do

@@ -19,8 +19,10 @@
 --       return t.finish()         -- prints "N passed, N failed"; 0 or 1
 --   end
 --
--- Every subtest prints "PASS <name>" or "FAIL <name>: <why>" (run.sh fails a
--- case with a FAIL line). Time limits in the helpers (time.after) are only
+-- Every subtest prints "PASS <name>" or "FAIL <name>: <why>". run.sh fails a
+-- case with a FAIL line, and one whose PASS lines are not exactly the number
+-- in its expect_checks file (a subtest that never ran fails the case too).
+-- Time limits in the helpers (time.after) are only
 -- failure bounds: nothing here waits for a fixed time to synchronise.
 local M = { passed = 0, failed = 0 }
 

@@ -1,3 +1,4 @@
 return { main = function()
+    io.print("PASS returning false")
     return false
 end }
