@@ -7,7 +7,7 @@
 #
 #   bench/smoke.sh WIPPY_BINARY [C_BENCH_DIR]
 #
-# C_BENCH_DIR holds bench_timers, bench_mailbox and bench_steal (default:
+# C_BENCH_DIR holds bench_timers, bench_mailbox, bench_steal and bench_codec (default:
 # the `bench` directory next to the binary, as in a CMake build tree).
 set -u
 
@@ -40,6 +40,7 @@ cases=(
     "wheel 10000"
     "mailbox 2 10000"
     "steal 200 10 1"
+    "codec 1000 1"
 )
 
 passed=0
