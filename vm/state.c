@@ -838,14 +838,27 @@ static lua_State *state_build(struct wp_vmproc *vp, size_t arena) {
 ** stale bytes (a type tag shares its word with seven bytes of padding: a
 ** stale address there once made a tag look like a pointer, and moving it
 ** broke the tag). An 8-byte-aligned word whose value falls inside the
-** template's used arena is taken for a pointer into it. The other words
-** are small numbers and flags, 32-bit string hashes, sizes and instructions
-** packed with small fields, and addresses of static functions and data:
-** none falls inside a heap block of a few KB except by a coincidence of
-** about 2^-48 per word (a heap address has its top 16 bits clear and the
-** rest random, so a hash or an instruction would have to equal the block's
-** upper address half exactly, and the small field beside it the lower
-** half). Freed blocks (holes) are copied and moved too: nothing reads them.
+** template's used arena is taken for a pointer into it and moved. A value
+** that only lies in that range would be corrupted. Two kinds of words hold
+** values, not pointers:
+** - what a program can choose: numbers, the bytes of strings, instructions
+**   (two to a word), debug information. In a template that is the chunk's
+**   constants, code and names (no code of the program has run) and the
+**   library values put in place, all reachable from the registry and the
+**   stack: the first copy is proven against the template (below), and a
+**   value the relocation took for a pointer makes the code go without an
+**   image;
+** - the runtime's bookkeeping: counts, sizes and offsets under
+**   WP_IMAGE_MAX, tags and flags, packed with a 32-bit string hash or the
+**   hash seed. No program chooses them. A count alone is far below any heap
+**   address; a packed word matches only by a coincidence of about 2^-48
+**   (a heap address has its top 16 bits clear and the rest random, so the
+**   hash, seeded with the state's address and the time, would have to equal
+**   the arena's upper address half exactly, and the small fields beside it
+**   the lower half). The proof covers the hashes that lookups read as well:
+**   every key of every table is looked up in the copy, and every short
+**   string must be the one its bytes intern to.
+** Freed blocks (holes) are copied and moved too: nothing reads them.
 ** What lies outside the arena and differs per process is set after the
 ** copy: the allocator's user data (lua_setallocf) and the extra space (the
 ** process). The copies of one code share the template's string hash seed
@@ -854,8 +867,10 @@ static lua_State *state_build(struct wp_vmproc *vp, size_t arena) {
 **
 ** A code gets no image, and its states are built by calls, when its
 ** template does not fit in the arena, made a finaliser, or failed to load
-** (the process then reports the load error as before); also when the
-** environment sets WIPPY_STATE_IMAGES=0 (to compare both ways). */
+** (the process then reports the load error as before), or when its first
+** copy differs from the template (a debug log line says what differed);
+** also when the environment sets WIPPY_STATE_IMAGES=0 (CI runs the Lua
+** test apps both ways). */
 
 _Static_assert(WP_IMAGE_MAX / 8 <= 65536, "image word offsets must fit 16 bits");
 
@@ -878,6 +893,272 @@ static int load_protected(lua_State *L) {
   return 1;
 }
 
+lua_CFunction wp_state_image_hook;
+
+static lua_State *image_copy(struct wp_vmproc *vp, const struct wp_image *img);
+
+/* ---- proving an image ----
+**
+** The first copy of an image, made at another address, is compared with
+** its template (see "which words" above) through the Lua API, both walked
+** in step from the same roots: the registry, the template's stack, and a
+** value of each basic type (their metatables). Every value must be the
+** same: numbers by subtype and bits, strings by content, Lua functions by
+** their lua_dump bytes (code, constants, debug information, nested
+** functions), C functions by address, userdata by their bytes and user
+** values, tables by their pairs in iteration order and by a lookup of each
+** key in the copy (its hash intact), and everything by its metatable. Each
+** object of the copy must lie where its template's lies plus the distance
+** between the arenas, and a short string of the copy must be the one its
+** content interns to (the hash seed and the string's length intact).
+** Relocation is a function of the image bytes and that distance alone: a
+** value it took for a pointer changes in every copy, so the one copy
+** checked speaks for all of them. */
+
+#define SHORTSTR_MAX 40  /* LUAI_MAXSHORTLEN (Lua 5.4): a string up to this long is interned */
+#define PROVE_DEPTH 64   /* a template is a few tables deep: deeper is refused */
+
+struct prove {
+  lua_State *T;       /* the template */
+  uintptr_t lo, hi;   /* its used arena: relocation's bounds */
+  uintptr_t d;        /* the copy's arena minus the template's (modulo 2^N) */
+  int seen;           /* index in the copy of a table: template objects walked */
+  const char *why;    /* the first difference found */
+  struct wp_buf dt, dc;
+};
+
+/* Whether c is where relocation puts what was t in the template. */
+static int prove_moved(const struct prove *x, const void *t, const void *c) {
+  uintptr_t a = (uintptr_t)t;
+  return (uintptr_t)c == (a >= x->lo && a <= x->hi ? a + x->d : a);
+}
+
+static int prove_differ(struct prove *x, const char *why) {
+  x->why = why;
+  return -1;
+}
+
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
+  (void)L;
+  return wp_buf_append(ud, p, n) != 0;
+}
+
+static int prove_value(struct prove *x, lua_State *C, int depth);
+
+/* Whether the template object at the top was walked already; marks it. */
+static int prove_seen(struct prove *x, lua_State *C) {
+  const void *p = lua_topointer(x->T, -1);
+  int seen = lua_rawgetp(C, x->seen, p) != LUA_TNIL;
+  lua_pop(C, 1);
+  if (seen) return 1;
+  lua_pushboolean(C, 1);
+  lua_rawsetp(C, x->seen, p);
+  return 0;
+}
+
+static int prove_table(struct prove *x, lua_State *C, int depth) {
+  lua_State *T = x->T;
+  lua_pushnil(T);
+  lua_pushnil(C);
+  for (;;) {
+    if (!lua_checkstack(T, 4)) return prove_differ(x, "no stack");
+    int nt = lua_next(T, -2), nc = lua_next(C, -2);
+    if (nt != nc) return prove_differ(x, "a table's size");
+    if (!nt) return 0;
+    lua_pushvalue(C, -2); /* the copy's key finds its value */
+    lua_rawget(C, -4);
+    if (!lua_rawequal(C, -1, -2)) return prove_differ(x, "a table lookup");
+    lua_pop(C, 1);
+    lua_pushvalue(T, -2);
+    lua_pushvalue(C, -2);
+    if (prove_value(x, C, depth) || prove_value(x, C, depth)) return -1; /* key, value */
+  }
+}
+
+static int prove_function(struct prove *x, lua_State *C, int depth) {
+  lua_State *T = x->T;
+  if (lua_iscfunction(T, -1) != lua_iscfunction(C, -1)) return prove_differ(x, "a function's kind");
+  if (lua_iscfunction(T, -1)) {
+    if (lua_tocfunction(T, -1) != lua_tocfunction(C, -1)) return prove_differ(x, "a C function");
+  } else {
+    x->dt.len = x->dc.len = 0;
+    if (lua_dump(T, dump_writer, &x->dt, 0) || lua_dump(C, dump_writer, &x->dc, 0))
+      return prove_differ(x, "no memory for lua_dump");
+    if (x->dt.len != x->dc.len || memcmp(x->dt.data, x->dc.data, x->dt.len) != 0)
+      return prove_differ(x, "a function's code or constants");
+  }
+  for (int i = 1;; i++) {
+    if (!prove_moved(x, lua_upvalueid(T, -1, i), lua_upvalueid(C, -1, i)))
+      return prove_differ(x, "an upvalue's address");
+    const char *nt = lua_getupvalue(T, -1, i), *nc = lua_getupvalue(C, -1, i);
+    if (!nt || !nc) return nt == nc ? 0 : prove_differ(x, "a function's upvalues");
+    if (strcmp(nt, nc) != 0) return prove_differ(x, "an upvalue's name");
+    if (prove_value(x, C, depth)) return -1;
+  }
+}
+
+static int prove_userdata(struct prove *x, lua_State *C, int depth) {
+  lua_State *T = x->T;
+  size_t n = lua_rawlen(T, -1);
+  if (n != lua_rawlen(C, -1) || memcmp(lua_touserdata(T, -1), lua_touserdata(C, -1), n) != 0)
+    return prove_differ(x, "a userdata's bytes");
+  for (int i = 1;; i++) {
+    int tt = lua_getiuservalue(T, -1, i), tc = lua_getiuservalue(C, -1, i);
+    if (tt != tc) return prove_differ(x, "a userdata's user values");
+    if (tt == LUA_TNONE) {
+      lua_pop(T, 1);
+      lua_pop(C, 1);
+      return 0;
+    }
+    if (prove_value(x, C, depth)) return -1;
+  }
+}
+
+/* A thread's stack; the template's own (the main thread) is a root. */
+static int prove_thread(struct prove *x, lua_State *C, int depth) {
+  lua_State *tt = lua_tothread(x->T, -1), *tc = lua_tothread(C, -1);
+  if (tt == x->T) return tc == C ? 0 : prove_differ(x, "the main thread");
+  if (lua_status(tt) != lua_status(tc) || lua_gettop(tt) != lua_gettop(tc))
+    return prove_differ(x, "a thread's stack");
+  for (int i = 1; i <= lua_gettop(tt); i++) {
+    if (!lua_checkstack(tt, 1) || !lua_checkstack(tc, 1) || !lua_checkstack(x->T, 2))
+      return prove_differ(x, "no stack");
+    lua_pushvalue(tt, i);
+    lua_xmove(tt, x->T, 1);
+    lua_pushvalue(tc, i);
+    lua_xmove(tc, C, 1);
+    if (prove_value(x, C, depth)) return -1;
+  }
+  return 0;
+}
+
+/* Compares the values at the tops of the template and of the copy C, and
+** pops them; 0 when the same, else -1 with x->why. */
+static int prove_value(struct prove *x, lua_State *C, int depth) {
+  lua_State *T = x->T;
+  int type = lua_type(T, -1), r = 0;
+  if (type != lua_type(C, -1)) return prove_differ(x, "a value's type");
+  if (depth > PROVE_DEPTH) return prove_differ(x, "too deep");
+  if (!lua_checkstack(T, 4) || !lua_checkstack(C, 6)) return prove_differ(x, "no stack");
+  if (!prove_moved(x, lua_topointer(T, -1), lua_topointer(C, -1)))
+    return prove_differ(x, "an object's address");
+  switch (type) {
+    case LUA_TBOOLEAN:
+      r = lua_toboolean(T, -1) == lua_toboolean(C, -1) ? 0 : prove_differ(x, "a boolean");
+      break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(T, -1) != lua_isinteger(C, -1)) {
+        r = prove_differ(x, "a number's subtype");
+      } else if (lua_isinteger(T, -1)) {
+        r = lua_tointeger(T, -1) == lua_tointeger(C, -1) ? 0 : prove_differ(x, "an integer");
+      } else {
+        lua_Number a = lua_tonumber(T, -1), b = lua_tonumber(C, -1);
+        r = memcmp(&a, &b, sizeof a) == 0 ? 0 : prove_differ(x, "a float");
+      }
+      break;
+    case LUA_TLIGHTUSERDATA:
+      r = prove_moved(x, lua_touserdata(T, -1), lua_touserdata(C, -1))
+              ? 0 : prove_differ(x, "a light userdata");
+      break;
+    case LUA_TSTRING: {
+      size_t lt, lc;
+      const char *st = lua_tolstring(T, -1, &lt), *sc = lua_tolstring(C, -1, &lc);
+      if (lt != lc || memcmp(st, sc, lt) != 0) return prove_differ(x, "a string");
+      if (lt <= SHORTSTR_MAX) {
+        lua_pushlstring(C, sc, lc);
+        if (lua_topointer(C, -1) != lua_topointer(C, -2)) return prove_differ(x, "a string's interning");
+        lua_pop(C, 1);
+      }
+      break;
+    }
+    case LUA_TTABLE:
+    case LUA_TFUNCTION:
+    case LUA_TUSERDATA:
+    case LUA_TTHREAD:
+      if (prove_seen(x, C)) break;
+      r = type == LUA_TTABLE      ? prove_table(x, C, depth + 1)
+          : type == LUA_TFUNCTION ? prove_function(x, C, depth + 1)
+          : type == LUA_TUSERDATA ? prove_userdata(x, C, depth + 1)
+                                  : prove_thread(x, C, depth + 1);
+      break;
+    default: break;
+  }
+  if (r) return r;
+  int mt = lua_getmetatable(T, -1), mc = lua_getmetatable(C, -1);
+  if (mt != mc) return prove_differ(x, "a metatable");
+  if (mt && prove_value(x, C, depth + 1)) return -1;
+  lua_pop(T, 1);
+  lua_pop(C, 1);
+  return 0;
+}
+
+/* Pushes a value of basic type k (0-3) that is no object. */
+static void push_basic(lua_State *L, int k) {
+  switch (k) {
+    case 0: lua_pushnil(L); break;
+    case 1: lua_pushboolean(L, 0); break;
+    case 2: lua_pushinteger(L, 0); break;
+    default: lua_pushlightuserdata(L, NULL);
+  }
+}
+
+/* In the copy: [prove, the template's stack as copied...]. The roots: the
+** registry, the stack, and a value of each basic type that is no object
+** (their metatables). */
+static int prove_protected(lua_State *C) {
+  struct prove *x = lua_touserdata(C, 1);
+  lua_State *T = x->T;
+  int n = lua_gettop(C) - 1;
+  lua_newtable(C);
+  x->seen = lua_gettop(C);
+  lua_pushvalue(T, LUA_REGISTRYINDEX);
+  lua_pushvalue(C, LUA_REGISTRYINDEX);
+  if (prove_value(x, C, 0)) return 0;
+  for (int i = 1; i <= n; i++) {
+    if (!lua_checkstack(T, 1)) return prove_differ(x, "no stack");
+    lua_pushvalue(T, i);
+    lua_pushvalue(C, i + 1);
+    if (prove_value(x, C, 0)) return 0;
+  }
+  for (int k = 0; k < 4; k++) {
+    if (!lua_checkstack(T, 1)) return prove_differ(x, "no stack");
+    push_basic(T, k);
+    push_basic(C, k);
+    if (prove_value(x, C, 0)) return 0;
+  }
+  return 0;
+}
+
+/* Makes a copy of img at another address and compares it with its
+** template T: NULL when they are the same, else what differs. */
+static const char *image_prove(struct wp_rt *rt, struct wp_code *c, lua_State *T,
+                               const struct wp_image *img) {
+  struct wp_vmproc cv;
+  memset(&cv, 0, sizeof cv);
+  cv.code = c;
+  cv.rt = rt;
+  lua_State *C = image_copy(&cv, img);
+  if (!C) return "no memory for a copy";
+  cv.L = C;
+  struct prove x = {T, img->base, img->base + img->used, (uintptr_t)cv.ar_base - img->base, 0,
+                    NULL, WP_BUF_INIT, WP_BUF_INIT};
+  int n = lua_gettop(T);
+  if (lua_gettop(C) != n) {
+    x.why = "the stack";
+  } else if (!lua_checkstack(C, n + 2)) {
+    x.why = "no stack";
+  } else {
+    lua_pushcfunction(C, prove_protected);
+    lua_pushlightuserdata(C, &x);
+    for (int i = 1; i <= n; i++) lua_pushvalue(C, i);
+    if (lua_pcall(C, n + 1, 0, 0) != LUA_OK) x.why = "an error in the copy";
+  }
+  wp_buf_free(&x.dt);
+  wp_buf_free(&x.dc);
+  wp_state_close(&cv);
+  return x.why;
+}
+
 static struct wp_image *image_make(struct wp_rt *rt, struct wp_code *c) {
   const char *env = getenv("WIPPY_STATE_IMAGES");
   if (env && strcmp(env, "0") == 0) return NULL;
@@ -894,7 +1175,14 @@ static struct wp_image *image_make(struct wp_rt *rt, struct wp_code *c) {
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) goto out;
   lua_pushcfunction(L, prefill_protected);
   lua_pushlightuserdata(L, c);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK || tv.ext_n != 0 || tv.needs_close) goto out;
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) goto out;
+  if (wp_state_image_hook) {
+    lua_pushcfunction(L, wp_state_image_hook);
+    lua_pushinteger(L, (lua_Integer)(uintptr_t)tv.ar_base);
+    lua_pushinteger(L, (lua_Integer)(tv.ar_cur - tv.ar_base));
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) goto out;
+  }
+  if (tv.ext_n != 0 || tv.needs_close) goto out;
   size_t used = (size_t)(tv.ar_cur - tv.ar_base);
   uintptr_t base = (uintptr_t)tv.ar_base;
   img = wp_calloc(1, sizeof *img);
@@ -914,7 +1202,10 @@ static struct wp_image *image_make(struct wp_rt *rt, struct wp_code *c) {
   img->arena = (used + WP_ARENA_SLACK + AR_TABSIZE + 2047) & ~(size_t)2047;
   img->l_off = (size_t)((char *)L - tv.ar_base);
   img->mem_used = tv.mem_used;
-  goto out;
+  const char *why = image_prove(rt, c, L, img);
+  if (!why) goto out;
+  wp_logf(WP_LOG_DEBUG, "%s: no state image (a copy differs from its template: %s); its "
+          "processes are built by calls", c->entry ? c->entry->id : c->chunkname, why);
 fail:
   wp_free(img->bytes);
   wp_free(img->relocs);

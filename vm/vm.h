@@ -384,6 +384,11 @@ void wp_state_prefetch(const struct wp_vmproc *vp);
 void wp_code_scan(struct wp_rt *rt, struct wp_code *c, const char *src, size_t len);
 /* Frees a code's image (at shutdown, when no process runs the code). */
 void wp_image_free(struct wp_code *c);
+/* A test's hook (tests/unit/test_image.c), else NULL: run protected in
+** every image's template before the image is taken, with the template
+** arena's address and used bytes as integers. What it stores in the
+** template is part of the image. */
+extern lua_CFunction wp_state_image_hook;
 /* Compiles every process.lua/function.lua entry; 0 or -1 with err. */
 int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
 
