@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
   struct wp_proc *p = wp_proc_new(s, NULL);
   if (!p) return 1;
   p->counter = wp_ptab_next_counter(t);
-  p->pid_len = (uint16_t)snprintf(p->pid, sizeof p->pid, "{bench|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)snprintf(p->pid, WP_PID_INLINE, "{bench|0x%05" PRIx64 "}", p->counter);
   wp_proc_retain(p); /* ours, for the senders */
   if (wp_ptab_insert(t, p) != 0) return 1;
 

@@ -79,7 +79,7 @@ static struct wp_proc *create(struct wp_sched *s, int role, uint64_t index) {
   p->vm = d;
   struct wp_ptab *t = wp_sched_ptab(s);
   p->counter = wp_ptab_next_counter(t);
-  p->pid_len = (uint16_t)snprintf(p->pid, sizeof p->pid, "{bench|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)snprintf(p->pid, WP_PID_INLINE, "{bench|0x%05" PRIx64 "}", p->counter);
   wp_proc_retain(p); /* the caller's, besides the table's */
   if (wp_ptab_insert(t, p) != 0) {
     wp_proc_release(p);

@@ -90,14 +90,14 @@ static int do_spawn(lua_State *L, int flags, const char *fname) {
   }
   const char *id = luaL_checkstring(L, 1);
   const char *host = luaL_checkstring(L, 2);
-  char pid[WP_PID_MAX];
+  struct wp_proc *child;
   const char *kind, *msg;
   struct wp_vmproc *vp = self(L);
-  if (wp_rt_spawn(vp->rt, vp, id, host, L, 3, lua_gettop(L) - 2, flags, NULL, pid, &kind,
+  if (wp_rt_spawn(vp->rt, vp, id, host, L, 3, lua_gettop(L) - 2, flags, NULL, &child, &kind,
                   &msg))
     return wp_err_return(L, kind, msg);
-  lua_pushlstring(L, pid, strlen(pid)); /* not lua_pushstring: its cache,
-                                           keyed by this stack address, never hits */
+  lua_pushlstring(L, child->pid, child->pid_len);
+  wp_proc_release(child);
   return 1;
 }
 
@@ -424,10 +424,12 @@ static int l_reg_register(lua_State *L) {
 static int l_reg_lookup(lua_State *L) {
   size_t len;
   const char *name = luaL_checklstring(L, 1, &len);
-  char pid[WP_PID_MAX];
-  if (!wp_names_lookup(wp_sched_names(self(L)->rt->sched), name, len, pid))
-    return wp_err_return(L, WP_KIND_NOT_FOUND, "name not registered");
-  lua_pushstring(L, pid);
+  struct wp_sched *s = self(L)->rt->sched;
+  uint64_t c = wp_names_lookup(wp_sched_names(s), name, len);
+  struct wp_proc *p = c ? wp_ptab_get_counter(wp_sched_ptab(s), c) : NULL;
+  if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "name not registered");
+  lua_pushlstring(L, p->pid, p->pid_len);
+  wp_proc_release(p);
   return 1;
 }
 

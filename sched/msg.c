@@ -55,8 +55,8 @@ static struct wp_msg *fill(struct wp_msg *m, uint32_t kind, const char *from, si
                            size_t len) {
   atomic_init(&m->node.next, NULL);
   m->kind = kind;
-  m->from_len = (uint16_t)from_len;
-  m->topic_len = (uint16_t)topic_len;
+  m->from_len = (uint32_t)from_len;
+  m->topic_len = (uint32_t)topic_len;
   m->flags = 0;
   m->aux = 0;
   m->at = 0;
@@ -75,7 +75,7 @@ static struct wp_msg *fill(struct wp_msg *m, uint32_t kind, const char *from, si
 struct wp_msg *wp_msg_new(uint32_t kind, const char *from, size_t from_len,
                           const char *topic, size_t topic_len,
                           const void *payload, size_t len) {
-  if (from_len > UINT16_MAX || topic_len > UINT16_MAX) return NULL;
+  if (from_len > UINT32_MAX || topic_len > UINT32_MAX) return NULL;
   size_t total = sizeof(struct wp_msg) + from_len + 1 + topic_len + 1 + len;
   if (total < len) return NULL;
   struct wp_msg *m = wp_malloc(total);

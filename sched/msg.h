@@ -32,8 +32,8 @@ struct wp_mnode {
 struct wp_msg {
   struct wp_mnode node;
   uint32_t kind;       /* enum wp_msg_kind */
-  uint16_t from_len;   /* sender pid string length ("" = unknown) */
-  uint16_t topic_len;  /* topic length */
+  uint32_t from_len;   /* sender pid string length ("" = unknown) */
+  uint32_t topic_len;  /* topic length */
   uint32_t flags;      /* kind-specific (result is abnormal, ...) */
   uint64_t aux;        /* kind-specific integer */
   int64_t at;          /* creation time, Unix seconds (events) */
@@ -45,7 +45,7 @@ struct wp_msg {
 
 /* Allocates a message with room for `len` payload bytes (left uninitialised
 ** unless `payload` is given, which is copied). from/topic are copied. NULL on
-** allocation failure or when from/topic exceed 65535 bytes. */
+** allocation failure or when from/topic exceed UINT32_MAX bytes. */
 struct wp_msg *wp_msg_new(uint32_t kind, const char *from, size_t from_len,
                           const char *topic, size_t topic_len,
                           const void *payload, size_t len);

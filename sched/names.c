@@ -2,7 +2,8 @@
 ** names.c: the local name registry (see names.h).
 **
 ** A chained hash under one mutex: registration is rare next to messaging, and
-** lookups copy the pid string out, so no reference escapes the lock. Lock
+** lookups return the bound process's pid counter, so no reference escapes
+** the lock. Lock
 ** order: the registry lock, then a process lock (to check it is alive and
 ** record the name in its list, so the name dies with it).
 */
@@ -17,8 +18,6 @@
 struct binding {
   struct binding *next;
   uint64_t counter;
-  uint16_t pid_len;
-  char pid[WP_PID_MAX];
   size_t len;
   char name[];
 };
@@ -107,8 +106,6 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
     return WP_ENOMEM;
   }
   e->counter = p->counter;
-  e->pid_len = p->pid_len;
-  memcpy(e->pid, p->pid, p->pid_len + 1u);
   e->len = len;
   memcpy(e->name, name, len);
   e->name[len] = '\0';
@@ -155,14 +152,11 @@ int wp_names_unregister(struct wp_names *n, const char *name, size_t len) {
   return removed;
 }
 
-uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len, char *pid) {
+uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len) {
   uint64_t c = 0;
   wp_spin_lock(&n->lock);
   struct binding **pp = find(n, name, len);
-  if (pp && *pp) {
-    c = (*pp)->counter;
-    if (pid) memcpy(pid, (*pp)->pid, (*pp)->pid_len + 1u);
-  }
+  if (pp && *pp) c = (*pp)->counter;
   wp_spin_unlock(&n->lock);
   return c;
 }

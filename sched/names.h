@@ -21,9 +21,9 @@ int wp_names_register(struct wp_names *n, const char *name, size_t len,
                       struct wp_proc *p);
 /* Removes a binding whoever holds it. 1 if removed, 0 if not registered. */
 int wp_names_unregister(struct wp_names *n, const char *name, size_t len);
-/* Looks a name up: returns the bound process's counter (0 if none) and, when
-** pid is not NULL, copies its pid string (WP_PID_MAX bytes, NUL-terminated). */
-uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len, char *pid);
+/* Looks a name up: returns the bound process's pid counter (0 if none),
+** which wp_ptab_get_counter maps to the process. */
+uint64_t wp_names_lookup(struct wp_names *n, const char *name, size_t len);
 /* Releases the names detached from an exiting process (consumes the list);
 ** a name is removed only if it is still bound to `counter`. */
 void wp_names_release(struct wp_names *n, struct wp_name_ref *list, uint64_t counter);

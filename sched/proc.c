@@ -21,9 +21,21 @@ struct wp_proc *wp_proc_new_ext(struct wp_sched *s, void *host, size_t extra) {
   atomic_init(&p->kill, WP_KILL_NONE);
   p->sched = s;
   p->host = host;
+  p->pid = p->pid_inl;
   wp_mbox_init(&p->mbox);
   pthread_mutex_init(&p->lock, NULL);
   return p;
+}
+
+char *wp_proc_pid_alloc(struct wp_proc *p, size_t n) {
+  if (n <= sizeof p->pid_inl) {
+    if (p->pid != p->pid_inl) wp_free(p->pid);
+    return p->pid = p->pid_inl;
+  }
+  char *b = wp_malloc(n);
+  if (!b) return NULL;
+  if (p->pid != p->pid_inl) wp_free(p->pid);
+  return p->pid = b;
 }
 
 void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p); /* sched.c */
@@ -40,6 +52,7 @@ void wp_proc_release(struct wp_proc *p) {
     wp_free(n);
   }
   pthread_mutex_destroy(&p->lock);
+  if (p->pid != p->pid_inl) wp_free(p->pid);
   wp_free(p);
 }
 

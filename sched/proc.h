@@ -63,7 +63,7 @@ struct wp_name_ref { /* a name this process holds (names.c) */
   char name[]; /* may contain NUL bytes; len counts them */
 };
 
-#define WP_PID_MAX 96
+#define WP_PID_INLINE 80 /* pid bytes (with the NUL) kept in the block itself */
 
 struct wp_proc {
   _Atomic uint32_t state;
@@ -81,8 +81,10 @@ struct wp_proc {
   struct wp_hlist monitors; /* processes watching this one */
   struct wp_hlist links;    /* processes linked to this one */
   struct wp_name_ref *names;
-  uint16_t pid_len;
-  char pid[WP_PID_MAX];     /* "{host|0x00004}" */
+  char *pid;                /* "{host|0x00004}", NUL-terminated: pid_inl, or an
+                               allocation freed with the block (wp_proc_pid_room) */
+  uint32_t pid_len;
+  char pid_inl[WP_PID_INLINE];
 };
 
 /* Allocates a process block with one reference (the caller's, handed to the
@@ -91,6 +93,14 @@ struct wp_proc *wp_proc_new(struct wp_sched *s, void *host);
 /* Same, with `extra` zeroed bytes in the same allocation for the VM's
 ** per-process data: p->vm points at them (one allocation per process). */
 struct wp_proc *wp_proc_new_ext(struct wp_sched *s, void *host, size_t extra);
+/* Room for p's pid string of n bytes (with the NUL): the block's own buffer
+** when it fits, else an allocation freed with the block. Returns p->pid, or
+** NULL on allocation failure (p->pid unchanged). Before p is shared. */
+char *wp_proc_pid_alloc(struct wp_proc *p, size_t n); /* the rare case (proc.c) */
+static inline char *wp_proc_pid_room(struct wp_proc *p, size_t n) {
+  if (WP_LIKELY(n <= sizeof p->pid_inl && p->pid == p->pid_inl)) return p->pid;
+  return wp_proc_pid_alloc(p, n);
+}
 /* Takes one more reference. */
 static inline void wp_proc_retain(struct wp_proc *p) {
   atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);

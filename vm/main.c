@@ -309,19 +309,19 @@ static struct wp_host *single_terminal_host(struct wp_rt *rt);
 /* Resolves -x (and --host) to code and host; dies with a clear message. */
 static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_flag,
                          struct wp_code **code, struct wp_host **host) {
-  char ent[512], hst[512];
+  const char *ent = exec;
+  char *hst = NULL; /* ids have no length limit */
   const char *slash = strchr(exec, '/');
   if (slash) {
     if (strchr(slash + 1, '/')) die("invalid --exec value %s: more than one '/'", exec);
     if (slash == exec) die("invalid --exec value %s: empty host before '/'", exec);
     if (!slash[1]) die("invalid --exec value %s: empty entry after '/'", exec);
-    snprintf(hst, sizeof hst, "%.*s", (int)(slash - exec), exec);
-    snprintf(ent, sizeof ent, "%s", slash + 1);
+    hst = strndup(exec, (size_t)(slash - exec));
+    if (!hst) die("out of memory");
+    ent = slash + 1;
     if (host_flag && strcmp(host_flag, hst) != 0)
       die("--exec names host %s but --host says %s", hst, host_flag);
     host_flag = hst;
-  } else {
-    snprintf(ent, sizeof ent, "%s", exec);
   }
   const char *colon = strchr(ent, ':');
   if (!colon) die("invalid entry %s: expected namespace:name", ent);
@@ -347,6 +347,7 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   *code = wp_rt_code(rt, ent);
   if (!*code || (*code)->is_function)
     die("entry %s is a %s, not a process.lua entry", ent, e->kind);
+  free(hst);
 }
 
 static struct wp_host *single_terminal_host(struct wp_rt *rt) {
@@ -470,12 +471,13 @@ static int cmd_run(struct opts *o) {
 
   if (xcode) {
     wp_host_start(rt, xhost);
-    char pid[WP_PID_MAX];
+    struct wp_proc *child;
     const char *msg;
     int argc = cmdname ? o->argc - 1 : o->argc;
     char **argv = cmdname ? o->argv + 1 : o->argv;
-    if (wp_rt_spawn_cli(rt, xcode, xhost, argc, argv, pid, &msg)) die("%s", msg);
-    rt->terminal_counter = wp_pid_parse(pid, strlen(pid));
+    if (wp_rt_spawn_cli(rt, xcode, xhost, argc, argv, &child, &msg)) die("%s", msg);
+    rt->terminal_counter = child->counter;
+    wp_proc_release(child);
   }
 
   /* main loop: restarts, until a shutdown trigger */

@@ -19,12 +19,11 @@
 
 /* "{host|0x%05x}" with the digit counts of spec 08 §3 (5, 6, 8 or 16),
 ** written by hand: this is on every spawn. */
-int wp_pid_format(char *out, size_t n, const char *host, uint64_t c) {
+size_t wp_pid_format(char *out, size_t n, const char *host, size_t hl, uint64_t c) {
   int w = c <= 0xFFFFFu ? 5 : c <= 0xFFFFFFu ? 6 : c <= 0xFFFFFFFFu ? 8 : 16;
-  size_t hl = strlen(host);
   size_t len = 1 + hl + 3 + (size_t)w + 1;
   if (len >= n) {
-    out[0] = '\0';
+    if (n) out[0] = '\0';
     return 0;
   }
   char *p = out;
@@ -41,7 +40,7 @@ int wp_pid_format(char *out, size_t n, const char *host, uint64_t c) {
   p += w;
   *p++ = '}';
   *p = '\0';
-  return (int)len;
+  return len;
 }
 
 uint64_t wp_pid_parse(const char *s, size_t len) {
@@ -82,6 +81,10 @@ struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id) {
   return NULL;
 }
 
+static int id_is(const char *id, const char *s, size_t n) {
+  return strncmp(id, s, n) == 0 && id[n] == '\0';
+}
+
 /* Whether the host part of a pid string names a host here (or a function
 ** entry: function calls carry their entry id as host part). */
 static int pid_host_known(struct wp_rt *rt, const char *pid, size_t len) {
@@ -89,12 +92,12 @@ static int pid_host_known(struct wp_rt *rt, const char *pid, size_t len) {
   const char *h = pid + 1;
   const char *at = memchr(h, '@', (size_t)(bar - h));
   if (at) h = at + 1;
-  char id[256];
   size_t n = (size_t)(bar - h);
-  if (n >= sizeof id) return 0;
-  memcpy(id, h, n);
-  id[n] = '\0';
-  return wp_rt_host(rt, id) != NULL || wp_rt_code(rt, id) != NULL;
+  for (struct wp_host *x = rt->hosts; x; x = x->next)
+    if (id_is(x->id, h, n)) return 1;
+  for (size_t i = 0; i < rt->ncodes; i++)
+    if (id_is(rt->codes[i]->entry->id, h, n)) return 1;
+  return 0;
 }
 
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
@@ -113,7 +116,7 @@ struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
     }
     return p;
   }
-  c = wp_names_lookup(wp_sched_names(rt->sched), dest, len, NULL);
+  c = wp_names_lookup(wp_sched_names(rt->sched), dest, len);
   struct wp_proc *p = c ? wp_ptab_get_counter(pt, c) : NULL;
   if (!p) {
     *kind = WP_KIND_NOT_FOUND;
@@ -323,18 +326,25 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
 }
 
 /* Gives vp's process its pid and inserts it into the process table. Returns
-** the process, or NULL on failure (then everything is freed). */
-static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char *pid,
-                                   const char *pid_host) {
+** the process, or NULL on failure (then everything is freed). With `child`,
+** also a reference to it for the caller. */
+static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
+                                   struct wp_proc **child, const char *pid_host) {
   struct wp_proc *p = vp->p;
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
-  p->counter = wp_ptab_next_counter(pt);
-  p->pid_len = (uint16_t)wp_pid_format(p->pid, sizeof p->pid, pid_host, p->counter);
-  if (wp_ptab_insert(pt, p) != 0) {
+  size_t hl = strlen(pid_host), cap = hl + WP_PID_OVERHEAD;
+  char *buf = wp_proc_pid_room(p, cap);
+  if (buf) {
+    p->counter = wp_ptab_next_counter(pt);
+    p->pid_len = (uint32_t)wp_pid_format(buf, cap, pid_host, hl, p->counter);
+  }
+  if (child) wp_proc_retain(p); /* before p can be found (and end) */
+  if (!buf || wp_ptab_insert(pt, p) != 0) {
+    if (child) wp_proc_release(p);
     wp_proc_release(p); /* frees vp through the free hook */
     return NULL;
   }
-  if (pid) memcpy(pid, p->pid, p->pid_len + 1u);
+  if (child) *child = p;
   atomic_fetch_add(&vp->host->live, 1);
   atomic_fetch_add(&rt->live, 1);
   return p;
@@ -342,7 +352,8 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp, char 
 
 int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                 const char *host_id, lua_State *L, int first, int n, int flags,
-                struct wp_service *svc, char *pid, const char **kind, const char **msg) {
+                struct wp_service *svc, struct wp_proc **child, const char **kind,
+                const char **msg) {
   struct wp_host *host = wp_rt_host(rt, host_id);
   if (!host) {
     *kind = WP_KIND_NOT_FOUND;
@@ -370,7 +381,7 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
     *msg = cerr;
     return -1;
   }
-  struct wp_proc *p = proc_create(rt, vp, pid, flags & WP_SPAWN_FUNC ? id : host->id);
+  struct wp_proc *p = proc_create(rt, vp, child, flags & WP_SPAWN_FUNC ? id : host->id);
   if (!p) goto oom;
   /* Relations are in place before the child can run (a thief may run it at
   ** once after the wake below). */
@@ -396,7 +407,7 @@ oom:
 }
 
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
-                    int argc, char **argv, char *pid, const char **msg) {
+                    int argc, char **argv, struct wp_proc **child, const char **msg) {
   struct wp_vmproc *vp = vmproc_new(rt, code, host);
   if (!vp) goto oom;
   vp->argv = wp_calloc((size_t)argc + 1, sizeof(char *));
@@ -406,7 +417,7 @@ int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host
   }
   for (int i = 0; i < argc; i++) vp->argv[i] = wp_strdup(argv[i]);
   vp->argc = argc;
-  struct wp_proc *p = proc_create(rt, vp, pid, host->id);
+  struct wp_proc *p = proc_create(rt, vp, child, host->id);
   if (!p) goto oom;
   wp_proc_wake(p);
   return 0;

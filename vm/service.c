@@ -354,11 +354,12 @@ static void svc_start(struct wp_rt *rt, struct wp_service *s) {
   s->started_ns = now_ns();
   lua_State *L = luaL_newstate();
   const char *kind = "", *msg = "out of memory";
+  struct wp_proc *child = NULL;
   int rc = -1;
   if (L) {
     int n = s->input.len ? wp_codec_decode(L, s->input.data, s->input.len) : 0;
     rc = wp_rt_spawn(rt, NULL, s->code->entry->id, s->host->id, L, 1, n < 0 ? 0 : n, 0, s,
-                     s->pid, &kind, &msg);
+                     &child, &kind, &msg);
     lua_close(L);
   }
   if (rc) { /* spawn errors are not retried (spec 06 §4.4) */
@@ -367,7 +368,8 @@ static void svc_start(struct wp_rt *rt, struct wp_service *s) {
     set_state(s, WP_SVC_EXITED);
     return;
   }
-  s->counter = wp_pid_parse(s->pid, strlen(s->pid));
+  s->counter = child->counter;
+  wp_proc_release(child);
 }
 
 /* The k-th restart's delay: min(initial × factor^(k−1), max) ± jitter. */

@@ -32,7 +32,6 @@ struct wp_service {
   int ready;               /* the current run reached its first blocking point */
   int start_timed_out;
   uint64_t counter;        /* pid counter of the current run, 0 if none */
-  char pid[WP_PID_MAX];
   int64_t started_ns;
   int64_t restart_at_ns;   /* 0 = none scheduled */
   int attempts;            /* consecutive starts since the last stable run */

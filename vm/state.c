@@ -661,10 +661,9 @@ static int l_print(lua_State *L) {
   wp_vm_concat_args(L, " ", NULL);
   struct wp_vmproc *vp = wp_vm_self(L);
   int line = wp_vm_lua_line(L);
-  char fields[256];
-  snprintf(fields, sizeof fields, "{\"pid\": \"%s\", \"location\": \"%s:%d\"}",
-           vp->p->pid, vp->code ? vp->code->entry->id : "?", line);
-  wp_log(WP_LOG_INFO, NULL, lua_tostring(L, -1), fields);
+  const char *fields = lua_pushfstring(L, "{\"pid\": \"%s\", \"location\": \"%s:%d\"}",
+                                       vp->p->pid, vp->code ? vp->code->entry->id : "?", line);
+  wp_log(WP_LOG_INFO, NULL, lua_tostring(L, -2), fields);
   return 0;
 }
 

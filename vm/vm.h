@@ -330,23 +330,26 @@ struct wp_rt {
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
 ** of L (borrowed) as arguments. parent may be NULL. flags: WP_SPAWN_MONITOR,
-** WP_SPAWN_LINK. On success writes the pid string into pid (WP_PID_MAX) and
-** returns 0; on failure returns -1 with *kind and *msg (static strings). */
+** WP_SPAWN_LINK. On success returns 0 and, when child is not NULL, stores the
+** new process there with a reference the caller drops (wp_proc_release); on
+** failure returns -1 with *kind and *msg (static strings). */
 #define WP_SPAWN_MONITOR 1
 #define WP_SPAWN_LINK 2
 #define WP_SPAWN_FUNC 4 /* a function.lua call: runs on the parent's host, pid
                            host part = the function's entry id */
 int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                 const char *host_id, lua_State *L, int first, int n, int flags,
-                struct wp_service *svc, char *pid, const char **kind, const char **msg);
+                struct wp_service *svc, struct wp_proc **child, const char **kind,
+                const char **msg);
 /* Spawns a child (as wp_rt_spawn, monitored) and blocks the calling task of
 ** L until it ends; the task then returns the child's result value, or nil and
 ** its error. Raises on misuse; returns via lua_yield. */
 int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
                int flags);
-/* Spawns a terminal process with string arguments (the CLI's -x). */
+/* Spawns a terminal process with string arguments (the CLI's -x); child as
+** for wp_rt_spawn. */
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
-                    int argc, char **argv, char *pid, const char **msg);
+                    int argc, char **argv, struct wp_proc **child, const char **msg);
 struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id);
 struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id);
 /* Resolves a destination (pid string or name) to a referenced process.
@@ -355,8 +358,11 @@ struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err);
 /* Parses a pid string; returns its counter or 0 if it is not a pid. */
 uint64_t wp_pid_parse(const char *s, size_t len);
-/* Formats a pid string for host + counter. Returns its length. */
-int wp_pid_format(char *out, size_t n, const char *host, uint64_t counter);
+/* Formats the pid string of host (hl bytes) + counter into out (n bytes).
+** Returns its length; 0 (and "") when it does not fit: n = hl +
+** WP_PID_OVERHEAD always fits. Host ids have no length limit. */
+#define WP_PID_OVERHEAD 22 /* "{" "|0x" up to 16 digits "}" NUL */
+size_t wp_pid_format(char *out, size_t n, const char *host, size_t hl, uint64_t counter);
 
 /* The sched ops the runtime registers. */
 extern const struct wp_sched_ops wp_vm_ops;

@@ -346,14 +346,15 @@ int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int
   struct wp_task *t = wp_vm_blockable(L, "process.exec");
   struct wp_exitwait *w = wp_malloc(sizeof *w);
   if (!w) return luaL_error(L, "not enough memory");
-  char pid[WP_PID_MAX];
+  struct wp_proc *child;
   const char *kind, *msg;
-  if (wp_rt_spawn(vp->rt, vp, id, host_id, L, first, n, flags | WP_SPAWN_MONITOR, NULL, pid,
-                  &kind, &msg)) {
+  if (wp_rt_spawn(vp->rt, vp, id, host_id, L, first, n, flags | WP_SPAWN_MONITOR, NULL,
+                  &child, &kind, &msg)) {
     wp_free(w);
     return wp_err_return(L, kind, msg);
   }
-  w->counter = wp_pid_parse(pid, strlen(pid));
+  w->counter = child->counter;
+  wp_proc_release(child);
   w->task = t;
   w->next = vp->exitwaits;
   vp->exitwaits = w;

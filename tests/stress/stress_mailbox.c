@@ -188,7 +188,7 @@ TEST(stress_mailbox) {
   ASSERT(p != NULL);
   p->vm = c;
   p->counter = wp_ptab_next_counter(t);
-  p->pid_len = (uint16_t)snprintf(p->pid, sizeof p->pid, "{stress|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)snprintf(p->pid, WP_PID_INLINE, "{stress|0x%05" PRIx64 "}", p->counter);
   wp_proc_retain(p); /* ours, for the producers */
   ASSERT_EQ(wp_ptab_insert(t, p), 0);
 

@@ -127,7 +127,7 @@ static struct wp_proc *spawn(struct wp_sched *s, int role, uint64_t index) {
   p->vm = d;
   struct wp_ptab *t = wp_sched_ptab(s);
   p->counter = wp_ptab_next_counter(t);
-  p->pid_len = (uint16_t)snprintf(p->pid, sizeof p->pid, "{steal|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)snprintf(p->pid, WP_PID_INLINE, "{steal|0x%05" PRIx64 "}", p->counter);
   atomic_fetch_add(&g.spawned, 1);
   if (wp_ptab_insert(t, p) != 0) {
     wp_proc_release(p);

@@ -97,11 +97,26 @@ TEST(msg_layout) {
   ASSERT_EQ(m->len, 0);
   wp_msg_free(m);
 
-  /* from/topic longer than 65535 bytes are refused */
+  /* from/topic longer than 65535 bytes (a pid of a long host id) are carried
+  ** whole */
   static char big[70000];
   memset(big, 'x', sizeof big);
-  ASSERT(wp_msg_new(WP_MSG_USER, big, sizeof big, "", 0, NULL, 0) == NULL);
-  ASSERT(wp_msg_new(WP_MSG_USER, "", 0, big, sizeof big, NULL, 0) == NULL);
+  big[sizeof big - 1] = 'y';
+  m = wp_msg_new(WP_MSG_USER, big, sizeof big, "t", 1, payload, sizeof payload);
+  ASSERT(m != NULL);
+  ASSERT_EQ(m->from_len, sizeof big);
+  ASSERT(memcmp(wp_msg_from(m), big, sizeof big) == 0 && wp_msg_from(m)[sizeof big] == '\0');
+  ASSERT_STREQ(wp_msg_topic(m), "t");
+  ASSERT(memcmp(wp_msg_payload(m), payload, sizeof payload) == 0);
+  c = wp_msg_clone(m);
+  ASSERT(c != NULL && c->from_len == sizeof big && wp_msg_size(c) == wp_msg_size(m));
+  wp_msg_free(m);
+  wp_msg_free(c);
+  m = wp_msg_new(WP_MSG_USER, "", 0, big, sizeof big, NULL, 0);
+  ASSERT(m != NULL);
+  ASSERT_EQ(m->topic_len, sizeof big);
+  ASSERT(memcmp(wp_msg_topic(m), big, sizeof big) == 0);
+  wp_msg_free(m);
   return 0;
 }
 

@@ -23,8 +23,8 @@ static struct wp_proc *mkproc(struct wp_ptab *t, struct wp_sched *s) {
   ASSERT_EQ(atomic_load(&p->refs), 1);
   ASSERT_EQ(atomic_load(&p->state), WP_PS_IDLE);
   p->counter = wp_ptab_next_counter(t);
-  int n = snprintf(p->pid, sizeof p->pid, "{test|0x%05" PRIx64 "}", p->counter);
-  p->pid_len = (uint16_t)n;
+  int n = snprintf(p->pid, WP_PID_INLINE, "{test|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)n;
   return p;
 }
 

@@ -241,7 +241,7 @@ static struct wp_proc *spawn(struct wp_sched *s, behaviour fn, struct tp **out) 
   p->vm = d;
   struct wp_ptab *t = wp_sched_ptab(s);
   p->counter = wp_ptab_next_counter(t);
-  p->pid_len = (uint16_t)snprintf(p->pid, sizeof p->pid, "{test|0x%05" PRIx64 "}", p->counter);
+  p->pid_len = (uint32_t)snprintf(p->pid, WP_PID_INLINE, "{test|0x%05" PRIx64 "}", p->counter);
   if (out) *out = d;
   atomic_fetch_add(&ctx.spawned, 1);
   if (wp_ptab_insert(t, p) != 0) {
@@ -1090,7 +1090,7 @@ TEST(relations_semantics) {
   ASSERT_EQ(hl_has(b, &b->links, t->handle), 1); /* the old link, not a new one */
   ASSERT_EQ(wp_names_register(wp_sched_names(s), "t2", 2, t), WP_EDEAD);
   wp_names_release(wp_sched_names(s), names, t->counter);
-  ASSERT_EQ(wp_names_lookup(wp_sched_names(s), "t", 1, NULL), 0);
+  ASSERT_EQ(wp_names_lookup(wp_sched_names(s), "t", 1), 0);
   for (uint32_t i = 0; i < links.n; i++) {
     struct wp_proc *q = wp_ptab_get(wp_sched_ptab(s), links.v[i]);
     ASSERT(q == a || q == b);
@@ -1108,7 +1108,7 @@ TEST(relations_semantics) {
 /* EXIT and LINK_DOWN reach the watcher and the linked process through their
 ** mailboxes, after the messages the exiting process sent before. */
 static _Atomic int g_exit_seen;
-static char g_exit_from[WP_PID_MAX];
+static char g_exit_from[WP_PID_INLINE];
 
 static int watcher_run(struct wp_proc *p, struct tp *d) {
   struct wp_msg *m;
@@ -1157,8 +1157,8 @@ TEST(exit_notifies_monitors_and_links) {
   struct wp_proc *l = spawn(s, watcher_run, &ld);
   ASSERT(t && w && l);
   wp_handle th = t->handle, lh = l->handle;
-  char tpid[WP_PID_MAX];
-  memcpy(tpid, t->pid, sizeof tpid);
+  char tpid[WP_PID_INLINE];
+  memcpy(tpid, t->pid, t->pid_len + 1u);
   td->aux[0] = w->handle;
   td->aux[1] = l->handle;
   wd->peer = ld->peer = th;
@@ -1172,7 +1172,7 @@ TEST(exit_notifies_monitors_and_links) {
   ASSERT_STREQ(g_exit_from, tpid);
   ASSERT(wp_ptab_get(wp_sched_ptab(s), th) == NULL);
   ASSERT(wp_ptab_get(wp_sched_ptab(s), lh) == NULL);
-  ASSERT_EQ(wp_names_lookup(wp_sched_names(s), "dying", 5, NULL), 0);
+  ASSERT_EQ(wp_names_lookup(wp_sched_names(s), "dying", 5), 0);
   /* the watcher lives on, no longer linked or monitoring anything */
   struct wp_proc *q = wp_ptab_get(wp_sched_ptab(s), w->handle);
   ASSERT(q == w);
