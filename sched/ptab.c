@@ -2,17 +2,34 @@
 ** ptab.c: the process table (see ptab.h).
 **
 ** Design note. Slots live in chunks of 64Ki entries allocated on demand; the
-** chunk directory never moves, so a slot's address is stable. A slot holds
-** the process pointer and a generation that is bumped when the slot is freed;
-** handles carry the generation they were issued with. Free slot indices form
-** a stack under `free_lock`. Lookups lock one of 256 shards (spin.h) (by slot, or by
-** counter for the pid hash) just long enough to take a reference.
+** chunk directory never moves, so a slot's address is stable. Lookups lock
+** one of 256 shards (spin.h) (by slot, or by counter for the pid hash) just
+** long enough to take a reference.
+**
+** Handles never repeat. A handle is the slot index (low IDX_BITS bits) and
+** the slot's generation (the 39 bits above, from 1). A slot holds its
+** process and that process's handle; when the process leaves, the slot's
+** handle moves on to the next generation, which the slot's next process
+** gets. When a slot's last generation has been used the slot is retired: it
+** never returns to the free stack, so no handle value is ever issued twice
+** and a stale handle (a monitor, a link or a timer of a process long gone)
+** can never reach a newer process. The bound: a slot serves 2^39 - 1
+** processes, about 6 days of churn on one slot at a million spawns a
+** second; the 2^25 slots together serve 2^64 - 2^25 processes, about
+** 580,000 years at that rate. A retired slot costs its 16 bytes. Free slot
+** indices form a stack under `free_lock` (LIFO: the slot reused next is the
+** one whose cache lines are warmest); its capacity grows with the slots
+** handed out, so a release never allocates.
 **
 ** The pid hash is open-addressed (linear probing, at most 3/4 full): each
 ** entry holds the counter beside the process pointer, so a lookup reads the
 ** table and then only the process it finds, and an unlink reads only the
 ** table. With chains through the processes, both walked other processes'
 ** blocks, each a cache miss when thousands of processes take turns.
+**
+** No allocation or free happens under a spinlock (spin.h): a new chunk, a
+** larger free stack or a larger hash table is allocated before the lock is
+** taken and the one it replaces freed after it is released.
 */
 #include "ptab.h"
 
@@ -23,12 +40,18 @@
 
 #define CHUNK_BITS 16
 #define CHUNK_SIZE (1u << CHUNK_BITS)
-#define MAX_CHUNKS 512 /* 32M processes */
+#define IDX_BITS WP_PTAB_IDX_BITS
+#define MAX_CHUNKS (1u << (IDX_BITS - CHUNK_BITS)) /* 512 chunks: 32M slots */
+#define MAX_SLOTS (MAX_CHUNKS * CHUNK_SIZE)
+#define IDX_MASK ((wp_handle)MAX_SLOTS - 1)
+#define GEN_ONE ((wp_handle)1 << IDX_BITS) /* one generation step */
 #define NSHARDS 256
+
+_Static_assert(MAX_SLOTS == (1u << IDX_BITS), "slot indices fill IDX_BITS");
 
 struct slot {
   struct wp_proc *p;
-  uint32_t gen;
+  wp_handle handle; /* p's handle; while empty, the next one (0: never used) */
 };
 
 struct hent { /* a pid-hash entry; p == NULL: empty */
@@ -46,7 +69,7 @@ struct shard {
 struct wp_ptab {
   _Atomic(struct slot *) chunks[MAX_CHUNKS]; /* written under free_lock, read anywhere */
   wp_spin free_lock;
-  uint32_t *free_v;
+  uint32_t *free_v; /* room for every slot handed out (free_cap >= next_slot) */
   uint32_t free_n, free_cap;
   uint32_t next_slot; /* slots below this were handed out at least once */
   _Atomic uint64_t counter;
@@ -70,7 +93,7 @@ struct wp_ptab *wp_ptab_new(void) {
 
 void wp_ptab_free(struct wp_ptab *t) {
   if (!t) return;
-  for (int i = 0; i < MAX_CHUNKS; i++) wp_free(atomic_load(&t->chunks[i]));
+  for (unsigned i = 0; i < MAX_CHUNKS; i++) wp_free(atomic_load(&t->chunks[i]));
   for (int i = 0; i < NSHARDS; i++) wp_free(t->hash_shards[i].tab);
   wp_free(t->free_v);
   wp_free(t);
@@ -89,39 +112,70 @@ static struct slot *slot_at(struct wp_ptab *t, uint32_t idx) {
   return c ? &c[idx & (CHUNK_SIZE - 1)] : NULL;
 }
 
-/* Pops a free slot index or extends the table. -1 when full or out of memory. */
+/* Pops a free slot index or extends the table. -1 when full or out of
+** memory. Extending into a new chunk allocates the chunk and a free stack
+** with room for its slots with the lock released, then tries again. */
 static int64_t slot_alloc(struct wp_ptab *t) {
+  struct slot *chunk = NULL;
+  uint32_t *fv = NULL;
+  uint32_t fcap = 0;
   int64_t idx = -1;
-  wp_spin_lock(&t->free_lock);
-  if (t->free_n) {
-    idx = t->free_v[--t->free_n];
-  } else if (t->next_slot < (uint32_t)MAX_CHUNKS * CHUNK_SIZE) {
-    uint32_t c = t->next_slot >> CHUNK_BITS;
-    struct slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_relaxed);
-    if (!chunk) {
-      chunk = wp_calloc(CHUNK_SIZE, sizeof(struct slot));
-      atomic_store_explicit(&t->chunks[c], chunk, memory_order_release);
+  for (;;) {
+    wp_spin_lock(&t->free_lock);
+    if (t->free_n) {
+      idx = t->free_v[--t->free_n];
+      break;
     }
-    if (chunk) idx = t->next_slot++;
+    if (t->next_slot >= MAX_SLOTS) break;
+    uint32_t c = t->next_slot >> CHUNK_BITS;
+    if (atomic_load_explicit(&t->chunks[c], memory_order_relaxed)) {
+      idx = t->next_slot++;
+      break;
+    }
+    if (chunk && fcap == (c + 1) * CHUNK_SIZE) { /* ours, made for this chunk */
+      uint32_t *old = t->free_v; /* empty (free_n is 0): nothing to copy */
+      t->free_v = fv;
+      t->free_cap = fcap;
+      fv = old;
+      atomic_store_explicit(&t->chunks[c], chunk, memory_order_release);
+      chunk = NULL;
+      idx = t->next_slot++;
+      break;
+    }
+    wp_spin_unlock(&t->free_lock);
+    wp_free(chunk);
+    wp_free(fv);
+    fcap = (c + 1) * CHUNK_SIZE;
+    chunk = wp_calloc(CHUNK_SIZE, sizeof(struct slot));
+    fv = wp_malloc(fcap * sizeof *fv);
+    if (!chunk || !fv) {
+      wp_free(chunk);
+      wp_free(fv);
+      return -1;
+    }
   }
   wp_spin_unlock(&t->free_lock);
+  if (chunk) wp_free(chunk); /* another thread added the chunk meanwhile */
+  if (fv) wp_free(fv);       /* (not called for NULL: this is on every spawn) */
   return idx;
 }
 
-static void slot_release(struct wp_ptab *t, uint32_t idx) {
+/* Returns an empty slot to the free stack, unless it is retired (its
+** handle has run through every generation). Never allocates: the stack has
+** room for every slot handed out. */
+static void slot_release(struct wp_ptab *t, uint32_t idx, wp_handle next) {
+  if (next < GEN_ONE) return; /* retired: the generation wrapped to 0 */
   wp_spin_lock(&t->free_lock);
-  if (t->free_n == t->free_cap) {
-    uint32_t cap = t->free_cap ? t->free_cap * 2 : 1024;
-    uint32_t *v = wp_realloc(t->free_v, cap * sizeof *v);
-    if (!v) { /* leak the slot rather than fail an exit */
-      wp_spin_unlock(&t->free_lock);
-      return;
-    }
-    t->free_v = v;
-    t->free_cap = cap;
-  }
   t->free_v[t->free_n++] = idx;
   wp_spin_unlock(&t->free_lock);
+}
+
+/* Empties a slot (its shard locked) and moves its handle to the next
+** generation. Returns that handle (below GEN_ONE when the slot retires). */
+static wp_handle slot_vacate(struct slot *sl) {
+  sl->p = NULL;
+  sl->handle += GEN_ONE;
+  return sl->handle;
 }
 
 static uint32_t hash_counter(uint64_t c) {
@@ -142,20 +196,35 @@ static void hash_place(struct hent *tab, uint32_t cap, uint64_t counter, struct 
   tab[i].p = p;
 }
 
-/* Inserts into a shard's table, growing it past 3/4 full. Shard locked. */
+/* Inserts p into its hash shard, growing the shard's table past 3/4 full:
+** the larger table is allocated with the lock released, filled under it
+** (unless another thread grew the table meanwhile) and the old one freed
+** after it. 0 or WP_ENOMEM. */
 static int hash_put(struct shard *sh, struct wp_proc *p) {
-  if ((sh->count + 1) * 4 > sh->cap * 3) {
-    uint32_t nc = sh->cap ? sh->cap * 2 : 64;
-    struct hent *tab = wp_calloc(nc, sizeof *tab);
+  struct hent *tab = NULL; /* a larger table, or the one it replaced */
+  uint32_t nc = 0;
+  wp_spin_lock(&sh->lock);
+  while ((sh->count + 1) * 4 > sh->cap * 3) {
+    if (tab && nc == (sh->cap ? sh->cap * 2 : 64)) {
+      for (uint32_t i = 0; i < sh->cap; i++)
+        if (sh->tab[i].p) hash_place(tab, nc, sh->tab[i].counter, sh->tab[i].p);
+      struct hent *old = sh->tab;
+      sh->tab = tab;
+      sh->cap = nc;
+      tab = old;
+      break;
+    }
+    nc = sh->cap ? sh->cap * 2 : 64;
+    wp_spin_unlock(&sh->lock);
+    wp_free(tab);
+    tab = wp_calloc(nc, sizeof *tab);
     if (!tab) return WP_ENOMEM;
-    for (uint32_t i = 0; i < sh->cap; i++)
-      if (sh->tab[i].p) hash_place(tab, nc, sh->tab[i].counter, sh->tab[i].p);
-    wp_free(sh->tab);
-    sh->tab = tab;
-    sh->cap = nc;
+    wp_spin_lock(&sh->lock);
   }
   hash_place(sh->tab, sh->cap, p->counter, p);
   sh->count++;
+  wp_spin_unlock(&sh->lock);
+  if (tab) wp_free(tab);
   return 0;
 }
 
@@ -183,11 +252,6 @@ static int hash_del(struct shard *sh, struct wp_proc *p, uint32_t h) {
   return 1;
 }
 
-/* Handles carry generation + 1, so no handle is ever WP_HANDLE_NONE (0). */
-static wp_handle make_handle(uint32_t gen, uint32_t idx) {
-  return ((wp_handle)(gen + 1u) << 32) | idx;
-}
-
 int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   int64_t idx = slot_alloc(t);
   if (idx < 0) return WP_ELIMIT;
@@ -195,20 +259,17 @@ int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p) {
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct slot *sl = slot_at(t, (uint32_t)idx);
   wp_spin_lock(&ss->lock);
+  if (!sl->handle) sl->handle = GEN_ONE | (wp_handle)idx; /* first use: generation 1 */
   sl->p = p;
-  p->handle = make_handle(sl->gen, (uint32_t)idx);
+  p->handle = sl->handle;
   wp_spin_unlock(&ss->lock);
   uint32_t h = hash_counter(p->counter);
-  struct shard *hs = &t->hash_shards[h & (NSHARDS - 1)];
-  wp_spin_lock(&hs->lock);
-  int rc = hash_put(hs, p);
-  wp_spin_unlock(&hs->lock);
+  int rc = hash_put(&t->hash_shards[h & (NSHARDS - 1)], p);
   if (rc) {
     wp_spin_lock(&ss->lock);
-    sl->p = NULL;
-    sl->gen++;
+    wp_handle next = slot_vacate(sl);
     wp_spin_unlock(&ss->lock);
-    slot_release(t, (uint32_t)idx);
+    slot_release(t, (uint32_t)idx, next);
     return rc;
   }
   atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
@@ -222,16 +283,13 @@ void wp_ptab_unlink(struct wp_ptab *t, struct wp_proc *p) {
   int found = hash_del(hs, p, h);
   wp_spin_unlock(&hs->lock);
   if (!found) return; /* unlinked already */
-  uint32_t idx = (uint32_t)p->handle;
+  uint32_t idx = (uint32_t)(p->handle & IDX_MASK);
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct slot *sl = slot_at(t, idx);
   wp_spin_lock(&ss->lock);
-  if (sl->p == p) {
-    sl->p = NULL;
-    sl->gen++;
-  }
+  wp_handle next = slot_vacate(sl);
   wp_spin_unlock(&ss->lock);
-  slot_release(t, idx);
+  slot_release(t, idx, next);
   atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
 }
 
@@ -241,18 +299,32 @@ void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p) {
 }
 
 struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle hd) {
-  uint32_t idx = (uint32_t)hd;
-  if (idx >= (uint32_t)MAX_CHUNKS * CHUNK_SIZE) return NULL;
+  uint32_t idx = (uint32_t)(hd & IDX_MASK);
   struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
   struct wp_proc *p = NULL;
   wp_spin_lock(&ss->lock);
   struct slot *sl = slot_at(t, idx);
-  if (sl && sl->p && make_handle(sl->gen, idx) == hd) {
+  if (sl && sl->p && sl->handle == hd) {
     p = sl->p;
     wp_proc_retain(p);
   }
   wp_spin_unlock(&ss->lock);
   return p;
+}
+
+int wp_ptab_age_slot(struct wp_ptab *t, wp_handle stale, uint64_t n) {
+  uint32_t idx = (uint32_t)(stale & IDX_MASK);
+  struct shard *ss = &t->slot_shards[idx & (NSHARDS - 1)];
+  int rc = WP_EINVAL;
+  wp_spin_lock(&ss->lock);
+  struct slot *sl = slot_at(t, idx);
+  if (sl && !sl->p && sl->handle > stale) {
+    uint64_t left = (~(wp_handle)0 - sl->handle) >> IDX_BITS; /* generations after this one */
+    sl->handle += (n < left ? n : left) * GEN_ONE;
+    rc = 0;
+  }
+  wp_spin_unlock(&ss->lock);
+  return rc;
 }
 
 struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter) {

@@ -1,9 +1,10 @@
 /*
 ** ptab.h: the process table.
 **
-** Internally a process is found by its handle: slot index (low 32 bits) and
-** the slot's generation (high 32 bits), so a stale handle never reaches a
-** newer process in a reused slot. Pid strings carry the per-node counter
+** Internally a process is found by its handle: slot index (low 25 bits) and
+** the slot's generation (the 39 bits above). No handle value is ever issued
+** twice (a slot whose generations are used up is retired; ptab.c), so a
+** stale handle never reaches a newer process in a reused slot. Pid strings carry the per-node counter
 ** (spec 08), which a hash maps back to the process. Both lookups take a
 ** reference (wp_proc_release it). Locks are sharded by slot and by counter.
 */
@@ -13,6 +14,8 @@
 #include <stdint.h>
 
 #include "proc.h"
+
+#define WP_PTAB_IDX_BITS 25 /* handle bits that hold the slot index */
 
 struct wp_ptab;
 
@@ -33,6 +36,11 @@ void wp_ptab_remove(struct wp_ptab *t, struct wp_proc *p);
 /* Lookups: a referenced live process, or NULL. */
 struct wp_proc *wp_ptab_get(struct wp_ptab *t, wp_handle h);
 struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter);
+/* For tests: moves the empty slot of `stale` (a handle whose process has
+** left) n generations on, as if n processes had come and gone there; at
+** most to the slot's last generation. 0, or WP_EINVAL when the slot holds a
+** process, is retired or never held `stale`. */
+int wp_ptab_age_slot(struct wp_ptab *t, wp_handle stale, uint64_t n);
 /* Number of processes in the table. */
 uint64_t wp_ptab_count(struct wp_ptab *t);
 /* Calls fn(p, ud) for every process in the table (each referenced for the

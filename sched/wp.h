@@ -22,7 +22,7 @@ enum {
   WP_ESHUTDOWN = -9    /* host or runtime is shutting down */
 };
 
-/* A process handle: slot index in the low 32 bits, slot generation above. */
+/* A process handle: slot index and slot generation (sched/ptab.h); never 0. */
 typedef uint64_t wp_handle;
 #define WP_HANDLE_NONE ((wp_handle)0)
 

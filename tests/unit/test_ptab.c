@@ -34,8 +34,11 @@ static struct wp_proc *spawn(struct wp_ptab *t) {
   return p;
 }
 
-static uint32_t slot_of(wp_handle h) { return (uint32_t)h; }
-static uint32_t gen_of(wp_handle h) { return (uint32_t)(h >> 32); }
+static uint32_t slot_of(wp_handle h) { return (uint32_t)(h & ((UINT64_C(1) << WP_PTAB_IDX_BITS) - 1)); }
+static uint64_t gen_of(wp_handle h) { return h >> WP_PTAB_IDX_BITS; }
+static wp_handle handle_of(uint64_t gen, uint32_t slot) {
+  return (gen << WP_PTAB_IDX_BITS) | slot;
+}
 
 TEST(counter_starts_at_one) {
   struct wp_ptab *t = wp_ptab_new();
@@ -80,7 +83,8 @@ TEST(insert_get_remove) {
   /* handles of slots never handed out, and far out of range */
   ASSERT(wp_ptab_get(t, (wp_handle)12345) == NULL);
   ASSERT(wp_ptab_get(t, (wp_handle)0xffffffffu) == NULL);
-  ASSERT(wp_ptab_get(t, ((wp_handle)7 << 32) | slot_of(a->handle)) == NULL);
+  ASSERT(wp_ptab_get(t, handle_of(7, slot_of(a->handle))) == NULL);
+  ASSERT(wp_ptab_get(t, ~(wp_handle)0) == NULL);
 
   wp_handle ha = a->handle;
   wp_ptab_remove(t, a); /* frees a: the table held the only reference */
@@ -136,6 +140,58 @@ TEST(stale_handle_after_reuse) {
     wp_proc_release(q);
   }
   wp_ptab_remove(t, b);
+  wp_ptab_free(t);
+  return 0;
+}
+
+/*
+** A handle kept by someone after its process left (in a monitor or link
+** list, a timer) must never resolve again, however many processes use the
+** slot after it. With 32-bit generations the 2^32nd reuse of a slot issued
+** the kept handle again: at a million spawns a second on one slot, within
+** 72 minutes. The churn is simulated with wp_ptab_age_slot (a loop of 2^32
+** spawns would take minutes); it stops at the slot's last generation, after
+** which the slot must be retired rather than wrap to its first.
+*/
+TEST(stale_handle_never_reissued) {
+  struct wp_ptab *t = wp_ptab_new();
+  struct wp_proc *a = spawn(t);
+  uint32_t slot = slot_of(a->handle);
+  wp_handle kept[8];
+  int nk = 0;
+  kept[nk++] = a->handle;
+  wp_ptab_remove(t, a);
+  /* 2^32 - 1 more generations: where a 32-bit generation wraps to a's */
+  static const uint64_t skips[] = {(UINT64_C(1) << 32) - 1, (UINT64_C(1) << 32) - 1,
+                                   UINT64_C(1) << 35, UINT64_MAX};
+  for (size_t k = 0; k < sizeof skips / sizeof skips[0]; k++) {
+    ASSERT_EQ(wp_ptab_age_slot(t, kept[nk - 1], skips[k]), 0);
+    struct wp_proc *b = spawn(t);
+    ASSERT_EQ(slot_of(b->handle), slot); /* the only free slot */
+    for (int i = 0; i < nk; i++) {
+      if (b->handle == kept[i])
+        TEST_FAIL("BUG: handle %#" PRIx64 " issued again after %d slot reuse(s)", kept[i], i);
+      ASSERT(wp_ptab_get(t, kept[i]) == NULL);
+    }
+    struct wp_proc *q = wp_ptab_get(t, b->handle);
+    ASSERT(q == b);
+    wp_proc_release(q);
+    kept[nk++] = b->handle;
+    wp_ptab_remove(t, b);
+  }
+  /* the last skip left the slot at its last generation: it is retired now */
+  ASSERT_EQ(gen_of(kept[nk - 1]), (UINT64_C(1) << (64 - WP_PTAB_IDX_BITS)) - 1);
+  ASSERT_EQ(wp_ptab_age_slot(t, kept[nk - 1], 1), WP_EINVAL);
+  for (int round = 0; round < 3; round++) {
+    struct wp_proc *c = spawn(t);
+    ASSERT(slot_of(c->handle) != slot);
+    for (int i = 0; i < nk; i++) {
+      ASSERT(c->handle != kept[i]);
+      ASSERT(wp_ptab_get(t, kept[i]) == NULL);
+    }
+    wp_ptab_remove(t, c);
+  }
+  ASSERT_EQ(wp_ptab_count(t), 0);
   wp_ptab_free(t);
   return 0;
 }
@@ -466,9 +522,9 @@ static void *unissued_looker(void *arg) {
   struct unissued *u = arg;
   while (!atomic_load_explicit(&u->stop, memory_order_relaxed)) {
     /* slot 1 of chunk 0, first generation: never issued in this test */
-    struct wp_proc *p = wp_ptab_get(u->t, ((wp_handle)1 << 32) | 1);
+    struct wp_proc *p = wp_ptab_get(u->t, handle_of(1, 1));
     if (p) {
-      ASSERT_EQ(p->handle, ((wp_handle)1 << 32) | 1);
+      ASSERT_EQ(p->handle, handle_of(1, 1));
       wp_proc_release(p);
     }
     atomic_fetch_add_explicit(&u->lookups, 1, memory_order_relaxed);
@@ -486,7 +542,7 @@ TEST(lookup_unissued_handle) {
   while (atomic_load_explicit(&u.lookups, memory_order_relaxed) < 100 && now_ms() < deadline)
     sched_yield();
   struct wp_proc *p = spawn(u.t); /* allocates chunk 0 */
-  ASSERT(p->handle != (((wp_handle)1 << 32) | 1));
+  ASSERT(p->handle != handle_of(1, 1));
   atomic_store_explicit(&u.stop, 1, memory_order_relaxed);
   pthread_join(th, NULL);
   wp_ptab_remove(u.t, p);
@@ -499,6 +555,7 @@ TEST_LIST = {
   TEST_ENTRY(insert_get_remove),
   TEST_ENTRY(handle_none_is_never_issued),
   TEST_ENTRY(stale_handle_after_reuse),
+  TEST_ENTRY(stale_handle_never_reissued),
   TEST_ENTRY(refcount_keeps_removed_alive),
   TEST_ENTRY(each_visits_live),
   TEST_ENTRY(many_processes),
