@@ -1,6 +1,7 @@
 /* alloc.c: wp_malloc over jemalloc or libc (see alloc.h). */
 #include "alloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,41 +40,55 @@ static int fault(void) {
 
 #ifdef WIPPY_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#endif
 
-/* jemalloc's malloc/free (it replaces the libc ones when linked) have an
-** inlined thread-cache fast path that mallocx/dallocx lack. */
+#ifdef WIPPY_SANITIZED
+_Thread_local int wp_alloc_spins_held;
+
+static void no_spin(void) {
+  if (wp_alloc_spins_held) {
+    fputs("wippy: allocation or free under a spinlock (see sched/spin.h)\n", stderr);
+    abort();
+  }
+}
+#else
+#define no_spin() ((void)0)
+#endif
+
+/* With jemalloc linked, malloc/free are jemalloc's (it replaces the libc
+** ones), whose inlined thread-cache fast path mallocx/dallocx lack. */
 void *wp_malloc(size_t n) {
+  no_spin();
   FAULT();
   return malloc(n ? n : 1);
 }
+
 void *wp_calloc(size_t n, size_t size) {
+  no_spin();
   FAULT();
   return calloc(n ? n : 1, size ? size : 1);
 }
+
 void *wp_realloc(void *p, size_t n) {
+  no_spin();
   FAULT();
   return realloc(p, n ? n : 1);
 }
-void wp_free(void *p) { free(p); }
+
+void wp_free(void *p) {
+  no_spin();
+  free(p);
+}
+
+#ifdef WIPPY_JEMALLOC
 void wp_free_sized(void *p, size_t n) {
+  no_spin();
   if (p) sdallocx(p, n ? n : 1, 0);
 }
 const char *wp_alloc_name(void) { return "jemalloc"; }
 #else
-void *wp_malloc(size_t n) {
-  FAULT();
-  return malloc(n ? n : 1);
-}
-void *wp_calloc(size_t n, size_t size) {
-  FAULT();
-  return calloc(n ? n : 1, size ? size : 1);
-}
-void *wp_realloc(void *p, size_t n) {
-  FAULT();
-  return realloc(p, n ? n : 1);
-}
-void wp_free(void *p) { free(p); }
 void wp_free_sized(void *p, size_t n) {
+  no_spin();
   (void)n;
   free(p);
 }

@@ -32,4 +32,12 @@ void wp_alloc_fail(uint64_t first, uint64_t count);
 uint64_t wp_alloc_counted(uint64_t *failed);
 #endif
 
+#ifdef WIPPY_SANITIZED
+/* Spinlocks (spin.h) this thread holds. Sanitizer builds (CI runs every
+** test under them) count them, and every function above aborts when called
+** while one is held: whoever waits for a spinlock burns its CPU for as long
+** as the holder spends in the allocator. */
+extern _Thread_local int wp_alloc_spins_held;
+#endif
+
 #endif
