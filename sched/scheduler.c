@@ -40,8 +40,9 @@
 ** preempted. When a preempted run goes on for STUCK_SLICES slices, the
 ** watchdog starts a spare worker thread (up to SPARES), so the other
 ** processes keep running; when the stuck run finally returns, a worker
-** beyond the target count retires. Loops over workers run over every slot
-** ever used (`nused`); a retired worker's queue is stolen from like any.
+** beyond the target count retires, handing what it had queued (runnext,
+** staged, its ring) to the inject queue. Loops over workers run over every
+** slot ever used (`nused`).
 */
 #include "scheduler.h"
 
@@ -388,9 +389,13 @@ static int retire(struct worker *w) {
   while (n > s->nworkers) {
     if (atomic_compare_exchange_weak(&s->nactive, &n, n - 1)) {
       struct wp_proc *p = atomic_exchange(&w->runnext, NULL);
-      if (p) wp_injectq_push(&s->inject, p); /* nobody else takes runnext */
+      if (p) wp_injectq_push(&s->inject, p);
       unstage(w);
-      if (work_visible(s)) notify(s); /* its ring is left to thieves */
+      /* Its ring too: left there, a process would wait until some worker
+      ** ran out of work of its own and stole it, which a busy pool never
+      ** does. Only the owner pushes to a ring, and the owner is leaving. */
+      while ((p = wp_runq_pop_owner(&w->q))) wp_injectq_push(&s->inject, p);
+      if (work_visible(s)) notify(s);
       return 1;
     }
   }

@@ -937,6 +937,73 @@ TEST(no_preempt_within_slice) {
   return 0;
 }
 
+/*
+** A worker stuck in a run that cannot be preempted is replaced by a spare;
+** when the run ends, the stuck worker retires. A process queued on its ring
+** at that moment (here: the stuck process itself, requeued by its yield)
+** must not be left there: with every remaining worker busy with its own
+** ring nobody steals, so it would never run again. The hog keeps the one
+** remaining worker busy (it yields on every run, so its own ring is never
+** empty); the stuck process must still get its second run. Slices are long
+** (20 ms, stuck after 80 ms) so that the kernel descheduling the hog's
+** worker mid-run on a loaded machine does not make it a stuck worker too:
+** the spare started for it would find its own ring empty and steal, and
+** the test would pass without the hand-over.
+*/
+static _Atomic int g_stuck_started, g_stuck_again, g_hog_running, g_hog_stop;
+
+static int hog_run(struct wp_proc *p, struct tp *d) {
+  (void)d;
+  struct wp_msg *m;
+  while ((m = wp_mbox_take_sc(&p->mbox)) != NULL) wp_msg_free(m);
+  atomic_store(&g_hog_running, 1);
+  if (atomic_load(&g_hog_stop)) return finish(p);
+  return WP_RUN_YIELD;
+}
+
+static int stuck_run(struct wp_proc *p, struct tp *d) {
+  struct wp_msg *m;
+  while ((m = wp_mbox_take_sc(&p->mbox)) != NULL) wp_msg_free(m);
+  if (d->n++ == 0) {
+    /* deaf to preemption, like a Lua callback inside a C call */
+    atomic_store(&g_stuck_started, 1);
+    ctx_signal();
+    uint64_t t0 = wp_clock_ns(), limit = 10000000000u * SLOW; /* failure bound */
+    while (!atomic_load(&g_hog_running)) {
+      if (wp_clock_ns() - t0 > limit) {
+        PFAIL("no spare worker ran the hog");
+        return finish(p);
+      }
+    }
+    return WP_RUN_YIELD;
+  }
+  atomic_store(&g_stuck_again, 1); /* not in d: freed when this run ends */
+  ctx_signal();
+  return finish(p);
+}
+
+TEST(retired_worker_queue_handed_over) {
+  struct wp_sched *s = sched_start(1, 20000000); /* 20 ms slices (see above) */
+  atomic_store(&g_stuck_started, 0);
+  atomic_store(&g_stuck_again, 0);
+  atomic_store(&g_hog_running, 0);
+  atomic_store(&g_hog_stop, 0);
+  struct wp_proc *st = spawn(s, stuck_run, NULL);
+  ASSERT(st != NULL);
+  ASSERT_EQ(send_msg(s, st->handle, "go", 0, 0, 0), 0);
+  wait_flag(&g_stuck_started, 10000, "the stuck run");
+  struct wp_proc *hog = spawn(s, hog_run, NULL); /* only a spare can run it */
+  ASSERT(hog != NULL);
+  ASSERT_EQ(send_msg(s, hog->handle, "go", 0, 0, 0), 0);
+  int ran = wait_for(pred_flag, (void *)&g_stuck_again, 5000);
+  atomic_store(&g_hog_stop, 1);
+  check_errors();
+  if (!ran) TEST_FAIL("BUG: the process queued on the retired worker never ran again");
+  wait_frees(2, 10000);
+  sched_finish(s);
+  return 0;
+}
+
 TEST(preempt_1_worker) { return run_preempt(1, 1); }
 TEST(preempt_2_workers) { return run_preempt(2, 3); }
 
@@ -1309,6 +1376,7 @@ TEST_LIST = {
   TEST_ENTRY(timers_deliver),
   TEST_ENTRY(timer_cancel_before_fire),
   TEST_ENTRY(no_preempt_within_slice),
+  TEST_ENTRY(retired_worker_queue_handed_over),
   TEST_ENTRY(preempt_1_worker),
   TEST_ENTRY(preempt_2_workers),
   TEST_ENTRY(interrupt_on_preemption),
