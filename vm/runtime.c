@@ -396,6 +396,10 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
     ** it never runs its code (the kill ends it at its first run) and the
     ** caller gets the error */
     wp_proc_kill(p, WP_KILL_TERMINATE);
+    if (child) {
+      wp_proc_release(*child);
+      *child = NULL;
+    }
     goto oom;
   }
   wp_proc_wake(p);
