@@ -1,9 +1,9 @@
 /*
 ** utf8case.h: UTF-8 aware upper/lower case mapping for string.upper/lower
 ** (spec: "schön" -> "SCHÖN", as Wippy's Go strings.ToUpper does).
-** Every one-to-one case mapping of Unicode 14 (as Go's unicode tables);
-** ASCII fast path. Bytes that
-** are not valid UTF-8 are copied unchanged, never rejected.
+** Every one-to-one (simple) case mapping of Unicode, from libutf8proc, as
+** Go's unicode tables; ASCII fast path. Bytes that are not valid UTF-8 are
+** copied unchanged, never rejected.
 */
 #ifndef WP_UTF8CASE_H
 #define WP_UTF8CASE_H
