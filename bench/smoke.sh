@@ -37,11 +37,15 @@ cases=(
     "idle 100"
     "pingpong 1000"
     "sleepers 100 50"
+    "chaos 3000 100 200 400"
     "wheel 10000"
     "mailbox 2 10000"
     "steal 200 10 1"
     "codec 1000 1"
 )
+
+# chaos: RSS counts as settled after 2 quiet seconds (10 by default)
+export WIPPY_BENCH_SETTLE_WINDOW=2
 
 passed=0
 failed=0

@@ -1,0 +1,1 @@
+../../../../examples/echo-service/src/worker.lua

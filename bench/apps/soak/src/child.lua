@@ -1,0 +1,1 @@
+../../spawn/src/child.lua

@@ -1,0 +1,164 @@
+-- The soak's four lanes, one process each (app:lane_echo, ...), each running
+-- rounds of one bench app's workload until the deadline (Unix ns), checking
+-- every round's counts, then reporting "lane" {name, rounds, ops, ...} to the
+-- parent. A count that does not match raises: the lane ends with an error,
+-- which the parent sees in its EXIT. The processes they start are the bench
+-- apps' own (linked files: echo's relay, worker and client; spawn's child and
+-- trivial; sleepers' sleeper; pingpong's ping and pong).
+local time = require("time")
+
+local now, expect = b.now, b.expect
+
+local function check(ok, fmt, ...)
+    if not ok then error(string.format(fmt, ...), 2) end
+end
+
+-- n messages with `topic` on the inbox, bounded by `limit`; returns their
+-- payloads' data
+local function gather(inbox, n, topic, limit)
+    local got = {}
+    local give_up = time.after(limit)
+    for i = 1, n do
+        local r = channel.select { inbox:case_receive(), give_up:case_receive() }
+        check(r.channel ~= give_up, "only %d of %d %s within %s", i - 1, n, topic, limit)
+        check(r.value:topic() == topic, "expected %s, got %s", topic, r.value:topic())
+        local p = r.value:payload() -- none for spawn's "x"
+        got[i] = p and p:data()
+    end
+    return got
+end
+
+-- the next event, which must be the normal EXIT of `pid`
+local function await_exit(events, pid)
+    local give_up = time.after("60s")
+    local r = channel.select { events:case_receive(), give_up:case_receive() }
+    check(r.channel ~= give_up, "no EXIT from %s within 60 s", pid)
+    local ev = r.value
+    check(ev.kind == process.event.EXIT and ev.from == pid, "expected the EXIT of %s, got %s from %s",
+          pid, tostring(ev.kind), tostring(ev.from))
+    check(not (ev.result and ev.result.error), "%s failed: %s", pid, tostring(ev.result and ev.result.error))
+end
+
+local function report(parent, name, rounds, ops, extra)
+    local r = extra or {}
+    r.name, r.rounds, r.ops = name, rounds, ops
+    process.send(parent, "lane", r)
+    return 0
+end
+
+-- echo: the closed-loop echo (apps/echo) in rounds of one second with C
+-- fresh clients; its workers sleep 1 ms (a timer each). Per round: every
+-- client's replies + timeouts == its requests, no timeout, no bad reply; the
+-- relay's requests == all requests sent so far, one EXIT per worker, none
+-- failed. ops = replies.
+local function echo(parent, deadline, c)
+    local inbox = process.inbox()
+    local events = process.events()
+    local me = process.pid()
+    local relay = process.spawn_monitored("app:relay", "app:processes", me, 1)
+    check(relay, "relay spawn failed")
+    check(expect(inbox, "relay_ready", "30s"), "the relay never said ready")
+    local rounds, sent, replies = 0, 0, 0
+    local clients = {}
+    while now() < deadline do
+        for i = 1, c do
+            clients[i] = process.spawn("app:client", "app:processes", me)
+            check(clients[i], "client spawn failed")
+        end
+        gather(inbox, c, "ready", "60s")
+        local t = now()
+        local go = { warm_end = t, stop = t + 1000000000 }
+        for i = 1, c do process.send(clients[i], "go", go) end
+        for _, d in ipairs(gather(inbox, c, "done", "60s")) do
+            check(d.bad == 0, "%d bad replies", d.bad)
+            check(d.tos_all == 0, "%d timeouts", d.tos_all)
+            check(d.replies == d.sent, "%d replies to %d requests", d.replies, d.sent)
+            sent, replies = sent + d.sent, replies + d.replies
+        end
+        local st, err = b.relay_stats(inbox)
+        check(st, "%s", err)
+        check(st.msgs == sent, "the relay got %d requests, the clients sent %d", st.msgs, sent)
+        check(st.downs == st.msgs and st.failed == 0, "relay: %d EXITs (%d failed) for %d workers",
+              st.downs, st.failed, st.msgs)
+        rounds = rounds + 1
+    end
+    process.cancel(relay) -- it returns on CANCEL
+    await_exit(events, relay)
+    return report(parent, "echo", rounds, replies)
+end
+
+-- spawn: per round K fire-and-forget children, each telling the lane it ran,
+-- then K/5 sequential spawn_monitored + EXIT round trips (apps/spawn).
+-- ops = processes spawned.
+local function spawn(parent, deadline, k)
+    local inbox = process.inbox()
+    local events = process.events()
+    local me = process.pid()
+    local rounds, ops = 0, 0
+    while now() < deadline do
+        for _ = 1, k do check(process.spawn("app:child", "app:processes", me), "spawn failed") end
+        gather(inbox, k, "x", "60s")
+        for _ = 1, k // 5 do
+            local pid = process.spawn_monitored("app:trivial", "app:processes")
+            check(pid, "spawn_monitored failed")
+            await_exit(events, pid)
+        end
+        rounds, ops = rounds + 1, ops + k + k // 5
+    end
+    return report(parent, "spawn", rounds, ops)
+end
+
+-- timers: per round K sleepers (apps/sleepers) until one deadline 5-100 ms
+-- away, none woken early; meanwhile a 2 ms ticker is read, and K timers of
+-- 10 s are armed and dropped (their channels become garbage: they must not
+-- pile up). ops = sleepers woken.
+local function timers(parent, deadline, k)
+    local inbox = process.inbox()
+    local me = process.pid()
+    local rounds, ops, ticks = 0, 0, 0
+    while now() < deadline do
+        for _ = 1, k do time.after("10s") end
+        local due = now() + math.random(5, 100) * 1000000
+        for _ = 1, k do check(process.spawn("app:sleeper", "app:processes", me, due), "spawn failed") end
+        local ticker = time.ticker("2ms")
+        local tch = ticker:channel()
+        local give_up = time.after("60s")
+        local woke = 0
+        while woke < k do
+            local r = channel.select { inbox:case_receive(), tch:case_receive(), give_up:case_receive() }
+            check(r.channel ~= give_up, "only %d of %d sleepers woke within 60 s", woke, k)
+            if r.channel == tch then
+                ticks = ticks + 1
+            else
+                check(r.value:topic() == "woke", "expected woke, got %s", r.value:topic())
+                local d = r.value:payload():data()
+                check(d[2] >= due - 1000000, "a sleeper woke %d us early", (due - d[2]) // 1000)
+                woke = woke + 1
+            end
+        end
+        ticker:stop()
+        rounds, ops = rounds + 1, ops + k
+    end
+    return report(parent, "timers", rounds, ops, { ticks = ticks })
+end
+
+-- pingpong: per round a fresh pair (apps/pingpong) doing 10,000 warm-up and
+-- N counted round trips. ops = counted round trips.
+local function pingpong(parent, deadline, n)
+    local inbox = process.inbox()
+    local events = process.events()
+    local me = process.pid()
+    local rounds, ops = 0, 0
+    while now() < deadline do
+        local pong = process.spawn("app:pong", "app:processes")
+        local ping = pong and process.spawn_monitored("app:ping", "app:processes", me, pong, n)
+        check(ping, "spawn failed")
+        local d = gather(inbox, 1, "pinged", "120s")[1]
+        check(d.n == n, "%d of %d round trips", d.n, n)
+        await_exit(events, ping)
+        rounds, ops = rounds + 1, ops + n
+    end
+    return report(parent, "pingpong", rounds, ops)
+end
+
+return { echo = echo, spawn = spawn, timers = timers, pingpong = pingpong }

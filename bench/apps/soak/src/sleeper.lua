@@ -1,0 +1,1 @@
+../../sleepers/src/sleeper.lua

@@ -1,0 +1,1 @@
+../../spawn/src/trivial.lua
