@@ -276,6 +276,12 @@ static struct wp_vtimer *vtimer_find(struct wp_vmproc *vp, uint64_t id) {
   return vt;
 }
 
+/* A timer's channel may be garbage (a time.after nobody kept) that is not
+** finalized yet. Any allocation here may run a collection step, and the
+** channel's finalizer (chan_gc) frees vt: so the collector is held off
+** while vt and its channel are in use (emergency collections, the only ones
+** left, never run finalizers). An error raised meanwhile ends the process
+** (drain), so the collector it leaves stopped is never needed again. */
 static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
   struct wp_vtimer *vt = vtimer_find(vp, id);
   if (!vt) return;
@@ -283,15 +289,23 @@ static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
     if (vt->task) wp_task_ready(vp, vt->task, 0);
   } else if (vt->chan) {
     struct wp_chan *c = vt->chan;
+    int gc = lua_gc(L, LUA_GCISRUNNING);
+    if (gc) lua_gc(L, LUA_GCSTOP);
     vp->rt->push_time(L, wp_wall_ns());
     wp_chan_offer(L, c); /* a full ticker channel drops the tick */
+    int rearmed = 0;
     if (vt->kind == WP_VT_TICKER) {
-      if (wp_sched_timer_add(vp->p->sched, &vt->node, vt->period) == 0) return;
-      /* a ticker that stopped ticking would leave its reader waiting */
-      wp_vtimer_free(vp, vt);
-      luaL_error(L, "not enough memory to re-arm a ticker");
+      rearmed = wp_sched_timer_add(vp->p->sched, &vt->node, vt->period) == 0;
+      if (!rearmed) {
+        /* a ticker that stopped ticking would leave its reader waiting */
+        wp_vtimer_free(vp, vt);
+        luaL_error(L, "not enough memory to re-arm a ticker");
+      }
+    } else {
+      wp_chan_close(L, c);
     }
-    wp_chan_close(L, c);
+    if (gc) lua_gc(L, LUA_GCRESTART);
+    if (rearmed) return;
   }
   wp_vtimer_free(vp, vt);
 }
