@@ -26,9 +26,6 @@ local now, f3, int_arg = b.now, b.f3, b.int_arg
 local fail = b.failer("chaos")
 
 local WARM = 3 -- warm-up requests per client
-local KEYS = { "sent", "replies", "failures", "exit_ended", "exit_events", "late", "bad",
-               "send_failures", "spawn_errors", "crash_sent", "relays", "timeouts",
-               "outstanding" }
 
 local function sync(what)
     io.print("SYNC " .. what)
@@ -43,49 +40,6 @@ local function await_relay(limit_ns)
         time.sleep("5ms")
     end
     return true
-end
-
--- One round: sends every client "go" with its quota and sums their reports.
--- Returns the totals, or nil and an error.
-local function round(inbox, events, clients, quotas, fail_pct, limit)
-    for i, pid in ipairs(clients) do
-        process.send(pid, "go", { quota = quotas[i], fail_pct = fail_pct })
-    end
-    local t = { max_end_ns = 0, max_down_ns = 0 }
-    for _, k in ipairs(KEYS) do t[k] = 0 end
-    local deadline = time.after(limit)
-    for i = 1, #clients do
-        local r = channel.select { inbox:case_receive(), events:case_receive(),
-                                   deadline:case_receive() }
-        if r.channel == deadline then
-            return nil, string.format("only %d of %d clients reported within %s", i - 1, #clients, limit)
-        elseif r.channel == events then
-            local ev = r.value
-            return nil, string.format("event %s from %s: %s", tostring(ev.kind), tostring(ev.from),
-                                      tostring(ev.result and ev.result.error))
-        end
-        local m = r.value
-        if m:topic() ~= "done" then return nil, "unexpected " .. m:topic() end
-        local d = m:payload():data()
-        for _, k in ipairs(KEYS) do t[k] = t[k] + d[k] end
-        t.max_end_ns = math.max(t.max_end_ns, d.max_end_ns)
-        t.max_down_ns = math.max(t.max_down_ns, d.max_down_ns)
-        if d.first_bad and not t.first_bad then t.first_bad = m:from() .. ": " .. d.first_bad end
-    end
-    return t
-end
-
--- The round's accounting; nil when it holds, else what does not.
-local function check(t, want)
-    if t.timeouts ~= 0 then return string.format("%d client(s) timed out (%s)", t.timeouts, t.first_bad) end
-    if t.bad ~= 0 then return string.format("%d unexpected answers, first: %s", t.bad, t.first_bad) end
-    if t.sent ~= want then return string.format("clients sent %d of %d requests", t.sent, want) end
-    local ended = t.replies + t.failures + t.exit_ended
-    if ended ~= t.sent or t.outstanding ~= 0 then
-        return string.format("%d sent, %d ended (%d replies + %d failures + %d by relay EXIT), %d outstanding",
-                             t.sent, ended, t.replies, t.failures, t.exit_ended, t.outstanding)
-    end
-    return nil
 end
 
 local function main(n, c, kmin, kmax, fail_pct)
@@ -103,25 +57,14 @@ local function main(n, c, kmin, kmax, fail_pct)
     local me = process.pid()
     if not await_relay(30000000000) then return fail("the relay service never registered \"relay\"") end
 
-    local clients = {}
-    for i = 1, c do
-        local pid, err = process.spawn_monitored("app:client", "app:processes", me)
-        if not pid then return fail("client %d spawn: %s", i, tostring(err)) end
-        clients[i] = pid
-    end
-    local limit = time.after("300s")
-    for i = 1, c do
-        local r = channel.select { inbox:case_receive(), limit:case_receive() }
-        if r.channel == limit then return fail("only %d of %d clients ready", i - 1, c) end
-        if r.value:topic() ~= "ready" then return fail("unexpected %s", r.value:topic()) end
-    end
+    local clients, err = cl.start(inbox, c, "300s")
+    if not clients then return fail("%s", err) end
 
     -- warm-up: no kills
-    local quotas = {}
-    for i = 1, c do quotas[i] = WARM end
-    local w, err = round(inbox, events, clients, quotas, fail_pct, "300s")
+    local w
+    w, err = cl.round(inbox, events, clients, WARM, fail_pct, "300s")
     if not w then return fail("warm-up: %s", err) end
-    err = check(w, WARM * c)
+    err = cl.check(w, WARM * c)
     if err then return fail("warm-up: %s", err) end
     if w.exit_events ~= 0 then return fail("warm-up: %d relay EXITs with no kills", w.exit_events) end
     if not sync("baseline") then return fail("no answer from bench/run") end
@@ -129,10 +72,11 @@ local function main(n, c, kmin, kmax, fail_pct)
     -- the load, with the killer
     local killer = process.spawn("app:killer", "app:processes", me, kmin, kmax)
     if not killer then return fail("killer spawn failed") end
+    local quotas = {}
     for i = 1, c do quotas[i] = n // c + (i <= n % c and 1 or 0) end
     local t0 = now()
     local t
-    t, err = round(inbox, events, clients, quotas, fail_pct, "3600s")
+    t, err = cl.round(inbox, events, clients, quotas, fail_pct, "3600s")
     local t1 = now()
     if not t then return fail("%s", err) end
     if not sync("loaded") then return fail("no answer from bench/run") end
@@ -142,22 +86,12 @@ local function main(n, c, kmin, kmax, fail_pct)
     if not km then return fail("killer: %s", kerr) end
     local k = km:payload():data()
 
-    -- stop the clients and wait for their (normal) EXITs
-    for _, pid in ipairs(clients) do process.send(pid, "stop") end
-    limit = time.after("60s")
-    for i = 1, c do
-        local r = channel.select { events:case_receive(), limit:case_receive() }
-        if r.channel == limit then return fail("only %d of %d clients ended", i - 1, c) end
-        local ev = r.value
-        if ev.kind ~= process.event.EXIT then return fail("unexpected event %s", tostring(ev.kind)) end
-        if ev.result and ev.result.error then
-            return fail("client %s failed: %s", ev.from, tostring(ev.result.error))
-        end
-    end
+    err = cl.stop(events, clients, "60s")
+    if err then return fail("%s", err) end
     clients = nil
     if not sync("idle settle") then return fail("no answer from bench/run") end
 
-    err = check(t, n)
+    err = cl.check(t, n)
     if err then return fail("%s", err) end
     if k.kills < 1 then return fail("the relay was never killed (the load took %s s)", f3((t1 - t0) / 1e9)) end
 

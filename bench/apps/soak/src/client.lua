@@ -1,1 +1,1 @@
-../../echo/src/client.lua
+../../chaos/src/client.lua

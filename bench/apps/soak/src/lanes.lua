@@ -3,8 +3,9 @@
 -- every round's counts, then reporting "lane" {name, rounds, ops, ...} to the
 -- parent. A count that does not match raises: the lane ends with an error,
 -- which the parent sees in its EXIT. The processes they start are the bench
--- apps' own (linked files: echo's relay, worker and client; spawn's child and
--- trivial; sleepers' sleeper; pingpong's ping and pong).
+-- apps' own (linked files: the chaos run's client and, through it,
+-- examples/echo-service's relay and worker; spawn's child and trivial;
+-- sleepers' sleeper; pingpong's ping and pong).
 local time = require("time")
 
 local now, expect = b.now, b.expect
@@ -46,45 +47,40 @@ local function report(parent, name, rounds, ops, extra)
     return 0
 end
 
--- echo: the closed-loop echo (apps/echo) in rounds of one second with C
--- fresh clients; its workers sleep 1 ms (a timer each). Per round: every
--- client's replies + timeouts == its requests, no timeout, no bad reply; the
--- relay's requests == all requests sent so far, one EXIT per worker, none
--- failed. ops = replies.
+-- echo: the echo service of examples/echo-service (its relay and worker;
+-- the relay a plain process here) driven by the chaos run's clients
+-- (apps/chaos) in rounds, with no kills: per round C fresh clients send 20
+-- requests each, one in a hundred making its worker raise (each worker
+-- sleeps 100 ms: a timer). Every request must end in a reply or a failure
+-- report (none by a relay EXIT), with no client timeout (a 30 s bound).
+-- ops = requests.
 local function echo(parent, deadline, c)
     local inbox = process.inbox()
     local events = process.events()
-    local me = process.pid()
-    local relay = process.spawn_monitored("app:relay", "app:processes", me, 1)
+    local relay = process.spawn_monitored("app:relay", "app:processes")
     check(relay, "relay spawn failed")
-    check(expect(inbox, "relay_ready", "30s"), "the relay never said ready")
-    local rounds, sent, replies = 0, 0, 0
-    local clients = {}
+    local give_up = now() + 30000000000
+    while not process.registry.lookup("relay") do
+        check(now() < give_up, "the relay never registered")
+        time.sleep("5ms")
+    end
+    local rounds, ops, failures = 0, 0, 0
     while now() < deadline do
-        for i = 1, c do
-            clients[i] = process.spawn("app:client", "app:processes", me)
-            check(clients[i], "client spawn failed")
-        end
-        gather(inbox, c, "ready", "60s")
-        local t = now()
-        local go = { warm_end = t, stop = t + 1000000000 }
-        for i = 1, c do process.send(clients[i], "go", go) end
-        for _, d in ipairs(gather(inbox, c, "done", "60s")) do
-            check(d.bad == 0, "%d bad replies", d.bad)
-            check(d.tos_all == 0, "%d timeouts", d.tos_all)
-            check(d.replies == d.sent, "%d replies to %d requests", d.replies, d.sent)
-            sent, replies = sent + d.sent, replies + d.replies
-        end
-        local st, err = b.relay_stats(inbox)
-        check(st, "%s", err)
-        check(st.msgs == sent, "the relay got %d requests, the clients sent %d", st.msgs, sent)
-        check(st.downs == st.msgs and st.failed == 0, "relay: %d EXITs (%d failed) for %d workers",
-              st.downs, st.failed, st.msgs)
-        rounds = rounds + 1
+        local clients, err = cl.start(inbox, c, "60s")
+        check(clients, "%s", err)
+        local t
+        t, err = cl.round(inbox, events, clients, 20, 1, "120s")
+        check(t, "%s", err)
+        err = cl.check(t, 20 * c)
+        check(not err, "%s", err)
+        check(t.exit_events == 0, "%d relay EXITs with no kills", t.exit_events)
+        err = cl.stop(events, clients, "60s")
+        check(not err, "%s", err)
+        rounds, ops, failures = rounds + 1, ops + t.sent, failures + t.failures
     end
     process.cancel(relay) -- it returns on CANCEL
     await_exit(events, relay)
-    return report(parent, "echo", rounds, replies)
+    return report(parent, "echo", rounds, ops, { failures = failures })
 end
 
 -- spawn: per round K fire-and-forget children, each telling the lane it ran,

@@ -1,8 +1,8 @@
 -- soak DURATION_S: mixed load for DURATION_S seconds in one runtime, for
 -- bench/soak (ASan: no sanitizer report; release: RSS flat after warm-up).
--- Four lanes run at once, each its own process (lanes.lua): closed-loop echo
--- through the relay (20 clients per one-second round, workers sleeping
--- 1 ms), spawn churn (1,000 children and 200 monitored round trips per
+-- Four lanes run at once, each its own process (lanes.lua): the echo service
+-- (50 fresh chaos clients per round, 20 requests each, 1 % failing workers),
+-- spawn churn (1,000 children and 200 monitored round trips per
 -- round), timers (300 sleepers, a 2 ms ticker, 300 dropped 10 s timers per
 -- round) and ping-pong (20,000 round trips per round with a fresh pair).
 -- Each lane checks its counts every round; the first mismatch ends it with
@@ -14,7 +14,7 @@ local time = require("time")
 local fail = b.failer("soak")
 
 local LANES = {
-    { name = "echo", entry = "app:lane_echo", arg = 20 },
+    { name = "echo", entry = "app:lane_echo", arg = 50 },
     { name = "spawn", entry = "app:lane_spawn", arg = 1000 },
     { name = "timers", entry = "app:lane_timers", arg = 300 },
     { name = "pingpong", entry = "app:lane_pingpong", arg = 20000 },
@@ -61,6 +61,7 @@ local function main(duration_s)
         fields[#fields + 1] = l.name .. "_rounds=" .. d.rounds
         fields[#fields + 1] = l.name .. "_ops=" .. d.ops
     end
+    fields[#fields + 1] = "echo_worker_failures=" .. reports.echo.failures
     fields[#fields + 1] = "timer_ticks=" .. reports.timers.ticks
     io.print(table.concat(fields, " "))
     return 0

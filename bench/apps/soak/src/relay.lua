@@ -1,1 +1,1 @@
-../../echo/src/relay.lua
+../../../../examples/echo-service/src/relay.lua

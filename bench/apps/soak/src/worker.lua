@@ -1,1 +1,1 @@
-../../echo/src/worker.lua
+../../../../examples/echo-service/src/worker.lua

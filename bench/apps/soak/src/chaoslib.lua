@@ -1,0 +1,1 @@
+../../chaos/src/chaoslib.lua
