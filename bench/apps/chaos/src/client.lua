@@ -35,7 +35,9 @@ local function main(parent)
     local timer = time.timer(TIMEOUT)
     local tch = timer:channel()
     local function rearm()
-        if not timer:reset(TIMEOUT) then -- fired: its channel is closed
+        if not timer:reset(TIMEOUT) then
+            -- it fired unread (between rounds): take a fresh timer, not
+            -- the channel that may still hold that value
             timer = time.timer(TIMEOUT)
             tch = timer:channel()
         end

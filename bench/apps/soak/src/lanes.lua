@@ -8,7 +8,7 @@
 -- sleepers' sleeper; pingpong's ping and pong).
 local time = require("time")
 
-local now, expect = b.now, b.expect
+local now = b.now
 
 local function check(ok, fmt, ...)
     if not ok then error(string.format(fmt, ...), 2) end
