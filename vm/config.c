@@ -301,6 +301,90 @@ int64_t wp_config_int(const struct wp_node *root, const char *path,
   return def;
 }
 
+int wp_config_parse_size(const char *s, size_t len, int64_t *out) {
+  size_t i = 0;
+  while (len > 0 && s[len - 1] == ' ') len--;
+  while (i < len && s[i] == ' ') i++;
+  uint64_t whole = 0, frac = 0, scale = 1;
+  size_t digits = 0;
+  for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+    if (whole > (UINT64_MAX - 9) / 10) return -1;
+    whole = whole * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (i < len && s[i] == '.') {
+    for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+      if (scale >= 1000000000000ull) continue; /* finer than a byte of a terabyte */
+      frac = frac * 10 + (uint64_t)(s[i] - '0');
+      scale *= 10;
+    }
+  }
+  if (digits == 0) return -1;
+  while (i < len && s[i] == ' ') i++;
+  uint64_t mult = 1;
+  if (i < len) {
+    switch (s[i] | 0x20) {
+      case 'k': mult = 1ull << 10; break;
+      case 'm': mult = 1ull << 20; break;
+      case 'g': mult = 1ull << 30; break;
+      case 't': mult = 1ull << 40; break;
+      case 'b': break;
+      default: return -1;
+    }
+    if ((s[i] | 0x20) != 'b') {
+      i++;
+      if (i < len && (s[i] | 0x20) == 'i') i++;
+      if (i < len && (s[i] | 0x20) == 'b') i++;
+    } else {
+      i++;
+    }
+  }
+  if (i != len) return -1;
+  if (whole > (uint64_t)INT64_MAX / mult) return -1;
+  uint64_t v = whole * mult + (uint64_t)((double)frac / (double)scale * (double)mult);
+  if (v > (uint64_t)INT64_MAX) return -1;
+  *out = (int64_t)v;
+  return 0;
+}
+
+int wp_config_size_value(const struct wp_node *n, int64_t *out, char *text, size_t textlen) {
+  if (n->type == WP_NODE_INT && n->u.i >= 0) {
+    *out = n->u.i;
+    snprintf(text, textlen, "%lld", (long long)n->u.i);
+    return 0;
+  }
+  if (n->type != WP_NODE_STR || wp_config_parse_size(n->u.str.s, n->u.str.len, out) != 0)
+    return -1;
+  const char *s = n->u.str.s;
+  size_t len = n->u.str.len;
+  while (len > 0 && s[len - 1] == ' ') len--;
+  while (len > 0 && *s == ' ') s++, len--;
+  snprintf(text, textlen, "%.*s", (int)len, s);
+  return 0;
+}
+
+int wp_config_size(const struct wp_node *root, const char *path, const char *file, int64_t def,
+                   int64_t *out, char *text, size_t textlen, char *err, size_t errlen) {
+  const struct wp_node *n = wp_node_path(root, path);
+  *out = def;
+  if (textlen) text[0] = '\0';
+  if (n == NULL || n->type == WP_NODE_NULL) return 0;
+  if (wp_config_size_value(n, out, text, textlen) == 0) return 0;
+  char at[512];
+  if (n->line > 0)
+    snprintf(at, sizeof at, "%s:%d: %s", file, n->line, path);
+  else
+    snprintf(at, sizeof at, "--set %s", path);
+  if (n->type == WP_NODE_STR)
+    wp_yaml_seterr(err, errlen,
+                   "%s: \"%.64s\" is not a size (write bytes or a number with K, M or G, "
+                   "such as \"64M\"; 0 for no limit)",
+                   at, n->u.str.s);
+  else
+    wp_yaml_seterr(err, errlen, "%s: expected a size such as \"64M\", got %s", at,
+                   n->type == WP_NODE_INT ? "a negative number" : type_name(n));
+  return -1;
+}
+
 const char *wp_config_str(const struct wp_node *root, const char *path,
                           const char *def) {
   const char *s = wp_node_str(wp_node_path(root, path));

@@ -26,6 +26,20 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
 int wp_config_duration(const struct wp_node *root, const char *path, int64_t def,
                        int64_t *out_ns, char *err, size_t errlen);
 int64_t wp_config_int(const struct wp_node *root, const char *path, int64_t def);
+/* A size in bytes: a number, or text such as "64M": a decimal number
+** (a fraction allowed) with an optional suffix K, M, G or T (powers of
+** 1024, either case, optionally followed by B or iB), or B. 0, or -1 when
+** s is not a size or does not fit int64_t. Borrows s. */
+int wp_config_parse_size(const char *s, size_t len, int64_t *out);
+/* The size node n holds (a non-negative integer or a size string), and the
+** value as written into text (NUL-terminated, cut to textlen - 1). 0, or -1
+** when n holds no valid size. */
+int wp_config_size_value(const struct wp_node *n, int64_t *out, char *text, size_t textlen);
+/* The size at path: def and an empty text when absent; -1 with a message
+** naming the file (root was loaded from), line and key, and what to write,
+** when malformed. */
+int wp_config_size(const struct wp_node *root, const char *path, const char *file, int64_t def,
+                   int64_t *out, char *text, size_t textlen, char *err, size_t errlen);
 const char *wp_config_str(const struct wp_node *root, const char *path,
                           const char *def);
 /* A boolean (or the strings "true"/"false", e.g. after ${env:} substitution);

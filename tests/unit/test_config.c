@@ -320,6 +320,72 @@ TEST(config_typed_getters) {
   return 0;
 }
 
+/* Sizes: bytes, K/M/G/T (powers of 1024), the value as written. */
+TEST(config_sizes) {
+  static const struct {
+    const char *text;
+    int64_t bytes; /* -1: not a size */
+  } cases[] = {
+      {"64M", INT64_C(64) << 20}, {"512K", 512 * 1024}, {"1G", INT64_C(1) << 30},
+      {"2T", INT64_C(2) << 40},   {"1.5G", INT64_C(3) << 29}, {"64mb", INT64_C(64) << 20},
+      {"64 MiB", INT64_C(64) << 20}, {"100", 100}, {" 7k ", 7 * 1024}, {"0", 0},
+      {"8B", 8},                  {"", -1},    {"M", -1},   {"12Q", -1}, {"-1M", -1},
+      {"1.M", INT64_C(1) << 20},  {"64MM", -1}, {"1e3", -1}, {"9223372036854775807", INT64_MAX},
+      {"9223372036854775808", -1}, {"8388608T", -1}, {"8388607T", INT64_C(8388607) << 40},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t v = -7;
+    int rc = wp_config_parse_size(cases[i].text, strlen(cases[i].text), &v);
+    if (cases[i].bytes < 0) {
+      ASSERT_EQ(rc, -1);
+      ASSERT_EQ(v, -7);
+    } else {
+      ASSERT_EQ(rc, 0);
+      ASSERT_EQ(v, cases[i].bytes);
+    }
+  }
+  char err[512], text[24];
+  int64_t v;
+  mk_tmp();
+  struct wp_node *c = load_text("process:\n  memory_limit: \" 64M\"\n  n: 4096\n"
+                                "  bad: lots\n  neg: -5\n  list: [1]\n",
+                                err, sizeof err);
+  ASSERT(c != NULL);
+  ASSERT_EQ(wp_config_size(c, "process.memory_limit", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), 0);
+  ASSERT_EQ(v, INT64_C(64) << 20);
+  ASSERT_STREQ(text, "64M");
+  ASSERT_EQ(wp_config_size(c, "process.n", "x.yaml", 0, &v, text, sizeof text, err, sizeof err),
+            0);
+  ASSERT_EQ(v, 4096);
+  ASSERT_STREQ(text, "4096");
+  ASSERT_EQ(wp_config_size(c, "process.absent", "x.yaml", 5, &v, text, sizeof text, err,
+                           sizeof err), 0);
+  ASSERT_EQ(v, 5);
+  ASSERT_STREQ(text, "");
+  ASSERT_EQ(wp_config_size(c, "process.bad", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), -1);
+  ASSERT_CONTAINS(err, "x.yaml:4: process.bad: \"lots\" is not a size");
+  ASSERT_EQ(wp_config_size(c, "process.neg", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), -1);
+  ASSERT_CONTAINS(err, "x.yaml:5: process.neg: expected a size such as \"64M\", got a negative");
+  ASSERT_EQ(wp_config_size(c, "process.list", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), -1);
+  ASSERT_CONTAINS(err, "got a list");
+  ASSERT_EQ(wp_config_set(c, "process.memory_limit=2g", err, sizeof err), 0);
+  ASSERT_EQ(wp_config_size(c, "process.memory_limit", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), 0);
+  ASSERT_EQ(v, INT64_C(2) << 30);
+  ASSERT_STREQ(text, "2g");
+  ASSERT_EQ(wp_config_set(c, "process.memory_limit=much", err, sizeof err), 0);
+  ASSERT_EQ(wp_config_size(c, "process.memory_limit", "x.yaml", 0, &v, text, sizeof text, err,
+                           sizeof err), -1);
+  ASSERT_CONTAINS(err, "--set process.memory_limit: \"much\" is not a size");
+  wp_node_free(c);
+  rm_tmp();
+  return 0;
+}
+
 TEST_LIST = {
     TEST_ENTRY(config_missing_file),
     TEST_ENTRY(config_yaml_errors),
@@ -328,6 +394,7 @@ TEST_LIST = {
     TEST_ENTRY(config_set_coercion),
     TEST_ENTRY(config_set_paths),
     TEST_ENTRY(config_durations),
+    TEST_ENTRY(config_sizes),
     TEST_ENTRY(config_typed_getters),
     TEST_END,
 };
