@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(WIPPY_JEMALLOC) && defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #ifdef WIPPY_FAULTS
 #include <stdatomic.h>
@@ -80,12 +83,19 @@ void wp_free(void *p) {
   free(p);
 }
 
+#define WP_STR_(x) #x
+#define WP_STR(x) WP_STR_(x)
+
 #ifdef WIPPY_JEMALLOC
 void wp_free_sized(void *p, size_t n) {
   no_spin();
   if (p) sdallocx(p, n ? n : 1, 0);
 }
 const char *wp_alloc_name(void) { return "jemalloc"; }
+void wp_alloc_release(void) {
+  mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+  mallctl("arena." WP_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL, NULL, 0); /* every arena */
+}
 #else
 void wp_free_sized(void *p, size_t n) {
   no_spin();
@@ -93,7 +103,14 @@ void wp_free_sized(void *p, size_t n) {
   free(p);
 }
 const char *wp_alloc_name(void) { return "libc"; }
+void wp_alloc_release(void) {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  malloc_trim(0);
 #endif
+}
+#endif
+
+void *wp_malloc_aligned(size_t align, size_t n) { return aligned_alloc(align, n); }
 
 char *wp_strdup(const char *s) {
   size_t n = strlen(s) + 1;

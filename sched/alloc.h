@@ -18,6 +18,14 @@ void *wp_realloc(void *p, size_t n);
 void wp_free(void *p);
 /* Frees p whose size is known exactly (sized deallocation under jemalloc). */
 void wp_free_sized(void *p, size_t n);
+/* n bytes aligned to `align` (a power of two, n a multiple of it); freed
+** with wp_free only. NULL on failure. */
+void *wp_malloc_aligned(size_t align, size_t n);
+/* Hands memory the allocator keeps cached back to the system: the calling
+** thread's cache, then every arena's unused pages (jemalloc's purge;
+** malloc_trim under glibc). Costs a system call per arena: call it after
+** a large amount was freed, not per free. A no-op under sanitizers. */
+void wp_alloc_release(void);
 /* Duplicates a NUL-terminated string; NULL on failure. */
 char *wp_strdup(const char *s);
 /* Allocator name for diagnostics: "jemalloc" or "libc". */

@@ -46,8 +46,10 @@ enum {
   WP_PS_DEAD = 4
 };
 
-/* Kill reasons (wp_proc_kill); 0 = none. */
-enum { WP_KILL_NONE = 0, WP_KILL_TERMINATE = 1, WP_KILL_LINK = 2, WP_KILL_SHUTDOWN = 3 };
+/* Kill reasons (wp_proc_kill); 0 = none. MEMORY: the process passed its
+** memory limit (set by the VM on the process's own worker). */
+enum { WP_KILL_NONE = 0, WP_KILL_TERMINATE = 1, WP_KILL_LINK = 2, WP_KILL_SHUTDOWN = 3,
+       WP_KILL_MEMORY = 4 };
 
 struct wp_sched;
 

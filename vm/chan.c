@@ -112,20 +112,31 @@ static void push_select_result(lua_State *L, int ok) {
   lua_setfield(L, -2, "ok");
 }
 
+/* The waiting task's thread th is suspended: an error raised on it would
+** find no handler. What may allocate (its stack growing, a select's result
+** table) is done first, on S (running, protected), and the results moved
+** over; a failure then leaves the waiter as it was. */
+static lua_State *waiter_stack(lua_State *S, struct wp_selrec *s) {
+  lua_State *th = s->task->th;
+  if (!lua_checkstack(th, 4)) luaL_error(S, "not enough memory");
+  return th;
+}
+
 /* Completes a waiting receiver with the value on top of S (moved). */
 static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
   struct wp_selrec *s = w->sel;
   struct wp_vmproc *vp = wp_vm_self(S);
-  lua_State *th = s->task->th;
-  luaL_checkstack(th, 4, NULL);
-  lua_xmove(S, th, 1);
+  lua_State *th = waiter_stack(S, s);
   if (s->is_select) {
     lua_getiuservalue(th, s->idx, w->uv);
+    lua_xmove(th, S, 1);
+    push_select_result(S, ok);
     sel_detach(s);
-    push_select_result(th, ok);
+    lua_xmove(S, th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
     sel_detach(s);
+    lua_xmove(S, th, 1);
     lua_pushboolean(th, ok);
     wp_task_ready(vp, s->task, 2);
   }
@@ -136,16 +147,16 @@ static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
 static void take_from_sender(lua_State *S, struct wp_waiter *w) {
   struct wp_selrec *s = w->sel;
   struct wp_vmproc *vp = wp_vm_self(S);
-  lua_State *th = s->task->th;
-  luaL_checkstack(th, 4, NULL);
+  lua_State *th = waiter_stack(S, s);
   lua_getiuservalue(th, s->idx, w->uv + 1);
   lua_xmove(th, S, 1);
   if (s->is_select) {
     lua_pushvalue(S, -1);
-    lua_xmove(S, th, 1);
     lua_getiuservalue(th, s->idx, w->uv);
+    lua_xmove(th, S, 1);
+    push_select_result(S, 1);
     sel_detach(s);
-    push_select_result(th, 1);
+    lua_xmove(S, th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
     sel_detach(s);
@@ -336,11 +347,11 @@ void wp_chan_close(lua_State *L, struct wp_chan *c) {
   }
   while (c->sq_head) {
     struct wp_selrec *s = c->sq_head->sel;
+    lua_State *th = waiter_stack(L, s);
+    lua_pushnil(L);
+    wp_err_push(L, WP_KIND_INTERNAL, "send on closed channel", -1);
     sel_detach(s);
-    lua_State *th = s->task->th;
-    luaL_checkstack(th, 3, NULL);
-    lua_pushnil(th);
-    wp_err_push(th, WP_KIND_INTERNAL, "send on closed channel", -1);
+    lua_xmove(L, th, 2);
     wp_task_ready(vp, s->task, 2);
   }
 }

@@ -419,6 +419,22 @@ int wp_codec_encode(lua_State *L, int first, int n, struct wp_buf *out,
   return 0;
 }
 
+int wp_codec_encode_error(struct wp_buf *out, const char *kind, const char *msg) {
+  struct enc e;
+  memset(&e, 0, sizeof e);
+  e.b = out;
+  e.start = out->len;
+  e.limit = SIZE_MAX;
+  uint8_t head[4] = {T_CHUNK, T_NIL, T_ERR, 0 /* retryable unknown */};
+  if (put(&e, head, sizeof head) || put_lstr(&e, kind, strlen(kind)) ||
+      put_lstr(&e, msg, strlen(msg)) || put_tag(&e, 0 /* no context */) ||
+      put_tag(&e, T_NIL /* details */)) {
+    out->len = e.start;
+    return -1;
+  }
+  return 0;
+}
+
 /* }==================================================================== */
 
 /* {====================================================================

@@ -35,6 +35,13 @@ struct wp_codec_limits {
 int wp_codec_encode(lua_State *L, int first, int n, struct wp_buf *out,
                     const struct wp_codec_limits *lim, const char **err);
 
+/* Appends one chunk of two values, nil and an error object of the given
+** kind and message (retryable unknown, no details): a process's result built
+** without Lua, for an end where its state cannot be used (a kill, no
+** memory). Borrows kind and msg. 0, or -1 when out of memory (out as it
+** was). */
+int wp_codec_encode_error(struct wp_buf *out, const char *kind, const char *msg);
+
 /* Decodes every value in data[0..len) (borrowed) and pushes them onto L.
 ** Returns the number of values pushed, or -1 (nothing pushed) if the buffer is
 ** malformed. May raise a Lua memory error (the process's allocator limit). */

@@ -34,6 +34,7 @@ struct opts {
   const char *config;
   int verbose, console, silent, log_flag;
   const char *exec, *host;
+  const char *memory_limit; /* --memory-limit, as given */
   int workers;
   const char **sets;
   int nsets;
@@ -73,6 +74,10 @@ static void usage(FILE *f) {
         "      --set SECTION.KEY=VALUE           override a .wippy.yaml value (repeatable)\n"
         "      --workers N       scheduler worker threads (default: online CPUs;\n"
         "                        also WIPPY_WORKERS or scheduler.workers)\n"
+        "  -m, --memory-limit SIZE\n"
+        "                        limit on the Lua memory of all processes together,\n"
+        "                        e.g. 1G (default: none; per process: the entry's\n"
+        "                        memory_limit, or process.memory_limit)\n"
         "\n"
         "Global flags:\n"
         "      --config FILE     runtime config (default .wippy.yaml, optional)\n"
@@ -126,7 +131,7 @@ static void parse(int argc, char **argv, int start, struct opts *o) {
     } else if (is_flag(a, "-e", "--event-streams") || is_flag(a, "-p", "--profiler")) {
       /* accepted and ignored */
     } else if (is_flag(a, "-m", "--memory-limit")) {
-      flag_value(argc, argv, &i, "--memory-limit");
+      o->memory_limit = flag_value(argc, argv, &i, "--memory-limit");
     } else if (is_flag(a, "-x", "--exec")) {
       o->exec = flag_value(argc, argv, &i, "--exec");
     } else if (is_flag(a, NULL, "--host")) {
@@ -402,8 +407,17 @@ static int cmd_run(struct opts *o) {
   if (wp_config_duration(rt->config, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
                          err, sizeof err) ||
       wp_config_duration(rt->config, "shutdown.timeout", 30000000000LL,
-                         &rt->shutdown_timeout_ns, err, sizeof err))
+                         &rt->shutdown_timeout_ns, err, sizeof err) ||
+      wp_config_size(rt->config, "process.memory_limit", o->config ? o->config : ".wippy.yaml",
+                     0, &rt->mem_limit, rt->mem_limit_text, sizeof rt->mem_limit_text, err,
+                     sizeof err))
     die("%s", err);
+  if (o->memory_limit) {
+    if (wp_config_parse_size(o->memory_limit, strlen(o->memory_limit), &rt->mem_total_limit))
+      die("--memory-limit %s: not a size (write bytes or a number with K, M or G, such as 1G)",
+          o->memory_limit);
+    snprintf(rt->mem_total_text, sizeof rt->mem_total_text, "%s", o->memory_limit);
+  }
 
   /* entries */
   struct stat st;

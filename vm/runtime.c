@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "codec.h"
+#include "config.h"
 #include "errobj.h"
 #include "typestrip.h"
 #include "vm.h"
@@ -158,6 +159,16 @@ static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char 
   c->is_library = strcmp(e->kind, "library.lua") == 0;
   const char *method = wp_node_str(wp_node_get(e->data, "method"));
   c->method = method ? method : "main";
+  c->mem_limit = rt->mem_limit;
+  snprintf(c->mem_limit_text, sizeof c->mem_limit_text, "%s", rt->mem_limit_text);
+  const struct wp_node *ml = wp_node_get(e->data, "memory_limit");
+  if (ml && !c->is_library &&
+      wp_config_size_value(ml, &c->mem_limit, c->mem_limit_text, sizeof c->mem_limit_text)) {
+    snprintf(err, errlen, "%s:%d: entry %s: memory_limit must be a size such as 64M, 512K "
+             "or 1G (bytes without a suffix; 0 for no limit)", e->file, ml->line, e->id);
+    wp_free(c);
+    return -1;
+  }
   size_t cn = strlen(e->source_file ? e->source_file : e->id) + 2;
   c->chunkname = wp_malloc(cn);
   if (!c->chunkname) goto oom;
@@ -321,6 +332,7 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
   vp->rt = rt;
   vp->code = code;
   vp->host = host;
+  wp_state_limit(vp, code->mem_limit);
   vp->inbox_ref = vp->events_ref = LUA_NOREF;
   return vp;
 }

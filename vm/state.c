@@ -14,11 +14,14 @@
 ** an echo worker's state small and cheap to build.
 **
 ** Each state has its own allocator: it counts the bytes the process uses and
-** refuses growth past the process's limit (never a shrink), and serves the
-** first WP_ARENA_SIZE bytes from a per-process arena (below).
+** refuses growth past the process's limit or the runtime's (never a shrink:
+** the memory limit, below), serves the first WP_ARENA_SIZE bytes from a
+** per-process arena (below), and frees the chunks a full collection left
+** empty (giving memory back, below).
 */
 #include <lualib.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +100,7 @@ struct ar_ext {
 struct ar_chunk { /* the head of a chunk; blocks follow */
   struct ar_chunk *prev;
   size_t size; /* with this head */
+  char *end;   /* where its blocks end, once the bump region moved on */
 };
 
 struct ar_tail {
@@ -164,11 +168,14 @@ static int ar_newchunk(struct wp_vmproc *vp) {
   struct ar_tail *t = AR_TAIL(vp);
   size_t size = t->chunks ? t->chunks->size * 2 : AR_XFIRST;
   if (size > AR_XMAX) size = AR_XMAX;
-  if (vp->mem_limit && vp->mem_used + (int64_t)size > vp->mem_limit) return 0;
-  struct ar_chunk *c = wp_malloc(size);
+  /* full-size chunks are aligned to their size: ar_trim finds a block's
+  ** chunk by its address */
+  struct ar_chunk *c = size == AR_XMAX ? wp_malloc_aligned(AR_XMAX, AR_XMAX) : wp_malloc(size);
   if (!c) return 0;
+  if (t->chunks) t->chunks->end = vp->ar_cur;
   c->prev = t->chunks;
   c->size = size;
+  c->end = NULL;
   t->chunks = c;
   vp->ar_cur = (char *)(c + 1);
   vp->ar_end = (char *)c + size;
@@ -308,6 +315,9 @@ static void *ar_resize(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize
       if (vp->ar_zero) ar_zero(p, osize, nsize, rn);
     } else {
       AR_POISON((char *)p + nsize, ro - nsize);
+      /* a small block's freed tail is a free block of its own: every byte
+      ** of a chunk is a block in use or on a free list (ar_trim) */
+      if (!last && rn < ro && ro <= AR_FREEMAX) ar_release(vp, (char *)p + rn, ro - rn);
     }
     return p;
   }
@@ -318,8 +328,103 @@ static void *ar_resize(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize
   return np;
 }
 
+/* ---- the memory limit ----
+**
+** mem_used counts the bytes Lua asked for (not the arena, chunks and tables
+** around them); a growth that would take it past mem_limit is refused, and
+** so is one past the runtime's limit (--memory-limit) on the sum of all
+** processes' heaps. Against that sum a process holds a reservation
+** (mem_resv), taken in steps with a margin, so that the shared counter is
+** touched every so many KB, not per block. When an allocation fails, Lua
+** collects all garbage and asks once more; a refusal notes its size in
+** mem_refused and sets mem_cap to 0, so that the second attempt comes here
+** too, and a second refusal in a row means even a full collection left no
+** room: the process is past a limit (mem_over: 1 its own, 2 the runtime's).
+** It is then ended: its kill flag says WP_KILL_MEMORY, wp_vm_pcall and
+** coroutine.resume pass the error on instead of catching it, every further
+** growth is refused, and the run loop ends the process when the error
+** reaches it (vmproc.c). lauxlib's buffers call the allocator directly and
+** raise at the first refusal: wp_state_past_limit decides those where the
+** error is caught. */
+
+/* The reservation that covers `need` bytes in use, with a margin. */
+static int64_t resv_for(int64_t need, int64_t margin) {
+  return (need + margin + WP_MEM_RESV_STEP - 1) / WP_MEM_RESV_STEP * WP_MEM_RESV_STEP;
+}
+
+/* Sets vp's reservation to `want` bytes; 0, or -1 when the runtime's limit
+** has no room for that. */
+static int resv_set(struct wp_vmproc *vp, int64_t want) {
+  struct wp_rt *rt = vp->rt;
+  int64_t add = want - vp->mem_resv;
+  if (add > 0 &&
+      atomic_fetch_add_explicit(&rt->mem_total, add, memory_order_relaxed) + add >
+          rt->mem_total_limit) {
+    atomic_fetch_sub_explicit(&rt->mem_total, add, memory_order_relaxed);
+    return -1;
+  }
+  if (add < 0) atomic_fetch_add_explicit(&rt->mem_total, add, memory_order_relaxed);
+  vp->mem_resv = want;
+  vp->mem_cap = wp_state_bound(vp);
+  return 0;
+}
+
+/* Whether `need` bytes in use fit vp's limits: 0, or which one they pass
+** (1 its own, 2 the runtime's; a reservation is taken on the way). */
+static int mem_check(struct wp_vmproc *vp, int64_t need) {
+  if (vp->mem_over) return vp->mem_over;
+  if (vp->mem_limit && need > vp->mem_limit) return 1;
+  if (vp->mem_acct && need > vp->mem_resv && resv_set(vp, resv_for(need, need / 8)) != 0 &&
+      resv_set(vp, resv_for(need, 0)) != 0)
+    return 2;
+  return 0;
+}
+
+void wp_state_release(struct wp_vmproc *vp, int all) {
+  int64_t keep = all ? 0 : resv_for(vp->mem_used, vp->mem_used / 8);
+  if (vp->mem_acct && vp->mem_resv > keep + (all ? 0 : WP_MEM_RESV_STEP)) resv_set(vp, keep);
+}
+
+/* Marks vp past a limit (why: 1 its own, 2 the runtime's); returns NULL
+** (the refused block). */
+static void *mem_over(struct wp_vmproc *vp, int why) {
+  vp->mem_over = (unsigned char)why;
+  vp->mem_cap = 0;
+  int none = WP_KILL_NONE;
+  if (vp->p) atomic_compare_exchange_strong(&vp->p->kill, &none, WP_KILL_MEMORY);
+  return NULL;
+}
+
+static void *mem_refuse(struct wp_vmproc *vp, size_t grow, int why) {
+  if (vp->mem_refused) return mem_over(vp, why); /* the retry after a full collection */
+  vp->mem_refused = (int64_t)grow;
+  vp->mem_cap = 0;
+  return NULL;
+}
+
+int wp_state_past_limit(struct wp_vmproc *vp, lua_State *L) {
+  if (vp->mem_over) return 1;
+  if (!vp->mem_refused) return 0;
+  int why;
+  if (L) {
+    lua_gc(L, LUA_GCCOLLECT);
+    why = mem_check(vp, vp->mem_used + vp->mem_refused);
+  } else {
+    why = vp->mem_limit && vp->mem_used + vp->mem_refused > vp->mem_limit ? 1
+          : vp->mem_acct                                                   ? 2
+                                                                           : 1;
+  }
+  if (why) {
+    mem_over(vp, why);
+    return 1;
+  }
+  vp->mem_refused = 0; /* a collection made room: an ordinary memory error */
+  vp->mem_cap = wp_state_bound(vp);
+  return 0;
+}
+
 /* What l_alloc's fast paths leave: jemalloc's blocks, resizes, the arena's
-** large blocks, a memory limit, an image's template. */
+** large blocks, growth near the memory limit, an image's template. */
 static __attribute__((noinline)) void *l_alloc_slow(struct wp_vmproc *vp, void *ptr,
                                                     size_t osize, size_t nsize) {
   if (nsize == 0) {
@@ -331,11 +436,18 @@ static __attribute__((noinline)) void *l_alloc_slow(struct wp_vmproc *vp, void *
     return NULL;
   }
   if (ptr == NULL) osize = 0; /* osize is a type tag then */
-  if (vp->mem_limit && nsize > osize &&
-      vp->mem_used + (int64_t)(nsize - osize) > vp->mem_limit)
-    return NULL;
+  if (nsize > osize && vp->mem_used + (int64_t)(nsize - osize) > vp->mem_cap) {
+    int why = mem_check(vp, vp->mem_used + (int64_t)(nsize - osize));
+    if (why) return mem_refuse(vp, nsize - osize, why);
+  }
   void *np = ptr ? ar_resize(vp, ptr, osize, nsize) : ar_alloc(vp, nsize);
-  if (np) vp->mem_used += (int64_t)nsize - (int64_t)osize;
+  if (np) {
+    vp->mem_used += (int64_t)nsize - (int64_t)osize;
+    if (vp->mem_refused) { /* the retry fit */
+      vp->mem_refused = 0;
+      vp->mem_cap = wp_state_bound(vp);
+    }
+  }
   return np;
 }
 
@@ -350,7 +462,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
       ar_release(vp, ptr, osize);
       return NULL;
     }
-  } else if (!ptr && nsize <= AR_FREEMAX && vp->ar_base && !vp->mem_limit && !vp->ar_zero) {
+  } else if (!ptr && nsize <= AR_FREEMAX && vp->ar_base &&
+             vp->mem_used + (int64_t)nsize <= vp->mem_cap) {
     size_t r = AR_ROUND(nsize);
     void *p = fl_pop(&AR_TAIL(vp)->free[r / AR_ALIGN - 1], r);
     if (!p) {
@@ -381,14 +494,21 @@ static void ar_init(struct wp_vmproc *vp, size_t size) {
   }
 }
 
+static void chunk_free(struct ar_chunk *c) {
+  size_t size = c->size;
+  AR_UNPOISON(c, size);
+  if (size == AR_XMAX)
+    wp_free(c); /* aligned (ar_newchunk) */
+  else
+    wp_free_sized(c, size);
+}
+
 static void ar_free_all(struct wp_vmproc *vp) {
   if (vp->ar_base) {
     struct ar_chunk *c = AR_TAIL(vp)->chunks;
     while (c) {
       struct ar_chunk *prev = c->prev;
-      size_t size = c->size;
-      AR_UNPOISON(c, size);
-      wp_free_sized(c, size);
+      chunk_free(c);
       c = prev;
     }
     AR_UNPOISON(vp->ar_base, vp->ar_size - AR_TABSIZE);
@@ -396,6 +516,138 @@ static void ar_free_all(struct wp_vmproc *vp) {
   }
   vp->ar_base = vp->ar_cur = vp->ar_end = NULL;
   vp->ar_size = 0;
+}
+
+/* ---- giving memory back ----
+**
+** After a full collection, most blocks of a peak the process dropped are on
+** its free lists, spread over its chunks. ar_trim frees every full-size
+** chunk all of whose blocks are free (but the newest, being carved): it sums
+** the free blocks per chunk (a full-size chunk is aligned to its size, so a
+** block's chunk is its address rounded down, found in a table of the
+** process's full-size chunks), compares that with the bytes carved from the
+** chunk, and takes the empty chunks' blocks off the free lists. Every byte
+** carved from a chunk is a block in use or a free block on a list (see
+** ar_resize), so a chunk whose free blocks sum to its carved bytes holds
+** nothing alive. */
+
+struct trim_ent {
+  struct ar_chunk *c;
+  size_t free; /* bytes on the free lists; SIZE_MAX: to be freed */
+};
+
+static void *fl_next(void *p) {
+  AR_UNPOISON(p, sizeof(void *));
+  void *n = *(void **)p;
+  AR_POISON(p, sizeof(void *));
+  return n;
+}
+
+static void fl_set_next(void *p, void *n) {
+  AR_UNPOISON(p, sizeof(void *));
+  *(void **)p = n;
+  AR_POISON(p, sizeof(void *));
+}
+
+/* The entry of the full-size chunk p lies in, or NULL. */
+static struct trim_ent *trim_find(struct trim_ent *tab, size_t mask, const void *p, int add) {
+  uintptr_t c = (uintptr_t)p & ~(uintptr_t)(AR_XMAX - 1);
+  size_t i = (size_t)(((uint64_t)(c / AR_XMAX) * 0x9E3779B97F4A7C15u) >> 32) & mask;
+  for (;; i = (i + 1) & mask) {
+    if ((uintptr_t)tab[i].c == c) return &tab[i];
+    if (!tab[i].c) break;
+  }
+  if (!add) return NULL;
+  tab[i].c = (struct ar_chunk *)c;
+  return &tab[i];
+}
+
+/* Frees the empty full-size chunks; returns the bytes freed. */
+static size_t ar_trim(struct wp_vmproc *vp) {
+  struct ar_tail *t = AR_TAIL(vp);
+  size_t n = 0, cap = 16, freed = 0;
+  if (!t->chunks) return 0;
+  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev) n += c->size == AR_XMAX;
+  if (n == 0) return 0;
+  while (cap < 2 * n) cap *= 2;
+  struct trim_ent *tab = wp_calloc(cap, sizeof *tab);
+  if (!tab) return 0;
+  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev)
+    if (c->size == AR_XMAX) trim_find(tab, cap - 1, c, 1);
+  for (int k = 0; k < AR_CLASSES; k++) {
+    size_t r = (size_t)(k + 1) * AR_ALIGN;
+    for (void *p = t->free[k]; p; p = fl_next(p)) {
+      struct trim_ent *e = trim_find(tab, cap - 1, p, 0);
+      if (e) e->free += r;
+    }
+  }
+  for (size_t i = 0; i < cap; i++) {
+    struct ar_chunk *c = tab[i].c;
+    if (c && tab[i].free == (size_t)(c->end - (char *)(c + 1))) {
+      tab[i].free = SIZE_MAX;
+      freed += AR_XMAX;
+    }
+  }
+  if (freed) {
+    for (int k = 0; k < AR_CLASSES; k++) {
+      void *keep = NULL, *p = t->free[k]; /* the last block kept */
+      while (p) {
+        void *next = fl_next(p);
+        struct trim_ent *e = trim_find(tab, cap - 1, p, 0);
+        if (!e || e->free != SIZE_MAX) {
+          if (keep)
+            fl_set_next(keep, p);
+          else
+            t->free[k] = p;
+          keep = p;
+        }
+        p = next;
+      }
+      if (keep)
+        fl_set_next(keep, NULL);
+      else
+        t->free[k] = NULL;
+    }
+    for (struct ar_chunk **pp = &t->chunks->prev; *pp;) {
+      struct ar_chunk *c = *pp;
+      struct trim_ent *e = c->size == AR_XMAX ? trim_find(tab, cap - 1, c, 0) : NULL;
+      if (e && e->free == SIZE_MAX) {
+        *pp = c->prev;
+        chunk_free(c);
+      } else {
+        pp = &c->prev;
+      }
+    }
+  }
+  wp_free(tab);
+  return freed;
+}
+
+/* Bytes of the process's chunks (for the log). */
+static size_t ar_chunk_bytes(const struct wp_vmproc *vp) {
+  size_t n = 0;
+  if (vp->ar_base)
+    for (const struct ar_chunk *c = AR_TAIL(vp)->chunks; c; c = c->prev) n += c->size;
+  return n;
+}
+
+void wp_state_collect(struct wp_vmproc *vp, lua_State *S) {
+  int64_t before = vp->mem_used;
+  int log = wp_log_enabled(WP_LOG_DEBUG);
+  size_t held = log ? ar_chunk_bytes(vp) : 0;
+  lua_gc(S, LUA_GCCOLLECT);
+  size_t freed = vp->ar_base ? ar_trim(vp) : 0;
+  int64_t after = vp->mem_used;
+  /* large blocks went back to the allocator, chunks too: let it give them
+  ** to the system now (an idle process frees nothing more that would make
+  ** it do so on its own) */
+  if ((int64_t)freed + (before - after) >= WP_GC_FORCE_MIN / 4) wp_alloc_release();
+  vp->mem_gc_at = after > WP_GC_FORCE_MIN / 2 ? 2 * after : WP_GC_FORCE_MIN;
+  wp_state_release(vp, 0);
+  if (log)
+    wp_logf(WP_LOG_DEBUG, "process %s collected: heap %lld -> %lld bytes, chunks %zu -> %zu bytes",
+            vp->p ? vp->p->pid : "?", (long long)before, (long long)after, held,
+            ar_chunk_bytes(vp));
 }
 
 static inline void prefetch_range(const char *b, const char *e) {
@@ -530,7 +782,7 @@ static int l_require(lua_State *L);
 /* The global names the runtime provides, sorted for bsearch: a global
 ** read that misses costs a few comparisons, not a walk over every name. */
 enum { G_BASE, G_PRINT, G_REQUIRE, G_G, G_VERSION, G_STRING, G_TABLE, G_OS, G_CO, G_MATH,
-       G_PACKAGE, G_UNPACK, G_MODULE, G_SETMT };
+       G_PACKAGE, G_UNPACK, G_MODULE, G_SETMT, G_PCALL, G_XPCALL };
 
 struct gname {
   const char *name;
@@ -543,13 +795,13 @@ static const struct gname gnames[] = {
     {"errors", G_MODULE},  {"getmetatable", G_BASE}, {"ipairs", G_BASE},
     {"math", G_MATH},      {"next", G_BASE},         {"os", G_OS},
     {"package", G_PACKAGE}, {"pairs", G_BASE},       {"payload", G_MODULE},
-    {"pcall", G_BASE},     {"print", G_PRINT},       {"process", G_MODULE},
+    {"pcall", G_PCALL},     {"print", G_PRINT},       {"process", G_MODULE},
     {"rawequal", G_BASE},  {"rawget", G_BASE},       {"rawset", G_BASE},
     {"require", G_REQUIRE}, {"select", G_BASE},      {"setmetatable", G_SETMT},
     {"string", G_STRING},  {"subscribe", G_MODULE},  {"table", G_TABLE},
     {"tonumber", G_BASE},  {"tostring", G_BASE},     {"type", G_BASE},
     {"unpack", G_UNPACK},  {"unsubscribe", G_MODULE}, {"warn", G_BASE},
-    {"xpcall", G_BASE}};
+    {"xpcall", G_XPCALL}};
 
 static int gname_cmp(const void *key, const void *elem) {
   return strcmp(key, ((const struct gname *)elem)->name);
@@ -590,6 +842,8 @@ static int lazy_global(lua_State *L) {
       if ((f = wp_stdlib_base(k))) lua_pushcfunction(L, f);
       break;
     case G_PRINT: lua_pushcfunction(L, l_print); break;
+    case G_PCALL: lua_pushcfunction(L, wp_vm_pcall); break;
+    case G_XPCALL: lua_pushcfunction(L, wp_vm_xpcall); break;
     case G_SETMT:
       lua_pushcfunction(L, wp_stdlib_base("setmetatable"));
       lua_pushcclosure(L, l_setmetatable, 1);
@@ -686,10 +940,43 @@ static int setup(lua_State *L) {
   return 0;
 }
 
+/* Where an unprotected call of this thread goes on an error (see
+** wp_state_thread), or NULL: nothing should raise there. */
+static _Thread_local jmp_buf *tl_unprotected;
+
 static int panic(lua_State *L) {
+  if (tl_unprotected) longjmp(*tl_unprotected, 1);
   const char *m = lua_tostring(L, -1);
   wp_logf(WP_LOG_ERROR, "unprotected Lua error: %s", m ? m : "?");
   abort();
+}
+
+/* While the main task is suspended, no thread of the state is running: an
+** allocation error here has no handler, unwinds the main thread (the task
+** is lost) and calls the panic function, which jumps back. The process then
+** ends (the caller's NULL); the state stays consistent enough to close. */
+lua_State *wp_state_thread(struct wp_vmproc *vp) {
+  lua_State *L = vp->L;
+  lua_State *volatile th = NULL;
+  int64_t lim = vp->mem_limit, cap = vp->mem_cap;
+  unsigned char acct = vp->mem_acct;
+  jmp_buf jb;
+  vp->mem_limit = 0; /* the runtime's thread: not the process's memory */
+  vp->mem_acct = 0;
+  vp->mem_cap = INT64_MAX;
+  tl_unprotected = &jb;
+  if (setjmp(jb) == 0) {
+    if (lua_checkstack(L, 1)) {
+      lua_State *n = lua_newthread(L);
+      luaL_ref(L, LUA_REGISTRYINDEX);
+      th = n;
+    }
+  }
+  tl_unprotected = NULL;
+  vp->mem_limit = lim;
+  vp->mem_acct = acct;
+  vp->mem_cap = cap;
+  return th;
 }
 
 /* ---- what an image has in place ----
@@ -1222,7 +1509,7 @@ out:
 
 /* The image's state in vp's new arena; NULL when out of memory. */
 static lua_State *image_copy(struct wp_vmproc *vp, const struct wp_image *img) {
-  if (vp->mem_limit && img->mem_used > vp->mem_limit) return NULL;
+  if (vp->mem_limit && img->mem_used > vp->mem_limit) return mem_over(vp, 1);
   ar_init(vp, img->arena);
   if (!vp->ar_base) return NULL;
   char *b = vp->ar_base;
@@ -1277,6 +1564,7 @@ void wp_image_free(struct wp_code *c) {
 }
 
 void wp_state_close(struct wp_vmproc *vp) {
+  wp_state_release(vp, 1);
   if (vp->L) {
     if (vp->needs_close || vp->ext_n < 0 || AR_TAIL(vp)->lost) {
       lua_close(vp->L);

@@ -81,6 +81,11 @@ struct wp_code {
     const char *field;   /* NULL: the global alone */
   } prefill[WP_PREFILL_MAX];
   int nprefill;
+  /* Its processes' memory limit (the entry's memory_limit, else the
+  ** runtime's process.memory_limit; 0 = none) and that limit as written,
+  ** for the error that ends a process past it. */
+  int64_t mem_limit;
+  char mem_limit_text[24];
 };
 
 /* ---- tasks ---- */
@@ -99,7 +104,7 @@ struct wp_task {
 
 /* ---- process-side timers ---- */
 
-enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER };
+enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */ };
 
 struct wp_vtimer {
   struct wp_timer node;   /* in the scheduler's wheel while armed */
@@ -165,7 +170,16 @@ struct wp_vmproc {
   uint64_t next_timer_id;
   /* terminal I/O */
   struct wp_task *io_task;   /* task blocked in io.readline/read */
-  int64_t mem_used, mem_limit;
+  /* Lua heap bytes in use, and the limit on them (0 = none). mem_cap is
+  ** what l_alloc's fast path may grow mem_used to: the limit, INT64_MAX
+  ** without one, 0 to send every growth to the slow path (an image's
+  ** template; a refusal Lua is about to retry). state.c. */
+  int64_t mem_used, mem_limit, mem_cap;
+  int64_t mem_refused;       /* a growth refused, not retried yet (state.c) */
+  int64_t mem_resv;          /* reserved of the runtime's limit (mem_acct) */
+  /* The runtime collects the process's garbage when it blocks with more
+  ** than this in use (wp_state_collect). */
+  int64_t mem_gc_at;
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
   size_t ar_size;
   const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
@@ -184,6 +198,12 @@ struct wp_vmproc {
   unsigned char ar_zero;     /* zero every arena block (an image's template) */
   unsigned char needs_close; /* an object with a finaliser exists: lua_close */
   unsigned char gc_on;       /* the collector was switched on (WP_GC_START) */
+  unsigned char mem_over;    /* past its memory limit (1) or the runtime's (2):
+                                ended (WP_KILL_MEMORY); every further growth
+                                is refused */
+  unsigned char mem_acct;    /* counted against the runtime's limit */
+  unsigned char gc_idle;     /* idle collection: 1 timer armed, 2 due (vmproc.c) */
+  unsigned char gc_idle_shift; /* its delay is WP_GC_IDLE_MS << this */
   unsigned char exit_code_set;
   unsigned char first_blocked;
   unsigned char entry_started; /* the entry function was called (boot done) */
@@ -193,6 +213,15 @@ struct wp_vmproc {
 
 /* A process's collector starts once it has allocated this much. */
 #define WP_GC_START (16 * 1024)
+/* A process that blocks holding more than this (and twice its heap after
+** its last forced collection) is collected fully, its empty chunks freed
+** (wp_state_collect); one that holds this much is collected again after
+** WP_GC_IDLE_MS of being blocked, and backs off while that frees little. */
+#define WP_GC_FORCE_MIN (4 * 1024 * 1024)
+#define WP_GC_IDLE_MS 1000
+/* A process's share of the runtime's memory limit grows and shrinks in
+** steps of this. */
+#define WP_MEM_RESV_STEP (64 * 1024)
 /* The first bytes of a process's Lua memory come from one block of this
 ** size (state.c): 2 pages, one jemalloc size class with no rounding. A
 ** state copied from an image gets its image's size plus WP_ARENA_SLACK,
@@ -223,6 +252,11 @@ void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs);
 ** the other processes (vmproc.c). */
 int wp_co_resume(lua_State *L);
 int wp_co_wrap(lua_State *L);
+/* pcall and xpcall: Lua's, except that an error raised while the process
+** is being ended (its memory limit, a kill) is never caught: it unwinds
+** to the run loop, which ends the process (vmproc.c). */
+int wp_vm_pcall(lua_State *L);
+int wp_vm_xpcall(lua_State *L);
 /* Starts fn (at the top of L's stack, popped) as a new task of the process.
 ** Returns the new thread (pushed on L) or raises. */
 struct wp_task *wp_task_spawn(lua_State *L);
@@ -326,6 +360,15 @@ struct wp_rt {
   struct wp_codec_limits *limits;
   struct wp_service *services;
   uint64_t terminal_counter; /* pid counter of the -x process */
+  /* process.memory_limit (.wippy.yaml): the memory limit of every process
+  ** whose entry names none (0 = none), and as written */
+  int64_t mem_limit;
+  char mem_limit_text[24];
+  /* --memory-limit: the limit on all processes' heaps together (0 = none),
+  ** as written, and what the processes hold of it (state.c) */
+  int64_t mem_total_limit;
+  char mem_total_text[24];
+  _Atomic int64_t mem_total;
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
@@ -380,7 +423,40 @@ void wp_code_load(lua_State *L, struct wp_code *c);
 ** vp->code's chunk function at index 1 (copied from the code's image);
 ** otherwise its stack is empty and the caller loads the code. */
 lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk);
+/* What l_alloc's fast path may grow mem_used to (state.c). */
+static inline int64_t wp_state_bound(const struct wp_vmproc *vp) {
+  int64_t b = vp->mem_limit ? vp->mem_limit : INT64_MAX;
+  return vp->mem_acct && vp->mem_resv < b ? vp->mem_resv : b;
+}
+/* Sets the process's memory limit (0 = none), before its state is made
+** (on every spawn: inline). */
+static inline void wp_state_limit(struct wp_vmproc *vp, int64_t limit) {
+  vp->mem_limit = limit;
+  vp->mem_acct = vp->rt->mem_total_limit > 0;
+  vp->mem_cap = wp_state_bound(vp);
+  vp->mem_gc_at = WP_GC_FORCE_MIN;
+}
+/* Whether the process is past its memory limit, at a point where an error
+** is caught or ends a task. A growth refused by code that does not retry it
+** after a collection (lauxlib's buffers) is settled here: with L (a thread
+** of the state that may run code) by a full collection, without by taking
+** it as final. Past the limit, the process is being ended (its kill flag
+** is set). */
+int wp_state_past_limit(struct wp_vmproc *vp, lua_State *L);
+/* Gives back what the process holds of the runtime's memory limit beyond
+** its use and a margin (all of it: at its end). */
+void wp_state_release(struct wp_vmproc *vp, int all);
 void wp_state_close(struct wp_vmproc *vp);
+/* A new thread of vp's state, anchored in its registry for the state's
+** life, made even while the main thread is suspended in a task (where an
+** allocation error has no handler to go to), and outside its memory limit.
+** NULL when out of memory. */
+lua_State *wp_state_thread(struct wp_vmproc *vp);
+/* Collects all of the process's garbage on S (a thread of its state at base
+** level), frees the chunks that left empty, drops their blocks from the
+** free lists, and hands memory back to the system when much came free.
+** Sets vp->mem_gc_at for the next. */
+void wp_state_collect(struct wp_vmproc *vp, lua_State *S);
 /* Asks the cache for the process's arena and chunks (the blocks its Lua
 ** memory mostly lives in), before running it: one sweep of prefetches
 ** instead of a miss per object in a state gone cold while it waited. */

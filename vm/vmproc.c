@@ -34,8 +34,18 @@
 **
 ** Exit. The result is encoded once; monitors get EXIT, links LINK_DOWN (on an
 ** abnormal exit), names are released, timers cancelled, and the state closed
-** on this worker. Kills (terminate, a failed link, shutdown) are not Lua
-** errors: they happen here, between two resumes, where no pcall can see them.
+** on this worker. Kills (terminate, a failed link, shutdown, a process past
+** its memory limit) are not Lua errors: they happen here, between two
+** resumes, where no pcall can see them; an error that a pending kill raised
+** inside the process (the preemption hook, a refused allocation) passes
+** through pcall, xpcall and coroutine.resume to reach this loop. A kill's
+** result is built without Lua (the state may have no memory left), and
+** nothing the runtime does to a state outside a task's run may raise where
+** no handler is: what may fail runs in a protected call, allocations for a
+** suspended task are made on the running stack and moved over.
+**
+** Memory. When a process blocks, the runtime may collect its garbage and
+** give emptied chunks back (collect_idle): processes have no collectgarbage.
 */
 #include <string.h>
 
@@ -174,20 +184,13 @@ static void task_free(struct wp_vmproc *vp, struct wp_task *t) {
 ** thread per process (about 1 KB: the main thread's own stack used to sit
 ** idle under the task's). While that task is suspended, or after it died
 ** with an error, L's stack belongs to it and calls on it are not allowed:
-** the runtime then uses a second thread, made on first need. A process that
-** never needs one (an echo worker, a process blocked in receive) never pays
-** for it. Making it ignores the process's memory limit for that one thread:
-** it is the runtime's, and failing there has no error path (out of memory
-** on an unprotected call is a panic). */
+** the runtime then uses a second thread, made on first need outside the
+** process's memory limit (wp_state_thread). A process that never needs
+** one (an echo worker, a process blocked in receive) never pays for it.
+** NULL when out of memory: the caller ends the process. */
 static lua_State *sys_L(struct wp_vmproc *vp) {
   if (!vp->l_busy) return vp->L;
-  if (!vp->sys) {
-    int64_t lim = vp->mem_limit;
-    vp->mem_limit = 0;
-    vp->sys = lua_newthread(vp->L);
-    luaL_ref(vp->L, LUA_REGISTRYINDEX); /* anchored for the state's life */
-    vp->mem_limit = lim;
-  }
+  if (!vp->sys) vp->sys = wp_state_thread(vp);
   return vp->sys;
 }
 
@@ -330,7 +333,16 @@ static int push_exit_result(lua_State *th, struct wp_msg *m) {
   return 2;
 }
 
-/* If m is the EXIT of a child some task waits for, completes that task. */
+/* Moves the n values at the top of L (running, protected) to the
+** suspended task thread th. Anything that allocates for a suspended thread
+** is made on L first: an error raised on th would find no handler there. */
+static void hand_over(lua_State *L, lua_State *th, int n) {
+  if (!lua_checkstack(th, n)) luaL_error(L, "not enough memory");
+  lua_xmove(L, th, n);
+}
+
+/* If m is the EXIT of a child some task waits for, completes that task
+** (the result is decoded on L, which runs protected). */
 static int exitwait_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
   uint64_t c = wp_pid_parse(wp_msg_from(m), m->from_len);
   for (struct wp_exitwait **pp = &vp->exitwaits; *pp; pp = &(*pp)->next) {
@@ -339,16 +351,13 @@ static int exitwait_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
     *pp = w->next;
     struct wp_task *t = w->task;
     wp_free(w);
-    if (!lua_checkstack(t->th, 4)) {
-      /* the waiting task cannot be given its result: the process ends with
-      ** the error (raised inside the protected drain), never leaving the
-      ** task waiting */
-      wp_msg_free(m);
-      luaL_error(L, "not enough memory for the result of process.exec");
-    }
-    int n = push_exit_result(t->th, m);
-    wp_task_ready(vp, t, n);
+    luaL_checkstack(L, 4, NULL);
+    vp->decoding = m; /* freed at teardown if the decoding raises */
+    int n = push_exit_result(L, m);
+    vp->decoding = NULL;
     wp_msg_free(m);
+    hand_over(L, t->th, n);
+    wp_task_ready(vp, t, n);
     return 1;
   }
   return 0;
@@ -397,21 +406,24 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
     case WP_MSG_IO:
       if (vp->io_task) {
         struct wp_task *t = vp->io_task;
-        vp->io_task = NULL;
-        lua_State *th = t->th;
+        int n = 1;
+        vp->routing = m; /* freed at teardown if this raises */
         if (m->aux == WP_IO_OK) {
-          lua_pushlstring(th, (const char *)wp_msg_payload(m), m->len);
-          wp_task_ready(vp, t, 1);
+          lua_pushlstring(L, (const char *)wp_msg_payload(m), m->len);
         } else {
-          lua_pushnil(th);
+          lua_pushnil(L);
           if (m->aux == WP_IO_EOF)
-            wp_err_push(th, "", "EOF", -1);
+            wp_err_push(L, "", "EOF", -1);
           else if (m->aux == WP_IO_NOMEM)
-            wp_err_push(th, WP_KIND_INTERNAL, "input lost: the runtime ran out of memory", -1);
+            wp_err_push(L, WP_KIND_INTERNAL, "input lost: the runtime ran out of memory", -1);
           else
-            wp_err_push(th, WP_KIND_CANCELED, "interrupted", -1);
-          wp_task_ready(vp, t, 2);
+            wp_err_push(L, WP_KIND_CANCELED, "interrupted", -1);
+          n = 2;
         }
+        hand_over(L, t->th, n);
+        vp->routing = NULL;
+        vp->io_task = NULL;
+        wp_task_ready(vp, t, n);
       }
       wp_msg_free(m);
       return;
@@ -460,9 +472,12 @@ static int drain_protected(lua_State *L) {
 static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
   if (m->kind != WP_MSG_TIMER) return 0;
   struct wp_vtimer *vt = vtimer_find(vp, m->aux);
-  if (vt && vt->kind != WP_VT_SLEEP) return 0;
+  if (vt && vt->kind != WP_VT_SLEEP && vt->kind != WP_VT_GC) return 0;
   if (vt) {
-    if (vt->task) wp_task_ready(vp, vt->task, 0);
+    if (vt->kind == WP_VT_GC)
+      vp->gc_idle = 2; /* collected when it blocks (collect_idle) */
+    else if (vt->task)
+      wp_task_ready(vp, vt->task, 0);
     wp_vtimer_free(vp, vt);
   }
   wp_msg_free(m);
@@ -470,14 +485,15 @@ static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
 }
 
 /* Routes the mailbox. LUA_OK, or an error status with the error on top
-** of *errL (out of memory while routing). */
+** of *errL (out of memory while routing; *errL NULL: no stack for it). */
 static int drain(struct wp_vmproc *vp, lua_State **errL) {
   struct wp_msg *m;
   while ((m = wp_mbox_take_sc(&vp->p->mbox))) {
     if (route_light(vp, m)) continue;
+    vp->routing = m; /* the call may fail before drain_protected takes it */
     lua_State *S = sys_L(vp);
     *errL = S;
-    vp->routing = m; /* the call may fail before drain_protected takes it */
+    if (!S) return LUA_ERRMEM;
     lua_pushcfunction(S, drain_protected);
     return lua_pcall(S, 0, 0, 0);
   }
@@ -559,6 +575,40 @@ static void vm_interrupt(struct wp_proc *p) {
   if (th) arm(th, 1);
 }
 
+/* ---- pcall, xpcall ---- */
+
+/* An error raised while the process is being ended (a refused allocation
+** past its memory limit, a kill the hook raised) is passed on, so that no
+** handler of the process can stop it; any other is returned as Lua's pcall
+** does. */
+static int pcall_k(lua_State *L, int status, lua_KContext extra) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    struct wp_vmproc *vp = wp_vm_self(L);
+    if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed) || wp_state_past_limit(vp, L))
+      return lua_error(L);
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - (int)extra; /* true and the results */
+}
+
+int wp_vm_pcall(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1); /* [true, f, args...] */
+  return pcall_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, pcall_k), 0);
+}
+
+int wp_vm_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2); /* [f, handler, true, f, args...] */
+  return pcall_k(L, lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, pcall_k), 2);
+}
+
 /* ---- coroutine.resume / coroutine.wrap with preemption forwarding ---- */
 
 static int resume_k(lua_State *L, int status, lua_KContext wrap);
@@ -596,6 +646,8 @@ static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
       return nres + !wrap;
     }
     lua_xmove(co, L, 1); /* the error */
+    if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed) || wp_state_past_limit(vp, L))
+      return lua_error(L); /* the process is being ended: not caught here */
     if (wrap) {
       if (lua_type(L, -1) == LUA_TSTRING) { /* add position, as Lua's wrap does */
         luaL_where(L, 1);
@@ -738,6 +790,20 @@ static void vm_teardown(struct wp_vmproc *vp) {
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
                          int code, int retryable); /* runtime.c */
 
+/* Ends the process with an error built without Lua (kind and msg
+** borrowed): a kill, or no memory left to build the result with. */
+static void finish_c(struct wp_vmproc *vp, const char *kind, const char *msg) {
+  struct wp_buf res = WP_BUF_INIT;
+  if (wp_codec_encode_error(&res, kind, msg) != 0) res.len = 0; /* "ended without a result" */
+  notify_exit(vp, &res, 1);
+  wp_buf_free(&res);
+  wp_rt_process_ended(vp, 1, msg, 1, -1);
+}
+
+static void finish_nomem(struct wp_vmproc *vp) {
+  finish_c(vp, WP_KIND_INTERNAL, "not enough memory");
+}
+
 /* Encodes a result {value, error} as two values; error may be an object or
 ** NULL. Builds it on L's stack at [v, e] and encodes. */
 static void finish(struct wp_vmproc *vp, lua_State *L, int vidx, int eidx, int code) {
@@ -745,7 +811,10 @@ static void finish(struct wp_vmproc *vp, lua_State *L, int vidx, int eidx, int c
   const char *err;
   int abnormal = eidx != 0;
   lua_State *S = L;
-  if (!lua_checkstack(S, 3)) abnormal = 1;
+  if (!lua_checkstack(S, 3)) {
+    finish_nomem(vp);
+    return;
+  }
   if (vidx)
     lua_pushvalue(S, vidx);
   else
@@ -802,10 +871,46 @@ static void normalise_error(lua_State *L, const char *deflt_kind) {
   lua_remove(L, -2);
 }
 
+/* How an error ended the process (error_result). */
+enum { ERR_RETURNED, ERR_RAISED, ERR_RAISED_IN_CHUNK };
+
+/* [value, how] -> [the error object the process's EXIT reports]: a string
+** returned as the entry's second result is a non-retryable Internal error;
+** one raised by the chunk before the entry function ran says so, as
+** Wippy's spawn would have. Allocates: called protected (make_error). */
+static int error_result(lua_State *L) {
+  int how = (int)lua_tointeger(L, 2);
+  lua_settop(L, 1);
+  if (lua_type(L, 1) == LUA_TSTRING && how == ERR_RETURNED) {
+    wp_err_push(L, WP_KIND_INTERNAL, lua_tostring(L, 1), 0);
+    return 1;
+  }
+  if (lua_type(L, 1) == LUA_TSTRING && how == ERR_RAISED_IN_CHUNK) {
+    lua_pushfstring(L, "failed to execute script: %s", lua_tostring(L, 1));
+    lua_replace(L, 1);
+  }
+  normalise_error(L, WP_KIND_INTERNAL);
+  return 1;
+}
+
+/* Pushes the error object for the value at idx of L, a thread at base
+** level (error_result). 0, or -1 when out of memory. */
+static int make_error(lua_State *L, int idx, int how) {
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 3)) return -1;
+  lua_pushcfunction(L, error_result);
+  lua_pushvalue(L, idx);
+  lua_pushinteger(L, how);
+  return lua_pcall(L, 2, 1, 0) == LUA_OK ? 0 : -1;
+}
+
 /* The process ended by returning nres values on th's stack. */
 static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
   lua_State *L = sys_L(vp);
-  int code = 0;
+  if (!L || (th != L && !lua_checkstack(L, nres))) {
+    finish_nomem(vp);
+    return;
+  }
   if (th == L) { /* the main task on the main thread: keep the results only */
     lua_rotate(L, 1, nres);
     lua_settop(L, nres);
@@ -813,77 +918,87 @@ static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
     lua_settop(L, 0);
     lua_xmove(th, L, nres);
   }
-  int abnormal = 0;
   if (nres >= 2 && (lua_type(L, 2) == LUA_TSTRING || wp_err_is(L, 2))) {
-    abnormal = 1;
-    if (lua_type(L, 2) == LUA_TSTRING) {
-      wp_err_push(L, WP_KIND_INTERNAL, lua_tostring(L, 2), 0); /* not retryable */
-      lua_replace(L, 2);
-    } else {
-      lua_pushvalue(L, 2);
-      normalise_error(L, WP_KIND_INTERNAL);
-      lua_replace(L, 2);
+    if (make_error(L, 2, ERR_RETURNED) != 0) {
+      lua_settop(L, 0);
+      finish_nomem(vp);
+      return;
     }
+    finish(vp, L, 0, lua_gettop(L), 1);
+    lua_settop(L, 0);
+    return;
   }
-  if (!abnormal && nres >= 1) {
-    int t = lua_type(L, 1);
-    if (t == LUA_TNUMBER) {
-      lua_Number n = lua_tonumber(L, 1);
-      if (n != n || n > 2147483647.0 || n < -2147483648.0)
-        code = 1;
-      else
-        code = (int)n;
-    } else if (t == LUA_TBOOLEAN) {
-      code = lua_toboolean(L, 1) ? 0 : 1;
-    }
+  int code = 0;
+  int t = lua_type(L, 1);
+  if (t == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, 1);
+    if (n != n || n > 2147483647.0 || n < -2147483648.0)
+      code = 1;
+    else
+      code = (int)n;
+  } else if (t == LUA_TBOOLEAN) {
+    code = lua_toboolean(L, 1) ? 0 : 1;
   }
   if (nres == 0) lua_pushnil(L);
-  finish(vp, L, abnormal ? 0 : 1, abnormal ? 2 : 0, abnormal ? 1 : code);
+  finish(vp, L, 1, 0, code);
   lua_settop(L, 0);
 }
 
-static void finish_error(struct wp_vmproc *vp, lua_State *th) {
+/* The process failed with the error value at the top of th: a task's
+** thread, or the stack a protected call of the runtime failed on. how: as
+** for error_result. */
+static void finish_error(struct wp_vmproc *vp, lua_State *th, int how) {
   lua_State *L = sys_L(vp);
+  if (!L || !lua_checkstack(L, 4)) {
+    finish_nomem(vp);
+    return;
+  }
   if (th == L) {
-    lua_replace(L, 1);
+    lua_insert(L, 1);
     lua_settop(L, 1);
   } else {
     lua_settop(L, 0);
     lua_xmove(th, L, 1);
   }
-  if (!vp->entry_started && lua_type(L, -1) == LUA_TSTRING) {
-    /* the chunk raised: what Wippy's spawn would have returned */
-    lua_pushfstring(L, "failed to execute script: %s", lua_tostring(L, -1));
-    lua_remove(L, -2);
-  }
-  normalise_error(L, WP_KIND_INTERNAL);
-  finish(vp, L, 0, 1, 1);
-  lua_settop(L, 0);
-}
-
-static int push_kill_error(lua_State *L) {
-  int reason = (int)lua_tointeger(L, 1);
-  if (reason == WP_KILL_LINK)
-    wp_err_push(L, WP_KIND_UNKNOWN, "linked process failed", -1);
-  else
-    wp_err_push(L, WP_KIND_INTERNAL, "process terminated", -1);
-  return 1;
-}
-
-static void finish_killed(struct wp_vmproc *vp, int reason) {
-  lua_State *L = sys_L(vp);
-  lua_settop(L, 0);
-  lua_pushcfunction(L, push_kill_error);
-  lua_pushinteger(L, reason);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  if (make_error(L, 1, how) != 0) {
     lua_settop(L, 0);
-    struct wp_buf none = WP_BUF_INIT;
-    notify_exit(vp, &none, 1);
-    wp_rt_process_ended(vp, 1, "process terminated", 1, -1);
+    finish_nomem(vp);
     return;
   }
-  finish(vp, L, 0, 1, 1);
+  finish(vp, L, 0, 2, 1);
   lua_settop(L, 0);
+}
+
+/* A kill ends the process with an error of its own, whatever its state's
+** stacks hold (it needs no Lua memory: a process past its memory limit has
+** none left). */
+static void finish_killed(struct wp_vmproc *vp, int reason) {
+  char msg[64];
+  if (reason == WP_KILL_LINK) {
+    finish_c(vp, WP_KIND_UNKNOWN, "linked process failed");
+    return;
+  }
+  if (reason == WP_KILL_MEMORY && vp->mem_over == 2)
+    snprintf(msg, sizeof msg, "memory limit exceeded (runtime limit %s)", vp->rt->mem_total_text);
+  else if (reason == WP_KILL_MEMORY)
+    snprintf(msg, sizeof msg, "memory limit exceeded (limit %s)", vp->code->mem_limit_text);
+  else
+    snprintf(msg, sizeof msg, "process terminated");
+  finish_c(vp, WP_KIND_INTERNAL, msg);
+}
+
+/* The process failed (a task's error, or routing its mailbox): a kill if
+** one is pending (a memory error past its limit), else the error on top of
+** errL, or, with no stack to hold one, out of memory. */
+static void finish_failed(struct wp_vmproc *vp, lua_State *errL) {
+  wp_state_past_limit(vp, NULL); /* a refusal pending: what failed */
+  int k = atomic_load_explicit(&vp->p->kill, memory_order_acquire);
+  if (k)
+    finish_killed(vp, k);
+  else if (errL)
+    finish_error(vp, errL, vp->entry_started ? ERR_RAISED : ERR_RAISED_IN_CHUNK);
+  else
+    finish_nomem(vp);
 }
 
 /* ---- start ---- */
@@ -962,23 +1077,60 @@ static int vm_start(struct wp_vmproc *vp) {
   int chunk;
   vp->L = wp_state_new(vp, &chunk);
   if (!vp->L) {
-    struct wp_buf none = WP_BUF_INIT;
-    notify_exit(vp, &none, 1);
-    wp_rt_process_ended(vp, 1, "not enough memory to create the process", 1, -1);
+    int k = atomic_load_explicit(&vp->p->kill, memory_order_acquire);
+    if (k)
+      finish_killed(vp, k); /* its limit is smaller than a fresh state */
+    else
+      finish_c(vp, WP_KIND_INTERNAL, "not enough memory to create the process");
     return -1;
   }
   lua_State *L = vp->L;
   lua_pushcfunction(L, start_protected);
   if (chunk) lua_insert(L, 1);
   if (lua_pcall(L, chunk, LUA_MULTRET, 0) != LUA_OK) {
-    normalise_error(L, WP_KIND_INTERNAL);
-    finish(vp, L, 0, lua_gettop(L), 1);
+    wp_state_past_limit(vp, NULL);
+    int k = atomic_load_explicit(&vp->p->kill, memory_order_acquire);
+    if (k)
+      finish_killed(vp, k);
+    else
+      finish_error(vp, L, ERR_RAISED);
     return -1;
   }
   return 0;
 }
 
 /* ---- the run loop ---- */
+
+/* Memory back from a process that blocks (wp_state_collect): at once when
+** it grew past vp->mem_gc_at since its last collection; else, holding
+** WP_GC_FORCE_MIN or more, after it stayed blocked WP_GC_IDLE_MS (a
+** service that dropped its data between two messages allocates nothing
+** that would make its collector run), the delay doubling (to 64 times)
+** while such collections free less than a quarter. A process collected
+** this way is not collected again before it has run. Returns 1 when a
+** finaliser made a task ready. */
+static __attribute__((noinline)) int collect_idle(struct wp_vmproc *vp) {
+  int due = vp->gc_idle == 2;
+  wp_state_release(vp, 0); /* what it freed since it last blocked */
+  if (due || vp->mem_used > vp->mem_gc_at) {
+    lua_State *S = sys_L(vp);
+    if (!S) return 0;
+    int64_t before = vp->mem_used;
+    wp_state_collect(vp, S);
+    if (due) {
+      vp->gc_idle = 0;
+      if (vp->mem_used > before - before / 4)
+        vp->gc_idle_shift += vp->gc_idle_shift < 6;
+      else
+        vp->gc_idle_shift = 0;
+    }
+    return vp->ready_head != NULL;
+  }
+  if (!vp->gc_idle && vp->mem_used >= WP_GC_FORCE_MIN &&
+      wp_vtimer_new(vp, WP_VT_GC, (uint64_t)WP_GC_IDLE_MS * 1000000u << vp->gc_idle_shift))
+    vp->gc_idle = 1;
+  return 0;
+}
 
 /* Whether vp's state is likely out of this thread's caches: it last ran on
 ** another thread, or COLD_RUNS or more runs ago here (L2 holds a few dozen
@@ -1020,7 +1172,7 @@ static int vm_run(struct wp_proc *p) {
     if (!wp_mbox_empty_sc(&p->mbox)) {
       lua_State *errL = NULL;
       if (drain(vp, &errL) != LUA_OK) { /* out of memory while routing */
-        finish_error(vp, errL);
+        finish_failed(vp, errL);
         vm_teardown(vp);
         return WP_RUN_DONE;
       }
@@ -1034,6 +1186,8 @@ static int vm_run(struct wp_proc *p) {
         vp->first_blocked = 1;
         wp_rt_service_event(vp->rt, vp->svc, 0, 0, 0);
       }
+      if ((vp->mem_used >= WP_GC_FORCE_MIN || (vp->gc_idle | vp->mem_acct)) && collect_idle(vp))
+        continue; /* a finaliser made a task ready */
       return WP_RUN_WAIT;
     }
     t->state = WP_TASK_RUNNING;
@@ -1069,18 +1223,18 @@ static int vm_run(struct wp_proc *p) {
     if (st == LUA_OK) {
       if (t->is_main) {
         vp->l_busy = 0; /* returned: L is at base level again */
-        finish_ok(vp, t->th, nres);
+        k = atomic_load_explicit(&p->kill, memory_order_acquire);
+        if (k) /* e.g. past its memory limit where a failure did not raise */
+          finish_killed(vp, k);
+        else
+          finish_ok(vp, t->th, nres);
         vm_teardown(vp);
         return WP_RUN_DONE;
       }
       task_free(vp, t);
       continue;
     }
-    int killed = atomic_load_explicit(&p->kill, memory_order_acquire);
-    if (killed) /* the kill unwound from a C call boundary (preempt_hook) */
-      finish_killed(vp, killed);
-    else
-      finish_error(vp, t->th);
+    finish_failed(vp, t->th); /* a kill may have unwound it (preempt_hook, memory) */
     vm_teardown(vp);
     return WP_RUN_DONE;
   }

@@ -252,6 +252,27 @@ TEST(error_objects) {
   return 0;
 }
 
+/* A result built without Lua (a killed process's): nil and the error, as
+** wp_codec_encode would have made them, appended to what the buffer held. */
+TEST(error_without_lua) {
+  lua_State *B = newstate();
+  struct wp_buf buf = WP_BUF_INIT;
+  ASSERT_EQ(wp_buf_append(&buf, "x", 1), 0);
+  ASSERT_EQ(wp_codec_encode_error(&buf, "Internal", "memory limit exceeded (limit 64M)"), 0);
+  ASSERT_EQ(wp_codec_count(buf.data + 1, buf.len - 1), 2);
+  ASSERT_EQ(wp_codec_decode(B, buf.data + 1, buf.len - 1), 2);
+  run(B,
+      "local v, e = ...\n"
+      "assert(v == nil and type(e) == 'userdata')\n"
+      "assert(e:kind() == 'Internal')\n"
+      "assert(e:message() == 'memory limit exceeded (limit 64M)')\n"
+      "assert(e:retryable() == nil and e:details() == nil)\n",
+      2);
+  wp_buf_free(&buf);
+  lua_close(B);
+  return 0;
+}
+
 /* Pushes a chain of `levels` nested tables: {{{...}}}. */
 static void push_nested(lua_State *L, int levels) {
   lua_pushinteger(L, levels);
@@ -644,6 +665,7 @@ TEST_LIST = {
   TEST_ENTRY(cycles),
   TEST_ENTRY(dropped_values),
   TEST_ENTRY(error_objects),
+  TEST_ENTRY(error_without_lua),
   TEST_ENTRY(depth_limit),
   TEST_ENTRY(size_limit),
   TEST_ENTRY(no_leak_on_error),
