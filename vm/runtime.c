@@ -332,7 +332,7 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
   vp->rt = rt;
   vp->code = code;
   vp->host = host;
-  wp_state_limit(vp, code->mem_limit);
+  wp_state_limit(vp);
   vp->inbox_ref = vp->events_ref = LUA_NOREF;
   return vp;
 }

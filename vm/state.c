@@ -108,9 +108,10 @@ struct ar_tail {
   struct ar_chunk *chunks;  /* the newest chunk, or NULL */
   struct ar_ext ext[AR_TRACK]; /* vp->ext_n of them */
   uint64_t xbloom[2];       /* bits of the small blocks from jemalloc (xbits) */
-  uint16_t xsmall;          /* small blocks from jemalloc, alive (all in ext) */
-  uint16_t xsmall_bytes;    /* bytes of small blocks ever taken from jemalloc */
+  uint8_t xsmall;           /* small blocks from jemalloc, alive (all in ext) */
   unsigned char lost;       /* a jemalloc block is not in ext: lua_close at the end */
+  uint16_t xsmall_bytes;    /* bytes of small blocks ever taken from jemalloc */
+  uint32_t resv_kb;         /* KB the process holds of the runtime's memory limit */
 };
 
 #define AR_TABSIZE sizeof(struct ar_tail)
@@ -331,32 +332,45 @@ static void *ar_resize(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize
 /* ---- the memory limit ----
 **
 ** mem_used counts the bytes Lua asked for (not the arena, chunks and tables
-** around them); a growth that would take it past mem_limit is refused, and
-** so is one past the runtime's limit (--memory-limit) on the sum of all
-** processes' heaps. Against that sum a process holds a reservation
-** (mem_resv), taken in steps with a margin, so that the shared counter is
-** touched every so many KB, not per block. When an allocation fails, Lua
-** collects all garbage and asks once more; a refusal notes its size in
-** mem_refused and sets mem_cap to 0, so that the second attempt comes here
+** around them); a growth that would take it past the process's limit is
+** refused, and so is one past the runtime's limit (--memory-limit) on the
+** sum of all processes' heaps. Against that sum a process holds a share
+** (resv_kb, in its arena's table), taken in steps with a margin, so that
+** the shared counter is touched every so many KB, not per block. When an
+** allocation fails, Lua collects all garbage and asks once more; a refusal
+** sets mem_cap to minus its size, so that the second attempt comes here
 ** too, and a second refusal in a row means even a full collection left no
-** room: the process is past a limit (mem_over: 1 its own, 2 the runtime's).
-** It is then ended: its kill flag says WP_KILL_MEMORY, wp_vm_pcall and
+** room: the process is past a limit (WP_MEM_OVER, WP_MEM_OVER_RT). It is
+** then ended: its kill flag says WP_KILL_MEMORY, wp_vm_pcall and
 ** coroutine.resume pass the error on instead of catching it, every further
 ** growth is refused, and the run loop ends the process when the error
 ** reaches it (vmproc.c). lauxlib's buffers call the allocator directly and
 ** raise at the first refusal: wp_state_past_limit decides those where the
 ** error is caught. */
 
-/* The reservation that covers `need` bytes in use, with a margin. */
-static int64_t resv_for(int64_t need, int64_t margin) {
-  return (need + margin + WP_MEM_RESV_STEP - 1) / WP_MEM_RESV_STEP * WP_MEM_RESV_STEP;
+#define MEM_OVER_ANY (WP_MEM_OVER | WP_MEM_OVER_RT)
+
+/* The reservation (KB) that covers `need` bytes in use, with a margin. */
+static uint32_t resv_for(int64_t need, int64_t margin) {
+  int64_t step = WP_MEM_RESV_STEP;
+  return (uint32_t)((need + margin + step - 1) / step * (step / 1024));
 }
 
-/* Sets vp's reservation to `want` bytes; 0, or -1 when the runtime's limit
-** has no room for that. */
-static int resv_set(struct wp_vmproc *vp, int64_t want) {
+/* What l_alloc's fast path may grow mem_used to, when nothing is refused. */
+static int64_t mem_bound(const struct wp_vmproc *vp) {
+  int64_t b = wp_state_mem_limit(vp), r;
+  if (!b) b = INT64_MAX;
+  if (vp->mem_state & WP_MEM_ACCT && vp->ar_base && (r = (int64_t)AR_TAIL(vp)->resv_kb * 1024) < b)
+    b = r;
+  return b;
+}
+
+/* Sets vp's reservation to `want` KB; 0, or -1 when the runtime's limit has
+** no room for that. */
+static int resv_set(struct wp_vmproc *vp, uint32_t want) {
   struct wp_rt *rt = vp->rt;
-  int64_t add = want - vp->mem_resv;
+  struct ar_tail *t = AR_TAIL(vp);
+  int64_t add = ((int64_t)want - t->resv_kb) * 1024;
   if (add > 0 &&
       atomic_fetch_add_explicit(&rt->mem_total, add, memory_order_relaxed) + add >
           rt->mem_total_limit) {
@@ -364,31 +378,37 @@ static int resv_set(struct wp_vmproc *vp, int64_t want) {
     return -1;
   }
   if (add < 0) atomic_fetch_add_explicit(&rt->mem_total, add, memory_order_relaxed);
-  vp->mem_resv = want;
-  vp->mem_cap = wp_state_bound(vp);
+  t->resv_kb = want;
+  if (vp->mem_cap >= 0 && !(vp->mem_state & MEM_OVER_ANY)) vp->mem_cap = mem_bound(vp);
   return 0;
 }
 
-/* Whether `need` bytes in use fit vp's limits: 0, or which one they pass
-** (1 its own, 2 the runtime's; a reservation is taken on the way). */
+/* Whether `need` bytes in use fit vp's limits: 0, or the WP_MEM_OVER* of
+** the one they pass (a reservation is taken on the way). */
 static int mem_check(struct wp_vmproc *vp, int64_t need) {
-  if (vp->mem_over) return vp->mem_over;
-  if (vp->mem_limit && need > vp->mem_limit) return 1;
-  if (vp->mem_acct && need > vp->mem_resv && resv_set(vp, resv_for(need, need / 8)) != 0 &&
-      resv_set(vp, resv_for(need, 0)) != 0)
-    return 2;
+  int64_t limit = wp_state_mem_limit(vp);
+  if (vp->mem_state & MEM_OVER_ANY) return vp->mem_state & MEM_OVER_ANY;
+  if (limit && need > limit) return WP_MEM_OVER;
+  if (vp->mem_state & WP_MEM_ACCT && vp->ar_base && need > (int64_t)AR_TAIL(vp)->resv_kb * 1024 &&
+      resv_set(vp, resv_for(need, need / 8)) != 0 && resv_set(vp, resv_for(need, 0)) != 0)
+    return WP_MEM_OVER_RT;
   return 0;
 }
 
 void wp_state_release(struct wp_vmproc *vp, int all) {
-  int64_t keep = all ? 0 : resv_for(vp->mem_used, vp->mem_used / 8);
-  if (vp->mem_acct && vp->mem_resv > keep + (all ? 0 : WP_MEM_RESV_STEP)) resv_set(vp, keep);
+  uint32_t keep = all ? 0 : resv_for(vp->mem_used, vp->mem_used / 8);
+  if (!(vp->mem_state & WP_MEM_ACCT) || !vp->ar_base) return;
+  if (AR_TAIL(vp)->resv_kb > keep + (all ? 0 : WP_MEM_RESV_STEP / 1024)) resv_set(vp, keep);
+  if (all) { /* its end: what its teardown allocates is not counted */
+    vp->mem_state &= (unsigned char)~WP_MEM_ACCT;
+    if (vp->mem_cap >= 0 && !(vp->mem_state & MEM_OVER_ANY)) vp->mem_cap = mem_bound(vp);
+  }
 }
 
-/* Marks vp past a limit (why: 1 its own, 2 the runtime's); returns NULL
+/* Marks vp past a limit (why: WP_MEM_OVER or WP_MEM_OVER_RT); returns NULL
 ** (the refused block). */
 static void *mem_over(struct wp_vmproc *vp, int why) {
-  vp->mem_over = (unsigned char)why;
+  vp->mem_state |= (unsigned char)why;
   vp->mem_cap = 0;
   int none = WP_KILL_NONE;
   if (vp->p) atomic_compare_exchange_strong(&vp->p->kill, &none, WP_KILL_MEMORY);
@@ -396,30 +416,29 @@ static void *mem_over(struct wp_vmproc *vp, int why) {
 }
 
 static void *mem_refuse(struct wp_vmproc *vp, size_t grow, int why) {
-  if (vp->mem_refused) return mem_over(vp, why); /* the retry after a full collection */
-  vp->mem_refused = (int64_t)grow;
-  vp->mem_cap = 0;
+  if (vp->mem_cap < 0) return mem_over(vp, why); /* the retry after a full collection */
+  vp->mem_cap = -(int64_t)grow;
   return NULL;
 }
 
 int wp_state_past_limit(struct wp_vmproc *vp, lua_State *L) {
-  if (vp->mem_over) return 1;
-  if (!vp->mem_refused) return 0;
+  if (vp->mem_state & MEM_OVER_ANY) return 1;
+  if (vp->mem_cap >= 0) return 0; /* no refusal pending */
+  int64_t grow = -vp->mem_cap, need = vp->mem_used + grow;
+  int64_t limit = wp_state_mem_limit(vp);
   int why;
   if (L) {
     lua_gc(L, LUA_GCCOLLECT);
-    why = mem_check(vp, vp->mem_used + vp->mem_refused);
+    why = mem_check(vp, vp->mem_used + grow);
   } else {
-    why = vp->mem_limit && vp->mem_used + vp->mem_refused > vp->mem_limit ? 1
-          : vp->mem_acct                                                   ? 2
-                                                                           : 1;
+    why = (limit && need > limit) || !(vp->mem_state & WP_MEM_ACCT) ? WP_MEM_OVER
+                                                                    : WP_MEM_OVER_RT;
   }
   if (why) {
     mem_over(vp, why);
     return 1;
   }
-  vp->mem_refused = 0; /* a collection made room: an ordinary memory error */
-  vp->mem_cap = wp_state_bound(vp);
+  vp->mem_cap = mem_bound(vp); /* a collection made room: an ordinary memory error */
   return 0;
 }
 
@@ -443,10 +462,7 @@ static __attribute__((noinline)) void *l_alloc_slow(struct wp_vmproc *vp, void *
   void *np = ptr ? ar_resize(vp, ptr, osize, nsize) : ar_alloc(vp, nsize);
   if (np) {
     vp->mem_used += (int64_t)nsize - (int64_t)osize;
-    if (vp->mem_refused) { /* the retry fit */
-      vp->mem_refused = 0;
-      vp->mem_cap = wp_state_bound(vp);
-    }
+    if (vp->mem_cap < 0) vp->mem_cap = mem_bound(vp); /* the retry fit */
   }
   return np;
 }
@@ -505,6 +521,7 @@ static void chunk_free(struct ar_chunk *c) {
 
 static void ar_free_all(struct wp_vmproc *vp) {
   if (vp->ar_base) {
+    wp_state_release(vp, 1); /* the share lives in the arena's table */
     struct ar_chunk *c = AR_TAIL(vp)->chunks;
     while (c) {
       struct ar_chunk *prev = c->prev;
@@ -642,7 +659,8 @@ void wp_state_collect(struct wp_vmproc *vp, lua_State *S) {
   ** to the system now (an idle process frees nothing more that would make
   ** it do so on its own) */
   if ((int64_t)freed + (before - after) >= WP_GC_FORCE_MIN / 4) wp_alloc_release();
-  vp->mem_gc_at = after > WP_GC_FORCE_MIN / 2 ? 2 * after : WP_GC_FORCE_MIN;
+  int64_t mb = (after > WP_GC_FORCE_MIN / 2 ? 2 * after : WP_GC_FORCE_MIN) >> 20;
+  vp->mem_gc_mb = (uint16_t)(mb < UINT16_MAX ? mb : UINT16_MAX);
   wp_state_release(vp, 0);
   if (log)
     wp_logf(WP_LOG_DEBUG, "process %s collected: heap %lld -> %lld bytes, chunks %zu -> %zu bytes",
@@ -958,12 +976,9 @@ static int panic(lua_State *L) {
 lua_State *wp_state_thread(struct wp_vmproc *vp) {
   lua_State *L = vp->L;
   lua_State *volatile th = NULL;
-  int64_t lim = vp->mem_limit, cap = vp->mem_cap;
-  unsigned char acct = vp->mem_acct;
+  int64_t cap = vp->mem_cap;
   jmp_buf jb;
-  vp->mem_limit = 0; /* the runtime's thread: not the process's memory */
-  vp->mem_acct = 0;
-  vp->mem_cap = INT64_MAX;
+  vp->mem_cap = INT64_MAX; /* the runtime's thread: not the process's memory */
   tl_unprotected = &jb;
   if (setjmp(jb) == 0) {
     if (lua_checkstack(L, 1)) {
@@ -973,8 +988,6 @@ lua_State *wp_state_thread(struct wp_vmproc *vp) {
     }
   }
   tl_unprotected = NULL;
-  vp->mem_limit = lim;
-  vp->mem_acct = acct;
   vp->mem_cap = cap;
   return th;
 }
@@ -1509,7 +1522,7 @@ out:
 
 /* The image's state in vp's new arena; NULL when out of memory. */
 static lua_State *image_copy(struct wp_vmproc *vp, const struct wp_image *img) {
-  if (vp->mem_limit && img->mem_used > vp->mem_limit) return mem_over(vp, 1);
+  if (wp_state_mem_limit(vp) && img->mem_used > wp_state_mem_limit(vp)) return mem_over(vp, 1);
   ar_init(vp, img->arena);
   if (!vp->ar_base) return NULL;
   char *b = vp->ar_base;
@@ -1564,7 +1577,6 @@ void wp_image_free(struct wp_code *c) {
 }
 
 void wp_state_close(struct wp_vmproc *vp) {
-  wp_state_release(vp, 1);
   if (vp->L) {
     if (vp->needs_close || vp->ext_n < 0 || AR_TAIL(vp)->lost) {
       lua_close(vp->L);

@@ -160,7 +160,10 @@ struct wp_vmproc {
   _Atomic(lua_State *) running_th; /* innermost thread being resumed, or NULL */
   _Atomic int preempt_req;
   int inbox_ref, events_ref;
-  int ext_n;                 /* jemalloc blocks in the arena table (state.c); -1: no arena */
+  int16_t ext_n;             /* jemalloc blocks in the arena table (state.c); -1: no arena */
+  /* The runtime collects the process's garbage when it blocks with more
+  ** than this many MB in use (wp_state_collect). */
+  uint16_t mem_gc_mb;
   /* messages waiting for a channel */
   struct wp_mqueue inbox_q, events_q;
   struct wp_chan *inbox, *events; /* created by process.inbox()/events() */
@@ -170,16 +173,12 @@ struct wp_vmproc {
   uint64_t next_timer_id;
   /* terminal I/O */
   struct wp_task *io_task;   /* task blocked in io.readline/read */
-  /* Lua heap bytes in use, and the limit on them (0 = none). mem_cap is
-  ** what l_alloc's fast path may grow mem_used to: the limit, INT64_MAX
-  ** without one, 0 to send every growth to the slow path (an image's
-  ** template; a refusal Lua is about to retry). state.c. */
-  int64_t mem_used, mem_limit, mem_cap;
-  int64_t mem_refused;       /* a growth refused, not retried yet (state.c) */
-  int64_t mem_resv;          /* reserved of the runtime's limit (mem_acct) */
-  /* The runtime collects the process's garbage when it blocks with more
-  ** than this in use (wp_state_collect). */
-  int64_t mem_gc_at;
+  /* Lua heap bytes in use, and what l_alloc's fast path may grow them to:
+  ** the process's limit (code->mem_limit) or its share of the runtime's
+  ** if smaller, INT64_MAX without either; 0 sends every growth to the slow
+  ** path (an image's template, a process past its limit, before its first
+  ** share), minus a refused growth's size while Lua retries it (state.c). */
+  int64_t mem_used, mem_cap;
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
   size_t ar_size;
   const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
@@ -198,12 +197,7 @@ struct wp_vmproc {
   unsigned char ar_zero;     /* zero every arena block (an image's template) */
   unsigned char needs_close; /* an object with a finaliser exists: lua_close */
   unsigned char gc_on;       /* the collector was switched on (WP_GC_START) */
-  unsigned char mem_over;    /* past its memory limit (1) or the runtime's (2):
-                                ended (WP_KILL_MEMORY); every further growth
-                                is refused */
-  unsigned char mem_acct;    /* counted against the runtime's limit */
-  unsigned char gc_idle;     /* idle collection: 1 timer armed, 2 due (vmproc.c) */
-  unsigned char gc_idle_shift; /* its delay is WP_GC_IDLE_MS << this */
+  unsigned char mem_state;   /* WP_MEM_* */
   unsigned char exit_code_set;
   unsigned char first_blocked;
   unsigned char entry_started; /* the entry function was called (boot done) */
@@ -423,18 +417,24 @@ void wp_code_load(lua_State *L, struct wp_code *c);
 ** vp->code's chunk function at index 1 (copied from the code's image);
 ** otherwise its stack is empty and the caller loads the code. */
 lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk);
-/* What l_alloc's fast path may grow mem_used to (state.c). */
-static inline int64_t wp_state_bound(const struct wp_vmproc *vp) {
-  int64_t b = vp->mem_limit ? vp->mem_limit : INT64_MAX;
-  return vp->mem_acct && vp->mem_resv < b ? vp->mem_resv : b;
+/* vp->mem_state: past its own limit or the runtime's (ended, every
+** further growth refused), counted against the runtime's limit (state.c);
+** an idle collection's timer armed, or fired, and in the top bits that
+** delay's shift (vmproc.c collect_idle). */
+enum { WP_MEM_OVER = 1, WP_MEM_OVER_RT = 2, WP_MEM_ACCT = 4, WP_MEM_GC_ARMED = 8,
+       WP_MEM_GC_DUE = 16, WP_MEM_GC_SHIFT = 5 };
+/* The process's memory limit (0 = none; none for an image's template). */
+static inline int64_t wp_state_mem_limit(const struct wp_vmproc *vp) {
+  return vp->p ? vp->code->mem_limit : 0;
 }
-/* Sets the process's memory limit (0 = none), before its state is made
-** (on every spawn: inline). */
-static inline void wp_state_limit(struct wp_vmproc *vp, int64_t limit) {
-  vp->mem_limit = limit;
-  vp->mem_acct = vp->rt->mem_total_limit > 0;
-  vp->mem_cap = wp_state_bound(vp);
-  vp->mem_gc_at = WP_GC_FORCE_MIN;
+/* Sets up the process's memory accounting, before its state is made (on
+** every spawn: inline). A process counted against the runtime's limit
+** takes its first share with its first allocation. */
+static inline void wp_state_limit(struct wp_vmproc *vp) {
+  int64_t limit = wp_state_mem_limit(vp);
+  if (vp->rt->mem_total_limit > 0) vp->mem_state = WP_MEM_ACCT;
+  vp->mem_cap = vp->mem_state ? 0 : limit ? limit : INT64_MAX;
+  vp->mem_gc_mb = WP_GC_FORCE_MIN >> 20;
 }
 /* Whether the process is past its memory limit, at a point where an error
 ** is caught or ends a task. A growth refused by code that does not retry it
@@ -444,7 +444,7 @@ static inline void wp_state_limit(struct wp_vmproc *vp, int64_t limit) {
 ** is set). */
 int wp_state_past_limit(struct wp_vmproc *vp, lua_State *L);
 /* Gives back what the process holds of the runtime's memory limit beyond
-** its use and a margin (all of it: at its end). */
+** its use and a margin (all of it, and no longer counted: at its end). */
 void wp_state_release(struct wp_vmproc *vp, int all);
 void wp_state_close(struct wp_vmproc *vp);
 /* A new thread of vp's state, anchored in its registry for the state's
@@ -455,7 +455,7 @@ lua_State *wp_state_thread(struct wp_vmproc *vp);
 /* Collects all of the process's garbage on S (a thread of its state at base
 ** level), frees the chunks that left empty, drops their blocks from the
 ** free lists, and hands memory back to the system when much came free.
-** Sets vp->mem_gc_at for the next. */
+** Sets vp->mem_gc_mb for the next. */
 void wp_state_collect(struct wp_vmproc *vp, lua_State *S);
 /* Asks the cache for the process's arena and chunks (the blocks its Lua
 ** memory mostly lives in), before running it: one sweep of prefetches

@@ -475,7 +475,7 @@ static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
   if (vt && vt->kind != WP_VT_SLEEP && vt->kind != WP_VT_GC) return 0;
   if (vt) {
     if (vt->kind == WP_VT_GC)
-      vp->gc_idle = 2; /* collected when it blocks (collect_idle) */
+      vp->mem_state = (unsigned char)((vp->mem_state & ~WP_MEM_GC_ARMED) | WP_MEM_GC_DUE);
     else if (vt->task)
       wp_task_ready(vp, vt->task, 0);
     wp_vtimer_free(vp, vt);
@@ -726,6 +726,7 @@ int wp_co_wrap(lua_State *L) {
 
 static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abnormal) {
   struct wp_proc *p = vp->p;
+  wp_state_release(vp, 1); /* its share of the runtime's memory is free for whoever sees the EXIT */
   struct wp_hlist mons, links;
   struct wp_name_ref *names;
   if (wp_proc_exit_begin(p, &mons, &links, &names)) return;
@@ -978,7 +979,7 @@ static void finish_killed(struct wp_vmproc *vp, int reason) {
     finish_c(vp, WP_KIND_UNKNOWN, "linked process failed");
     return;
   }
-  if (reason == WP_KILL_MEMORY && vp->mem_over == 2)
+  if (reason == WP_KILL_MEMORY && vp->mem_state & WP_MEM_OVER_RT)
     snprintf(msg, sizeof msg, "memory limit exceeded (runtime limit %s)", vp->rt->mem_total_text);
   else if (reason == WP_KILL_MEMORY)
     snprintf(msg, sizeof msg, "memory limit exceeded (limit %s)", vp->code->mem_limit_text);
@@ -1102,7 +1103,7 @@ static int vm_start(struct wp_vmproc *vp) {
 /* ---- the run loop ---- */
 
 /* Memory back from a process that blocks (wp_state_collect): at once when
-** it grew past vp->mem_gc_at since its last collection; else, holding
+** it grew past vp->mem_gc_mb since its last collection; else, holding
 ** WP_GC_FORCE_MIN or more, after it stayed blocked WP_GC_IDLE_MS (a
 ** service that dropped its data between two messages allocates nothing
 ** that would make its collector run), the delay doubling (to 64 times)
@@ -1110,25 +1111,23 @@ static int vm_start(struct wp_vmproc *vp) {
 ** this way is not collected again before it has run. Returns 1 when a
 ** finaliser made a task ready. */
 static __attribute__((noinline)) int collect_idle(struct wp_vmproc *vp) {
-  int due = vp->gc_idle == 2;
+  int due = vp->mem_state & WP_MEM_GC_DUE, shift = vp->mem_state >> WP_MEM_GC_SHIFT;
   wp_state_release(vp, 0); /* what it freed since it last blocked */
-  if (due || vp->mem_used > vp->mem_gc_at) {
+  if (due || vp->mem_used > (int64_t)vp->mem_gc_mb << 20) {
     lua_State *S = sys_L(vp);
     if (!S) return 0;
     int64_t before = vp->mem_used;
     wp_state_collect(vp, S);
-    if (due) {
-      vp->gc_idle = 0;
-      if (vp->mem_used > before - before / 4)
-        vp->gc_idle_shift += vp->gc_idle_shift < 6;
-      else
-        vp->gc_idle_shift = 0;
+    if (due) { /* freed little: wait longer next time */
+      shift = vp->mem_used > before - before / 4 ? shift + (shift < 6) : 0;
+      vp->mem_state = (unsigned char)((vp->mem_state & (WP_MEM_GC_ARMED - 1)) |
+                                      shift << WP_MEM_GC_SHIFT);
     }
     return vp->ready_head != NULL;
   }
-  if (!vp->gc_idle && vp->mem_used >= WP_GC_FORCE_MIN &&
-      wp_vtimer_new(vp, WP_VT_GC, (uint64_t)WP_GC_IDLE_MS * 1000000u << vp->gc_idle_shift))
-    vp->gc_idle = 1;
+  if (!(vp->mem_state & (WP_MEM_GC_ARMED | WP_MEM_GC_DUE)) && vp->mem_used >= WP_GC_FORCE_MIN &&
+      wp_vtimer_new(vp, WP_VT_GC, (uint64_t)WP_GC_IDLE_MS * 1000000u << shift))
+    vp->mem_state |= WP_MEM_GC_ARMED;
   return 0;
 }
 
@@ -1186,7 +1185,7 @@ static int vm_run(struct wp_proc *p) {
         vp->first_blocked = 1;
         wp_rt_service_event(vp->rt, vp->svc, 0, 0, 0);
       }
-      if ((vp->mem_used >= WP_GC_FORCE_MIN || (vp->gc_idle | vp->mem_acct)) && collect_idle(vp))
+      if ((vp->mem_used >= WP_GC_FORCE_MIN || vp->mem_state) && collect_idle(vp))
         continue; /* a finaliser made a task ready */
       return WP_RUN_WAIT;
     }
