@@ -521,7 +521,7 @@ static void chunk_free(struct ar_chunk *c) {
 
 static void ar_free_all(struct wp_vmproc *vp) {
   if (vp->ar_base) {
-    wp_state_release(vp, 1); /* the share lives in the arena's table */
+    if (vp->mem_state & WP_MEM_ACCT) wp_state_release(vp, 1); /* in the arena's table */
     struct ar_chunk *c = AR_TAIL(vp)->chunks;
     while (c) {
       struct ar_chunk *prev = c->prev;

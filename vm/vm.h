@@ -453,7 +453,7 @@ void wp_state_close(struct wp_vmproc *vp);
 ** NULL when out of memory. */
 lua_State *wp_state_thread(struct wp_vmproc *vp);
 /* Collects all of the process's garbage on S (a thread of its state at base
-** level), frees the chunks that left empty, drops their blocks from the
+** level), frees the chunks left empty, drops their blocks from the
 ** free lists, and hands memory back to the system when much came free.
 ** Sets vp->mem_gc_mb for the next. */
 void wp_state_collect(struct wp_vmproc *vp, lua_State *S);

@@ -726,7 +726,8 @@ int wp_co_wrap(lua_State *L) {
 
 static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abnormal) {
   struct wp_proc *p = vp->p;
-  wp_state_release(vp, 1); /* its share of the runtime's memory is free for whoever sees the EXIT */
+  if (vp->mem_state & WP_MEM_ACCT) /* its share: free for whoever sees the EXIT */
+    wp_state_release(vp, 1);
   struct wp_hlist mons, links;
   struct wp_name_ref *names;
   if (wp_proc_exit_begin(p, &mons, &links, &names)) return;
