@@ -17,7 +17,10 @@
 #     prints its own. Fewer means checks that never ran (a main that
 #     returned early, a subtest skipped, a process that ended first); more
 #     means a check ran twice or the count is stale. Both fail, so the
-#     count stays the truth: a case that gains or loses a check updates it;
+#     count stays the truth: a case that gains or loses a check updates it.
+#     Only a case that must fail at boot (no Lua runs) states 0, and it
+#     must then expect a non-zero exit and name the error in expect_stderr:
+#     those are its checks;
 #   * every non-empty line of the case's `expect_stderr` file occurs in
 #     stderr (fixed-string match);
 #   * no non-empty line of the case's `reject_output` file occurs in stdout
@@ -141,7 +144,15 @@ for name in "${cases[@]}"; do
     if [ -f "$src/expect_checks" ]; then
         want_checks=$(tr -d ' \t\r\n' <"$src/expect_checks")
     fi
-    if ! [[ $want_checks =~ ^[1-9][0-9]*$ ]]; then
+    boot_error=0
+    if [ "$want_checks" = 0 ] && [ -f "$src/expect_exit" ] &&
+        [ "$(tr -d ' \t\r\n' <"$src/expect_exit")" != 0 ] &&
+        grep -q . "$src/expect_stderr" 2>/dev/null; then
+        boot_error=1
+    fi
+    if [ "$boot_error" = 1 ]; then
+        [ "$ran" -eq 0 ] || reasons+=("$ran checks passed in a case that must fail at boot")
+    elif ! [[ $want_checks =~ ^[1-9][0-9]*$ ]]; then
         reasons+=("expect_checks must hold the number of PASS lines the case prints (this run: $ran)")
     elif [ "$ran" -ne "$want_checks" ]; then
         reasons+=("$ran checks passed, expected $want_checks (expect_checks)")
