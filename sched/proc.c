@@ -38,8 +38,6 @@ char *wp_proc_pid_alloc(struct wp_proc *p, size_t n) {
   return p->pid = b;
 }
 
-void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p); /* sched.c */
-
 void wp_proc_release(struct wp_proc *p) {
   if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
   wp_sched_free_proc_vm(p->sched, p);

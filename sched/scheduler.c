@@ -128,7 +128,6 @@ struct wp_sched {
 
 static __thread struct worker *tls_worker;
 
-void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p);
 void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p) {
   if (s && s->ops->free) s->ops->free(p);
 }

@@ -75,6 +75,9 @@ void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
 ** to p and no spinlock. Used by kills. */
 void wp_sched_preempt(struct wp_proc *p);
 
+/* Frees p's VM part (ops->free); proc.c, when p's last reference goes. */
+void wp_sched_free_proc_vm(struct wp_sched *s, struct wp_proc *p);
+
 /* Queues a runnable process (state already RUNNABLE): on the calling worker's
 ** own queue, or the inject queue from other threads. Used by wp_proc_wake. */
 void wp_sched_enqueue(struct wp_sched *s, struct wp_proc *p);

@@ -477,7 +477,6 @@ void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
   ** waiter re-checks after the teardown's broadcast below.) */
 }
 
-void wp_rt_live_dec(struct wp_rt *rt);
 void wp_rt_live_dec(struct wp_rt *rt) {
   if (atomic_fetch_sub(&rt->live, 1) == 1 || rt->shutdown_flag) {
     pthread_mutex_lock(&rt->lock);

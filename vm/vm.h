@@ -478,6 +478,9 @@ int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
 ** the system-message reserve when memory is short. 0, or -1 (logged) when
 ** even that failed. */
 int wp_rt_cancel(struct wp_proc *p, const char *from, const char *reason);
+/* One process fewer alive; wakes the main thread's waits when none is left
+** or a shutdown is under way (vmproc.c, at a process's teardown). */
+void wp_rt_live_dec(struct wp_rt *rt);
 /* Request the runtime to shut down with exit code `code` (first call wins
 ** for the code when `from_terminal`). Any thread. */
 void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal);

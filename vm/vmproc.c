@@ -762,8 +762,6 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   wp_hlist_free(&links);
 }
 
-void wp_rt_live_dec(struct wp_rt *rt); /* runtime.c */
-
 static void free_listeners(struct wp_vmproc *vp) {
   while (vp->listeners) {
     struct wp_listener *l = vp->listeners;
