@@ -497,9 +497,7 @@ static int cmd_run(struct opts *o) {
   /* main loop: restarts, until a shutdown trigger */
   pthread_mutex_lock(&rt->lock);
   while (!rt->shutdown) {
-    pthread_mutex_unlock(&rt->lock);
     int64_t next = wp_services_tick(rt);
-    pthread_mutex_lock(&rt->lock);
     if (rt->shutdown) break;
     /* one wait: a service event or a signal wakes us to tick again */
     int64_t now = (int64_t)wp_clock_ns();

@@ -453,12 +453,7 @@ static int64_t tick_locked(struct wp_rt *rt) {
   return next;
 }
 
-int64_t wp_services_tick(struct wp_rt *rt) {
-  pthread_mutex_lock(&rt->lock);
-  int64_t next = tick_locked(rt);
-  pthread_mutex_unlock(&rt->lock);
-  return next;
-}
+int64_t wp_services_tick(struct wp_rt *rt) { return tick_locked(rt); }
 
 static void want(struct wp_service *s) {
   if (s->wanted) return;

@@ -52,8 +52,10 @@ int wp_services_load(struct wp_rt *rt, char *err, size_t errlen);
 void wp_services_start(struct wp_rt *rt);
 /* Starts a host (and marks its service Running). */
 void wp_host_start(struct wp_rt *rt, struct wp_host *h);
-/* One supervisor step: restarts due, start timeouts. Returns the monotonic
-** ns at which it wants to run again (INT64_MAX: no deadline). */
+/* One supervisor step: restarts due, start timeouts. rt->lock held, so an
+** event that changes what is due (a service process ending) cannot slip in
+** between this step and the caller's wait on rt->cond. Returns the
+** monotonic ns at which it wants to run again (INT64_MAX: no deadline). */
 int64_t wp_services_tick(struct wp_rt *rt);
 /* Stops every service in reverse dependency order: CANCEL, then terminate
 ** after its stop_timeout; hosts cancel and then terminate what runs on them.
