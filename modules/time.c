@@ -57,7 +57,7 @@ static int l_after(lua_State *L) {
 #define TICKER_MT "wippy.ticker"
 
 static struct wp_chan *obj_chan(lua_State *L, int ticker) {
-  wp_mt_check(L, 1, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT);
+  wp_state_mt_check(L, 1, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT);
   lua_getiuservalue(L, 1, 1);
   struct wp_chan *c = wp_chan_check(L, -1);
   lua_pop(L, 1);
@@ -65,7 +65,7 @@ static struct wp_chan *obj_chan(lua_State *L, int ticker) {
 }
 
 static int tm_channel(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_TIMER, TIMER_MT);
+  wp_state_mt_check(L, 1, WP_MT_TIMER, TIMER_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
@@ -99,7 +99,7 @@ static int tm_reset(lua_State *L) {
 }
 
 static int tk_channel(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_TICKER, TICKER_MT);
+  wp_state_mt_check(L, 1, WP_MT_TICKER, TICKER_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
@@ -133,7 +133,7 @@ static int new_timer(lua_State *L, int kind) {
   vt->period = (uint64_t)ns;
   wp_chan_set_timer(c, vt);
   int ticker = kind == WP_VT_TICKER;
-  if (wp_mt_new(L, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT)) {
+  if (wp_state_mt_new(L, ticker ? WP_MT_TICKER : WP_MT_TIMER, ticker ? TICKER_MT : TIMER_MT)) {
     static const luaL_Reg tm[] = {{"channel", tm_channel}, {"response", tm_channel},
                                   {"stop", tm_stop},       {"reset", tm_reset},
                                   {NULL, NULL}};

@@ -78,7 +78,7 @@ void wp_duration_push(lua_State *L, int64_t ns) {
 }
 
 static int64_t check_duration(lua_State *L, int idx) {
-  return *(int64_t *)wp_mt_check(L, idx, WP_MT_DURATION, DURATION_MT);
+  return *(int64_t *)wp_state_mt_check(L, idx, WP_MT_DURATION, DURATION_MT);
 }
 
 int wp_time_arg(lua_State *L, int idx, int64_t *ns, const char **err) {
@@ -102,7 +102,7 @@ int wp_time_arg(lua_State *L, int idx, int64_t *ns, const char **err) {
       return wp_duration_parse(s, len, ns, err);
     }
     case LUA_TUSERDATA:
-      if (wp_mt_test(L, idx, WP_MT_DURATION)) {
+      if (wp_state_mt_test(L, idx, WP_MT_DURATION)) {
         *ns = *(int64_t *)lua_touserdata(L, idx);
         return 0;
       }
@@ -149,7 +149,7 @@ static int d_tostring(lua_State *L) {
   return 1;
 }
 static int d_eq(lua_State *L) {
-  const int64_t *a = wp_mt_test(L, 1, WP_MT_DURATION), *b = wp_mt_test(L, 2, WP_MT_DURATION);
+  const int64_t *a = wp_state_mt_test(L, 1, WP_MT_DURATION), *b = wp_state_mt_test(L, 2, WP_MT_DURATION);
   lua_pushboolean(L, a && b && *a == *b);
   return 1;
 }
@@ -163,7 +163,7 @@ static int d_le(lua_State *L) {
 }
 
 static void duration_mt(lua_State *L) {
-  if (wp_mt_new(L, WP_MT_DURATION, DURATION_MT)) {
+  if (wp_state_mt_new(L, WP_MT_DURATION, DURATION_MT)) {
     static const luaL_Reg m[] = {{"nanoseconds", d_ns}, {"microseconds", d_us},
                                  {"milliseconds", d_ms}, {"seconds", d_s},
                                  {"minutes", d_m},       {"hours", d_h},
@@ -201,7 +201,7 @@ static struct lobj *push_fixed(lua_State *L, const char *name, size_t len, int32
 }
 
 static struct lobj *check_loc(lua_State *L, int idx) {
-  return wp_mt_check(L, idx, WP_MT_LOC, LOC_MT);
+  return wp_state_mt_check(L, idx, WP_MT_LOC, LOC_MT);
 }
 
 static int l_string(lua_State *L) {
@@ -210,7 +210,7 @@ static int l_string(lua_State *L) {
 }
 
 static int l_eq(lua_State *L) {
-  struct lobj *a = wp_mt_test(L, 1, WP_MT_LOC), *b = wp_mt_test(L, 2, WP_MT_LOC);
+  struct lobj *a = wp_state_mt_test(L, 1, WP_MT_LOC), *b = wp_state_mt_test(L, 2, WP_MT_LOC);
   int eq = a && b &&
            (a->loc == b->loc ||
             (a->owned && b->owned && a->zone.off == b->zone.off && !strcmp(a->name, b->name)));
@@ -219,7 +219,7 @@ static int l_eq(lua_State *L) {
 }
 
 static void loc_mt(lua_State *L) {
-  if (wp_mt_new(L, WP_MT_LOC, LOC_MT)) {
+  if (wp_state_mt_new(L, WP_MT_LOC, LOC_MT)) {
     static const luaL_Reg m[] = {{"string", l_string}, {NULL, NULL}};
     luaL_newlib(L, m);
     lua_setfield(L, -2, "__index");
@@ -279,7 +279,7 @@ void wp_time_push(lua_State *L, int64_t wall_ns) {
 }
 
 static struct tobj *check_time(lua_State *L, int idx) {
-  return wp_mt_check(L, idx, WP_MT_TIME, TIME_MT);
+  return wp_state_mt_check(L, idx, WP_MT_TIME, TIME_MT);
 }
 
 static int tcmp(const struct tobj *a, const struct tobj *b) {
@@ -370,7 +370,7 @@ static int t_equal(lua_State *L) {
   return 1;
 }
 static int t_eq(lua_State *L) {
-  struct tobj *a = wp_mt_test(L, 1, WP_MT_TIME), *b = wp_mt_test(L, 2, WP_MT_TIME);
+  struct tobj *a = wp_state_mt_test(L, 1, WP_MT_TIME), *b = wp_state_mt_test(L, 2, WP_MT_TIME);
   lua_pushboolean(L, a && b && tcmp(a, b) == 0);
   return 1;
 }
@@ -517,7 +517,7 @@ static int t_round(lua_State *L) { return round_or_truncate(L, 1); }
 static int t_truncate(lua_State *L) { return round_or_truncate(L, 0); }
 
 static void time_mt(lua_State *L) {
-  if (wp_mt_new(L, WP_MT_TIME, TIME_MT)) {
+  if (wp_state_mt_new(L, WP_MT_TIME, TIME_MT)) {
     static const luaL_Reg m[] = {
         {"add", t_add},         {"sub", t_sub},
         {"add_date", t_add_date}, {"before", t_before},

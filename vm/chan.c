@@ -205,13 +205,13 @@ static int source_has(lua_State *L, struct wp_chan *c) {
 static void source_take(lua_State *L, struct wp_chan *c) {
   struct wp_vmproc *vp = wp_vm_self(L);
   if (c->kind == WP_CHAN_EVENTS) {
-    wp_msg_push_lua(L, wp_mq_pop(&vp->events_q));
+    wp_message_push_lua(L, wp_mq_pop(&vp->events_q));
   } else if (c->kind == WP_CHAN_INBOX) {
-    wp_msg_push_lua(L, wp_vm_take_user(vp, NULL));
+    wp_message_push_lua(L, wp_vm_take_user(vp, NULL));
   } else if (c->lst->raw) {
-    wp_msg_push_raw(L, wp_vm_take_user(vp, c->lst));
+    wp_message_push_raw(L, wp_vm_take_user(vp, c->lst));
   } else {
-    wp_msg_push_lua(L, wp_vm_take_user(vp, c->lst));
+    wp_message_push_lua(L, wp_vm_take_user(vp, c->lst));
   }
 }
 
@@ -279,7 +279,7 @@ static int chan_tostring(lua_State *L) {
 }
 
 static void push_chan_mt(lua_State *L) {
-  if (wp_mt_new(L, WP_MT_CHAN, WP_CHAN_MT)) {
+  if (wp_state_mt_new(L, WP_MT_CHAN, WP_CHAN_MT)) {
     static const luaL_Reg meth[] = {{"send", wp_chan_l_send},
                                     {"receive", wp_chan_l_receive},
                                     {"close", wp_chan_l_close},
@@ -312,11 +312,11 @@ struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind) {
 }
 
 struct wp_chan *wp_chan_check(lua_State *L, int idx) {
-  return wp_mt_check(L, idx, WP_MT_CHAN, WP_CHAN_MT);
+  return wp_state_mt_check(L, idx, WP_MT_CHAN, WP_CHAN_MT);
 }
 
 struct wp_chan *wp_chan_test(lua_State *L, int idx) {
-  return wp_mt_test(L, idx, WP_MT_CHAN);
+  return wp_state_mt_test(L, idx, WP_MT_CHAN);
 }
 
 int wp_chan_l_new(lua_State *L) {
@@ -443,7 +443,7 @@ static int make_case(lua_State *L, int is_send) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 2);
-  if (wp_mt_new(L, WP_MT_CASE, CASE_MT)) {
+  if (wp_state_mt_new(L, WP_MT_CASE, CASE_MT)) {
     lua_pushliteral(L, "select case");
     lua_setfield(L, -2, "__name");
   }
@@ -469,7 +469,7 @@ int wp_chan_l_select(lua_State *L) {
   /* 1: the first ready case in array order */
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
-    struct wp_case *k = wp_mt_test(L, -1, WP_MT_CASE);
+    struct wp_case *k = wp_state_mt_test(L, -1, WP_MT_CASE);
     if (!k) {
       lua_pop(L, 1);
       continue;
@@ -507,7 +507,7 @@ int wp_chan_l_select(lua_State *L) {
   int w = 0;
   for (lua_Integer i = 1; i <= n && w < ncases; i++) {
     lua_rawgeti(L, 1, i);
-    struct wp_case *k = wp_mt_test(L, -1, WP_MT_CASE);
+    struct wp_case *k = wp_state_mt_test(L, -1, WP_MT_CASE);
     if (!k) {
       lua_pop(L, 1);
       continue;

@@ -16,7 +16,7 @@
 #define PAYLOAD_MT "wippy.payload"
 
 static int msg_topic(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
+  wp_state_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
@@ -26,7 +26,7 @@ static int msg_topic(lua_State *L) {
 ** echo clients do not), and a pid string is a fresh one to intern and
 ** collect for nearly every message. */
 static int msg_from(lua_State *L) {
-  const char *b = wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
+  const char *b = wp_state_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   if (lua_getiuservalue(L, 1, 2) == LUA_TNIL) {
     lua_pushlstring(L, b, lua_rawlen(L, 1));
     lua_pushvalue(L, -1);
@@ -36,33 +36,33 @@ static int msg_from(lua_State *L) {
 }
 
 static int msg_payload(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
+  wp_state_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 3);
   return 1;
 }
 
 static int msg_tostring(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
+  wp_state_mt_check(L, 1, WP_MT_MESSAGE, MESSAGE_MT);
   lua_getiuservalue(L, 1, 1);
   lua_pushfstring(L, "process.Message{topic=%s}", lua_tostring(L, -1));
   return 1;
 }
 
 static int pl_data(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
+  wp_state_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_getiuservalue(L, 1, 1);
   return 1;
 }
 
 static int pl_format(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
+  wp_state_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_getiuservalue(L, 1, 1);
   lua_pushstring(L, wp_err_is(L, -1) ? "golang/error" : "lua/any");
   return 1;
 }
 
 static int pl_transcode(lua_State *L) {
-  wp_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
+  wp_state_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 2;
@@ -75,7 +75,7 @@ static int pl_tostring(lua_State *L) {
 }
 
 static void push_mt(lua_State *L, int is_msg) {
-  if (wp_mt_new(L, is_msg ? WP_MT_MESSAGE : WP_MT_PAYLOAD, is_msg ? MESSAGE_MT : PAYLOAD_MT)) {
+  if (wp_state_mt_new(L, is_msg ? WP_MT_MESSAGE : WP_MT_PAYLOAD, is_msg ? MESSAGE_MT : PAYLOAD_MT)) {
     static const luaL_Reg mmeth[] = {{"topic", msg_topic},
                                      {"from", msg_from},
                                      {"payload", msg_payload},
@@ -201,5 +201,5 @@ static void push_any(lua_State *L, struct wp_msg *m, int raw) {
   wp_msg_free(m);
 }
 
-void wp_msg_push_lua(lua_State *L, struct wp_msg *m) { push_any(L, m, 0); }
-void wp_msg_push_raw(lua_State *L, struct wp_msg *m) { push_any(L, m, 1); }
+void wp_message_push_lua(lua_State *L, struct wp_msg *m) { push_any(L, m, 0); }
+void wp_message_push_raw(lua_State *L, struct wp_msg *m) { push_any(L, m, 1); }

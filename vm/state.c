@@ -724,7 +724,7 @@ static int mt_reserve(lua_State *L) {
   return luaL_error(L, "internal error: metatable slots at %d, not %d", first, expect);
 }
 
-int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
+int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   int slot = atomic_load_explicit(&mt_base, memory_order_relaxed) + (int)k;
   if (lua_rawgeti(L, LUA_REGISTRYINDEX, slot) == LUA_TTABLE) {
     /* made before: maybe in an image's template, whose cache was not ours */
@@ -739,7 +739,7 @@ int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   return made;
 }
 
-void *wp_mt_test(lua_State *L, int idx, enum wp_mt k) {
+void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k) {
   void *p = lua_touserdata(L, idx);
   if (!p || !lua_getmetatable(L, idx)) return NULL;
   if (lua_topointer(L, -1) != wp_vm_self(L)->mt[k]) p = NULL;
@@ -747,8 +747,8 @@ void *wp_mt_test(lua_State *L, int idx, enum wp_mt k) {
   return p;
 }
 
-void *wp_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
-  void *p = wp_mt_test(L, idx, k);
+void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
+  void *p = wp_state_mt_test(L, idx, k);
   if (!p) luaL_typeerror(L, idx, tname);
   return p;
 }

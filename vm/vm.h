@@ -181,7 +181,7 @@ struct wp_vmproc {
   int64_t mem_used, mem_cap;
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
   size_t ar_size;
-  const void *mt[WP_MT_N];   /* metatables made so far (wp_mt_new) */
+  const void *mt[WP_MT_N];   /* metatables made so far (wp_state_mt_new) */
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
@@ -287,11 +287,11 @@ struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
 ** compares the object's metatable with the pointer cached in vp->mt. The
 ** table is also registered under tname, as luaL_newmetatable does. */
 /* Pushes the metatable; returns 1 when it was just made (fill it in). */
-int wp_mt_new(lua_State *L, enum wp_mt k, const char *tname);
+int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname);
 /* The userdata at idx if its metatable is k's, else NULL. */
-void *wp_mt_test(lua_State *L, int idx, enum wp_mt k);
+void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k);
 /* Same, raising luaL_typeerror(tname) when it is not. */
-void *wp_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname);
+void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname);
 
 struct wp_chan *wp_chan_check(lua_State *L, int idx);
 /* Returns the channel at idx or NULL. */
@@ -501,10 +501,10 @@ void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 ** LINK_DOWN and CANCEL. Pushes exactly one value. Must run protected (a
 ** task, or the protected drain): on a memory error the message stays in
 ** vp->decoding, which the process's teardown frees. */
-void wp_msg_push_lua(lua_State *L, struct wp_msg *m);
+void wp_message_push_lua(lua_State *L, struct wp_msg *m);
 /* Same, but a USER message becomes its raw payload: nil, the value, or an
 ** array of the values. */
-void wp_msg_push_raw(lua_State *L, struct wp_msg *m);
+void wp_message_push_raw(lua_State *L, struct wp_msg *m);
 /* Pushes a Payload object wrapping the value at idx. */
 void wp_payload_push(lua_State *L, int idx);
 /* Registers Message/Payload metatables' methods (called lazily). */
