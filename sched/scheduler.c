@@ -200,6 +200,10 @@ static int work_visible(struct wp_sched *s) {
   return 0;
 }
 
+int wp_sched_idle(struct wp_sched *s) {
+  return atomic_load(&s->nsleepers) >= atomic_load(&s->nactive) && !work_visible(s);
+}
+
 /* Wakes one parked worker if nobody is spinning (see the design note). */
 static void notify(struct wp_sched *s) {
   atomic_thread_fence(memory_order_seq_cst);

@@ -63,6 +63,9 @@ void wp_sched_stop(struct wp_sched *s);
 void wp_sched_free(struct wp_sched *s);
 
 int wp_sched_workers(const struct wp_sched *s);
+/* Whether every worker is parked with nothing queued: the node is idle.
+** A snapshot, for housekeeping (any thread). */
+int wp_sched_idle(struct wp_sched *s);
 void *wp_sched_ud(const struct wp_sched *s);
 struct wp_ptab *wp_sched_ptab(struct wp_sched *s);
 struct wp_names *wp_sched_names(struct wp_sched *s);

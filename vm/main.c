@@ -495,10 +495,24 @@ static int cmd_run(struct opts *o) {
   }
 
   /* main loop: restarts, until a shutdown trigger */
+  int purged = 0;
   pthread_mutex_lock(&rt->lock);
   while (!rt->shutdown) {
     int64_t next = wp_services_tick(rt);
     if (rt->shutdown) break;
+    /* Once per idle spell (at most a second after the node went idle), the
+    ** allocator hands back the pages that processes which ended (a peak of
+    ** workers) left in its caches: nothing else would while nothing
+    ** allocates. Under load it keeps them for reuse. */
+    if (!wp_sched_idle(rt->sched)) {
+      purged = 0;
+    } else if (!purged) {
+      purged = 1;
+      pthread_mutex_unlock(&rt->lock);
+      wp_alloc_release();
+      pthread_mutex_lock(&rt->lock);
+      continue; /* tick again: a service event may have come meanwhile */
+    }
     /* one wait: a service event or a signal wakes us to tick again */
     int64_t now = (int64_t)wp_clock_ns();
     int64_t step = (next == INT64_MAX ? now + 1000000000LL : next) - now;
