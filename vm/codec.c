@@ -59,7 +59,9 @@
 ** error's details table counts as one level; a back-reference does not); the
 ** bytes appended by one call, header included, may not pass max_bytes. A
 ** field <= 0 in wp_codec_limits means its default. Both sides refuse nesting
-** beyond HARD_DEPTH whatever the limits say (bounded C recursion).
+** beyond HARD_DEPTH whatever the limits say (bounded C recursion): every
+** recursive call passes through a table, which counts a level, except an
+** error's details, which must be nil or a table (never another error).
 **
 ** DECODER
 **
@@ -556,6 +558,12 @@ static int dec_error(struct dec *d, int depth) {
       wp_err_set_context(L, -2);
     }
   }
+  /* Details are nil, a table or a reference to one. Checking the tag before
+     parsing keeps an error from nesting directly in an error's details, a
+     recursion that no table level would count (unbounded C stack). */
+  if (d->p >= d->end) return -1;
+  int dt = *d->p;
+  if (dt != T_NIL && dt != T_DROPPED && dt != T_TABLE && dt != T_REF) return -1;
   int k = dec_value(d, depth);
   if (k != K_NIL && k != K_TABLE) return -1;
   if (L) wp_err_set_details(L, -2);

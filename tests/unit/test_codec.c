@@ -353,6 +353,53 @@ TEST(depth_limit) {
   return 0;
 }
 
+/*
+** An error whose details are another error, a million times over: the
+** details must be nil or a table, so the decoder refuses it at the first
+** level instead of recursing until the C stack runs out. Errors nested
+** through details tables count one level per table, like any table.
+*/
+TEST(error_details_depth) {
+  lua_State *A = newstate(), *B = newstate();
+  struct wp_buf buf = WP_BUF_INIT;
+  const char *err = NULL;
+  const int chain = 1000000;
+  ASSERT_EQ(wp_buf_append(&buf, "\xF0", 1), 0);
+  for (int i = 0; i < chain; i++)
+    ASSERT_EQ(wp_buf_append(&buf, "\x09\x00\x00\x00\x00", 5), 0);
+  ASSERT_EQ(wp_buf_append(&buf, "\x00", 1), 0);
+  ASSERT_EQ(wp_codec_count(buf.data, buf.len), -1);
+  ASSERT_EQ(wp_codec_decode(B, buf.data, buf.len), -1);
+  ASSERT_EQ(lua_gettop(B), 0);
+  /* err -> {err -> {...}}: 1000 details tables are accepted, 1001 not. */
+  struct wp_codec_limits big = {5000, 0};
+  for (int levels = 1000; levels <= 1001; levels++) {
+    lua_pushinteger(A, levels);
+    run(A,
+        "local n = ... local e = mkerr('K', 'm')\n"
+        "for i = 1, n do e = mkerr('K', 'm' .. i, nil, nil, {e}) end\n"
+        "return e",
+        1);
+    buf.len = 0;
+    int rc = wp_codec_encode(A, 1, 1, &buf, &big, &err);
+    lua_settop(A, 0);
+    if (levels == 1000) {
+      ASSERT_EQ(rc, 0);
+      ASSERT_EQ(wp_codec_decode(B, buf.data, buf.len), 1);
+      run(B, "local e = ... assert(e:message() == 'm1000')\n"
+             "for i = 999, 1, -1 do e = e:details()[1] assert(e:message() == 'm' .. i) end\n"
+             "assert(e:details()[1]:details() == nil)", 1);
+    } else {
+      ASSERT_EQ(rc, -1);
+      ASSERT_STREQ(err, "message too deep");
+    }
+  }
+  wp_buf_free(&buf);
+  lua_close(A);
+  lua_close(B);
+  return 0;
+}
+
 TEST(size_limit) {
   lua_State *A = newstate();
   struct wp_buf buf = WP_BUF_INIT;
@@ -667,6 +714,7 @@ TEST_LIST = {
   TEST_ENTRY(error_objects),
   TEST_ENTRY(error_without_lua),
   TEST_ENTRY(depth_limit),
+  TEST_ENTRY(error_details_depth),
   TEST_ENTRY(size_limit),
   TEST_ENTRY(no_leak_on_error),
   TEST_ENTRY(isolation),
