@@ -54,7 +54,8 @@
 ** input and unpaired surrogate escapes decode to U+FFFD. `null` decodes to
 ** nil: an array element that is null leaves a hole (later indices keep their
 ** position), an object member that is null is absent. Numbers written as
-** integers that fit int64 become Lua integers, everything else a float;
+** integers that fit int64 become Lua integers (but "-0" is the float -0.0,
+** so that encode(decode(encode(-0.0))) is still "-0"), everything else a float;
 ** a finite literal that overflows a double is an error. Object members with
 ** the same key: the last wins. Trailing non-whitespace is an error.
 */
@@ -682,7 +683,9 @@ static int dec_number(struct dec *d) {
       }
       v = v * 10 - dg;
     }
-    if (!ovf && (neg || v != LLONG_MIN)) {
+    /* "-0" is the float -0.0, which json.encode writes as "-0": an integer
+       has no negative zero. */
+    if (!ovf && (neg || v != LLONG_MIN) && !(neg && v == 0)) {
       lua_pushinteger(d->L, (lua_Integer)(neg ? v : -v));
       d->pos = p;
       return 0;
