@@ -1058,15 +1058,43 @@ static int pad(struct wp_buf *o, int indent) {
   return 0;
 }
 
+/*
+** The length of the character at s (n > 0 bytes left) if the writer must
+** escape it, else 0; its code point in *cp. These are the C0 and C1
+** controls and DEL (libyaml's reader refuses most of them and reads NEL,
+** U+0085, as a line break), the line breaks U+2028 and U+2029, U+FEFF (a
+** byte order mark, skipped at the start of a line) and the non-characters
+** U+FFFE and U+FFFF (refused).
+*/
+static size_t special_char(const char *str, size_t n, unsigned *cp) {
+  const unsigned char *s = (const unsigned char *)str;
+  if (s[0] < 0x20 || s[0] == 0x7f) {
+    *cp = s[0];
+    return 1;
+  }
+  if (n >= 2 && s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F) {
+    *cp = s[1];
+    return 2;
+  }
+  if (n >= 3 && ((s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9)) ||
+                 (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) ||
+                 (s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF)))) {
+    *cp = ((unsigned)(s[0] & 0x0F) << 12) | ((unsigned)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    return 3;
+  }
+  return 0;
+}
+
 /* Whether a string must be double-quoted to read back as the same string. */
 static int needs_quotes(const char *s, size_t len) {
   static const char *const yaml11[] = {"y",  "Y",   "yes", "Yes", "YES", "n",
                                        "N",  "no",  "No",  "NO",  "on",  "On",
                                        "ON", "off", "Off", "OFF", "<<",  NULL};
+  unsigned cp;
   if (len == 0 || strlen(s) != len) return 1;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f) return 1;
+    if (special_char(s + i, len - i, &cp)) return 1;
     if (c == ':' && (i + 1 == len || s[i + 1] == ' ')) return 1;
     if (c == '#' && i > 0 && s[i - 1] == ' ') return 1;
   }
@@ -1086,6 +1114,8 @@ static int emit_string(struct wp_buf *o, const char *s, size_t len) {
     unsigned char c = (unsigned char)s[i];
     char esc[8];
     const char *e = NULL;
+    unsigned cp;
+    size_t k;
     switch (c) {
       case '"': e = "\\\""; break;
       case '\\': e = "\\\\"; break;
@@ -1094,9 +1124,10 @@ static int emit_string(struct wp_buf *o, const char *s, size_t len) {
       case '\r': e = "\\r"; break;
       case '\0': e = "\\0"; break;
       default:
-        if (c < 0x20 || c == 0x7f) {
-          snprintf(esc, sizeof esc, "\\x%02x", c);
+        if ((k = special_char(s + i, len - i, &cp)) != 0) {
+          snprintf(esc, sizeof esc, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
           e = esc;
+          i += k - 1;
         }
     }
     if (e ? puts_buf(o, e) : wp_buf_append(o, &s[i], 1)) return -1;

@@ -421,6 +421,38 @@ TEST(yaml_writer_format_and_roundtrip) {
   return 0;
 }
 
+/* Characters libyaml refuses, or reads as line breaks or a byte order
+** mark, are written as escapes (found by tests/fuzz/fuzz_yaml). */
+TEST(yaml_writer_escapes_breaks_and_controls) {
+  char err[256];
+  struct wp_node *r = parse(
+      "s: [\"\\x81\", \"a\\x85b\", \"\\u2028\", \"x\\u2029\", \"\\ufeffbom\", "
+      "\"\\uffff\", \"\\ufffe\", \"\\x7f\", \"\\x9f \\xa0 \\u0100 ok\"]\n"
+      "\"k\\x85ey\": 1\n",
+      err, sizeof err);
+  ASSERT(r != NULL);
+  size_t len;
+  char *text = wp_yaml_emit(r, &len);
+  ASSERT(text != NULL);
+  ASSERT_CONTAINS(text, "    - \"\\x81\"\n");
+  ASSERT_CONTAINS(text, "    - \"a\\x85b\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\u2028\"\n");
+  ASSERT_CONTAINS(text, "    - \"x\\u2029\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\ufeffbom\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\uffff\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\ufffe\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\x7f\"\n");
+  ASSERT_CONTAINS(text, "    - \"\\x9f \xc2\xa0 \xc4\x80 ok\"\n");
+  ASSERT_CONTAINS(text, "\"k\\x85ey\": 1\n");
+  struct wp_node *back = wp_yaml_load_mem("emitted", text, len, err, sizeof err);
+  if (!back) TEST_FAIL("%s\n%s", err, text);
+  ASSERT(node_equal(r, back));
+  wp_free(text);
+  wp_node_free(back);
+  wp_node_free(r);
+  return 0;
+}
+
 TEST(yaml_write_file_mode) {
   mk_tmp();
   struct wp_node *m = wp_node_new_map(1);
@@ -1064,6 +1096,7 @@ TEST_LIST = {
     TEST_ENTRY(yaml_empty_and_multi_document),
     TEST_ENTRY(yaml_node_api),
     TEST_ENTRY(yaml_writer_format_and_roundtrip),
+  TEST_ENTRY(yaml_writer_escapes_breaks_and_controls),
     TEST_ENTRY(yaml_write_file_mode),
     TEST_ENTRY(yaml_mutations_never_crash),
     TEST_ENTRY(entries_good_tree),
