@@ -20,6 +20,7 @@
 ** Failed once `attempts` reaches it. Wippy's source waits initial_delay every
 ** time; we follow its documentation (docs/differences-from-wippy.md).
 */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,8 +76,11 @@ static double get_float(const struct wp_node *n, const char *key, double def) {
   return f == 0 ? def : f;
 }
 
-/* Pushes a YAML node as a Lua value. */
+/* Pushes a YAML node as a Lua value. May raise (memory, stack): called under
+** lua_pcall. The recursion is as deep as the tree, which the YAML loader
+** bounds (yamltree.h); each level makes room for its table and one child. */
 static void push_node(lua_State *L, const struct wp_node *n) {
+  luaL_checkstack(L, 2, "input nested too deeply");
   switch (n ? n->type : WP_NODE_NULL) {
     case WP_NODE_BOOL: lua_pushboolean(L, n->u.b); break;
     case WP_NODE_INT: lua_pushinteger(L, n->u.i); break;
@@ -100,6 +104,16 @@ static void push_node(lua_State *L, const struct wp_node *n) {
   }
 }
 
+/* lua_CFunction: pushes the items of the SEQ node (light userdata at 1). */
+static int push_input(lua_State *L) {
+  const struct wp_node *input = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  if (input->u.seq.n > INT_MAX / 2) return luaL_error(L, "too many arguments");
+  luaL_checkstack(L, (int)input->u.seq.n + 1, "too many arguments");
+  for (size_t i = 0; i < input->u.seq.n; i++) push_node(L, input->u.seq.items[i]);
+  return (int)input->u.seq.n;
+}
+
 static int encode_input(struct wp_service *s, const struct wp_node *input, char *err,
                         size_t errlen) {
   if (!input || input->type == WP_NODE_NULL) return 0;
@@ -110,13 +124,23 @@ static int encode_input(struct wp_service *s, const struct wp_node *input, char 
     return -1;
   }
   lua_State *L = luaL_newstate();
-  if (!L) return -1;
-  for (size_t i = 0; i < input->u.seq.n; i++) push_node(L, input->u.seq.items[i]);
-  const char *cerr;
-  int rc = input->u.seq.n ? wp_codec_encode(L, 1, (int)input->u.seq.n, &s->input, NULL, &cerr)
-                          : 0;
+  if (!L) {
+    snprintf(err, errlen, "%s:%d: entry %s: input: out of memory", e->file, input->line, e->id);
+    return -1;
+  }
+  const char *cerr = NULL;
+  int rc = 0;
+  lua_pushcfunction(L, push_input);
+  lua_pushlightuserdata(L, (void *)input);
+  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+    snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id,
+             lua_tostring(L, -1));
+    rc = -1;
+  } else if (lua_gettop(L) > 0) {
+    rc = wp_codec_encode(L, 1, lua_gettop(L), &s->input, NULL, &cerr);
+    if (rc) snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id, cerr);
+  }
   lua_close(L);
-  if (rc) snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id, cerr);
   return rc;
 }
 

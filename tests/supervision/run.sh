@@ -29,6 +29,8 @@
 #   timeout-term  `timeout(1)` (SIGTERM, often twice): a graceful stop, exit 0
 #   parallel-stop  two independent services ignoring CANCEL stop together:
 #               both get CANCEL before either is cut off
+#   input       a service's input list of 3001 arguments, one nested 100
+#               deep, reaches its process; one nested 200 deep is refused
 #
 # Prints "ok - <case>" / "not ok - <case>" and "N passed, N failed"; exits 1
 # when a case failed.
@@ -683,9 +685,63 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
-all_cases=(backoff no-restart stable deps stop-timeout shutdown-timeout dep-errors
-    start-timeout second-signal term-twice timeout-term parallel-stop)
+# input_app NAME LIST: a service whose `input:` is LIST; its process logs
+# how many arguments it got and how deep the last one is nested.
+input_app() {
+    new_app "$1"
+    header
+    cat >>"$W/src/_index.yaml" <<EOF
+  - name: args
+    kind: process.lua
+    source: file://args.lua
+    method: main
+    modules: [logger]
+  - name: args-svc
+    kind: process.service
+    process: app:args
+    host: app:host
+    input: $2
+    lifecycle:
+      auto_start: true
+EOF
+    cat >"$W/src/args.lua" <<'EOF'
+local logger = require("logger")
 
+local function main(...)
+    local depth, v = 0, select(select("#", ...), ...)
+    while type(v) == "table" do depth, v = depth + 1, v[1] end
+    logger:info(string.format("args %d last %d deep", select("#", ...), depth))
+end
+
+return { main = main }
+EOF
+    init_app
+}
+
+case_input() {
+    # many arguments and a deep one: the list becomes the arguments
+    local many deep
+    many=$(seq -s ', ' 1 3000)
+    deep="$(printf '[%.0s' $(seq 100))1$(printf ']%.0s' $(seq 100))"
+    input_app input-many "[$many, $deep]"
+    start_app
+    need_line $'\targs 3001 last 100 deep' 1 10
+    stop_app
+    report "input: 3001 arguments, one 100 levels deep"
+
+    # deeper than a message may be: refused at boot, naming the entry
+    deep="$(printf '[%.0s' $(seq 200))1$(printf ']%.0s' $(seq 200))"
+    input_app input-deep "[$deep]"
+    run_boot_error
+    grep -aq '^Error:.*app:args-svc: input: message too deep' "$W/err.log" ||
+        fail "the Error: line does not say the input is too deep"
+    stop_app
+    report "input: nested deeper than a message"
+}
+
+# ---------------------------------------------------------------------------
+all_cases=(backoff no-restart stable deps stop-timeout shutdown-timeout dep-errors
+    start-timeout second-signal term-twice timeout-term parallel-stop input)
 if [ $# -gt 0 ]; then
     cases=("$@")
 else
