@@ -214,6 +214,11 @@ int wp_config_set(struct wp_node *root, const char *assignment, char *err,
                    assignment);
     goto done;
   }
+  if (segs > WP_YAML_MAX_DEPTH) {
+    wp_yaml_seterr(err, errlen, "--set %.64s...: a path of more than %d keys",
+                   assignment, WP_YAML_MAX_DEPTH);
+    goto done;
+  }
   struct wp_node *cur = root;
   char *seg = key;
   for (;;) {
@@ -402,7 +407,8 @@ int wp_config_bool(const struct wp_node *root, const char *path, int def) {
   return def;
 }
 
-/* Sets a dotted path under map m, creating maps on the way; takes val. */
+/* Sets a dotted path under map m, creating maps on the way; takes val. One
+** level of recursion per key: the caller bounds the number of keys. */
 static int set_path(struct wp_node *m, const char *path, struct wp_node *val) {
   char key[256];
   const char *dot = strchr(path, '.');
@@ -454,6 +460,14 @@ int wp_config_override(struct wp_entries *es, const char *target, struct wp_node
     wp_free(e->kind);
     e->kind = copy;
     return 0;
+  }
+  size_t keys = 1;
+  for (const char *p = field; *p; p++) keys += *p == '.';
+  if (keys > WP_YAML_MAX_DEPTH) {
+    wp_node_free(val);
+    wp_yaml_seterr(err, errlen, "override %.64s...: a path of more than %d keys", target,
+                   WP_YAML_MAX_DEPTH);
+    return -1;
   }
   struct wp_node *root;
   if (strncmp(field, "meta.", 5) == 0) {

@@ -47,7 +47,7 @@
 #include "alloc.h"
 #include "buf.h"
 
-#define MAX_DEPTH 512                 /* nesting levels */
+#define MAX_DEPTH WP_YAML_MAX_DEPTH    /* nesting levels */
 #define MAX_NODES ((size_t)4 << 20)   /* nodes per document, aliases included */
 #define MAX_BYTES ((size_t)256 << 20) /* string bytes per document */
 #define INDEX_FROM 16                 /* maps this large get a key index */

@@ -50,6 +50,11 @@ struct wp_node {
   } u;
 };
 
+/* Nesting levels a loaded tree may have. The paths that --set, -o and a
+** configuration's override: section create keep to it too, so a recursive
+** walk over any tree is bounded. */
+#define WP_YAML_MAX_DEPTH 512
+
 /* Parses a whole file (first document only). Returns the root (a NULL node for
 ** an empty file) or NULL with "path:line: message" in err. */
 struct wp_node *wp_yaml_load_file(const char *path, char *err, size_t errlen);

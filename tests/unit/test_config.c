@@ -218,6 +218,56 @@ TEST(config_set_paths) {
   return 0;
 }
 
+/* A dotted path of n keys "kk.k.k...=1" (wp_malloc'd), prefix before it. */
+static char *long_path(const char *prefix, int n) {
+  size_t pl = strlen(prefix);
+  char *s = wp_malloc(pl + 2 * (size_t)n + 3);
+  ASSERT(s != NULL);
+  memcpy(s, prefix, pl);
+  for (int i = 0; i < n; i++) memcpy(s + pl + 2 * (size_t)i, i ? ".k" : "kk", 2);
+  memcpy(s + pl + 2 * (size_t)n, "=1", 3);
+  return s;
+}
+
+/* Paths of --set and of overrides are bounded like loaded trees, so that
+** recursive walks of the tree (set_path, wp_node_free) stay shallow. */
+TEST(config_path_depth) {
+  char err[512];
+  mk_tmp();
+  struct wp_node *c = load_text("logger: {}\n", err, sizeof err);
+  ASSERT(c != NULL);
+  char *ok = long_path("", WP_YAML_MAX_DEPTH);
+  char *deep = long_path("", WP_YAML_MAX_DEPTH + 1);
+  ASSERT_EQ(wp_config_set(c, ok, err, sizeof err), 0);
+  ASSERT_EQ(wp_config_set(c, deep, err, sizeof err), -1);
+  ASSERT_CONTAINS(err, "a path of more than 512 keys");
+  wp_free(ok);
+  wp_free(deep);
+  /* an override (from -o, or the override: section, which has no length
+     limit) of 100000 keys: refused before any recursion */
+  char id[] = "app:x";
+  struct wp_entry e;
+  struct wp_entry *v[1] = {&e};
+  struct wp_entries es = {v, 1};
+  memset(&e, 0, sizeof e);
+  e.id = id;
+  e.data = wp_node_new_map(1);
+  ASSERT(e.data != NULL);
+  ok = long_path("app:x:", WP_YAML_MAX_DEPTH);
+  ok[strlen(ok) - 2] = '\0';  /* no "=1" */
+  ASSERT_EQ(wp_config_override(&es, ok, wp_node_new_int(1, 0), err, sizeof err), 0);
+  deep = long_path("app:x:", 100000);
+  deep[strlen(deep) - 2] = '\0';
+  ASSERT_EQ(wp_config_override(&es, deep, wp_node_new_int(1, 0), err, sizeof err), -1);
+  ASSERT_CONTAINS(err, "a path of more than 512 keys");
+  wp_free(ok);
+  wp_free(deep);
+  wp_node_free(e.data);
+  wp_node_free(c);
+  rm_tmp();
+  return 0;
+}
+
 TEST(config_durations) {
   char err[512];
   mk_tmp();
@@ -393,6 +443,7 @@ TEST_LIST = {
     TEST_ENTRY(config_env_errors),
     TEST_ENTRY(config_set_coercion),
     TEST_ENTRY(config_set_paths),
+  TEST_ENTRY(config_path_depth),
     TEST_ENTRY(config_durations),
     TEST_ENTRY(config_sizes),
     TEST_ENTRY(config_typed_getters),
