@@ -220,6 +220,10 @@ static int load_deps(struct wp_rt *rt, struct wp_service *s, char *err, size_t e
   return 0;
 }
 
+/* Services in one dependency chain at most: bounds the recursion of visit
+** and, once the services are sorted, of want. */
+#define MAX_CHAIN 1000
+
 /* Depth-first topological sort; a back edge is a cycle, reported with the
 ** entries on it. */
 static int visit(struct wp_service *s, int *mark, struct wp_service **all, int n,
@@ -234,6 +238,11 @@ static int visit(struct wp_service *s, int *mark, struct wp_service **all, int n
     for (int k = from; k < depth && len < errlen; k++)
       len += (size_t)snprintf(err + len, errlen - len, "%s -> ", stack[k]->entry->id);
     if (len < errlen) snprintf(err + len, errlen - len, "%s", s->entry->id);
+    return -1;
+  }
+  if (depth >= MAX_CHAIN) {
+    snprintf(err, errlen, "%s:%d: entry %s: more than %d services depend on each other in a chain",
+             s->entry->file, s->entry->line, s->entry->id, MAX_CHAIN);
     return -1;
   }
   mark[i] = 1;

@@ -21,7 +21,8 @@
 #   stop-timeout  CANCEL ignored, stop_timeout 300ms: cut off, exit 0
 #   shutdown-timeout  shutdown.timeout 500ms < stop_timeout 5s: exit 1,
 #               the service that did not stop is named
-#   dep-errors  dependency cycle / unknown dependency: Error:, exit 1
+#   dep-errors  dependency cycle / unknown dependency / a chain of more than
+#               1000 services: Error:, exit 1
 #   start-timeout  busy loop before the first blocking point
 #   second-signal  a second SIGINT during a slow shutdown exits 1 at once
 #   term-twice  a second SIGTERM during a slow shutdown changes nothing: the
@@ -516,6 +517,30 @@ EOF
     grep -aq '^Error:.*app:alpha' "$W/err.log" || fail "the Error: line does not name app:alpha"
     stop_app
     report "dep-errors: self-dependency"
+
+    # a chain of 1001 services, each requiring the next: refused (the
+    # dependency sort recurses once per link)
+    new_app dep-chain
+    header
+    cat >>"$W/src/_index.yaml" <<'EOF'
+  - name: polite
+    kind: process.lua
+    source: file://polite.lua
+    method: main
+    modules: [logger, process]
+EOF
+    local i
+    for i in $(seq 1 1001); do
+        printf '  - {name: s%d, kind: process.service, process: app:polite, host: app:host, lifecycle: {requires: [app:s%d]}}\n' \
+            "$i" "$((i + 1))"
+    done | sed '$ s/, lifecycle: {requires: \[app:s1002\]}//' >>"$W/src/_index.yaml"
+    write_polite
+    init_app
+    run_boot_error
+    grep -aq '^Error:.*more than 1000 services depend on each other in a chain' "$W/err.log" ||
+        fail "the Error: line does not name the chain"
+    stop_app
+    report "dep-errors: chain of 1001 services"
 }
 
 # ---------------------------------------------------------------------------
