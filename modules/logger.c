@@ -34,10 +34,12 @@ static void add_json_string(struct wp_buf *b, const char *s, size_t len) {
 
 static void add_value(lua_State *L, int idx, struct wp_buf *b, int depth);
 
+/* Nine levels at most, two stack slots each (a key and a value): more than
+** the LUA_MINSTACK slots a C function may use without asking. */
 static void add_table(lua_State *L, int idx, struct wp_buf *b, int depth) {
   idx = lua_absindex(L, idx);
   lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-  if (depth > 8) {
+  if (depth > 8 || !lua_checkstack(L, 3)) {
     buf_adds(b, "\"...\"");
     return;
   }
