@@ -25,7 +25,6 @@
 ** ASan and UBSan watch every access; LeakSanitizer checks that every path
 ** frees what it allocated.
 */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../unit/test_node_equal.h"
 #include "alloc.h"
 #include "config.h"
 #include "entries.h"
@@ -92,36 +92,6 @@ static size_t count_nodes(const struct wp_node *n) {
   return c;
 }
 
-/* Equal trees (a missing child is a null). */
-static int same(const struct wp_node *a, const struct wp_node *b) {
-  enum wp_node_type ta = a ? a->type : WP_NODE_NULL, tb = b ? b->type : WP_NODE_NULL;
-  if (ta != tb) return 0;
-  switch (ta) {
-    case WP_NODE_NULL: return 1;
-    case WP_NODE_BOOL: return a->u.b == b->u.b;
-    case WP_NODE_INT: return a->u.i == b->u.i;
-    case WP_NODE_FLOAT:
-      return isnan(a->u.f) ? isnan(b->u.f)
-                           : a->u.f == b->u.f && signbit(a->u.f) == signbit(b->u.f);
-    case WP_NODE_STR:
-      return a->u.str.len == b->u.str.len &&
-             memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
-    case WP_NODE_SEQ:
-      if (a->u.seq.n != b->u.seq.n) return 0;
-      for (size_t i = 0; i < a->u.seq.n; i++)
-        if (!same(a->u.seq.items[i], b->u.seq.items[i])) return 0;
-      return 1;
-    case WP_NODE_MAP:
-      if (a->u.map.n != b->u.map.n) return 0;
-      for (size_t i = 0; i < a->u.map.n; i++)
-        if (strcmp(a->u.map.keys[i], b->u.map.keys[i]) != 0 ||
-            !same(a->u.map.vals[i], b->u.map.vals[i]))
-          return 0;
-      return 1;
-  }
-  return 0;
-}
-
 /* Returns the tree's root type, or -1 when the text does not load. */
 static int check_tree(const uint8_t *data, size_t size) {
   char err[512] = "";
@@ -139,7 +109,7 @@ static int check_tree(const uint8_t *data, size_t size) {
     if (strlen(text) != len) fz_fail("emitted text holds a NUL", NULL);
     err[0] = '\0';
     struct wp_node *again = wp_yaml_load_mem("emitted.yaml", text, len, err, sizeof err);
-    if (again == NULL || !same(root, again)) {
+    if (again == NULL || !node_equal(root, again)) {
       fprintf(stderr, "emitted text:\n%s\n", text);
       fz_fail(again ? "emitted text loads to another tree" : "emitted text does not load",
               err);

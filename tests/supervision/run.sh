@@ -522,18 +522,14 @@ EOF
     # dependency sort recurses once per link)
     new_app dep-chain
     header
-    cat >>"$W/src/_index.yaml" <<'EOF'
-  - name: polite
-    kind: process.lua
-    source: file://polite.lua
-    method: main
-    modules: [logger, process]
-EOF
     local i
-    for i in $(seq 1 1001); do
-        printf '  - {name: s%d, kind: process.service, process: app:polite, host: app:host, lifecycle: {requires: [app:s%d]}}\n' \
-            "$i" "$((i + 1))"
-    done | sed '$ s/, lifecycle: {requires: \[app:s1002\]}//' >>"$W/src/_index.yaml"
+    {
+        echo '  - {name: polite, kind: process.lua, source: file://polite.lua, method: main, modules: [logger, process]}'
+        for i in $(seq 1 1001); do
+            printf '  - {name: s%d, kind: process.service, process: app:polite, host: app:host, lifecycle: {requires: [app:s%d]}}\n' \
+                "$i" "$((i + 1))"
+        done | sed '$ s/, lifecycle: {requires: \[app:s1002\]}//'
+    } >>"$W/src/_index.yaml"
     write_polite
     init_app
     run_boot_error

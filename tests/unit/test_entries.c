@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "entries.h"
 #include "test.h"
+#include "test_node_equal.h"
 #include "yamltree.h"
 
 /* ---------------------------------------------------------------------- */
@@ -89,33 +90,6 @@ static char *slurp(const char *path) {
 
 static struct wp_node *parse(const char *text, char *err, size_t errlen) {
   return wp_yaml_load_mem("t.yaml", text, strlen(text), err, errlen);
-}
-
-static int node_equal(const struct wp_node *a, const struct wp_node *b) {
-  if (a->type != b->type) return 0;
-  switch (a->type) {
-    case WP_NODE_NULL: return 1;
-    case WP_NODE_BOOL: return a->u.b == b->u.b;
-    case WP_NODE_INT: return a->u.i == b->u.i;
-    case WP_NODE_FLOAT:
-      return (isnan(a->u.f) && isnan(b->u.f)) || a->u.f == b->u.f;
-    case WP_NODE_STR:
-      return a->u.str.len == b->u.str.len &&
-             memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
-    case WP_NODE_SEQ:
-      if (a->u.seq.n != b->u.seq.n) return 0;
-      for (size_t i = 0; i < a->u.seq.n; i++)
-        if (!node_equal(a->u.seq.items[i], b->u.seq.items[i])) return 0;
-      return 1;
-    case WP_NODE_MAP:
-      if (a->u.map.n != b->u.map.n) return 0;
-      for (size_t i = 0; i < a->u.map.n; i++)
-        if (strcmp(a->u.map.keys[i], b->u.map.keys[i]) != 0 ||
-            !node_equal(a->u.map.vals[i], b->u.map.vals[i]))
-          return 0;
-      return 1;
-  }
-  return 0;
 }
 
 static const char *data_str(const struct wp_entry *e, const char *path) {
@@ -379,6 +353,21 @@ TEST(yaml_node_api) {
   return 0;
 }
 
+/* Writes r with wp_yaml_emit and checks that the text loads back to an
+** equal tree; returns the text (wp_malloc'd). */
+static char *emit_and_reload(const struct wp_node *r) {
+  char err[256];
+  size_t len;
+  char *text = wp_yaml_emit(r, &len);
+  ASSERT(text != NULL);
+  ASSERT_EQ(strlen(text), len);
+  struct wp_node *back = wp_yaml_load_mem("emitted", text, len, err, sizeof err);
+  if (!back) TEST_FAIL("%s\n%s", err, text);
+  ASSERT(node_equal(r, back));
+  wp_node_free(back);
+  return text;
+}
+
 TEST(yaml_writer_format_and_roundtrip) {
   char err[256];
   struct wp_node *r = parse(
@@ -393,10 +382,7 @@ TEST(yaml_writer_format_and_roundtrip) {
       "empty_map: {}\nempty_list: []\nnothing: ~\nflag: false\n",
       err, sizeof err);
   ASSERT(r != NULL);
-  size_t len;
-  char *text = wp_yaml_emit(r, &len);
-  ASSERT(text != NULL);
-  ASSERT_EQ(strlen(text), len);
+  char *text = emit_and_reload(r);
   ASSERT(strncmp(text,
                  "directories:\n    modules: .wippy\n    src: ./src\n"
                  "modules:\n    - name: wippy/http\n      version: v1.2.3\n"
@@ -411,12 +397,7 @@ TEST(yaml_writer_format_and_roundtrip) {
   ASSERT_CONTAINS(text, "empty_map: {}\n");
   ASSERT_CONTAINS(text, "empty_list: []\n");
   ASSERT_CONTAINS(text, "nothing: null\n");
-  struct wp_node *back =
-      wp_yaml_load_mem("emitted", text, len, err, sizeof err);
-  if (!back) TEST_FAIL("%s\n%s", err, text);
-  ASSERT(node_equal(r, back));
   wp_free(text);
-  wp_node_free(back);
   wp_node_free(r);
   return 0;
 }
@@ -431,9 +412,7 @@ TEST(yaml_writer_escapes_breaks_and_controls) {
       "\"k\\x85ey\": 1\n",
       err, sizeof err);
   ASSERT(r != NULL);
-  size_t len;
-  char *text = wp_yaml_emit(r, &len);
-  ASSERT(text != NULL);
+  char *text = emit_and_reload(r);
   ASSERT_CONTAINS(text, "    - \"\\x81\"\n");
   ASSERT_CONTAINS(text, "    - \"a\\x85b\"\n");
   ASSERT_CONTAINS(text, "    - \"\\u2028\"\n");
@@ -444,11 +423,7 @@ TEST(yaml_writer_escapes_breaks_and_controls) {
   ASSERT_CONTAINS(text, "    - \"\\x7f\"\n");
   ASSERT_CONTAINS(text, "    - \"\\x9f \xc2\xa0 \xc4\x80 ok\"\n");
   ASSERT_CONTAINS(text, "\"k\\x85ey\": 1\n");
-  struct wp_node *back = wp_yaml_load_mem("emitted", text, len, err, sizeof err);
-  if (!back) TEST_FAIL("%s\n%s", err, text);
-  ASSERT(node_equal(r, back));
   wp_free(text);
-  wp_node_free(back);
   wp_node_free(r);
   return 0;
 }
