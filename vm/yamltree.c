@@ -1169,8 +1169,15 @@ static int emit_map(struct wp_buf *o, const struct wp_node *n, int indent,
   for (size_t i = 0; i < n->u.map.n; i++) {
     const struct wp_node *v = n->u.map.vals[i];
     const char *k = n->u.map.keys[i];
+    /* libyaml reads a key without "? " only if its ':' follows within 1024
+       characters; like yaml.v3, a key longer than 128 bytes is written in
+       the explicit form "? key" NEWLINE ": value". */
+    int explicit_key = strlen(k) > 128;
     if ((i > 0 || !first_inline) && pad(o, indent) != 0) return -1;
-    if (emit_string(o, k, strlen(k)) != 0 || puts_buf(o, ":") != 0) return -1;
+    if ((explicit_key && puts_buf(o, "? ") != 0) || emit_string(o, k, strlen(k)) != 0)
+      return -1;
+    if (explicit_key && (puts_buf(o, "\n") != 0 || pad(o, indent) != 0)) return -1;
+    if (puts_buf(o, ":") != 0) return -1;
     if (is_block(v)) {
       if (puts_buf(o, "\n") != 0 || emit_block(o, v, indent + 4, 0) != 0)
         return -1;

@@ -428,6 +428,31 @@ TEST(yaml_writer_escapes_breaks_and_controls) {
   return 0;
 }
 
+/* libyaml refuses an implicit key of 1024 characters or more, so long keys
+** are written as explicit keys "? key" (found by tests/fuzz/fuzz_yaml). */
+TEST(yaml_writer_long_keys) {
+  char err[256];
+  char *yaml = wp_malloc(8192), k1[2001], k2[501];
+  ASSERT(yaml != NULL);
+  memset(k1, 'k', 2000);
+  k1[2000] = '\0';
+  memset(k2, 'q', 500);
+  k2[500] = '\0';
+  int n = snprintf(yaml, 8192, "? %s\n: 1\nlist:\n  - ? \"%s\\x01\"\n    : {a: [1]}\n    b: 2\n",
+                   k1, k2);
+  ASSERT(n > 0 && n < 8192);
+  struct wp_node *r = wp_yaml_load_mem("t.yaml", yaml, (size_t)n, err, sizeof err);
+  if (!r) TEST_FAIL("%s", err);
+  char *text = emit_and_reload(r);
+  ASSERT(strncmp(text, "? kkkk", 6) == 0);
+  ASSERT_CONTAINS(text, "kk\n: 1\nlist:\n    - ? \"qqqq");
+  ASSERT_CONTAINS(text, "qq\\x01\"\n      :\n          a:\n");
+  wp_free(text);
+  wp_free(yaml);
+  wp_node_free(r);
+  return 0;
+}
+
 TEST(yaml_write_file_mode) {
   mk_tmp();
   struct wp_node *m = wp_node_new_map(1);
@@ -1072,6 +1097,7 @@ TEST_LIST = {
     TEST_ENTRY(yaml_node_api),
     TEST_ENTRY(yaml_writer_format_and_roundtrip),
   TEST_ENTRY(yaml_writer_escapes_breaks_and_controls),
+  TEST_ENTRY(yaml_writer_long_keys),
     TEST_ENTRY(yaml_write_file_mode),
     TEST_ENTRY(yaml_mutations_never_crash),
     TEST_ENTRY(entries_good_tree),
