@@ -50,12 +50,13 @@ static void check_parsed(const char *s, size_t size, uint64_t c) {
   }
   if (v != c) fz_fail("wrong counter", s, size);
   size_t hl = (size_t)(bar - s - 1);
-  char host[WP_PID_MAX], out[WP_PID_MAX];
+  char host[256], out[256 + WP_PID_OVERHEAD];
   if (hl >= sizeof host || memchr(s + 1, '\0', hl)) return;
   memcpy(host, s + 1, hl);
   host[hl] = '\0';
-  int len = wp_pid_format(out, sizeof out, host, c);
-  if (len > 0 && parse_copy(out, (size_t)len) != c) fz_fail("reformatted pid differs", s, size);
+  size_t len = wp_pid_format(out, sizeof out, host, hl, c);
+  if (len == 0) fz_fail("a pid that fits was not formatted", s, size);
+  if (parse_copy(out, len) != c) fz_fail("reformatted pid differs", s, size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -63,15 +64,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t c = wp_pid_parse(s, size);
   if (c != 0) check_parsed(s, size, c);
   if (size >= 8) {
-    char host[256], out[WP_PID_MAX];
+    char host[256], out[256 + WP_PID_OVERHEAD];
     size_t hl = size - 8 < sizeof host - 1 ? size - 8 : sizeof host - 1;
     memcpy(&c, data, 8);
     memcpy(host, data + 8, hl);
     host[hl] = '\0';
-    int len = wp_pid_format(out, sizeof out, host, c);
-    if (len < 0 || (size_t)len != strlen(out)) fz_fail("wrong formatted length", out, strlen(out));
-    if (len > 0 && c != 0 && strchr(host, '|') == NULL && parse_copy(out, (size_t)len) != c)
-      fz_fail("formatted pid does not parse back", out, (size_t)len);
+    hl = strlen(host); /* up to an embedded NUL */
+    size_t len = wp_pid_format(out, sizeof out, host, hl, c);
+    if (len == 0 || len != strlen(out)) fz_fail("wrong formatted length", out, strlen(out));
+    if (c != 0 && strchr(host, '|') == NULL && parse_copy(out, len) != c)
+      fz_fail("formatted pid does not parse back", out, len);
+    /* no room for the NUL: refused whole, never cut */
+    if (wp_pid_format(out, len, host, hl, c) != 0 || out[0] != '\0')
+      fz_fail("a pid formatted into a buffer too small for it", out, len);
   }
   return 0;
 }
