@@ -11,9 +11,10 @@
 **            (same types, values, key order; lines aside): the writer's
 **            promise that write-then-load round-trips. Trees of more than
 **            100k nodes (alias expansion) skip this step.
-**   entries  the text as src/_index.yaml of a source directory that also
-**            holds src/a.lua, src/sub/b.lua and src/out.lua (a symbolic
-**            link to /etc/hostname, outside the root), loaded with
+**   entries  the text as src/_index.yaml of a source directory (made in
+**            the working directory) that also holds src/a.lua, src/sub/b.lua
+**            and src/out.lua (a symbolic link to /etc/hostname, outside the
+**            root), loaded with
 **            wp_entries_load: on success every entry is complete (id is
 **            namespace:name, a kind, a data mapping, meta a mapping or
 **            absent, its file); on failure nothing is kept and the message
@@ -60,7 +61,9 @@ static void fz_write(const char *path, const void *data, size_t size) {
 
 static void fz_setup(void) {
   char path[160];
-  strcpy(fz_dir, "/tmp/fuzz_yaml.XXXXXX");
+  /* In the working directory: run.sh runs the target in a temporary
+     directory that it removes, also after a crash. */
+  strcpy(fz_dir, "fuzz_yaml.XXXXXX");
   if (mkdtemp(fz_dir) == NULL) abort();
   snprintf(fz_src, sizeof fz_src, "%s/src", fz_dir);
   snprintf(fz_index, sizeof fz_index, "%s/_index.yaml", fz_src);
