@@ -167,7 +167,7 @@ static int do_log(lua_State *L, int level) {
   struct wp_vmproc *vp = wp_vm_self(L);
   int line = wp_vm_lua_line(L);
   char loc[300];
-  snprintf(loc, sizeof loc, "%s:%d", vp->code->entry->id, line);
+  snprintf(loc, sizeof loc, "%s:%d", vp->code->id, line);
   struct wp_buf b = WP_BUF_INIT;
   wp_log_fields(L, 4, &b, vp->p->pid, loc, NULL);
   buf_addc(&b, '\0');

@@ -39,7 +39,7 @@ static int l_pid(lua_State *L) {
 }
 
 static int l_id(lua_State *L) {
-  lua_pushstring(L, self(L)->code->entry->id);
+  lua_pushstring(L, self(L)->code->id);
   return 1;
 }
 

@@ -3,7 +3,7 @@
 ** destination resolution and the exit code (spec 02 §5, 03 §4, 08).
 */
 #include <inttypes.h>
-#include <lualib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,10 +11,9 @@
 #include "alloc.h"
 #include "clock.h"
 #include "codec.h"
-#include "config.h"
 #include "errobj.h"
-#include "typestrip.h"
 #include "vm.h"
+#include "vm_int.h"
 
 /* ---- pids (spec 08) ---- */
 
@@ -78,7 +77,7 @@ struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id) {
 
 struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id) {
   for (size_t i = 0; i < rt->ncodes; i++)
-    if (strcmp(rt->codes[i]->entry->id, id) == 0) return rt->codes[i];
+    if (strcmp(rt->codes[i]->id, id) == 0) return rt->codes[i];
   return NULL;
 }
 
@@ -97,7 +96,7 @@ static int pid_host_known(struct wp_rt *rt, const char *pid, size_t len) {
   for (struct wp_host *x = rt->hosts; x; x = x->next)
     if (id_is(x->id, h, n)) return 1;
   for (size_t i = 0; i < rt->ncodes; i++)
-    if (id_is(rt->codes[i]->entry->id, h, n)) return 1;
+    if (id_is(rt->codes[i]->id, h, n)) return 1;
   return 0;
 }
 
@@ -124,199 +123,6 @@ struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
     *err = NULL; /* caller formats "could not resolve '<dest>' ..." */
   }
   return p;
-}
-
-/* ---- compiling entries ---- */
-
-static const char *const known_modules[] = {"io", "time", "logger", "process", "channel",
-                                            "payload", "errors", "coroutine", "string",
-                                            "table", "math", "os", "funcs", "json", NULL};
-
-static int is_known_module(const char *m) {
-  for (int i = 0; known_modules[i]; i++)
-    if (strcmp(known_modules[i], m) == 0) return 1;
-  return 0;
-}
-
-static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
-  (void)L;
-  return wp_buf_append(ud, p, sz) ? 1 : 0;
-}
-
-static int compile_one(struct wp_rt *rt, lua_State *S, struct wp_entry *e, char *err,
-                       size_t errlen) {
-  struct wp_node *src = wp_node_get(e->data, "source");
-  const char *text = wp_node_str(src);
-  if (!text) {
-    snprintf(err, errlen, "%s:%d: entry %s (%s) has no source: add `source: file://<name>.lua`",
-             e->file, e->line, e->id, e->kind);
-    return -1;
-  }
-  struct wp_code *c = wp_calloc(1, sizeof *c);
-  if (!c) goto oom;
-  c->entry = e;
-  c->is_function = strcmp(e->kind, "function.lua") == 0;
-  c->is_library = strcmp(e->kind, "library.lua") == 0;
-  const char *method = wp_node_str(wp_node_get(e->data, "method"));
-  c->method = method ? method : "main";
-  c->mem_limit = rt->mem_limit;
-  snprintf(c->mem_limit_text, sizeof c->mem_limit_text, "%s", rt->mem_limit_text);
-  const struct wp_node *ml = wp_node_get(e->data, "memory_limit");
-  if (ml && !c->is_library &&
-      wp_config_size_value(ml, &c->mem_limit, c->mem_limit_text, sizeof c->mem_limit_text)) {
-    snprintf(err, errlen, "%s:%d: entry %s: memory_limit must be a size such as 64M, 512K "
-             "or 1G (bytes without a suffix; 0 for no limit)", e->file, ml->line, e->id);
-    wp_free(c);
-    return -1;
-  }
-  size_t cn = strlen(e->source_file ? e->source_file : e->id) + 2;
-  c->chunkname = wp_malloc(cn);
-  if (!c->chunkname) goto oom;
-  snprintf(c->chunkname, cn, "@%s", e->source_file ? e->source_file : e->id);
-  struct wp_node *mods = wp_node_get(e->data, "modules");
-  if (mods && mods->type == WP_NODE_SEQ) {
-    c->modules = wp_calloc(mods->u.seq.n + 1, sizeof(char *));
-    if (!c->modules) goto oom;
-    for (size_t i = 0; i < mods->u.seq.n; i++) {
-      const char *m = wp_node_str(mods->u.seq.items[i]);
-      if (!m) continue;
-      if (!is_known_module(m))
-        wp_logf(WP_LOG_WARN, "%s:%d: entry %s lists module '%s', which this runtime does "
-                "not provide; require(\"%s\") will fail", e->file, mods->u.seq.items[i]->line,
-                e->id, m, m);
-      c->modules[c->nmodules++] = (char *)m;
-    }
-  }
-  lua_settop(S, 0);
-  /* Wippy's type annotations are erased (blanked: lines stay put) first */
-  char *plain = NULL;
-  size_t plainlen = 0;
-  int ts = wp_typestrip(text, src->u.str.len, &plain, &plainlen);
-  if (ts < 0) goto oom;
-  int lrc = ts == 0 ? luaL_loadbuffer(S, plain, plainlen, c->chunkname)
-                    : luaL_loadbuffer(S, text, src->u.str.len, c->chunkname);
-  wp_free(plain);
-  if (lrc != LUA_OK) {
-    snprintf(err, errlen, "%s", lua_tostring(S, -1));
-    lua_settop(S, 0);
-    wp_free(c->modules);
-    wp_free(c->chunkname);
-    wp_free(c);
-    return -1;
-  }
-  if (lua_dump(S, dump_writer, &c->bytecode, 0) != 0) goto oom;
-  wp_code_scan(rt, c, text, src->u.str.len);
-  lua_settop(S, 0);
-  rt->codes[rt->ncodes++] = c;
-  e->impl = c;
-  return 0;
-oom:
-  snprintf(err, errlen, "out of memory compiling %s", e->id);
-  if (c) {
-    wp_free(c->modules);
-    wp_free(c->chunkname);
-    wp_buf_free(&c->bytecode);
-    wp_free(c);
-  }
-  return -1;
-}
-
-static int has_alias(const struct wp_code *c, const char *alias) {
-  for (int i = 0; i < c->nimports; i++)
-    if (strcmp(c->imports[i].alias, alias) == 0) return 1;
-  return 0;
-}
-
-static int add_import(struct wp_code *c, const char *alias, struct wp_code *lib) {
-  if (has_alias(c, alias)) return 0;
-  struct wp_import *v = wp_realloc(c->imports, (size_t)(c->nimports + 1) * sizeof *v);
-  if (!v) return -1;
-  c->imports = v;
-  v[c->nimports].alias = alias;
-  v[c->nimports].lib = lib;
-  c->nimports++;
-  return 0;
-}
-
-/* Adds lib's own imports (transitively) and modules to c: a library's code
-** runs in the importing process's environment and needs what it declares. */
-static int merge_library(struct wp_rt *rt, struct wp_code *c, struct wp_code *lib, int depth,
-                         char *err, size_t errlen) {
-  if (depth > 16) {
-    snprintf(err, errlen, "%s:%d: imports of %s nest too deeply (an import cycle?)",
-             c->entry->file, c->entry->line, c->entry->id);
-    return -1;
-  }
-  for (int i = 0; i < lib->nmodules; i++) {
-    int have = 0;
-    for (int k = 0; k < c->nmodules; k++) have |= strcmp(c->modules[k], lib->modules[i]) == 0;
-    if (have) continue;
-    char **m = wp_realloc(c->modules, (size_t)(c->nmodules + 2) * sizeof *m);
-    if (!m) return -1;
-    c->modules = m;
-    m[c->nmodules++] = lib->modules[i];
-    m[c->nmodules] = NULL;
-  }
-  struct wp_node *imp = wp_node_get(lib->entry->data, "imports");
-  if (!imp || imp->type != WP_NODE_MAP) return 0;
-  for (size_t i = 0; i < imp->u.map.n; i++) {
-    const char *id = wp_node_str(imp->u.map.vals[i]);
-    struct wp_code *l2 = id ? wp_rt_code(rt, id) : NULL;
-    if (!l2 || !l2->is_library) continue; /* reported for lib itself */
-    if (add_import(c, imp->u.map.keys[i], l2)) return -1;
-    if (merge_library(rt, c, l2, depth + 1, err, errlen)) return -1;
-  }
-  return 0;
-}
-
-static int resolve_imports(struct wp_rt *rt, struct wp_code *c, char *err, size_t errlen) {
-  struct wp_entry *e = c->entry;
-  struct wp_node *imp = wp_node_get(e->data, "imports");
-  if (!imp) return 0;
-  if (imp->type != WP_NODE_MAP) {
-    snprintf(err, errlen, "%s:%d: entry %s: imports must map an alias to a library.lua id",
-             e->file, imp->line, e->id);
-    return -1;
-  }
-  for (size_t i = 0; i < imp->u.map.n; i++) {
-    const char *id = wp_node_str(imp->u.map.vals[i]);
-    struct wp_code *lib = id ? wp_rt_code(rt, id) : NULL;
-    if (!lib || !lib->is_library) {
-      snprintf(err, errlen, "%s:%d: entry %s imports %s as '%s', but that is not a "
-               "library.lua entry", e->file, imp->u.map.vals[i]->line, e->id,
-               id ? id : "(not a string)", imp->u.map.keys[i]);
-      return -1;
-    }
-    if (add_import(c, imp->u.map.keys[i], lib) ||
-        merge_library(rt, c, lib, 0, err, errlen)) {
-      if (!err[0]) snprintf(err, errlen, "out of memory");
-      return -1;
-    }
-  }
-  return 0;
-}
-
-int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen) {
-  rt->codes = wp_calloc(rt->entries.n + 1, sizeof *rt->codes);
-  if (!rt->codes) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  lua_State *S = luaL_newstate();
-  if (!S) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  int rc = 0;
-  for (size_t i = 0; i < rt->entries.n && rc == 0; i++) {
-    struct wp_entry *e = rt->entries.v[i];
-    if (strcmp(e->kind, "process.lua") == 0 || strcmp(e->kind, "function.lua") == 0 ||
-        strcmp(e->kind, "library.lua") == 0)
-      rc = compile_one(rt, S, e, err, errlen);
-  }
-  lua_close(S);
-  for (size_t i = 0; i < rt->ncodes && rc == 0; i++) rc = resolve_imports(rt, rt->codes[i], err, errlen);
-  return rc;
 }
 
 /* ---- spawning ---- */
@@ -362,38 +168,41 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
   return p;
 }
 
-int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
-                const char *host_id, lua_State *L, int first, int n, int flags,
-                struct wp_service *svc, struct wp_proc **child, const char **kind,
-                const char **msg) {
+/* The first half of a spawn: checks host and code and makes the process's
+** VM data (not yet in the process table). NULL with *kind and *msg. */
+static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, const char *id, const char *host_id,
+                                       int flags, const char **kind, const char **msg) {
   struct wp_host *host = wp_rt_host(rt, host_id);
   if (!host) {
     *kind = WP_KIND_NOT_FOUND;
     *msg = "host not found";
-    return -1;
+    return NULL;
   }
   if (atomic_load(&host->stopping) || !atomic_load(&host->running)) {
     *kind = WP_KIND_UNAVAILABLE;
     *msg = atomic_load(&host->stopping) ? "host is shutting down" : "host is not running";
-    return -1;
+    return NULL;
   }
   struct wp_code *code = wp_rt_code(rt, id);
   if (!code || code->is_library || code->is_function != !!(flags & WP_SPAWN_FUNC)) {
     *kind = WP_KIND_NOT_FOUND;
     *msg = flags & WP_SPAWN_FUNC ? "function not found" : "factory not found";
-    return -1;
+    return NULL;
   }
   struct wp_vmproc *vp = vmproc_new(rt, code, host);
-  if (!vp) goto oom;
-  vp->svc = svc;
-  const char *cerr;
-  if (n > 0 && wp_codec_encode(L, first, n, &vp->args, rt->limits, &cerr) != 0) {
-    wp_proc_release(vp->p);
-    *kind = WP_KIND_INVALID;
-    *msg = cerr;
-    return -1;
+  if (!vp) {
+    *kind = WP_KIND_INTERNAL;
+    *msg = "out of memory";
   }
-  struct wp_proc *p = proc_create(rt, vp, child, flags & WP_SPAWN_FUNC ? id : host->id);
+  return vp;
+}
+
+/* The second half: pid, process table, the relations asked for, and the
+** first wake-up. vp (with its arguments) is consumed either way. */
+static int spawn_finish(struct wp_rt *rt, struct wp_vmproc *parent, struct wp_vmproc *vp,
+                        const char *id, int flags, struct wp_proc **child, const char **kind,
+                        const char **msg) {
+  struct wp_proc *p = proc_create(rt, vp, child, flags & WP_SPAWN_FUNC ? id : vp->host->id);
   if (!p) goto oom;
   /* Relations are in place before the child can run (a thief may run it at
   ** once after the wake below). */
@@ -422,6 +231,99 @@ oom:
   return -1;
 }
 
+int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                const char *host_id, lua_State *L, int first, int n, int flags,
+                struct wp_service *svc, struct wp_proc **child, const char **kind,
+                const char **msg) {
+  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, flags, kind, msg);
+  if (!vp) return -1;
+  vp->svc = svc;
+  const char *cerr;
+  if (n > 0 && wp_codec_encode(L, first, n, &vp->args, rt->limits, &cerr) != 0) {
+    wp_proc_release(vp->p);
+    *kind = WP_KIND_INVALID;
+    *msg = cerr;
+    return -1;
+  }
+  return spawn_finish(rt, parent, vp, id, flags, child, kind, msg);
+}
+
+int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
+                        const struct wp_buf *args, struct wp_service *svc,
+                        struct wp_proc **child, const char **kind, const char **msg) {
+  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, 0, kind, msg);
+  if (!vp) return -1;
+  vp->svc = svc;
+  if (args->len && wp_buf_append(&vp->args, args->data, args->len) != 0) {
+    wp_proc_release(vp->p);
+    *kind = WP_KIND_INTERNAL;
+    *msg = "out of memory";
+    return -1;
+  }
+  return spawn_finish(rt, NULL, vp, id, 0, child, kind, msg);
+}
+
+/* Pushes a value tree as a Lua value. May raise (memory, stack): called
+** under lua_pcall. The recursion is as deep as the tree, which its builder
+** bounds (WP_YAML_MAX_DEPTH for a loaded file); each level makes room for
+** its table and one child. */
+static void push_node(lua_State *L, const struct wp_node *n) {
+  luaL_checkstack(L, 2, "input nested too deeply");
+  switch (n ? n->type : WP_NODE_NULL) {
+    case WP_NODE_BOOL: lua_pushboolean(L, n->u.b); break;
+    case WP_NODE_INT: lua_pushinteger(L, n->u.i); break;
+    case WP_NODE_FLOAT: lua_pushnumber(L, n->u.f); break;
+    case WP_NODE_STR: lua_pushlstring(L, n->u.str.s, n->u.str.len); break;
+    case WP_NODE_SEQ:
+      lua_createtable(L, (int)n->u.seq.n, 0);
+      for (size_t i = 0; i < n->u.seq.n; i++) {
+        push_node(L, n->u.seq.items[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+      break;
+    case WP_NODE_MAP:
+      lua_createtable(L, 0, (int)n->u.map.n);
+      for (size_t i = 0; i < n->u.map.n; i++) {
+        push_node(L, n->u.map.vals[i]);
+        lua_setfield(L, -2, n->u.map.keys[i]);
+      }
+      break;
+    default: lua_pushnil(L);
+  }
+}
+
+/* lua_CFunction: pushes the items of the SEQ node (light userdata at 1). */
+static int push_items(lua_State *L) {
+  const struct wp_node *seq = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  if (seq->u.seq.n > INT_MAX / 2) return luaL_error(L, "too many arguments");
+  luaL_checkstack(L, (int)seq->u.seq.n + 1, "too many arguments");
+  for (size_t i = 0; i < seq->u.seq.n; i++) push_node(L, seq->u.seq.items[i]);
+  return (int)seq->u.seq.n;
+}
+
+int wp_rt_args_from_node(const struct wp_node *seq, struct wp_buf *out, char *err,
+                         size_t errlen) {
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = 0;
+  lua_pushcfunction(L, push_items);
+  lua_pushlightuserdata(L, (void *)seq);
+  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(L, -1));
+    rc = -1;
+  } else if (lua_gettop(L) > 0) {
+    const char *cerr = "";
+    rc = wp_codec_encode(L, 1, lua_gettop(L), out, NULL, &cerr);
+    if (rc) snprintf(err, errlen, "%s", cerr);
+  }
+  lua_close(L);
+  return rc;
+}
+
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
                     int argc, char **argv, struct wp_proc **child, const char **msg) {
   struct wp_vmproc *vp = vmproc_new(rt, code, host);
@@ -445,15 +347,13 @@ oom:
 /* ---- exits and shutdown ---- */
 
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
-                         int retryable);
-void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
                          int retryable) {
   struct wp_rt *rt = vp->rt;
   if (vp->svc) {
     if (abnormal && errmsg)
       wp_logf(WP_LOG_ERROR, "service process %s (%s) failed: %s", vp->p->pid,
-              vp->code->entry->id, errmsg);
-    wp_rt_service_event(rt, vp->svc, 1, abnormal, retryable);
+              vp->code->id, errmsg);
+    rt->service_event(rt, vp->svc, 1, abnormal, retryable);
   }
   if (vp->host->kind == WP_HOST_TERMINAL && !vp->code->is_function) {
     if (abnormal && errmsg) {
@@ -468,7 +368,7 @@ void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
     }
     wp_rt_request_shutdown(rt, abnormal ? 1 : code, 1);
   } else if (abnormal && errmsg) {
-    wp_logf(WP_LOG_DEBUG, "process %s (%s) failed: %s", vp->p->pid, vp->code->entry->id,
+    wp_logf(WP_LOG_DEBUG, "process %s (%s) failed: %s", vp->p->pid, vp->code->id,
             errmsg);
   }
   /* Only shutdown waits for ordinary exits: do not wake the main thread for

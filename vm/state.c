@@ -934,7 +934,7 @@ static int l_print(lua_State *L) {
   struct wp_vmproc *vp = wp_vm_self(L);
   int line = wp_vm_lua_line(L);
   const char *fields = lua_pushfstring(L, "{\"pid\": \"%s\", \"location\": \"%s:%d\"}",
-                                       vp->p->pid, vp->code ? vp->code->entry->id : "?", line);
+                                       vp->p->pid, vp->code ? vp->code->id : "?", line);
   wp_log(WP_LOG_INFO, NULL, lua_tostring(L, -2), fields);
   return 0;
 }
@@ -1504,7 +1504,7 @@ static struct wp_image *image_make(struct wp_rt *rt, struct wp_code *c) {
   const char *why = image_prove(rt, c, L, img);
   if (!why) goto out;
   wp_logf(WP_LOG_DEBUG, "%s: no state image (a copy differs from its template: %s); its "
-          "processes are built by calls", c->entry ? c->entry->id : c->chunkname, why);
+          "processes are built by calls", c->id ? c->id : c->chunkname, why);
 fail:
   wp_free(img->bytes);
   wp_free(img->relocs);

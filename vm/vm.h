@@ -23,16 +23,18 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "entries.h"
+#include "log.h"
+#include "node.h"
 #include "proc.h"
 #include "scheduler.h"
 #include "timer.h"
-#include "yamltree.h"
 
 struct wp_rt;
 struct wp_vmproc;
-struct wp_service;
 struct wp_chan;
+/* The application layer's types (app/): opaque here. */
+struct wp_entry;
+struct wp_service;
 
 /* ---- hosts ---- */
 
@@ -40,7 +42,7 @@ enum wp_host_kind { WP_HOST_PROCESS, WP_HOST_TERMINAL };
 
 struct wp_host {
   struct wp_host *next;
-  struct wp_entry *entry;
+  struct wp_entry *entry; /* its entry (app/'s) */
   const char *id; /* entry id, the host part of pids */
   enum wp_host_kind kind;
   _Atomic int running;  /* accepts spawns */
@@ -61,7 +63,8 @@ struct wp_libdef;
 #define WP_PREFILL_MAX 48
 
 struct wp_code {
-  struct wp_entry *entry;
+  struct wp_entry *entry; /* its entry (app/'s) */
+  const char *id;         /* the entry id */
   char *chunkname;       /* "@src/worker.lua" */
   struct wp_buf bytecode;/* lua_dump output, with debug info */
   const char *method;    /* export to call ("main") */
@@ -326,12 +329,8 @@ void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp);
 
 /* ---- the runtime ---- */
 
-enum wp_log_level { WP_LOG_DEBUG = -1, WP_LOG_INFO = 0, WP_LOG_WARN = 1, WP_LOG_ERROR = 2 };
-
 struct wp_rt {
   struct wp_sched *sched;
-  struct wp_entries entries;
-  struct wp_node *config;
   struct wp_host *hosts;
   struct wp_code **codes;
   size_t ncodes;
@@ -352,7 +351,12 @@ struct wp_rt {
   const struct wp_libdef *(*module_def)(const char *name);
   void (*push_time)(lua_State *L, int64_t wall_ns);
   struct wp_codec_limits *limits;
+  /* the services (app/service.c), and the hook a process that runs one
+  ** reports through: when it first blocks (ended = 0) and when it ends
+  ** (under no lock; the hook takes rt->lock) */
   struct wp_service *services;
+  void (*service_event)(struct wp_rt *rt, struct wp_service *svc, int ended, int abnormal,
+                        int retryable);
   uint64_t terminal_counter; /* pid counter of the -x process */
   /* process.memory_limit (.wippy.yaml): the memory limit of every process
   ** whose entry names none (0 = none), and as written */
@@ -378,6 +382,15 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                 const char *host_id, lua_State *L, int first, int n, int flags,
                 struct wp_service *svc, struct wp_proc **child, const char **kind,
                 const char **msg);
+/* Spawns code `id` on host `host_id` for service svc with arguments already
+** encoded (borrowed: copied), no parent; otherwise as wp_rt_spawn. */
+int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
+                        const struct wp_buf *args, struct wp_service *svc,
+                        struct wp_proc **child, const char **kind, const char **msg);
+/* Encodes the items of a SEQ value tree (borrowed) as spawn arguments,
+** appended to out. 0, or -1 with the reason in err. */
+int wp_rt_args_from_node(const struct wp_node *seq, struct wp_buf *out, char *err,
+                         size_t errlen);
 /* Spawns a child (as wp_rt_spawn, monitored) and blocks the calling task of
 ** L until it ends; the task then returns the child's result value, or nil and
 ** its error. Raises on misuse; returns via lua_yield. */
@@ -471,8 +484,15 @@ void wp_image_free(struct wp_code *c);
 ** arena's address and used bytes as integers. What it stores in the
 ** template is part of the image. */
 extern lua_CFunction wp_state_image_hook;
-/* Compiles every process.lua/function.lua entry; 0 or -1 with err. */
-int wp_rt_compile(struct wp_rt *rt, char *err, size_t errlen);
+/* Compiles c's Lua source: `lua` (llen bytes, borrowed; what Lua loads,
+** type annotations already erased) into c->bytecode, with debug
+** information, under c->chunkname; notes the library names `src` (slen
+** bytes, the text as written) uses, for c's image (wp_code_scan). 0, or -1
+** with Lua's message in err. */
+int wp_code_compile(struct wp_rt *rt, struct wp_code *c, const char *lua, size_t llen,
+                    const char *src, size_t slen, char *err, size_t errlen);
+/* Frees every code of rt (at shutdown, when no process runs). */
+void wp_rt_free_codes(struct wp_rt *rt);
 
 /* Sends p a CANCEL event from `from` (a pid string) with `reason`, using
 ** the system-message reserve when memory is short. 0, or -1 (logged) when
@@ -484,15 +504,6 @@ void wp_rt_live_dec(struct wp_rt *rt);
 /* Request the runtime to shut down with exit code `code` (first call wins
 ** for the code when `from_terminal`). Any thread. */
 void wp_rt_request_shutdown(struct wp_rt *rt, int code, int from_terminal);
-
-/* ---- logging (log.c) ---- */
-
-void wp_log_setup(int level, int to_stdout, int silent);
-int wp_log_enabled(int level);
-/* Writes one log line: message plus pre-rendered JSON-ish fields (may be
-** NULL). Thread-safe. */
-void wp_log(int level, const char *logger, const char *msg, const char *fields);
-void wp_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- messages as Lua values (message.c) ---- */
 
@@ -531,12 +542,5 @@ void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);
 struct wp_vtimer *wp_chan_get_timer(struct wp_chan *c);
 /* Re-opens a closed channel (a reset timer fires into it again). */
 void wp_chan_reopen(struct wp_chan *c);
-
-/* ---- services (the supervisor lives in vm/main.c's loop) ---- */
-struct wp_service;
-/* Called on the worker when a process that runs a service first blocks or
-** ends (runtime.c). */
-void wp_rt_service_event(struct wp_rt *rt, struct wp_service *svc, int ended,
-                         int abnormal, int retryable);
 
 #endif

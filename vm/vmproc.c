@@ -54,6 +54,7 @@
 #include "codec.h"
 #include "errobj.h"
 #include "vm.h"
+#include "vm_int.h"
 
 /* ---- message queues ---- */
 
@@ -787,9 +788,6 @@ static void vm_teardown(struct wp_vmproc *vp) {
   wp_rt_live_dec(vp->rt);
 }
 
-void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg,
-                         int code, int retryable); /* runtime.c */
-
 /* Ends the process with an error built without Lua (kind and msg
 ** borrowed): a kill, or no memory left to build the result with. */
 static void finish_c(struct wp_vmproc *vp, const char *kind, const char *msg) {
@@ -1182,7 +1180,7 @@ static int vm_run(struct wp_proc *p) {
       atomic_store_explicit(&vp->preempt_req, 0, memory_order_relaxed);
       if (vp->svc && !vp->first_blocked) {
         vp->first_blocked = 1;
-        wp_rt_service_event(vp->rt, vp->svc, 0, 0, 0);
+        vp->rt->service_event(vp->rt, vp->svc, 0, 0, 0);
       }
       if ((vp->mem_used >= WP_GC_FORCE_MIN || vp->mem_state) && collect_idle(vp))
         continue; /* a finaliser made a task ready */

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vm.h"
+#include "log.h"
 
 static int g_level = WP_LOG_INFO;
 static int g_fd = 2;

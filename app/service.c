@@ -3,7 +3,7 @@
 **
 ** Design note. The supervisor has no thread of its own. Workers report a
 ** service process's first blocking point and its end through
-** wp_rt_service_event (under rt->lock); the main thread's loop calls
+** rt->service_event (services_event, under rt->lock); the main thread's loop calls
 ** wp_services_tick, which starts services whose dependencies are Running,
 ** performs the restarts that are due and enforces start timeouts. All
 ** service state is under rt->lock.
@@ -27,7 +27,6 @@
 
 #include "alloc.h"
 #include "clock.h"
-#include "codec.h"
 #include "duration.h"
 #include "service.h"
 
@@ -44,6 +43,9 @@ static void set_state(struct wp_service *s, int st) {
 }
 
 static int64_t now_ns(void) { return (int64_t)wp_clock_ns(); }
+
+static void services_event(struct wp_rt *rt, struct wp_service *s, int ended, int abnormal,
+                           int retryable);
 
 /* ---- loading ---- */
 
@@ -76,44 +78,6 @@ static double get_float(const struct wp_node *n, const char *key, double def) {
   return f == 0 ? def : f;
 }
 
-/* Pushes a YAML node as a Lua value. May raise (memory, stack): called under
-** lua_pcall. The recursion is as deep as the tree, which the YAML loader
-** bounds (yamltree.h); each level makes room for its table and one child. */
-static void push_node(lua_State *L, const struct wp_node *n) {
-  luaL_checkstack(L, 2, "input nested too deeply");
-  switch (n ? n->type : WP_NODE_NULL) {
-    case WP_NODE_BOOL: lua_pushboolean(L, n->u.b); break;
-    case WP_NODE_INT: lua_pushinteger(L, n->u.i); break;
-    case WP_NODE_FLOAT: lua_pushnumber(L, n->u.f); break;
-    case WP_NODE_STR: lua_pushlstring(L, n->u.str.s, n->u.str.len); break;
-    case WP_NODE_SEQ:
-      lua_createtable(L, (int)n->u.seq.n, 0);
-      for (size_t i = 0; i < n->u.seq.n; i++) {
-        push_node(L, n->u.seq.items[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-      }
-      break;
-    case WP_NODE_MAP:
-      lua_createtable(L, 0, (int)n->u.map.n);
-      for (size_t i = 0; i < n->u.map.n; i++) {
-        push_node(L, n->u.map.vals[i]);
-        lua_setfield(L, -2, n->u.map.keys[i]);
-      }
-      break;
-    default: lua_pushnil(L);
-  }
-}
-
-/* lua_CFunction: pushes the items of the SEQ node (light userdata at 1). */
-static int push_input(lua_State *L) {
-  const struct wp_node *input = lua_touserdata(L, 1);
-  lua_settop(L, 0);
-  if (input->u.seq.n > INT_MAX / 2) return luaL_error(L, "too many arguments");
-  luaL_checkstack(L, (int)input->u.seq.n + 1, "too many arguments");
-  for (size_t i = 0; i < input->u.seq.n; i++) push_node(L, input->u.seq.items[i]);
-  return (int)input->u.seq.n;
-}
-
 static int encode_input(struct wp_service *s, const struct wp_node *input, char *err,
                         size_t errlen) {
   if (!input || input->type == WP_NODE_NULL) return 0;
@@ -123,25 +87,10 @@ static int encode_input(struct wp_service *s, const struct wp_node *input, char 
              input->line, e->id);
     return -1;
   }
-  lua_State *L = luaL_newstate();
-  if (!L) {
-    snprintf(err, errlen, "%s:%d: entry %s: input: out of memory", e->file, input->line, e->id);
-    return -1;
-  }
-  const char *cerr = NULL;
-  int rc = 0;
-  lua_pushcfunction(L, push_input);
-  lua_pushlightuserdata(L, (void *)input);
-  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
-    snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id,
-             lua_tostring(L, -1));
-    rc = -1;
-  } else if (lua_gettop(L) > 0) {
-    rc = wp_codec_encode(L, 1, lua_gettop(L), &s->input, NULL, &cerr);
-    if (rc) snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id, cerr);
-  }
-  lua_close(L);
-  return rc;
+  char why[256];
+  if (wp_rt_args_from_node(input, &s->input, why, sizeof why) == 0) return 0;
+  snprintf(err, errlen, "%s:%d: entry %s: input: %s", e->file, input->line, e->id, why);
+  return -1;
 }
 
 static int load_lifecycle(struct wp_service *s, char *err, size_t errlen) {
@@ -282,10 +231,12 @@ static int sort_services(struct wp_rt *rt, char *err, size_t errlen) {
   return rc;
 }
 
-int wp_services_load(struct wp_rt *rt, char *err, size_t errlen) {
+int wp_services_load(struct wp_rt *rt, const struct wp_entries *entries, char *err,
+                      size_t errlen) {
   struct wp_service **tail = &rt->services;
-  for (size_t i = 0; i < rt->entries.n; i++) {
-    struct wp_entry *e = rt->entries.v[i];
+  rt->service_event = services_event;
+  for (size_t i = 0; i < entries->n; i++) {
+    struct wp_entry *e = entries->v[i];
     int is_host = strcmp(e->kind, "process.host") == 0 || strcmp(e->kind, "terminal.host") == 0;
     if (!is_host && strcmp(e->kind, "process.service") != 0) continue;
     struct wp_service *s = wp_calloc(1, sizeof *s);
@@ -385,16 +336,9 @@ static void svc_start(struct wp_rt *rt, struct wp_service *s) {
   s->start_timed_out = 0;
   s->attempts++;
   s->started_ns = now_ns();
-  lua_State *L = luaL_newstate();
   const char *kind = "", *msg = "out of memory";
   struct wp_proc *child = NULL;
-  int rc = -1;
-  if (L) {
-    int n = s->input.len ? wp_codec_decode(L, s->input.data, s->input.len) : 0;
-    rc = wp_rt_spawn(rt, NULL, s->code->entry->id, s->host->id, L, 1, n < 0 ? 0 : n, 0, s,
-                     &child, &kind, &msg);
-    lua_close(L);
-  }
+  int rc = wp_rt_spawn_encoded(rt, s->code->id, s->host->id, &s->input, s, &child, &kind, &msg);
   if (rc) { /* spawn errors are not retried (spec 06 §4.4) */
     wp_logf(WP_LOG_ERROR, "service %s: cannot start: %s", s->entry->id, msg);
     s->counter = 0;
@@ -419,8 +363,8 @@ static int64_t restart_delay(const struct wp_service *s, int k) {
   return d < 0 ? 0 : (int64_t)d;
 }
 
-void wp_rt_service_event(struct wp_rt *rt, struct wp_service *s, int ended, int abnormal,
-                         int retryable) {
+static void services_event(struct wp_rt *rt, struct wp_service *s, int ended, int abnormal,
+                           int retryable) {
   pthread_mutex_lock(&rt->lock);
   s->ready = 1;
   if (!ended) {

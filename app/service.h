@@ -6,6 +6,7 @@
 #ifndef WP_SERVICE_H
 #define WP_SERVICE_H
 
+#include "entries.h"
 #include "vm.h"
 
 enum wp_svc_state {
@@ -42,9 +43,11 @@ struct wp_service {
 };
 
 /* Builds the services from the entries (hosts and process.service) and
-** their dependency order. Fails with a message naming the entries for a bad
+** their dependency order, and gives rt the hook its processes report
+** through (rt->service_event). Fails with a message naming the entries for a bad
 ** field, an unknown process, host or dependency, or a dependency cycle. */
-int wp_services_load(struct wp_rt *rt, char *err, size_t errlen);
+int wp_services_load(struct wp_rt *rt, const struct wp_entries *entries, char *err,
+                      size_t errlen);
 /* Starts every auto_start service and what it depends on, in dependency
 ** order, and waits until each has reached Running or failed (a process
 ** service is Running once its process first blocks; bounded by its

@@ -1,5 +1,5 @@
 /*
-** yamltree.h: YAML (and JSON, which is YAML) files as a small typed tree.
+** yamltree.h: YAML (and JSON, which is YAML) files as value trees (node.h).
 **
 ** libyaml gives untyped scalars; this module resolves plain scalars itself:
 ** null/~/empty -> NULL, true/false (also True/TRUE/yes/no are NOT booleans:
@@ -15,40 +15,8 @@
 #define WP_YAMLTREE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
-enum wp_node_type {
-  WP_NODE_NULL,
-  WP_NODE_BOOL,
-  WP_NODE_INT,
-  WP_NODE_FLOAT,
-  WP_NODE_STR,
-  WP_NODE_SEQ,
-  WP_NODE_MAP
-};
-
-struct wp_node {
-  enum wp_node_type type;
-  int line; /* 1-based line of the node in its file */
-  union {
-    int b;
-    int64_t i;
-    double f;
-    struct {
-      char *s; /* NUL-terminated; may contain NULs before len in theory */
-      size_t len;
-    } str;
-    struct {
-      struct wp_node **items;
-      size_t n;
-    } seq;
-    struct {
-      char **keys; /* keys are strings (non-string keys are stringified) */
-      struct wp_node **vals;
-      size_t n;
-    } map;
-  } u;
-};
+#include "node.h"
 
 /* Nesting levels a loaded tree may have. The paths that --set, -o and a
 ** configuration's override: section create keep to it too, so a recursive
@@ -67,33 +35,6 @@ struct wp_node *wp_yaml_load_mem(const char *name, const char *data, size_t len,
 int wp_yaml_read_file(const char *path, char **out, size_t *len);
 /* Message for a wp_yaml_read_file errno: strerror, or "not a regular file". */
 const char *wp_yaml_read_error(int e);
-/* Frees a tree (NULL is fine). */
-void wp_node_free(struct wp_node *n);
-/* Deep copy; NULL on allocation failure. */
-struct wp_node *wp_node_clone(const struct wp_node *n);
-/* Child of a map by key, or NULL (also when n is not a map). */
-struct wp_node *wp_node_get(const struct wp_node *n, const char *key);
-/* Follows a dotted path of map keys ("shutdown.exec_grace"), or NULL. */
-struct wp_node *wp_node_path(const struct wp_node *n, const char *dotted);
-/* String value of a STR node, else NULL. */
-const char *wp_node_str(const struct wp_node *n);
-/* New nodes (NULL on allocation failure). */
-struct wp_node *wp_node_new_str(const char *s, size_t len, int line);
-struct wp_node *wp_node_new_map(int line);
-/* Sets key in a map node, replacing an existing value (the old one is freed).
-** Takes ownership of val. 0 or -1 on allocation failure. */
-int wp_node_map_set(struct wp_node *map, const char *key, struct wp_node *val);
-/* More constructors (NULL on allocation failure). SEQ/MAP arrays are sized
-** by an internal rule: grow them only through wp_node_seq_push and
-** wp_node_map_set, never by hand. */
-struct wp_node *wp_node_new_seq(int line);
-struct wp_node *wp_node_new_null(int line);
-struct wp_node *wp_node_new_bool(int b, int line);
-struct wp_node *wp_node_new_int(int64_t i, int line);
-struct wp_node *wp_node_new_float(double f, int line);
-/* Appends item to a SEQ node. Takes ownership of item (freed on failure).
-** 0 or -1 (allocation failure, or seq is not a SEQ). */
-int wp_node_seq_push(struct wp_node *seq, struct wp_node *item);
 /* Renders a tree as block YAML (the writer's format) into a NUL-terminated
 ** wp_malloc'd string, length in *len if not NULL; NULL on allocation failure. */
 char *wp_yaml_emit(const struct wp_node *root, size_t *len);

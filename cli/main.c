@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "codes.h"
 #include "config.h"
 #include "duration.h"
 #include "lazylib.h"
@@ -193,6 +194,9 @@ static void arm_faults(const char *spec) {
 #endif
 
 static struct wp_rt RT;
+/* The application: its entries and .wippy.yaml (with --set applied). */
+static struct wp_entries ENTRIES;
+static struct wp_node *CONFIG;
 static sigset_t g_sigs;
 static _Atomic int g_signals;
 
@@ -277,8 +281,8 @@ static void shutdown_all(struct wp_rt *rt, int64_t grace_ns) {
 }
 
 static struct wp_entry *find_command(struct wp_rt *rt, const char *name) {
-  for (size_t i = 0; i < rt->entries.n; i++) {
-    struct wp_entry *e = rt->entries.v[i];
+  for (size_t i = 0; i < ENTRIES.n; i++) {
+    struct wp_entry *e = ENTRIES.v[i];
     const char *n = wp_node_str(wp_node_path(e->meta, "command.name"));
     if (n && strcmp(n, name) == 0) return e;
   }
@@ -287,8 +291,8 @@ static struct wp_entry *find_command(struct wp_rt *rt, const char *name) {
 
 static int cmd_list(struct wp_rt *rt) {
   int n = 0;
-  for (size_t i = 0; i < rt->entries.n; i++) {
-    struct wp_entry *e = rt->entries.v[i];
+  for (size_t i = 0; i < ENTRIES.n; i++) {
+    struct wp_entry *e = ENTRIES.v[i];
     const char *name = wp_node_str(wp_node_path(e->meta, "command.name"));
     if (!name) continue;
     if (!n++) printf("Available commands:\n");
@@ -335,7 +339,7 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   if (host_flag) {
     *host = wp_rt_host(rt, host_flag);
     if (!*host) {
-      struct wp_entry *he = wp_entries_find(&rt->entries, host_flag);
+      struct wp_entry *he = wp_entries_find(&ENTRIES, host_flag);
       if (he) die("%s is a %s, not a terminal.host or process.host", host_flag, he->kind);
       die("host %s not found", host_flag);
     }
@@ -344,7 +348,7 @@ static void resolve_exec(struct wp_rt *rt, const char *exec, const char *host_fl
   }
   /* the host first, as Wippy does: without wippy.lock the error is the
   ** missing terminal host */
-  struct wp_entry *e = wp_entries_find(&rt->entries, ent);
+  struct wp_entry *e = wp_entries_find(&ENTRIES, ent);
   if (!e) die("entry %s not found (no definition file under the source directory defines it)", ent);
   if (!known_kind(e->kind))
     die("%s:%d: entry %s has kind %s, which this runtime cannot run", e->file, e->line, ent,
@@ -399,16 +403,16 @@ static int cmd_run(struct opts *o) {
   wp_log_setup(o->verbose ? WP_LOG_DEBUG : WP_LOG_INFO, o->console, o->silent);
 
   /* configuration */
-  rt->config = wp_config_load(o->config ? o->config : ".wippy.yaml", o->config != NULL, err,
+  CONFIG = wp_config_load(o->config ? o->config : ".wippy.yaml", o->config != NULL, err,
                               sizeof err);
-  if (!rt->config) die("%s", err);
+  if (!CONFIG) die("%s", err);
   for (int i = 0; i < o->nsets; i++)
-    if (wp_config_set(rt->config, o->sets[i], err, sizeof err)) die("--set %s: %s", o->sets[i], err);
-  if (wp_config_duration(rt->config, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
+    if (wp_config_set(CONFIG, o->sets[i], err, sizeof err)) die("--set %s: %s", o->sets[i], err);
+  if (wp_config_duration(CONFIG, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
                          err, sizeof err) ||
-      wp_config_duration(rt->config, "shutdown.timeout", 30000000000LL,
+      wp_config_duration(CONFIG, "shutdown.timeout", 30000000000LL,
                          &rt->shutdown_timeout_ns, err, sizeof err) ||
-      wp_config_size(rt->config, "process.memory_limit", o->config ? o->config : ".wippy.yaml",
+      wp_config_size(CONFIG, "process.memory_limit", o->config ? o->config : ".wippy.yaml",
                      0, &rt->mem_limit, rt->mem_limit_text, sizeof rt->mem_limit_text, err,
                      sizeof err))
     die("%s", err);
@@ -429,28 +433,28 @@ static int cmd_run(struct opts *o) {
     if (stat(src, &st) != 0 || !S_ISDIR(st.st_mode))
       die("source directory %s (directories.src in wippy.lock) does not exist; create it or "
           "fix wippy.lock", src);
-    if (wp_entries_load(&rt->entries, src, err, sizeof err)) die("%s", err);
+    if (wp_entries_load(&ENTRIES, src, err, sizeof err)) die("%s", err);
     wp_free(src);
     wp_free(mods);
   }
-  const struct wp_node *ov = wp_node_get(rt->config, "override");
+  const struct wp_node *ov = wp_node_get(CONFIG, "override");
   for (size_t i = 0; ov && ov->type == WP_NODE_MAP && i < ov->u.map.n; i++) {
     struct wp_node *v = wp_node_clone(ov->u.map.vals[i]);
-    if (!v || wp_config_override(&rt->entries, ov->u.map.keys[i], v, err, sizeof err))
+    if (!v || wp_config_override(&ENTRIES, ov->u.map.keys[i], v, err, sizeof err))
       die("%s", err);
   }
   for (int i = 0; i < o->noverrides; i++)
-    if (wp_config_override_arg(&rt->entries, o->overrides[i], err, sizeof err)) die("%s", err);
+    if (wp_config_override_arg(&ENTRIES, o->overrides[i], err, sizeof err)) die("%s", err);
   if (is_list) return cmd_list(rt);
   wp_modules_init(rt); /* before compiling: wp_code_scan asks it for modules */
-  if (wp_rt_compile(rt, err, sizeof err)) die("%s", err);
-  for (size_t i = 0; i < rt->entries.n; i++) {
-    struct wp_entry *e = rt->entries.v[i];
+  if (wp_codes_build(rt, &ENTRIES, err, sizeof err)) die("%s", err);
+  for (size_t i = 0; i < ENTRIES.n; i++) {
+    struct wp_entry *e = ENTRIES.v[i];
     if (!known_kind(e->kind))
       wp_logf(WP_LOG_WARN, "%s:%d: entry %s has kind %s, which this runtime does not run",
               e->file, e->line, e->id, e->kind);
   }
-  if (wp_services_load(rt, err, sizeof err)) die("%s", err);
+  if (wp_services_load(rt, &ENTRIES, err, sizeof err)) die("%s", err);
 
   struct wp_code *xcode = NULL;
   struct wp_host *xhost = NULL;
@@ -466,7 +470,7 @@ static int cmd_run(struct opts *o) {
   if (wp_stdlib_capture()) die("cannot initialise Lua: out of memory");
   pthread_mutex_init(&rt->lock, NULL);
   pthread_cond_init(&rt->cond, NULL);
-  int workers = o->workers ? o->workers : env_workers(rt->config);
+  int workers = o->workers ? o->workers : env_workers(CONFIG);
   rt->sched = wp_sched_new(workers, &wp_vm_ops, rt);
   if (!rt->sched) die("cannot create the scheduler: out of memory");
   pthread_t sigthr;
@@ -572,17 +576,9 @@ static int cmd_run(struct opts *o) {
   wp_sched_stop(rt->sched);
   wp_sched_free(rt->sched);
   wp_services_free(rt);
-  for (size_t i = 0; i < rt->ncodes; i++) {
-    wp_image_free(rt->codes[i]);
-    wp_buf_free(&rt->codes[i]->bytecode);
-    wp_free(rt->codes[i]->modules);
-    wp_free(rt->codes[i]->imports);
-    wp_free(rt->codes[i]->chunkname);
-    wp_free(rt->codes[i]);
-  }
-  wp_free(rt->codes);
-  wp_entries_free(&rt->entries);
-  wp_node_free(rt->config);
+  wp_rt_free_codes(rt);
+  wp_entries_free(&ENTRIES);
+  wp_node_free(CONFIG);
   fflush(NULL);
   return code;
 }
