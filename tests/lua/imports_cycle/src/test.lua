@@ -1,0 +1,5 @@
+local function main()
+    print("FAIL the entry ran")
+end
+
+return { main = main }
