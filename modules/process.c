@@ -406,8 +406,14 @@ static int l_reg_register(lua_State *L) {
     const char *pid = luaL_checklstring(L, 2, &plen);
     uint64_t c = wp_pid_parse(pid, plen);
     if (!c) return wp_err_return(L, WP_KIND_INVALID, "invalid pid");
-    if (c != p->counter) {
+    /* the whole pid names the process: the same counter with another host
+    ** part (or node) is not it */
+    if (c != p->counter || plen != p->pid_len || memcmp(pid, p->pid, plen) != 0) {
       p = wp_ptab_get_counter(wp_sched_ptab(vp->rt->sched), c);
+      if (p && (plen != p->pid_len || memcmp(pid, p->pid, plen) != 0)) {
+        wp_proc_release(p);
+        p = NULL;
+      }
       if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "process not found");
       own = 0;
     }
