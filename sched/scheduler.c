@@ -11,9 +11,9 @@
 ** spinning state decrements `nspinning`, fences and looks at every queue once
 ** more; a parking worker increments `nsleepers` under `park_lock`, fences and
 ** looks again before it waits. Whichever side comes second sees the other.
-** A sleeper is woken only when nobody is spinning: waking a parked thread on
-** the other core costs 13-34 us on our machines, a spinning one notices new
-** work in well under a microsecond.
+** A sleeper is woken only when nobody is spinning: waking a parked thread
+** takes a futex call and a trip through the kernel's scheduler, while a
+** spinning one notices new work at its next load.
 **
 ** Timers. One wheel (sched/timer.c) behind `tlock`, driven by the timer
 ** thread, which sleeps until the next deadline. Fired timers are collected

@@ -5,8 +5,7 @@
 ** table shards, the free-slot stack, the name table): a few loads and
 ** stores. An uncontended lock and unlock is one exchange and one release
 ** store, against two atomic read-modify-writes and a branch into libc for
-** a pthread mutex (5% of the echo benchmark's samples were
-** pthread_mutex_lock). A waiter spins on a plain load (the line stays
+** a pthread mutex, on paths every message takes. A waiter spins on a plain load (the line stays
 ** shared until the holder releases it) and yields the CPU after a while,
 ** so a holder preempted by the kernel does not stall the waiter for its
 ** whole time slice. Plain C11 atomics, so TSan sees the synchronisation
