@@ -576,7 +576,7 @@ static int cmd_run(struct opts *o) {
   wp_sched_stop(rt->sched);
   wp_sched_free(rt->sched);
   wp_services_free(rt);
-  wp_rt_free_codes(rt);
+  wp_code_free_all(rt);
   wp_entries_free(&ENTRIES);
   wp_node_free(CONFIG);
   fflush(NULL);

@@ -2,7 +2,7 @@
 ** names.h: the local process name registry (process.registry, LOCAL scope).
 ** A name maps to one process; a process may hold many names; names are
 ** released when their process exits. Not to be confused with the entries
-** table (vm/entries.h), which holds configuration.
+** table (app/entries.h), which holds configuration.
 */
 #ifndef WP_NAMES_H
 #define WP_NAMES_H

@@ -34,7 +34,7 @@ int wp_code_compile(struct wp_rt *rt, struct wp_code *c, const char *lua, size_t
   return rc;
 }
 
-void wp_rt_free_codes(struct wp_rt *rt) {
+void wp_code_free_all(struct wp_rt *rt) {
   for (size_t i = 0; i < rt->ncodes; i++) {
     struct wp_code *c = rt->codes[i];
     wp_image_free(c);

@@ -492,7 +492,7 @@ extern lua_CFunction wp_state_image_hook;
 int wp_code_compile(struct wp_rt *rt, struct wp_code *c, const char *lua, size_t llen,
                     const char *src, size_t slen, char *err, size_t errlen);
 /* Frees every code of rt (at shutdown, when no process runs). */
-void wp_rt_free_codes(struct wp_rt *rt);
+void wp_code_free_all(struct wp_rt *rt);
 
 /* Sends p a CANCEL event from `from` (a pid string) with `reason`, using
 ** the system-message reserve when memory is short. 0, or -1 (logged) when

@@ -1,6 +1,6 @@
 /*
 ** fuzz_duration.c: libFuzzer target for the Go-style duration parser and
-** formatter (vm/duration.c).
+** formatter (util/duration.c).
 **
 ** Each input is parsed as a duration string. It must parse (0) or be
 ** refused (-1 with a message). A parsed value must survive formatting: the

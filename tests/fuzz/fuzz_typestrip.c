@@ -1,5 +1,5 @@
 /*
-** fuzz_typestrip.c: libFuzzer target for wp_typestrip (vm/typestrip.c).
+** fuzz_typestrip.c: libFuzzer target for wp_typestrip (app/typestrip.c).
 **
 ** Each input is used three ways:
 **

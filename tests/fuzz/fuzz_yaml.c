@@ -1,6 +1,7 @@
 /*
-** fuzz_yaml.c: libFuzzer target for the YAML loader (vm/yamltree.c), the
-** entries loader (vm/entries.c) and the configuration loader (vm/config.c).
+** fuzz_yaml.c: libFuzzer target for the YAML reader and writer
+** (app/yamltree.c, yamlscalar.c, yamlemit.c), the entries loader
+** (app/entries.c) and the configuration loader (app/config.c).
 **
 ** Each input is YAML text, used three ways (the last two only when the
 ** text loads to a mapping: other texts take the same path there each time):

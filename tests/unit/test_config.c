@@ -1,5 +1,5 @@
 /*
-** test_config.c: vm/config.c (.wippy.yaml loading, ${env:NAME}, --set,
+** test_config.c: app/config.c (.wippy.yaml loading, ${env:NAME}, --set,
 ** typed getters). Config files are written under a mkdtemp directory that
 ** each test removes (also when an assertion aborts the test).
 */

@@ -1,4 +1,4 @@
-/* test_duration.c: Go ParseDuration / Duration.String (vm/duration.c). */
+/* test_duration.c: Go ParseDuration / Duration.String (util/duration.c). */
 #include "test.h"
 
 #include "duration.h"

@@ -1,6 +1,7 @@
 /*
-** test_entries.c: vm/yamltree.c (parser, scalar typing, writer), vm/entries.c
-** (definition files, file://, errors) and the lock file functions.
+** test_entries.c: app/yamltree.c, yamlscalar.c, yamlemit.c (parser,
+** scalar typing, writer), app/entries.c (definition files, file://,
+** errors) and the lock file functions.
 **
 ** Fixture trees live in tests/fixtures/entries/. The fixture root is taken
 ** from $WIPPY_FIXTURES, else from the WIPPY_FIXTURES_DIR compile definition,

@@ -1,5 +1,5 @@
 /*
-** test_node_equal.h: equality of YAML trees (vm/yamltree.h) for the tests
+** test_node_equal.h: equality of YAML trees (app/yamltree.h) for the tests
 ** and the YAML fuzz target: same types, values (NaN equals NaN; 0.0 and
 ** -0.0 differ), strings byte for byte, items and keys in the same order.
 ** Lines are ignored; a missing child equals a null node.

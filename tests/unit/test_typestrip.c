@@ -1,5 +1,5 @@
 /*
-** test_typestrip.c: Luau-style annotation erasure (vm/typestrip.c).
+** test_typestrip.c: Luau-style annotation erasure (app/typestrip.c).
 **
 ** Most cases are written as one string in which '@' toggles "erased":
 ** "local x@: number@ = 1" means the input "local x: number = 1" must come

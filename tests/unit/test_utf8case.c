@@ -1,4 +1,4 @@
-/* test_utf8case.c: UTF-8 case mapping (vm/utf8case.c). */
+/* test_utf8case.c: UTF-8 case mapping (util/utf8case.c). */
 #include "test.h"
 
 #include "buf.h"
