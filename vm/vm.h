@@ -74,7 +74,7 @@ struct wp_code {
   int is_library;        /* library.lua */
   struct wp_import *imports; /* own and transitive library imports */
   int nimports;
-  /* A fresh state with this code loaded, to copy at spawn (state.c):
+  /* A fresh state with this code loaded, to copy at spawn (image.c):
   ** NULL until the first spawn builds it. */
   _Atomic(struct wp_image *) image;
   /* Library globals, and their fields, that the source names: the image
@@ -163,7 +163,7 @@ struct wp_vmproc {
   _Atomic(lua_State *) running_th; /* innermost thread being resumed, or NULL */
   _Atomic int preempt_req;
   int inbox_ref, events_ref;
-  int16_t ext_n;             /* jemalloc blocks in the arena table (state.c); -1: no arena */
+  int16_t ext_n;             /* jemalloc blocks in the arena table (lmem.c); -1: no arena */
   /* The runtime collects the process's garbage when it blocks with more
   ** than this many MB in use (wp_state_collect). */
   uint16_t mem_gc_mb;
@@ -176,13 +176,13 @@ struct wp_vmproc {
   uint64_t next_timer_id;
   /* terminal I/O */
   struct wp_task *io_task;   /* task blocked in io.readline/read */
-  /* Lua heap bytes in use, and what l_alloc's fast path may grow them to:
+  /* Lua heap bytes in use, and what wp_lmem_alloc's fast path may grow them to:
   ** the process's limit (code->mem_limit) or its share of the runtime's
   ** if smaller, INT64_MAX without either; 0 sends every growth to the slow
   ** path (an image's template, a process past its limit, before its first
-  ** share), minus a refused growth's size while Lua retries it (state.c). */
+  ** share), minus a refused growth's size while Lua retries it (lmem.c). */
   int64_t mem_used, mem_cap;
-  char *ar_base, *ar_cur, *ar_end; /* the state's arena (state.c) */
+  char *ar_base, *ar_cur, *ar_end; /* the state's arena (lmem.c) */
   size_t ar_size;
   const void *mt[WP_MT_N];   /* metatables made so far (wp_state_mt_new) */
   struct wp_service *svc;    /* the service this process runs, or NULL */
@@ -220,7 +220,7 @@ struct wp_vmproc {
 ** steps of this. */
 #define WP_MEM_RESV_STEP (64 * 1024)
 /* The first bytes of a process's Lua memory come from one block of this
-** size (state.c): 2 pages, one jemalloc size class with no rounding. A
+** size (lmem.c): 2 pages, one jemalloc size class with no rounding. A
 ** state copied from an image gets its image's size plus WP_ARENA_SLACK,
 ** rounded up to 2 KB (jemalloc's size classes from 8 to 16 KB). */
 #define WP_ARENA_SIZE (8 * 1024)
@@ -363,7 +363,7 @@ struct wp_rt {
   int64_t mem_limit;
   char mem_limit_text[24];
   /* --memory-limit: the limit on all processes' heaps together (0 = none),
-  ** as written, and what the processes hold of it (state.c) */
+  ** as written, and what the processes hold of it (lmem.c) */
   int64_t mem_total_limit;
   char mem_total_text[24];
   _Atomic int64_t mem_total;
@@ -425,13 +425,13 @@ void wp_vm_concat_args(lua_State *L, const char *sep, const char *end);
 int wp_vm_lua_line(lua_State *L);
 /* Loads a code's cached bytecode and pushes the chunk function, or raises. */
 void wp_code_load(lua_State *L, struct wp_code *c);
-/* Builds and tears down the process Lua state (state.c). wp_state_new
+/* Builds (image.c) and tears down (state.c) the process Lua state. wp_state_new
 ** returns NULL when out of memory. When *chunk is set, the new state holds
 ** vp->code's chunk function at index 1 (copied from the code's image);
 ** otherwise its stack is empty and the caller loads the code. */
 lua_State *wp_state_new(struct wp_vmproc *vp, int *chunk);
 /* vp->mem_state: past its own limit or the runtime's (ended, every
-** further growth refused), counted against the runtime's limit (state.c);
+** further growth refused), counted against the runtime's limit (lmem.c);
 ** an idle collection's timer armed, or fired, and in the top bits that
 ** delay's shift (vmproc.c collect_idle). */
 enum { WP_MEM_OVER = 1, WP_MEM_OVER_RT = 2, WP_MEM_ACCT = 4, WP_MEM_GC_ARMED = 8,

@@ -6,7 +6,7 @@
 # The service of tests/e2e/memory/ builds about 100 MB of Lua data, then
 # drops it and stays blocked. The runtime collects it (vm/vmproc.c
 # collect_idle), frees the chunks that came empty and has the allocator hand
-# the pages back (vm/state.c wp_state_collect). Checked within 15 s of the
+# the pages back (vm/lmem.c wp_state_collect). Checked within 15 s of the
 # drop:
 #   * every build: the process's own accounting, its debug line "collected:
 #     heap A -> B bytes, chunks C -> D bytes", shows B under 10 MB (Lua's

@@ -1,9 +1,9 @@
 /*
-** test_image.c: state images (vm/state.c). A process's state is normally a
+** test_image.c: state images (vm/image.c). A process's state is normally a
 ** copy of its code's image, every word of it whose value lies in the
 ** template's arena moved to the copy's arena. A value that only looks like
 ** such an address (an integer, 8 bytes of a string) must reach every state
-** unchanged: state.c proves the first copy against the template and builds
+** unchanged: image.c proves the first copy against the template and builds
 ** the code's states by calls when they differ. The tests put such values in
 ** the template through wp_state_image_hook, which learns the template
 ** arena's address, and check every state made afterwards.

@@ -3,7 +3,7 @@
 local test, eq, wait_exit, finish = t.test, t.eq, t.wait_exit, t.finish
 -- ----------------------------------------------------------------------
 -- A process's Lua memory comes from its own arena and chunks, with free
--- lists for small blocks (vm/state.c). Churning processes, several at once,
+-- lists for small blocks (vm/lmem.c). Churning processes, several at once,
 -- must find every object they keep as they made it.
 
 local function churn(iterations, window, copies)

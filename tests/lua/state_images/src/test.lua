@@ -4,7 +4,7 @@ local test, check, eq, contains = t.test, t.check, t.eq, t.contains
 local recv, expect_msg, wait_exit, finish = t.recv, t.expect_msg, t.wait_exit, t.finish
 -- ----------------------------------------------------------------------
 -- Every process of a code after the first is its state image copied and
--- moved (vm/state.c): these processes must behave as states built one by
+-- moved (vm/image.c): these processes must behave as states built one by
 -- one, share nothing, and end as any process does.
 
 local N = 200
