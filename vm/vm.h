@@ -285,10 +285,11 @@ struct wp_listener {
 struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
 /* Returns the channel at idx or raises a type error. */
 /* Metatables of the runtime's hot objects (state.c). They are found in the
-** registry under a light userdata key, not by name (a name costs an
-** interning per lookup, and a fresh process has none cached), and a test
-** compares the object's metatable with the pointer cached in vp->mt. The
-** table is also registered under tname, as luaL_newmetatable does. */
+** registry under integer slots that every state reserves in the same
+** place at setup (mt_reserve), not by name (a name costs an interning per
+** lookup, and a fresh process has none cached), and a test compares the
+** object's metatable with the pointer cached in vp->mt. The table is also
+** registered under tname, as luaL_newmetatable does. */
 /* Pushes the metatable; returns 1 when it was just made (fill it in). */
 int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname);
 /* The userdata at idx if its metatable is k's, else NULL. */
