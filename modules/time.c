@@ -1,6 +1,6 @@
 /*
 ** time.c: the `time` module's timers (spec 04 §5): sleep, after, timer,
-** ticker. They are process-owned vtimers (vm/vmproc.c) on the scheduler's
+** ticker. They are process-owned vtimers (vm/task.c) on the scheduler's
 ** wheel. Time, Duration and Location objects live in timeobj.c.
 */
 #include <stdio.h>

@@ -91,7 +91,7 @@ struct wp_code {
   char mem_limit_text[24];
 };
 
-/* ---- tasks ---- */
+/* ---- tasks (task.c) ---- */
 
 enum wp_task_state { WP_TASK_READY, WP_TASK_BLOCKED, WP_TASK_RUNNING };
 
@@ -105,7 +105,7 @@ struct wp_task {
   void *wait;             /* what it is blocked on (channel select record) */
 };
 
-/* ---- process-side timers ---- */
+/* ---- process-side timers (task.c) ---- */
 
 enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */ };
 
@@ -153,7 +153,7 @@ struct wp_vmproc {
   struct wp_task *main;      /* &main_task once started */
   struct wp_task main_task;  /* the main task runs on L itself */
   lua_State *sys;            /* the runtime's own stack while l_busy, made
-                                on first need (vmproc.c sys_L) */
+                                on first need (vm_int.h wp_sys_L) */
   struct wp_task *ready_head, *ready_tail;
   struct wp_task *current;   /* task being resumed, or NULL */
   struct wp_task *resume_first; /* preempted task: resumed before others */
@@ -188,7 +188,7 @@ struct wp_vmproc {
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
-  struct wp_msg *routing;    /* taken from the mailbox, handed to drain_protected;
+  struct wp_msg *routing;    /* taken from the mailbox, handed to wp_route_drain_protected;
                                 freed at teardown if the call failed first */
   /* flags: one byte each, written only by the thread running the process */
   unsigned char nargs_strings; /* CLI: args are raw strings (io.args) */
@@ -246,12 +246,13 @@ void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs);
 /* coroutine.resume and coroutine.wrap: like Lua's, but a preemption inside
 ** the user's coroutine is forwarded to the scheduler and the coroutine is
 ** resumed again afterwards, so spinning inside a coroutine cannot starve
-** the other processes (vmproc.c). */
+** the other processes (task.c). */
 int wp_co_resume(lua_State *L);
 int wp_co_wrap(lua_State *L);
 /* pcall and xpcall: Lua's, except that an error raised while the process
 ** is being ended (its memory limit, a kill) is never caught: it unwinds
-** to the run loop, which ends the process (vmproc.c). */
+** to the run loop, which ends the process (task.c; the run loop:
+** vmproc.c). */
 int wp_vm_pcall(lua_State *L);
 int wp_vm_xpcall(lua_State *L);
 /* Starts fn (at the top of L's stack, popped) as a new task of the process.
@@ -320,7 +321,7 @@ void wp_chan_source_ready(lua_State *L, struct wp_chan *c);
 void wp_chan_set_listener(struct wp_chan *c, struct wp_listener *l);
 struct wp_listener *wp_chan_get_listener(struct wp_chan *c);
 
-/* Pending user messages (vmproc.c). Takes the oldest message routed to the
+/* Pending user messages (route.c). Takes the oldest message routed to the
 ** inbox (topic without listener) or to listener l; NULL if none. The caller
 ** owns the message taken. */
 struct wp_msg *wp_vm_take_user(struct wp_vmproc *vp, struct wp_listener *l);
@@ -531,7 +532,7 @@ enum wp_io_status { WP_IO_OK, WP_IO_EOF, WP_IO_INTERRUPTED, WP_IO_NOMEM };
 ** {value = ..., error = ...} (error WP_RESULT_LOST, Internal, for none). */
 void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
 
-/* A process's private message queues (vmproc.c; owner's worker only).
+/* A process's private message queues (route.c; owner's worker only).
 ** wp_mq_push takes ownership of m; wp_mq_pop hands ownership of the oldest
 ** message to the caller (NULL when empty); wp_mq_free frees every message. */
 void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);

@@ -1,14 +1,15 @@
 /*
-** vmproc.c: running a process: its tasks, mailbox routing, timers,
-** preemption and exit (the wp_sched_ops the runtime registers).
+** vmproc.c: running a process (the wp_sched_ops the runtime registers):
+** its start, the run loop, preemption and exit. Its tasks and timers are
+** task.c's, its mailbox routing route.c's.
 **
 ** Design note: one run. The scheduler calls vm_run when the process is
 ** runnable. It builds the Lua state on the first run (so spawn returns before
 ** any Lua runs), then loops: act on a pending kill, route what the mailbox
-** holds (messages and events to their queues and waiting channels, timer
-** firings to their sleepers, terminal input to the reader), and resume one
-** ready task. It returns WAIT when no task is ready, YIELD when the
-** preemption hook stopped a task, DONE when the process ended.
+** holds (route.c: messages and events to their queues and waiting channels,
+** timer firings to their sleepers, terminal input to the reader), and resume
+** one ready task (task.c). It returns WAIT when no task is ready, YIELD when
+** the preemption hook stopped a task, DONE when the process ended.
 **
 ** Preemption. Only the thread running a process ever touches its Lua
 ** state: lua_sethook writes the running thread's CallInfo chain, which that
@@ -20,8 +21,9 @@
 ** lua_sethook from a signal handler on the thread that runs the state
 ** (ldebug.c: hook, mask and count are written in an order a half-done
 ** write cannot make unsafe; lua.c's Ctrl+C handler does the same). Each
-** change of running_th is followed by a look at the requests, so one made
-** before the handler could see the new thread is not lost. The hook yields
+** change of running_th (wp_vm_set_running: here, and in coroutine.resume,
+** task.c) is followed by a look at the requests, so one made before the
+** handler could see the new thread is not lost. The hook yields
 ** only from running_th and only where yielding is allowed; inside a C call
 ** boundary it stays armed (a kill raises instead) and tries again. The
 ** preempted task is resumed first next time: tasks of one process switch
@@ -56,451 +58,6 @@
 #include "vm.h"
 #include "vm_int.h"
 
-/* ---- message queues ---- */
-
-void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m) {
-  atomic_store_explicit(&m->node.next, NULL, memory_order_relaxed);
-  if (q->tail)
-    atomic_store_explicit(&q->tail->node.next, &m->node, memory_order_relaxed);
-  else
-    q->head = m;
-  q->tail = m;
-  q->n++;
-}
-
-struct wp_msg *wp_mq_pop(struct wp_mqueue *q) {
-  struct wp_msg *m = q->head;
-  if (!m) return NULL;
-  q->head = (struct wp_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-  if (!q->head) q->tail = NULL;
-  q->n--;
-  return m;
-}
-
-void wp_mq_free(struct wp_mqueue *q) {
-  struct wp_msg *m;
-  while ((m = wp_mq_pop(q))) wp_msg_free(m);
-}
-
-/* ---- pending user messages and listeners ---- */
-
-static struct wp_listener *listener_for(struct wp_vmproc *vp, const struct wp_msg *m) {
-  for (struct wp_listener *l = vp->listeners; l; l = l->next)
-    if (l->tlen == m->topic_len && memcmp(l->topic, wp_msg_topic(m), l->tlen) == 0) return l;
-  return NULL;
-}
-
-/* Finds the first pending message routed to l (NULL = the inbox), and the
-** link that points to it. */
-static struct wp_msg *find_user(struct wp_vmproc *vp, struct wp_listener *l,
-                                struct wp_msg **prevp) {
-  struct wp_msg *prev = NULL;
-  for (struct wp_msg *m = vp->inbox_q.head; m; prev = m,
-                      m = (struct wp_msg *)atomic_load_explicit(&m->node.next,
-                                                                memory_order_relaxed)) {
-    if (l ? (l->tlen == m->topic_len && memcmp(l->topic, wp_msg_topic(m), l->tlen) == 0)
-          : (!vp->listeners || !listener_for(vp, m))) {
-      if (prevp) *prevp = prev;
-      return m;
-    }
-  }
-  return NULL;
-}
-
-int wp_vm_has_user(struct wp_vmproc *vp, struct wp_listener *l) {
-  if (!l && !vp->listeners) return vp->inbox_q.n > 0; /* the common case */
-  return find_user(vp, l, NULL) != NULL;
-}
-
-struct wp_msg *wp_vm_take_user(struct wp_vmproc *vp, struct wp_listener *l) {
-  if (!l && !vp->listeners) return wp_mq_pop(&vp->inbox_q);
-  struct wp_msg *prev;
-  struct wp_msg *m = find_user(vp, l, &prev);
-  if (!m) return NULL;
-  struct wp_mqueue *q = &vp->inbox_q;
-  struct wp_mnode *next = atomic_load_explicit(&m->node.next, memory_order_relaxed);
-  if (prev)
-    atomic_store_explicit(&prev->node.next, next, memory_order_relaxed);
-  else
-    q->head = (struct wp_msg *)next;
-  if (q->tail == m) q->tail = prev;
-  q->n--;
-  return m;
-}
-
-void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp) {
-  for (struct wp_listener *l = vp->listeners; l; l = l->next)
-    wp_chan_source_ready(L, l->chan);
-  if (vp->inbox) wp_chan_source_ready(L, vp->inbox);
-}
-
-/* ---- tasks ---- */
-
-static void ready_push(struct wp_vmproc *vp, struct wp_task *t) {
-  t->next = NULL;
-  if (vp->ready_tail)
-    vp->ready_tail->next = t;
-  else
-    vp->ready_head = t;
-  vp->ready_tail = t;
-}
-
-static struct wp_task *ready_pop(struct wp_vmproc *vp) {
-  struct wp_task *t = vp->resume_first;
-  if (t) {
-    vp->resume_first = NULL;
-    return t;
-  }
-  t = vp->ready_head;
-  if (t) {
-    vp->ready_head = t->next;
-    if (!vp->ready_head) vp->ready_tail = NULL;
-  }
-  return t;
-}
-
-/* Creates a task for the function on top of L (popped). The task struct
-** lives in a userdata anchored, with its thread, in the registry. */
-static struct wp_task *task_new(lua_State *L, struct wp_vmproc *vp) {
-  struct wp_task *t = lua_newuserdatauv(L, sizeof *t, 1);
-  memset(t, 0, sizeof *t);
-  t->th = lua_newthread(L);
-  lua_setiuservalue(L, -2, 1);           /* udata keeps the thread alive */
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* anchors udata (and thread) */
-  lua_xmove(L, t->th, 1);                /* the function */
-  t->state = WP_TASK_READY;
-  vp->ntasks++;
-  return t;
-}
-
-/* A task that returned: its thread is at base level, usable for the
-** registry call (the main thread may be suspended in the main task). */
-static void task_free(struct wp_vmproc *vp, struct wp_task *t) {
-  luaL_unref(t->th, LUA_REGISTRYINDEX, t->ref);
-  vp->ntasks--;
-}
-
-/* The stack the runtime works on (routing messages, timers, the exit
-** result). The main task runs on the main thread L itself, which saves a
-** thread per process (about 1 KB: the main thread's own stack used to sit
-** idle under the task's). While that task is suspended, or after it died
-** with an error, L's stack belongs to it and calls on it are not allowed:
-** the runtime then uses a second thread, made on first need outside the
-** process's memory limit (wp_state_thread). A process that never needs
-** one (an echo worker, a process blocked in receive) never pays for it.
-** NULL when out of memory: the caller ends the process. */
-static lua_State *sys_L(struct wp_vmproc *vp) {
-  if (!vp->l_busy) return vp->L;
-  if (!vp->sys) vp->sys = wp_state_thread(vp);
-  return vp->sys;
-}
-
-static int spawn_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  return 1; /* the new thread, left on the stack before the yield */
-}
-
-struct wp_task *wp_task_spawn(lua_State *L) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_task *t = task_new(L, vp);
-  t->nargs = 0;
-  lua_pushthread(t->th);
-  lua_xmove(t->th, L, 1);
-  struct wp_task *cur = vp->current;
-  if (cur && cur->th == L && lua_isyieldable(L)) {
-    /* As in Wippy, the new task runs first, up to its first blocking
-    ** point; the spawner continues after it. */
-    vp->resume_first = t;
-    wp_task_ready(vp, cur, 0);
-    lua_yieldk(L, 0, 0, spawn_k);
-  }
-  ready_push(vp, t);
-  return t;
-}
-
-struct wp_task *wp_vm_blockable(lua_State *L, const char *what) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_task *t = vp->current;
-  if (!t || t->th != L) {
-    luaL_error(L, "%s cannot block inside a coroutine created with "
-                  "coroutine.create/wrap; use coroutine.spawn", what);
-    return NULL;
-  }
-  return t;
-}
-
-void wp_task_block(struct wp_vmproc *vp, struct wp_task *t, void *wait) {
-  (void)vp;
-  t->state = WP_TASK_BLOCKED;
-  t->wait = wait;
-}
-
-void wp_task_ready(struct wp_vmproc *vp, struct wp_task *t, int nargs) {
-  t->state = WP_TASK_READY;
-  t->wait = NULL;
-  t->nargs = nargs;
-  ready_push(vp, t);
-}
-
-/* ---- timers ---- */
-
-struct wp_vtimer *wp_vtimer_new(struct wp_vmproc *vp, int kind, uint64_t delay_ns) {
-  struct wp_vtimer *vt = wp_calloc(1, sizeof *vt);
-  if (!vt) return NULL;
-  wp_timer_init(&vt->node);
-  vt->kind = kind;
-  vt->node.id = ++vp->next_timer_id;
-  vt->node.target = vp->p->handle;
-  if (wp_sched_timer_add(vp->p->sched, &vt->node, delay_ns) != 0) {
-    wp_free(vt);
-    return NULL;
-  }
-  vt->next = vp->timers;
-  if (vp->timers) vp->timers->prev = vt;
-  vp->timers = vt;
-  return vt;
-}
-
-void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt) {
-  wp_sched_timer_cancel(vp->p->sched, &vt->node);
-  if (vt->chan) wp_chan_set_timer(vt->chan, NULL);
-  if (vt->prev)
-    vt->prev->next = vt->next;
-  else
-    vp->timers = vt->next;
-  if (vt->next) vt->next->prev = vt->prev;
-  wp_free(vt);
-}
-
-/* The live timer with this id, or NULL (cancelled after it fired). */
-static struct wp_vtimer *vtimer_find(struct wp_vmproc *vp, uint64_t id) {
-  struct wp_vtimer *vt = vp->timers;
-  while (vt && vt->node.id != id) vt = vt->next;
-  return vt;
-}
-
-/* A timer's channel may be garbage (a time.after nobody kept) that is not
-** finalized yet. Any allocation here may run a collection step, and the
-** channel's finalizer (chan_gc) frees vt: so the collector is held off
-** while vt and its channel are in use (emergency collections, the only ones
-** left, never run finalizers). An error raised meanwhile ends the process
-** (drain), so the collector it leaves stopped is never needed again. */
-static void timer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
-  struct wp_vtimer *vt = vtimer_find(vp, id);
-  if (!vt) return;
-  if (vt->kind == WP_VT_SLEEP) {
-    if (vt->task) wp_task_ready(vp, vt->task, 0);
-  } else if (vt->chan) {
-    struct wp_chan *c = vt->chan;
-    int gc = lua_gc(L, LUA_GCISRUNNING);
-    if (gc) lua_gc(L, LUA_GCSTOP);
-    vp->rt->push_time(L, wp_wall_ns());
-    wp_chan_offer(L, c); /* a full ticker channel drops the tick */
-    int rearmed = 0;
-    if (vt->kind == WP_VT_TICKER) {
-      rearmed = wp_sched_timer_add(vp->p->sched, &vt->node, vt->period) == 0;
-      if (!rearmed) {
-        /* a ticker that stopped ticking would leave its reader waiting */
-        wp_vtimer_free(vp, vt);
-        luaL_error(L, "not enough memory to re-arm a ticker");
-      }
-    } else {
-      wp_chan_close(L, c);
-    }
-    if (gc) lua_gc(L, LUA_GCRESTART);
-    if (rearmed) return;
-  }
-  wp_vtimer_free(vp, vt);
-}
-
-/* ---- exec and function calls ---- */
-
-/* Pushes the result of an ended child on th: value, or nil + error. */
-static int push_exit_result(lua_State *th, struct wp_msg *m) {
-  int n = wp_codec_decode(th, wp_msg_payload(m), m->len);
-  if (n != 2) {
-    if (n > 0) lua_pop(th, n);
-    lua_pushnil(th);
-    wp_err_push(th, WP_KIND_INTERNAL, WP_RESULT_LOST, -1);
-    return 2;
-  }
-  if (lua_isnil(th, -1)) { /* no error: the value */
-    lua_pop(th, 1);
-    return 1;
-  }
-  lua_pushnil(th);
-  lua_replace(th, -3);
-  return 2;
-}
-
-/* Moves the n values at the top of L (running, protected) to the
-** suspended task thread th. Anything that allocates for a suspended thread
-** is made on L first: an error raised on th would find no handler there. */
-static void hand_over(lua_State *L, lua_State *th, int n) {
-  if (!lua_checkstack(th, n)) luaL_error(L, "not enough memory");
-  lua_xmove(L, th, n);
-}
-
-/* If m is the EXIT of a child some task waits for, completes that task
-** (the result is decoded on L, which runs protected). */
-static int exitwait_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
-  uint64_t c = wp_pid_parse(wp_msg_from(m), m->from_len);
-  for (struct wp_exitwait **pp = &vp->exitwaits; *pp; pp = &(*pp)->next) {
-    struct wp_exitwait *w = *pp;
-    if (w->counter != c) continue;
-    *pp = w->next;
-    struct wp_task *t = w->task;
-    wp_free(w);
-    luaL_checkstack(L, 4, NULL);
-    vp->decoding = m; /* freed at teardown if the decoding raises */
-    int n = push_exit_result(L, m);
-    vp->decoding = NULL;
-    wp_msg_free(m);
-    hand_over(L, t->th, n);
-    wp_task_ready(vp, t, n);
-    return 1;
-  }
-  return 0;
-}
-
-int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
-               int flags) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_task *t = wp_vm_blockable(L, "process.exec");
-  struct wp_exitwait *w = wp_malloc(sizeof *w);
-  if (!w) return luaL_error(L, "not enough memory");
-  struct wp_proc *child;
-  const char *kind, *msg;
-  if (wp_rt_spawn(vp->rt, vp, id, host_id, L, first, n, flags | WP_SPAWN_MONITOR, NULL,
-                  &child, &kind, &msg)) {
-    wp_free(w);
-    return wp_err_return(L, kind, msg);
-  }
-  w->counter = child->counter;
-  wp_proc_release(child);
-  w->task = t;
-  w->next = vp->exitwaits;
-  vp->exitwaits = w;
-  wp_task_block(vp, t, w);
-  return lua_yield(L, 0);
-}
-
-static void free_exitwaits(struct wp_vmproc *vp) {
-  while (vp->exitwaits) {
-    struct wp_exitwait *w = vp->exitwaits;
-    vp->exitwaits = w->next;
-    wp_free(w);
-  }
-}
-
-/* ---- mailbox routing ---- */
-
-static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
-  switch (m->kind) {
-    case WP_MSG_TIMER: {
-      uint64_t id = m->aux;
-      wp_msg_free(m); /* first: timer_fired may raise (out of memory) */
-      timer_fired(vp, L, id);
-      return;
-    }
-    case WP_MSG_IO:
-      if (vp->io_task) {
-        struct wp_task *t = vp->io_task;
-        int n = 1;
-        vp->routing = m; /* freed at teardown if this raises */
-        if (m->aux == WP_IO_OK) {
-          lua_pushlstring(L, (const char *)wp_msg_payload(m), m->len);
-        } else {
-          lua_pushnil(L);
-          if (m->aux == WP_IO_EOF)
-            wp_err_push(L, "", "EOF", -1);
-          else if (m->aux == WP_IO_NOMEM)
-            wp_err_push(L, WP_KIND_INTERNAL, "input lost: the runtime ran out of memory", -1);
-          else
-            wp_err_push(L, WP_KIND_CANCELED, "interrupted", -1);
-          n = 2;
-        }
-        hand_over(L, t->th, n);
-        vp->routing = NULL;
-        vp->io_task = NULL;
-        wp_task_ready(vp, t, n);
-      }
-      wp_msg_free(m);
-      return;
-    case WP_MSG_EXIT:
-      if (vp->exitwaits && exitwait_done(vp, L, m)) return;
-      wp_mq_push(&vp->events_q, m);
-      if (vp->events) wp_chan_source_ready(L, vp->events);
-      return;
-    case WP_MSG_LINK_DOWN:
-      if (!vp->trap_links) {
-        wp_msg_free(m);
-        int none = WP_KILL_NONE;
-        atomic_compare_exchange_strong(&vp->p->kill, &none, WP_KILL_LINK);
-        return;
-      }
-      /* fallthrough */
-    case WP_MSG_CANCEL:
-      wp_mq_push(&vp->events_q, m);
-      if (vp->events) wp_chan_source_ready(L, vp->events);
-      return;
-    default: {
-      struct wp_listener *l = vp->listeners ? listener_for(vp, m) : NULL;
-      wp_mq_push(&vp->inbox_q, m);
-      if (l)
-        wp_chan_source_ready(L, l->chan);
-      else if (vp->inbox)
-        wp_chan_source_ready(L, vp->inbox);
-      return;
-    }
-  }
-}
-
-/* Routes vp->routing (taken from the mailbox) and the rest of the mailbox.
-** route() owns each message it is given. */
-static int drain_protected(lua_State *L) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_msg *m = vp->routing;
-  vp->routing = NULL;
-  do route(vp, L, m);
-  while ((m = wp_mbox_take_sc(&vp->p->mbox)));
-  return 0;
-}
-
-/* Routes what needs no Lua: a sleeping task's timer (or one cancelled
-** since). Returns 0 when m needs a Lua stack. */
-static int route_light(struct wp_vmproc *vp, struct wp_msg *m) {
-  if (m->kind != WP_MSG_TIMER) return 0;
-  struct wp_vtimer *vt = vtimer_find(vp, m->aux);
-  if (vt && vt->kind != WP_VT_SLEEP && vt->kind != WP_VT_GC) return 0;
-  if (vt) {
-    if (vt->kind == WP_VT_GC)
-      vp->mem_state = (unsigned char)((vp->mem_state & ~WP_MEM_GC_ARMED) | WP_MEM_GC_DUE);
-    else if (vt->task)
-      wp_task_ready(vp, vt->task, 0);
-    wp_vtimer_free(vp, vt);
-  }
-  wp_msg_free(m);
-  return 1;
-}
-
-/* Routes the mailbox. LUA_OK, or an error status with the error on top
-** of *errL (out of memory while routing; *errL NULL: no stack for it). */
-static int drain(struct wp_vmproc *vp, lua_State **errL) {
-  struct wp_msg *m;
-  while ((m = wp_mbox_take_sc(&vp->p->mbox))) {
-    if (route_light(vp, m)) continue;
-    vp->routing = m; /* the call may fail before drain_protected takes it */
-    lua_State *S = sys_L(vp);
-    *errL = S;
-    if (!S) return LUA_ERRMEM;
-    lua_pushcfunction(S, drain_protected);
-    return lua_pcall(S, 0, 0, 0);
-  }
-  return LUA_OK;
-}
-
 /* ---- preemption ---- */
 
 #ifdef WIPPY_TSAN
@@ -522,14 +79,14 @@ static void arm(lua_State *th, int count) {
   lua_sethook(th, preempt_hook, LUA_MASKCOUNT, count);
 }
 
-static void disarm(lua_State *th) {
+void wp_vm_disarm(lua_State *th) {
   if (!HOOK_POLL && lua_gethook(th)) lua_sethook(th, NULL, 0, 0);
 }
 
 /* Makes th the innermost thread being resumed (NULL: none) and arms it if a
 ** request is pending. The fence keeps the handler's view in program order:
 ** a request that arrives after the look below finds th in running_th. */
-static void set_running(struct wp_vmproc *vp, lua_State *th) {
+void wp_vm_set_running(struct wp_vmproc *vp, lua_State *th) {
   atomic_store_explicit(&vp->running_th, th, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   if (th && (HOOK_POLL || requested(vp))) arm(th, HOOK_POLL ? HOOK_RETRY : 1);
@@ -539,7 +96,7 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct wp_vmproc *vp = wp_vm_self(L);
   if (L != atomic_load_explicit(&vp->running_th, memory_order_relaxed) || !requested(vp)) {
-    disarm(L); /* inherited by a coroutine at creation, or a stale arm */
+    wp_vm_disarm(L); /* inherited by a coroutine at creation, or a stale arm */
     return;
   }
   if (!lua_isyieldable(L)) {
@@ -554,7 +111,7 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   atomic_store_explicit(&vp->preempt_req, 0, memory_order_relaxed);
-  disarm(L);
+  wp_vm_disarm(L);
   if (vp->current && L == vp->current->th)
     vp->preempted = 1;
   else
@@ -574,153 +131,6 @@ static void vm_interrupt(struct wp_proc *p) {
   if (!vp || !requested(vp)) return;
   lua_State *th = atomic_load_explicit(&vp->running_th, memory_order_relaxed);
   if (th) arm(th, 1);
-}
-
-/* ---- pcall, xpcall ---- */
-
-/* An error raised while the process is being ended (a refused allocation
-** past its memory limit, a kill the hook raised) is passed on, so that no
-** handler of the process can stop it; any other is returned as Lua's pcall
-** does. */
-static int pcall_k(lua_State *L, int status, lua_KContext extra) {
-  if (status != LUA_OK && status != LUA_YIELD) {
-    struct wp_vmproc *vp = wp_vm_self(L);
-    if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed) || wp_state_past_limit(vp, L))
-      return lua_error(L);
-    lua_pushboolean(L, 0);
-    lua_pushvalue(L, -2);
-    return 2;
-  }
-  return lua_gettop(L) - (int)extra; /* true and the results */
-}
-
-int wp_vm_pcall(lua_State *L) {
-  luaL_checkany(L, 1);
-  lua_pushboolean(L, 1);
-  lua_insert(L, 1); /* [true, f, args...] */
-  return pcall_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, pcall_k), 0);
-}
-
-int wp_vm_xpcall(lua_State *L) {
-  int n = lua_gettop(L);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushboolean(L, 1);
-  lua_pushvalue(L, 1);
-  lua_rotate(L, 3, 2); /* [f, handler, true, f, args...] */
-  return pcall_k(L, lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, pcall_k), 2);
-}
-
-/* ---- coroutine.resume / coroutine.wrap with preemption forwarding ---- */
-
-static int resume_k(lua_State *L, int status, lua_KContext wrap);
-
-/* Resumes co (index 1 of L) with the nargs values on its stack. Returns the
-** number of results pushed on L as Lua's coroutine.resume would (true +
-** values, or false + error), or -1 with the error moved to L for wrap. */
-static int do_resume(lua_State *L, lua_State *co, int nargs, int wrap) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  for (;;) {
-    lua_State *outer = atomic_load_explicit(&vp->running_th, memory_order_relaxed);
-    set_running(vp, co); /* a pending request follows the running thread */
-    int nres = 0;
-    int st = lua_resume(co, L, nargs, &nres);
-    set_running(vp, outer);
-    disarm(co);
-    if (st == LUA_YIELD && vp->preempted_inner) {
-      vp->preempted_inner = 0;
-      lua_pop(co, nres);
-      nargs = 0;
-      if (!lua_isyieldable(L)) continue; /* cannot forward from here */
-      if (vp->current && L == vp->current->th)
-        vp->preempted = 1;
-      else
-        vp->preempted_inner = 1;
-      return lua_yieldk(L, 0, wrap, resume_k);
-    }
-    if (st == LUA_OK || st == LUA_YIELD) {
-      if (!lua_checkstack(L, nres + 1)) {
-        lua_pop(co, nres);
-        luaL_error(L, "too many results to resume");
-      }
-      if (!wrap) lua_pushboolean(L, 1);
-      lua_xmove(co, L, nres);
-      return nres + !wrap;
-    }
-    lua_xmove(co, L, 1); /* the error */
-    if (atomic_load_explicit(&vp->p->kill, memory_order_relaxed) || wp_state_past_limit(vp, L))
-      return lua_error(L); /* the process is being ended: not caught here */
-    if (wrap) {
-      if (lua_type(L, -1) == LUA_TSTRING) { /* add position, as Lua's wrap does */
-        luaL_where(L, 1);
-        lua_insert(L, -2);
-        lua_concat(L, 2);
-      }
-      return lua_error(L);
-    }
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;
-  }
-}
-
-static int resume_k(lua_State *L, int status, lua_KContext wrap) {
-  (void)status;
-  lua_State *co = lua_tothread(L, wrap ? lua_upvalueindex(1) : 1);
-  int top = lua_gettop(L);
-  int n = do_resume(L, co, 0, (int)wrap);
-  return wrap ? n : (lua_gettop(L) - top);
-}
-
-/* NULL if co can be resumed, else why not (Lua's own messages). */
-static const char *not_resumable(lua_State *L, lua_State *co) {
-  if (co == L) return "cannot resume non-suspended coroutine";
-  switch (lua_status(co)) {
-    case LUA_YIELD: return NULL;
-    case LUA_OK: {
-      lua_Debug ar;
-      if (lua_getstack(co, 0, &ar)) return "cannot resume non-suspended coroutine";
-      return lua_gettop(co) == 0 ? "cannot resume dead coroutine" : NULL;
-    }
-    default: return "cannot resume dead coroutine";
-  }
-}
-
-int wp_co_resume(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  luaL_argexpected(L, co, 1, "coroutine");
-  int nargs = lua_gettop(L) - 1;
-  const char *why = not_resumable(L, co);
-  if (why) {
-    lua_pushboolean(L, 0);
-    lua_pushstring(L, why);
-    return 2;
-  }
-  if (!lua_checkstack(co, nargs)) {
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "too many arguments to resume");
-    return 2;
-  }
-  lua_xmove(L, co, nargs);
-  return do_resume(L, co, nargs, 0);
-}
-
-static int wrap_call(lua_State *L) {
-  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-  int nargs = lua_gettop(L);
-  const char *why = not_resumable(L, co);
-  if (why) return luaL_error(L, "%s", why);
-  if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
-  lua_xmove(L, co, nargs);
-  return do_resume(L, co, nargs, 1);
-}
-
-int wp_co_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_State *co = lua_newthread(L);
-  lua_pushvalue(L, 1);
-  lua_xmove(L, co, 1);
-  lua_pushcclosure(L, wrap_call, 1);
-  return 1;
 }
 
 /* ---- exit ---- */
@@ -763,12 +173,10 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   wp_hlist_free(&links);
 }
 
-static void free_listeners(struct wp_vmproc *vp) {
-  while (vp->listeners) {
-    struct wp_listener *l = vp->listeners;
-    vp->listeners = l->next;
-    wp_free(l);
-  }
+/* Frees the messages q still holds. Every process ends through here, most
+** with nothing left: the call into route.c only when there is. */
+static void free_queue(struct wp_mqueue *q) {
+  if (q->head) wp_mq_free(q);
 }
 
 static void vm_teardown(struct wp_vmproc *vp) {
@@ -777,11 +185,10 @@ static void vm_teardown(struct wp_vmproc *vp) {
   wp_msg_free(vp->routing);
   vp->routing = NULL;
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
-  free_listeners(vp);
-  free_exitwaits(vp);
+  if (vp->listeners || vp->exitwaits) wp_route_free_waits(vp);
   wp_state_close(vp); /* channel __gc may free timers too: none left */
-  wp_mq_free(&vp->inbox_q);
-  wp_mq_free(&vp->events_q);
+  free_queue(&vp->inbox_q);
+  free_queue(&vp->events_q);
   wp_buf_free(&vp->args);
   struct wp_host *h = vp->host;
   atomic_fetch_sub(&h->live, 1);
@@ -904,7 +311,7 @@ static int make_error(lua_State *L, int idx, int how) {
 
 /* The process ended by returning nres values on th's stack. */
 static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
-  lua_State *L = sys_L(vp);
+  lua_State *L = wp_sys_L(vp);
   if (!L || (th != L && !lua_checkstack(L, nres))) {
     finish_nomem(vp);
     return;
@@ -946,7 +353,7 @@ static void finish_ok(struct wp_vmproc *vp, lua_State *th, int nres) {
 ** thread, or the stack a protected call of the runtime failed on. how: as
 ** for error_result. */
 static void finish_error(struct wp_vmproc *vp, lua_State *th, int how) {
-  lua_State *L = sys_L(vp);
+  lua_State *L = wp_sys_L(vp);
   if (!L || !lua_checkstack(L, 4)) {
     finish_nomem(vp);
     return;
@@ -1067,7 +474,7 @@ static int start_protected(lua_State *L) {
   t->state = WP_TASK_READY;
   vp->ntasks++;
   vp->main = t;
-  ready_push(vp, t);
+  wp_task_ready_push(vp, t);
   return n + 2;
 }
 
@@ -1111,7 +518,7 @@ static __attribute__((noinline)) int collect_idle(struct wp_vmproc *vp) {
   int due = vp->mem_state & WP_MEM_GC_DUE, shift = vp->mem_state >> WP_MEM_GC_SHIFT;
   wp_state_release(vp, 0); /* what it freed since it last blocked */
   if (due || vp->mem_used > (int64_t)vp->mem_gc_mb << 20) {
-    lua_State *S = sys_L(vp);
+    lua_State *S = wp_sys_L(vp);
     if (!S) return 0;
     int64_t before = vp->mem_used;
     wp_state_collect(vp, S);
@@ -1167,14 +574,14 @@ static int vm_run(struct wp_proc *p) {
     }
     if (!wp_mbox_empty_sc(&p->mbox)) {
       lua_State *errL = NULL;
-      if (drain(vp, &errL) != LUA_OK) { /* out of memory while routing */
+      if (wp_route_drain(vp, &errL) != LUA_OK) { /* out of memory while routing */
         finish_failed(vp, errL);
         vm_teardown(vp);
         return WP_RUN_DONE;
       }
     }
     if (atomic_load_explicit(&p->kill, memory_order_acquire)) continue;
-    struct wp_task *t = ready_pop(vp);
+    struct wp_task *t = wp_task_ready_pop(vp);
     if (!t) {
       /* blocked: a preemption asked for meanwhile is moot */
       atomic_store_explicit(&vp->preempt_req, 0, memory_order_relaxed);
@@ -1192,10 +599,10 @@ static int vm_run(struct wp_proc *p) {
     int nargs = t->nargs;
     t->nargs = 0;
     if (t == vp->main) vp->l_busy = 1;
-    set_running(vp, t->th);
+    wp_vm_set_running(vp, t->th);
     int st = lua_resume(t->th, NULL, nargs, &nres);
-    set_running(vp, NULL);
-    disarm(t->th);
+    wp_vm_set_running(vp, NULL);
+    wp_vm_disarm(t->th);
     vp->current = NULL;
     if (!vp->gc_on && vp->mem_used > WP_GC_START && (st == LUA_OK || st == LUA_YIELD)) {
       vp->gc_on = 1;
@@ -1227,7 +634,7 @@ static int vm_run(struct wp_proc *p) {
         vm_teardown(vp);
         return WP_RUN_DONE;
       }
-      task_free(vp, t);
+      wp_task_free(vp, t);
       continue;
     }
     finish_failed(vp, t->th); /* a kill may have unwound it (preempt_hook, memory) */
@@ -1241,12 +648,11 @@ static void vm_free(struct wp_proc *p) {
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
     while (vp->timers) wp_vtimer_free(vp, vp->timers);
-    free_listeners(vp);
-    free_exitwaits(vp);
+    wp_route_free_waits(vp);
     wp_state_close(vp);
   }
-  wp_mq_free(&vp->inbox_q);
-  wp_mq_free(&vp->events_q);
+  free_queue(&vp->inbox_q);
+  free_queue(&vp->events_q);
   wp_msg_free(vp->decoding);
   vp->decoding = NULL;
   wp_msg_free(vp->routing);
