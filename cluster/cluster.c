@@ -397,10 +397,8 @@ static int claim(struct wp_cluster *c, char *err, size_t errlen) {
         /* written meanwhile: look again */
     }
   }
-  snprintf(err, errlen,
-           "cannot claim node name %s in bucket %s: %s; other nodes start with the same "
-           "name: give each node its own cluster.name",
-           c->name, c->bucket, why);
+  snprintf(err, errlen, "cannot claim node name %s in bucket %s after %d tries: %s", c->name,
+           c->bucket, MAX_TRIES, why);
   return -1;
 }
 

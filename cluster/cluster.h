@@ -47,7 +47,7 @@ int wp_cluster_check(const struct wp_cluster_config *cfg, char *err, size_t errl
 ** that renews the entry every heartbeat. Blocks the caller (at boot,
 ** before any process runs) for up to about down_after plus NATS's timeouts.
 ** Returns the node, or NULL with a message for the user in err (libnats
-** torn down again). cfg is copied. */
+** torn down again). Borrows cfg for the call only. */
 struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *err,
                                    size_t errlen);
 /* The node's incarnation: 1 for the name's first life, one more for each
