@@ -51,7 +51,8 @@ static int compile_one(struct wp_rt *rt, struct wp_entry *e, char *err, size_t e
   struct wp_code *c = wp_calloc(1, sizeof *c);
   if (!c) goto oom;
   c->entry = e;
-  c->id = e->id;
+  c->id = c->pid_host = e->id;
+  c->pid_host_len = strlen(e->id);
   c->is_function = strcmp(e->kind, "function.lua") == 0;
   c->is_library = strcmp(e->kind, "library.lua") == 0;
   const char *method = wp_node_str(wp_node_get(e->data, "method"));

@@ -249,7 +249,8 @@ int wp_services_load(struct wp_rt *rt, const struct wp_entries *entries, char *e
       struct wp_host *h = wp_calloc(1, sizeof *h);
       if (!h) goto oom;
       h->entry = e;
-      h->id = e->id;
+      h->id = h->pid_host = e->id;
+      h->pid_host_len = strlen(e->id);
       h->kind = e->kind[0] == 't' ? WP_HOST_TERMINAL : WP_HOST_PROCESS;
       h->next = rt->hosts;
       rt->hosts = h;

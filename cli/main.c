@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "cluster.h"
 #include "codes.h"
 #include "config.h"
 #include "duration.h"
@@ -36,6 +37,7 @@ struct opts {
   int verbose, console, silent, log_flag;
   const char *exec, *host;
   const char *memory_limit; /* --memory-limit, as given */
+  const char *node, *cluster; /* --node, --cluster */
   int workers;
   const char **sets;
   int nsets;
@@ -79,6 +81,10 @@ static void usage(FILE *f) {
         "                        limit on the Lua memory of all processes together,\n"
         "                        e.g. 1G (default: none; per process: the entry's\n"
         "                        memory_limit, or process.memory_limit)\n"
+        "      --node NAME       join a cluster as node NAME (cluster.name; turns\n"
+        "                        clustering on)\n"
+        "      --cluster URL     join the cluster at NATS server URL (cluster.nats.url;\n"
+        "                        a comma-separated list for several; turns clustering on)\n"
         "\n"
         "Global flags:\n"
         "      --config FILE     runtime config (default .wippy.yaml, optional)\n"
@@ -133,6 +139,10 @@ static void parse(int argc, char **argv, int start, struct opts *o) {
       /* accepted and ignored */
     } else if (is_flag(a, "-m", "--memory-limit")) {
       o->memory_limit = flag_value(argc, argv, &i, "--memory-limit");
+    } else if (is_flag(a, NULL, "--node")) {
+      o->node = flag_value(argc, argv, &i, "--node");
+    } else if (is_flag(a, NULL, "--cluster")) {
+      o->cluster = flag_value(argc, argv, &i, "--cluster");
     } else if (is_flag(a, "-x", "--exec")) {
       o->exec = flag_value(argc, argv, &i, "--exec");
     } else if (is_flag(a, NULL, "--host")) {
@@ -387,6 +397,106 @@ static int env_workers(const struct wp_node *cfg) {
   return (int)n;
 }
 
+/* ---- cluster (cluster.* of .wippy.yaml, --node, --cluster) ---- */
+
+#define MAX_NATS_URLS 16
+static struct wp_cluster *CLUSTER;
+static const char *g_urls[MAX_NATS_URLS];
+static char *g_url_text; /* --cluster's or cluster.nats.url's text, split at commas */
+static char g_node_text[64]; /* a node name the configuration gave as a number */
+static char g_hostname[256];
+
+/* Where a configuration value came from, for messages. */
+static void config_where(const struct wp_node *n, const char *file, const char *key, char *buf,
+                         size_t len) {
+  if (n->line > 0)
+    snprintf(buf, len, "%s:%d: %s", file, n->line, key);
+  else
+    snprintf(buf, len, "--set %s", key);
+}
+
+/* The text at key: NULL when absent; a number as its digits (in buf);
+** anything else is a boot error. */
+static const char *config_text(const char *key, const char *file, char *buf, size_t len) {
+  const struct wp_node *n = wp_node_path(CONFIG, key);
+  if (!n || n->type == WP_NODE_NULL) return NULL;
+  if (n->type == WP_NODE_STR) return n->u.str.s;
+  if (n->type == WP_NODE_INT && buf) {
+    snprintf(buf, len, "%lld", (long long)n->u.i);
+    return buf;
+  }
+  char at[512];
+  config_where(n, file, key, at, sizeof at);
+  die("%s must be a string", at);
+}
+
+/* Splits text (a copy kept in g_url_text) at commas into g_urls. */
+static int split_urls(const char *text, const char *key) {
+  free(g_url_text);
+  g_url_text = strdup(text);
+  if (!g_url_text) die("out of memory");
+  int n = 0;
+  for (char *save = NULL, *u = strtok_r(g_url_text, ", ", &save); u;
+       u = strtok_r(NULL, ", ", &save)) {
+    if (n == MAX_NATS_URLS) die("%s: more than %d URLs", key, MAX_NATS_URLS);
+    g_urls[n++] = u;
+  }
+  return n;
+}
+
+/* The NATS URLs: --cluster, else cluster.nats.url (one string, a
+** comma-separated string or a list), else the default. */
+static int cluster_urls(const struct opts *o, const char *file) {
+  if (o->cluster) return split_urls(o->cluster, "--cluster");
+  const char *key = "cluster.nats.url";
+  const struct wp_node *n = wp_node_path(CONFIG, key);
+  if (!n || n->type == WP_NODE_NULL) return split_urls("nats://127.0.0.1:4222", key);
+  char at[512];
+  config_where(n, file, key, at, sizeof at);
+  if (n->type == WP_NODE_STR) return split_urls(n->u.str.s, at);
+  if (n->type != WP_NODE_SEQ) die("%s must be a URL or a list of URLs", at);
+  if (n->u.seq.n > MAX_NATS_URLS) die("%s: more than %d URLs", at, MAX_NATS_URLS);
+  for (size_t i = 0; i < n->u.seq.n; i++) {
+    const char *u = wp_node_str(n->u.seq.items[i]);
+    if (!u) die("%s: item %zu is not a URL string", at, i + 1);
+    g_urls[i] = u;
+  }
+  return (int)n->u.seq.n;
+}
+
+/* Reads the cluster configuration into cc and checks it; 0 when
+** clustering is off (cluster.enabled false and neither flag given). */
+static int cluster_config(const struct opts *o, const char *file, struct wp_cluster_config *cc) {
+  if (!o->node && !o->cluster && !wp_config_bool(CONFIG, "cluster.enabled", 0)) return 0;
+  char err[1024];
+  memset(cc, 0, sizeof *cc);
+  cc->name = o->node ? o->node
+                     : config_text("cluster.name", file, g_node_text, sizeof g_node_text);
+  if (!cc->name) {
+    /* the hostname when it is a valid node name (spec 07 §1) */
+    if (gethostname(g_hostname, sizeof g_hostname - 1) != 0 || !wp_cluster_name_ok(g_hostname))
+      die("clustering is on but no node name is set, and the hostname \"%s\" is not a valid "
+          "one (1 to %d letters, digits, '_' or '-'); set cluster.name or --node",
+          g_hostname, WP_CLUSTER_NAME_MAX);
+    cc->name = g_hostname;
+  }
+  cc->urls = g_urls;
+  cc->nurls = cluster_urls(o, file);
+  cc->creds = config_text("cluster.nats.creds", file, NULL, 0);
+  cc->tls_ca = config_text("cluster.nats.tls.ca", file, NULL, 0);
+  cc->tls_cert = config_text("cluster.nats.tls.cert", file, NULL, 0);
+  cc->tls_key = config_text("cluster.nats.tls.key", file, NULL, 0);
+  cc->prefix = config_text("cluster.nats.prefix", file, NULL, 0);
+  if (!cc->prefix) cc->prefix = "wippy";
+  if (wp_config_duration(CONFIG, "cluster.heartbeat", 500000000LL, &cc->heartbeat_ns, err,
+                         sizeof err) ||
+      wp_config_duration(CONFIG, "cluster.down_after", 3000000000LL, &cc->down_after_ns, err,
+                         sizeof err))
+    die("%s: %s", file, err);
+  if (wp_cluster_check(cc, err, sizeof err)) die("%s", err);
+  return 1;
+}
+
 static int cmd_run(struct opts *o) {
   struct wp_rt *rt = &RT;
   char err[2048];
@@ -416,6 +526,8 @@ static int cmd_run(struct opts *o) {
                      0, &rt->mem_limit, rt->mem_limit_text, sizeof rt->mem_limit_text, err,
                      sizeof err))
     die("%s", err);
+  struct wp_cluster_config cluster_cfg;
+  int clustered = cluster_config(o, o->config ? o->config : ".wippy.yaml", &cluster_cfg);
   if (o->memory_limit) {
     if (wp_config_parse_size(o->memory_limit, strlen(o->memory_limit), &rt->mem_total_limit))
       die("--memory-limit %s: not a size (write bytes or a number with K, M or G, such as 1G)",
@@ -466,6 +578,15 @@ static int cmd_run(struct opts *o) {
     resolve_exec(rt, o->exec, o->host, &xcode, &xhost);
   }
 
+  /* The cluster: joined before anything runs (the node's pids carry its
+  ** name and start from its incarnation), after everything that can fail
+  ** on the application's own files. */
+  if (clustered) {
+    CLUSTER = wp_cluster_join(&cluster_cfg, err, sizeof err);
+    if (!CLUSTER) die("%s", err);
+    if (wp_rt_set_node(rt, cluster_cfg.name)) die("out of memory");
+  }
+
   /* runtime */
   if (wp_stdlib_capture()) die("cannot initialise Lua: out of memory");
   pthread_mutex_init(&rt->lock, NULL);
@@ -473,6 +594,10 @@ static int cmd_run(struct opts *o) {
   int workers = o->workers ? o->workers : env_workers(CONFIG);
   rt->sched = wp_sched_new(workers, &wp_vm_ops, rt);
   if (!rt->sched) die("cannot create the scheduler: out of memory");
+  /* A pid counter per life of the node's name: 2^36 pids to each of 2^28
+  ** incarnations, none repeating an earlier life's (spec 08 §3: 16 digits). */
+  if (CLUSTER)
+    wp_ptab_seed_counter(wp_sched_ptab(rt->sched), wp_cluster_incarnation(CLUSTER) << 36);
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_main, NULL);
   pthread_detach(sigthr);
@@ -574,9 +699,12 @@ static int cmd_run(struct opts *o) {
   wp_logf(WP_LOG_INFO, "stopped");
   wp_terminal_stop();
   wp_sched_stop(rt->sched);
+  wp_cluster_leave(CLUSTER); /* no process runs: the name is free at once */
   wp_sched_free(rt->sched);
   wp_services_free(rt);
   wp_code_free_all(rt);
+  wp_rt_free_node(rt);
+  free(g_url_text);
   wp_entries_free(&ENTRIES);
   wp_node_free(CONFIG);
   fflush(NULL);
@@ -613,7 +741,8 @@ int main(int argc, char **argv) {
   int cmd = 1;
   while (cmd < argc && argv[cmd][0] == '-') {
     if (strcmp(argv[cmd], "--config") == 0 || strcmp(argv[cmd], "-m") == 0 ||
-        strcmp(argv[cmd], "--memory-limit") == 0)
+        strcmp(argv[cmd], "--memory-limit") == 0 || strcmp(argv[cmd], "--node") == 0 ||
+        strcmp(argv[cmd], "--cluster") == 0)
       cmd++; /* skip the flag's value */
     cmd++;
   }

@@ -14,15 +14,30 @@
 static struct wp_vmproc *self(lua_State *L) { return wp_vm_self(L); }
 
 /* Resolves argument idx as a destination; on failure pushes nil, err and
-** returns NULL (the caller returns 2). */
-static struct wp_proc *resolve_arg(lua_State *L, int idx, const char *errkind_override) {
+** returns NULL (the caller returns 2), with *remote (may be NULL) set when
+** the destination is a pid of another node. errkind_override replaces the
+** kind of a local failure. */
+static struct wp_proc *resolve_arg(lua_State *L, int idx, const char *errkind_override,
+                                   int *remote) {
   size_t len;
   const char *dest = luaL_checklstring(L, idx, &len);
   const char *kind, *err;
   struct wp_proc *p = wp_rt_resolve(self(L)->rt, dest, len, &kind, &err);
+  if (remote) *remote = !p && err == wp_rt_node_down;
   if (p) return p;
   lua_pushnil(L);
-  if (err) {
+  if (err == wp_rt_node_down) {
+    /* a pid of another node: the same error whatever the call */
+    size_t nl = 0;
+    const char *node = wp_pid_node(dest, len, &nl);
+    lua_pushliteral(L, "node ");
+    lua_pushlstring(L, node, nl);
+    lua_pushliteral(L, " ");
+    lua_pushstring(L, wp_rt_node_down);
+    lua_concat(L, 4);
+    wp_err_push(L, kind, lua_tostring(L, -1), -1);
+    lua_remove(L, -2);
+  } else if (err) {
     wp_err_push(L, errkind_override ? errkind_override : kind, err, -1);
   } else {
     lua_pushfstring(L, "could not resolve '%s' as PID or registered name", dest);
@@ -59,7 +74,7 @@ static int l_send(lua_State *L) {
     wp_buf_free(&b);
     return wp_err_return(L, WP_KIND_INVALID, cerr);
   }
-  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL);
   if (!p) {
     wp_buf_free(&b);
     return 2;
@@ -121,7 +136,7 @@ static int l_exec(lua_State *L) {
 }
 
 static int l_terminate(lua_State *L) {
-  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL);
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL);
   if (!p) return 2;
   struct wp_host *h = p->host;
   if (h->kind != WP_HOST_TERMINAL) wp_proc_kill(p, WP_KILL_TERMINATE);
@@ -134,7 +149,7 @@ static int l_cancel(lua_State *L) {
   if (lua_gettop(L) < 1) return wp_err_return(L, WP_KIND_INVALID, "cancel requires a destination");
   size_t rlen = 0;
   const char *reason = luaL_optlstring(L, 2, "", &rlen);
-  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL);
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL);
   if (!p) return 2;
   struct wp_vmproc *vp = self(L);
   struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, vp->p->pid, vp->p->pid_len, reason, rlen, NULL, 0);
@@ -153,8 +168,9 @@ static int l_cancel(lua_State *L) {
 static struct wp_proc *resolve_live(lua_State *L) {
   size_t len;
   const char *dest = luaL_checklstring(L, 1, &len);
-  struct wp_proc *p = resolve_arg(L, 1, NULL);
-  if (!p && wp_pid_parse(dest, len)) {
+  int remote;
+  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote);
+  if (!p && !remote && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
     wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
   }
@@ -178,7 +194,7 @@ static int l_monitor(lua_State *L) {
 static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
   size_t len;
   const char *dest = luaL_checklstring(L, 1, &len);
-  struct wp_proc *p = resolve_arg(L, 1, NULL);
+  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL);
   *nret = 2;
   if (!p && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);

@@ -103,6 +103,10 @@ uint64_t wp_ptab_next_counter(struct wp_ptab *t) {
   return atomic_fetch_add_explicit(&t->counter, 1, memory_order_relaxed) + 1;
 }
 
+void wp_ptab_seed_counter(struct wp_ptab *t, uint64_t last) {
+  atomic_store_explicit(&t->counter, last, memory_order_relaxed);
+}
+
 uint64_t wp_ptab_count(struct wp_ptab *t) {
   return atomic_load_explicit(&t->live, memory_order_relaxed);
 }

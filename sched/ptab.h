@@ -23,6 +23,11 @@ struct wp_ptab *wp_ptab_new(void);
 void wp_ptab_free(struct wp_ptab *t);
 /* Next value of the per-node pid counter (starts at 1). Any thread. */
 uint64_t wp_ptab_next_counter(struct wp_ptab *t);
+/* Makes the counter go on from `last`: the next counter issued is last + 1.
+** A clustered node seeds it from its incarnation so that the pids of one
+** life never repeat those of an earlier one (spec 08 §3 allows 16 digits).
+** Called once, before any counter is issued. */
+void wp_ptab_seed_counter(struct wp_ptab *t, uint64_t last);
 /* Inserts p (taking over the caller's reference) under p->counter, which the
 ** caller has set (with p->pid). Assigns p->handle. 0 or WP_ENOMEM/WP_ELIMIT. */
 int wp_ptab_insert(struct wp_ptab *t, struct wp_proc *p);

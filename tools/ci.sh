@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test matrix, as CI runs it (.ci/run calls this):
-#   1. release build (jemalloc): every test (unit, stress, Lua apps, end-to-end)
+#   1. release build (jemalloc): every test (unit, stress, Lua apps,
+#      end-to-end, the cluster against a real nats-server)
 #   2. ASan + UBSan build (libc malloc): every test again
 #   3. TSan build: the scheduler and mailbox tests and the Lua apps (label "tsan")
 # Ends with one "N passed, N failed" line summing the three runs.

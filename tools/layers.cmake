@@ -12,6 +12,9 @@
 #   vm/       the Lua process runtime
 #   modules/  the Lua modules, on vm/
 #   app/      application loading and supervision, on vm/
+#   cluster/  a node of a cluster over NATS: C, libnats, pthreads, on util/
+#             and sched/ (vm/ knows nothing of it: the node's name reaches
+#             the runtime as a string, through cli/)
 #   cli/      the command line, on everything
 #
 # Besides: Lua's headers only in vm/ and modules/ (app/ reaches Lua through
@@ -20,13 +23,14 @@
 # file over WIPPY_MAX_LINES lines.
 
 cmake_policy(VERSION 3.18) # IN_LIST in script mode
-set(WIPPY_LAYERS sched util vm modules app cli)
+set(WIPPY_LAYERS sched util vm modules app cluster cli)
 set(WIPPY_LAYER_USES_sched sched)
 set(WIPPY_LAYER_USES_util util sched)
 set(WIPPY_LAYER_USES_vm vm util sched)
 set(WIPPY_LAYER_USES_modules modules vm util sched)
 set(WIPPY_LAYER_USES_app app vm util sched)
-set(WIPPY_LAYER_USES_cli cli app modules vm util sched)
+set(WIPPY_LAYER_USES_cluster cluster util sched)
+set(WIPPY_LAYER_USES_cli cli app modules vm cluster util sched)
 set(WIPPY_LUA_LAYERS vm modules)
 set(WIPPY_YAML_FILES app/yamltree.c)
 set(WIPPY_MAX_LINES 1000)

@@ -1,6 +1,13 @@
 /*
 ** runtime.c: the runtime object: hosts, compiled code, pids, spawning,
-** destination resolution and the exit code (spec 02 §5, 03 §4, 08).
+** destination resolution and the exit code (spec 02 §5, 03 §4, 07, 08).
+**
+** Pids and nodes. A standalone node's pids have no node part; a clustered
+** node's carry its name ("{b@app:processes|0x...}"). Each host and code
+** holds the host part of its pids ready made (wp_rt_set_node), so a spawn
+** copies one string whichever the node. Resolving a pid looks it up in the
+** process table first, as a local one; only a miss reads its node part: a
+** pid of another node is not reachable (no transport yet).
 */
 #include <inttypes.h>
 #include <limits.h>
@@ -67,7 +74,57 @@ uint64_t wp_pid_parse(const char *s, size_t len) {
   return c;
 }
 
+const char *wp_pid_node(const char *s, size_t len, size_t *nlen) {
+  if (len < 3 || s[0] != '{' || s[len - 1] != '}') return NULL;
+  const char *bar = memchr(s, '|', len);
+  if (!bar) return NULL;
+  const char *at = memchr(s + 1, '@', (size_t)(bar - s - 1));
+  if (!at || at == s + 1) return NULL; /* no node, or an empty one: none */
+  *nlen = (size_t)(at - s - 1);
+  return s + 1;
+}
+
+/* ---- the node ---- */
+
+/* Writes "node@id" at p as the host part of id's pids; returns the room after it. */
+static char *node_prefix(char *p, const char *node, size_t nl, const char *id,
+                         const char **pid_host, size_t *pid_host_len) {
+  size_t il = strlen(id);
+  memcpy(p, node, nl);
+  p[nl] = '@';
+  memcpy(p + nl + 1, id, il + 1);
+  *pid_host = p;
+  *pid_host_len = nl + 1 + il;
+  return p + nl + il + 2;
+}
+
+int wp_rt_set_node(struct wp_rt *rt, const char *node) {
+  if (!node) return 0;
+  size_t nl = strlen(node), total = 1;
+  for (struct wp_host *h = rt->hosts; h; h = h->next) total += nl + strlen(h->id) + 2;
+  for (size_t i = 0; i < rt->ncodes; i++) total += nl + strlen(rt->codes[i]->id) + 2;
+  char *buf = wp_malloc(total), *p = buf;
+  if (!buf) return -1;
+  for (struct wp_host *h = rt->hosts; h; h = h->next)
+    p = node_prefix(p, node, nl, h->id, &h->pid_host, &h->pid_host_len);
+  for (size_t i = 0; i < rt->ncodes; i++) {
+    struct wp_code *c = rt->codes[i];
+    p = node_prefix(p, node, nl, c->id, &c->pid_host, &c->pid_host_len);
+  }
+  rt->pid_hosts = buf;
+  rt->node = node;
+  rt->node_len = nl;
+  return 0;
+}
+
+void wp_rt_free_node(struct wp_rt *rt) {
+  wp_free(rt->pid_hosts);
+  rt->pid_hosts = NULL;
+}
+
 /* ---- lookups ---- */
+
+const char wp_rt_node_down[] = "not connected";
 
 struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id) {
   for (struct wp_host *h = rt->hosts; h; h = h->next)
@@ -111,6 +168,14 @@ struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
       p = NULL;
     }
     if (!p) {
+      /* not here: a pid of another node names a process we cannot reach */
+      size_t nl;
+      const char *node = wp_pid_node(dest, len, &nl);
+      if (node && !(nl == rt->node_len && memcmp(node, rt->node, nl) == 0)) {
+        *kind = WP_KIND_UNAVAILABLE;
+        *err = wp_rt_node_down;
+        return NULL;
+      }
       *kind = WP_KIND_NOT_FOUND;
       *err = pid_host_known(rt, dest, len) ? "process not found" : "host not found";
     }
@@ -147,10 +212,10 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
 ** the process, or NULL on failure (then everything is freed). With `child`,
 ** also a reference to it for the caller. */
 static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
-                                   struct wp_proc **child, const char *pid_host) {
+                                   struct wp_proc **child, const char *pid_host, size_t hl) {
   struct wp_proc *p = vp->p;
   struct wp_ptab *pt = wp_sched_ptab(rt->sched);
-  size_t hl = strlen(pid_host), cap = hl + WP_PID_OVERHEAD;
+  size_t cap = hl + WP_PID_OVERHEAD;
   char *buf = wp_proc_pid_room(p, cap);
   if (buf) {
     p->counter = wp_ptab_next_counter(pt);
@@ -202,7 +267,9 @@ static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, const char *id, const c
 static int spawn_finish(struct wp_rt *rt, struct wp_vmproc *parent, struct wp_vmproc *vp,
                         const char *id, int flags, struct wp_proc **child, const char **kind,
                         const char **msg) {
-  struct wp_proc *p = proc_create(rt, vp, child, flags & WP_SPAWN_FUNC ? id : vp->host->id);
+  struct wp_proc *p = flags & WP_SPAWN_FUNC
+                          ? proc_create(rt, vp, child, vp->code->pid_host, vp->code->pid_host_len)
+                          : proc_create(rt, vp, child, vp->host->pid_host, vp->host->pid_host_len);
   if (!p) goto oom;
   /* Relations are in place before the child can run (a thief may run it at
   ** once after the wake below). */
@@ -335,7 +402,7 @@ int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host
   }
   for (int i = 0; i < argc; i++) vp->argv[i] = wp_strdup(argv[i]);
   vp->argc = argc;
-  struct wp_proc *p = proc_create(rt, vp, child, host->id);
+  struct wp_proc *p = proc_create(rt, vp, child, host->pid_host, host->pid_host_len);
   if (!p) goto oom;
   wp_proc_wake(p);
   return 0;

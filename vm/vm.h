@@ -43,7 +43,11 @@ enum wp_host_kind { WP_HOST_PROCESS, WP_HOST_TERMINAL };
 struct wp_host {
   struct wp_host *next;
   struct wp_entry *entry; /* its entry (app/'s) */
-  const char *id; /* entry id, the host part of pids */
+  const char *id; /* entry id */
+  /* the host part of its processes' pids: the id, or "node@id" on a
+  ** clustered node (wp_rt_set_node), made once so a spawn only copies it */
+  const char *pid_host;
+  size_t pid_host_len;
   enum wp_host_kind kind;
   _Atomic int running;  /* accepts spawns */
   _Atomic int stopping; /* shutting down: refuses spawns and sends */
@@ -65,6 +69,9 @@ struct wp_libdef;
 struct wp_code {
   struct wp_entry *entry; /* its entry (app/'s) */
   const char *id;         /* the entry id */
+  /* the host part of the pids of its calls (function.lua): as a host's */
+  const char *pid_host;
+  size_t pid_host_len;
   char *chunkname;       /* "@src/worker.lua" */
   struct wp_buf bytecode;/* lua_dump output, with debug info */
   const char *method;    /* export to call ("main") */
@@ -369,6 +376,11 @@ struct wp_rt {
   int64_t mem_total_limit;
   char mem_total_text[24];
   _Atomic int64_t mem_total;
+  /* The node name (cluster.name) on a clustered node, else NULL: its pids
+  ** carry it (spec 08 §2), and a pid naming another node is not local. */
+  const char *node;
+  size_t node_len;
+  char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
@@ -404,12 +416,25 @@ int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host
                     int argc, char **argv, struct wp_proc **child, const char **msg);
 struct wp_host *wp_rt_host(struct wp_rt *rt, const char *id);
 struct wp_code *wp_rt_code(struct wp_rt *rt, const char *id);
+/* Makes rt a node named `node` (borrowed for rt's life; NULL: standalone):
+** the pids of every host and code rt has then carry it. Before anything is
+** spawned, after the hosts and codes exist. 0, or -1 when out of memory. */
+int wp_rt_set_node(struct wp_rt *rt, const char *node);
+/* Frees what wp_rt_set_node made (at shutdown, when no process runs). */
+void wp_rt_free_node(struct wp_rt *rt);
 /* Resolves a destination (pid string or name) to a referenced process.
-** Returns NULL with *err set to a message, and *kind. */
+** Returns NULL with *err set to a message, and *kind. A pid of another
+** node: kind WP_KIND_UNAVAILABLE and err wp_rt_node_down (compare the
+** pointer); the caller names the node (wp_pid_node): no node is connected
+** yet (the transport is later work). */
+extern const char wp_rt_node_down[];
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err);
 /* Parses a pid string; returns its counter or 0 if it is not a pid. */
 uint64_t wp_pid_parse(const char *s, size_t len);
+/* The node part of pid string s (len bytes, borrowed): a pointer into s and
+** its length in *nlen, or NULL when s is not a pid or names no node. */
+const char *wp_pid_node(const char *s, size_t len, size_t *nlen);
 /* Formats the pid string of host (hl bytes) + counter into out (n bytes).
 ** Returns its length; 0 (and "") when it does not fit: n = hl +
 ** WP_PID_OVERHEAD always fits. Host ids have no length limit. */

@@ -1,4 +1,4 @@
-/* test_pid.c: pid strings (spec 08): wp_pid_format and wp_pid_parse
+/* test_pid.c: pid strings (spec 08): wp_pid_format, wp_pid_parse and wp_pid_node
 ** (vm/runtime.c), with host ids of any length. */
 #include "test.h"
 
@@ -95,10 +95,34 @@ TEST(parse_rules) {
   return 0;
 }
 
+/* The node part (spec 08 §4): before the first '@' of the part before the
+** first '|'; none when absent or empty. */
+static int node_is(const char *pid, const char *want) {
+  size_t nl = 0;
+  const char *n = wp_pid_node(pid, strlen(pid), &nl);
+  if (!want) return n == NULL;
+  return n && nl == strlen(want) && memcmp(n, want, nl) == 0;
+}
+
+TEST(node_part) {
+  ASSERT(node_is("{node-b@app:h|0x0001f}", "node-b"));
+  ASSERT(node_is("{b@app:processes|0x0000001000000001}", "b"));
+  ASSERT(node_is("{a@b@app:h|0x00001}", "a")); /* split at the first '@' */
+  ASSERT(node_is("{app:h|0x00001}", NULL));
+  ASSERT(node_is("{@app:h|0x00001}", NULL));    /* empty: no node */
+  ASSERT(node_is("{app:h|x@y|0x00001}", NULL)); /* '@' after the '|' */
+  ASSERT(node_is("{a@app:h 0x00001}", NULL));   /* no '|': not a pid */
+  ASSERT(node_is("a@app:h|0x00001", NULL));
+  ASSERT(node_is("{|}", NULL));
+  ASSERT(node_is("", NULL));
+  return 0;
+}
+
 TEST_LIST = {
   TEST_ENTRY(format_digit_widths),
   TEST_ENTRY(format_buffer_bound),
   TEST_ENTRY(long_hosts_round_trip),
   TEST_ENTRY(parse_rules),
+  TEST_ENTRY(node_part),
   TEST_END
 };

@@ -53,6 +53,23 @@ TEST(counter_starts_at_one) {
   return 0;
 }
 
+TEST(counter_seeded) {
+  struct wp_ptab *t = wp_ptab_new();
+  ASSERT(t != NULL);
+  wp_ptab_seed_counter(t, UINT64_C(3) << 36);
+  ASSERT_EQ(wp_ptab_next_counter(t), (UINT64_C(3) << 36) + 1);
+  ASSERT_EQ(wp_ptab_next_counter(t), (UINT64_C(3) << 36) + 2);
+  /* a process under a seeded counter is found by it */
+  struct wp_proc *p = spawn(t);
+  ASSERT_EQ(p->counter, (UINT64_C(3) << 36) + 3);
+  struct wp_proc *q = wp_ptab_get_counter(t, p->counter);
+  ASSERT(q == p);
+  wp_proc_release(q);
+  wp_ptab_remove(t, p);
+  wp_ptab_free(t);
+  return 0;
+}
+
 TEST(insert_get_remove) {
   struct wp_ptab *t = wp_ptab_new();
   ASSERT(t != NULL);
@@ -552,6 +569,7 @@ TEST(lookup_unissued_handle) {
 
 TEST_LIST = {
   TEST_ENTRY(counter_starts_at_one),
+  TEST_ENTRY(counter_seeded),
   TEST_ENTRY(insert_get_remove),
   TEST_ENTRY(handle_none_is_never_issued),
   TEST_ENTRY(stale_handle_after_reuse),

@@ -48,6 +48,32 @@ local function main()
         eq(msg:from(), process.pid(), "from")
         eq(msg:payload():data(), "x", "data")
     end)
+
+    test("calls on a pid of another node: Unavailable, node not connected", function()
+        -- a standalone node has no connected node: the pid names another
+        -- node, whether or not such a process exists there
+        local far = "{zz@app:processes|0x00001}"
+        for _, call in ipairs({ "send", "cancel", "monitor", "link", "terminate" }) do
+            local ok, err
+            if call == "send" then
+                ok, err = process.send(far, "hello", 1)
+            else
+                ok, err = process[call](far)
+            end
+            eq(ok, nil, call .. ": ok")
+            check(err, call .. ": error missing")
+            eq(err:kind(), errors.UNAVAILABLE, call .. ": kind")
+            eq(err:message(), "node zz not connected", call .. ": message")
+        end
+        -- the same counter with this node's (empty) node part is local
+        local ok, err = process.send("{app:processes|0x00001}", "hello", 1)
+        eq(ok, nil, "local miss")
+        eq(err:kind(), errors.NOT_FOUND, "local miss: kind")
+        -- registering another node's pid: not found here
+        ok, err = process.registry.register("far", far)
+        eq(ok, nil, "register")
+        eq(err:kind(), errors.NOT_FOUND, "register: kind")
+    end)
     return finish()
 end
 return { main = main }

@@ -1,0 +1,61 @@
+/*
+** cluster.h: a node of a cluster whose nodes meet through NATS (issue 13;
+** what apps see: spec 07). C, libnats and pthreads: never Lua or YAML. The
+** command line reads the configuration and hands this layer a plain
+** wp_cluster_config.
+**
+** What a node does today: it joins (claims its name in the membership
+** bucket, under a new incarnation), keeps its entry alive from a thread of
+** its own, and leaves. Messages between nodes are later work.
+*/
+#ifndef WP_CLUSTER_H
+#define WP_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WP_CLUSTER_NAME_MAX 32 /* node names and the prefix: [A-Za-z0-9_-]{1,32} */
+
+struct wp_cluster_config {
+  const char *name;        /* the node name (wp_cluster_name_ok) */
+  const char *const *urls; /* NATS servers, at least one */
+  int nurls;
+  const char *creds;       /* cluster.nats.creds: a credentials file, or NULL */
+  const char *tls_ca;      /* cluster.nats.tls.*: files, or NULL */
+  const char *tls_cert;
+  const char *tls_key;
+  const char *prefix;      /* of buckets and subjects */
+  int64_t heartbeat_ns;    /* how often the node renews its entry */
+  int64_t down_after_ns;   /* an entry not renewed for this long is free */
+};
+
+struct wp_cluster;
+
+/* Whether s is a valid node name: 1 to WP_CLUSTER_NAME_MAX characters from
+** [A-Za-z0-9_-]. `local` matches but is reserved (wp_cluster_check). */
+int wp_cluster_name_ok(const char *s);
+/* Checks a configuration before anything connects: the name (not `local`),
+** the prefix, the durations (down_after > 2 x heartbeat), the URLs and the
+** files (a TLS key needs its certificate and the reverse; every file
+** readable). 0, or -1 with a message naming the key in err. */
+int wp_cluster_check(const struct wp_cluster_config *cfg, char *err, size_t errlen);
+
+/* Joins: connects to NATS (a bounded wait, no retry), takes the next
+** incarnation of the name and claims the name in the bucket <prefix>_nodes.
+** A name whose holder still renews its entry is refused; one whose holder
+** stopped is taken over after at most down_after. Then starts the thread
+** that renews the entry every heartbeat. Blocks the caller (at boot,
+** before any process runs) for up to about down_after plus NATS's timeouts.
+** Returns the node, or NULL with a message for the user in err (libnats
+** torn down again). Borrows cfg for the call only. */
+struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *err,
+                                   size_t errlen);
+/* The node's incarnation: 1 for the name's first life, one more for each
+** later one (kept in NATS across lives, including graceful ones). */
+uint64_t wp_cluster_incarnation(const struct wp_cluster *c);
+/* Leaves gracefully: stops renewing, deletes the node's entry (if still its
+** own) so the name is free at once, closes the connection and tears libnats
+** down. Frees c. */
+void wp_cluster_leave(struct wp_cluster *c);
+
+#endif

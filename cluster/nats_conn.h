@@ -1,0 +1,43 @@
+/*
+** nats_conn.h: the cluster layer's NATS connection (nats_conn.c): options
+** from a wp_cluster_config, a bounded connect, JetStream, and the wording
+** of libnats's errors for users. Private to cluster/.
+*/
+#ifndef WP_NATS_CONN_H
+#define WP_NATS_CONN_H
+
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "cluster.h"
+
+struct wp_nats {
+  natsOptions *opts;
+  natsConnection *nc;
+  jsCtx *js;
+  char urls[512]; /* the configured URLs, comma-separated, for messages */
+  char node[WP_CLUSTER_NAME_MAX + 1]; /* for log lines of its callbacks */
+  _Atomic int closing; /* a disconnection now is ours: not logged */
+};
+
+/* Connects n (zeroed by the caller; stays at a fixed address while
+** connected: libnats's callbacks point at it) as cfg says (borrowed) and
+** opens its JetStream context. Connecting is bounded (one try per URL,
+** each with a timeout); once connected, the connection reconnects on its
+** own for as long as it lives, and logs each loss and return. 0, or -1
+** with a message naming the URL or the file and key at fault in err (n is
+** then closed again). */
+int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
+                    size_t errlen);
+/* Closes n's connection and frees what wp_nats_connect made. Idempotent. */
+void wp_nats_close(struct wp_nats *n);
+/* Tears libnats itself down (its threads and memory), after every
+** connection is closed. */
+void wp_nats_shutdown(void);
+/* Why the last libnats call of this thread failed with s: libnats's own
+** text without its "(file.c:123): " origin, else the status's text.
+** Returns buf. */
+const char *wp_nats_reason(natsStatus s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Cluster boot tests against a real nats-server (issue 13: joining,
+# refusing a live name, taking over a dead one, leaving, pids, bad
+# configuration).
+#
+#   tests/cluster/run.sh WIPPY_BINARY
+#
+# Starts `nats-server -js` on a free loopback port with a temporary store
+# and always stops it. Each node is a separate `wippy run -v -x app:node`
+# process in its own app directory (a copy of tests/cluster/app) whose
+# stdin is a FIFO this script holds open: the node prints its pids and
+# "ready", then blocks in io.readline() until a line arrives or a SIGTERM
+# ends the read. Everything waits on output lines or exits; timeouts are
+# only failure bounds.
+#
+# Prints "ok - <case>" / "not ok - <case>" and "N passed, N failed"; exits
+# 1 if any case failed.
+set -u
+
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
+
+if [ ! -x "$WIPPY" ]; then
+    echo "wippy binary not found or not executable: $WIPPY" >&2
+    exit 2
+fi
+if ! command -v nats-server >/dev/null 2>&1; then
+    echo "nats-server is not installed (tools/deps.sh --test installs it)" >&2
+    exit 1
+fi
+
+TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wippy-cluster.XXXXXX")
+NATS_PID=
+declare -A NODE_PID NODE_FD NODE_DIR
+cleanup() {
+    local k
+    for k in "${!NODE_PID[@]}"; do kill -KILL "${NODE_PID[$k]}" 2>/dev/null; done
+    if [ -n "$NATS_PID" ]; then
+        kill -TERM "$NATS_PID" 2>/dev/null
+        wait "$NATS_PID" 2>/dev/null
+    fi
+    rm -rf "$TMPROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+reasons=()
+shown=()
+fail() { reasons+=("$*"); }
+indent() { sed 's/^/    | /'; }
+
+# report NAME: ok/not ok from the reasons collected, with the output of the
+# nodes the case used (in $shown) on failure.
+report() {
+    local name=$1 d f
+    for d in "${shown[@]}"; do
+        if grep -aqE 'Sanitizer|runtime error:' "$d/out" "$d/err" 2>/dev/null; then
+            fail "sanitizer report in $d"
+        fi
+    done
+    if [ ${#reasons[@]} -eq 0 ]; then
+        echo "ok - $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name"
+        local r
+        for r in "${reasons[@]}"; do echo "    # $r"; done
+        for d in "${shown[@]}"; do
+            for f in out err; do
+                if [ -s "$d/$f" ]; then
+                    echo "    --- $(basename "$d")/$f (last 30 lines):"
+                    tail -30 "$d/$f" | cat -v | indent
+                fi
+            done
+        done
+        failed=$((failed + 1))
+    fi
+    reasons=()
+    shown=()
+}
+
+# ---- the NATS server ----
+
+nats-server -js -a 127.0.0.1 -p -1 -sd "$TMPROOT/store" >"$TMPROOT/nats.log" 2>&1 &
+NATS_PID=$!
+if ! wait_match "$TMPROOT/nats.log" 'Server is ready' 1 30 "$NATS_PID"; then
+    echo "nats-server did not start:" >&2
+    cat "$TMPROOT/nats.log" >&2
+    exit 1
+fi
+PORT=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+    "$TMPROOT/nats.log" | head -1)
+URL=nats://127.0.0.1:$PORT
+
+# ---- nodes ----
+
+# app_dir DIR [YAML]: a copy of the test app in DIR, with .wippy.yaml = YAML.
+app_dir() {
+    local dir=$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp -r "$HERE/app/src" "$dir/"
+    (cd "$dir" && "$WIPPY" init -s >/dev/null 2>&1) || fail "wippy init -s failed in $dir"
+    [ $# -ge 2 ] && printf '%s\n' "$2" >"$dir/.wippy.yaml"
+    shown+=("$dir")
+}
+
+# start_node KEY [RUN FLAGS...] [-- ARGS...]: starts a node in app directory
+# $TMPROOT/KEY (made by app_dir unless it exists), stdin a FIFO held here.
+start_node() {
+    local key=$1 dir=$TMPROOT/$1 fd k flags=()
+    shift
+    [ -d "$dir" ] || app_dir "$dir"
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        flags+=("$1")
+        shift
+    done
+    [ "${1:-}" = -- ] && shift
+    rm -f "$dir/in" "$dir/out" "$dir/err"
+    mkfifo "$dir/in"
+    exec {fd}<>"$dir/in"
+    NODE_FD[$key]=$fd
+    NODE_DIR[$key]=$dir
+    (
+        # the node holds no FIFO open for writing: only this script does
+        for k in "${NODE_FD[@]}"; do exec {k}>&-; done
+        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" -x app:node "$@" \
+            <"$dir/in" >"$dir/out" 2>"$dir/err"
+    ) &
+    NODE_PID[$key]=$!
+}
+
+# wait_ready KEY SECONDS: the node printed "ready".
+wait_ready() {
+    wait_match "${NODE_DIR[$1]}/out" '^ready$' 1 "$2" "${NODE_PID[$1]}"
+}
+
+# stop_node KEY: ends the node's read (a line on its stdin) and waits for
+# its exit; WAIT_RC is its exit code.
+stop_node() {
+    echo >&"${NODE_FD[$1]}"
+    wait_pid "${NODE_PID[$1]}" 30 || fail "node $1 did not stop"
+    forget_node "$1"
+}
+
+forget_node() {
+    local fd=${NODE_FD[$1]}
+    exec {fd}>&-
+    unset "NODE_PID[$1]" "NODE_FD[$1]"
+}
+
+# pid_of KEY WHAT: the pid the node printed on its line "WHAT {pid}".
+pid_of() { sed -n "s/^$2 \\({.*}\\)\$/\\1/p" "${NODE_DIR[$1]}/out" | head -1; }
+# counter PID: its unique part as a number.
+counter() {
+    local hex=${1##*|0x}
+    echo $((16#${hex%\}}))
+}
+
+# boot_fails KEY SECONDS RUN-FLAGS...: a node run that must fail at boot;
+# sets rc and leaves stdout/stderr in $TMPROOT/KEY.
+boot_fails() {
+    local key=$1 secs=$2 dir=$TMPROOT/$1
+    shift 2
+    [ -d "$dir" ] || app_dir "$dir"
+    (cd "$dir" && exec timeout -k 5 "$secs" "$WIPPY" run "$@" -x app:node \
+        </dev/null >"$dir/out" 2>"$dir/err")
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "$key: exit code $rc, expected 1"
+    grep -q '^Error: ' "$dir/err" || fail "$key: no 'Error: ' line on stderr"
+}
+
+expect_err() { # KEY TEXT: the node's stderr holds TEXT
+    grep -qF -- "$2" "$TMPROOT/$1/err" || fail "$1: stderr lacks: $2"
+}
+
+FAST=(--set cluster.heartbeat=100ms --set cluster.down_after=500ms)
+
+# ---- cases ----
+
+# Clustering off: no NATS, pids as ever (no node part, 5 digits).
+start_node off
+if wait_ready off 30; then
+    grep -qE '^pid \{app:terminal\|0x[0-9a-f]{5}\}$' "$TMPROOT/off/out" ||
+        fail "standalone pid has a node part or a seeded counter"
+    stop_node off
+    [ "$WAIT_RC" -eq 0 ] || fail "standalone node exited $WAIT_RC"
+else
+    fail "standalone node not ready"
+fi
+report "clustering off: pids without a node part"
+
+# Two nodes join: a by flags, b by .wippy.yaml; each one's pids carry its name.
+app_dir "$TMPROOT/b1" "cluster:
+  enabled: true
+  name: b
+  nats:
+    url: $URL"
+start_node b1
+start_node a1 --node a --cluster "$URL"
+if wait_ready a1 30 && wait_ready b1 30; then
+    grep -qE "^pid \\{a@app:terminal\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/a1/out" ||
+        fail "a's pid does not carry its name"
+    grep -qE "^child \\{a@app:processes\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/a1/out" ||
+        fail "a's child's pid does not carry its name"
+    grep -qE "^pid \\{b@app:terminal\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/b1/out" ||
+        fail "b's pid does not carry its name"
+    grep -qE "^child \\{b@app:processes\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/b1/out" ||
+        fail "b's child's pid does not carry its name"
+else
+    fail "nodes a and b not both ready"
+fi
+report "two nodes join (--node/--cluster and .wippy.yaml); their pids carry their names"
+
+# A third start with a live node's name fails at boot, naming the name.
+boot_fails dup 30 --node a --cluster "$URL"
+expect_err dup "node name a is in use by a live node"
+grep -q '^ready$' "$TMPROOT/dup/out" && fail "the duplicate ran its process"
+report "a live node's name is refused at boot"
+
+# Calls on a pid of another node (b: a member, but no transport yet).
+B_CHILD=$(pid_of b1 child)
+start_node a2 --node a2 --cluster "$URL" -- "$B_CHILD"
+if wait_ready a2 30; then
+    for call in send cancel monitor link; do
+        grep -qxF "$call nil Unavailable node b not connected" "$TMPROOT/a2/out" ||
+            fail "$call to $B_CHILD: not 'nil Unavailable node b not connected'"
+    done
+    grep -qxF "register nil NotFound process not found" "$TMPROOT/a2/out" ||
+        fail "registry.register of another node's pid: not 'nil NotFound process not found'"
+    stop_node a2
+else
+    fail "node a2 not ready"
+fi
+report "send/cancel/monitor/link to a node not connected: Unavailable; register: not found"
+
+# kill -9, then a restart under the same name succeeds within down_after
+# (3s, the default) + 2s, with pids above those of its previous life.
+OLD=$(pid_of a1 child)
+kill -KILL "${NODE_PID[a1]}"
+wait "${NODE_PID[a1]}" 2>/dev/null # a killed job: no "Killed" line
+forget_node a1
+start_node a3 --node a --cluster "$URL"
+if wait_ready a3 5; then
+    grep -q 'took its name over from incarnation' "$TMPROOT/a3/err" ||
+        fail "no takeover logged"
+    NEW=$(pid_of a3 pid)
+    [ "$(counter "$NEW")" -gt "$(counter "$OLD")" ] ||
+        fail "pid $NEW of the new life is not above $OLD of the old one"
+else
+    fail "the restart was not ready within down_after + 2s"
+fi
+report "after kill -9 the name is taken over within down_after + 2s; pids go on above"
+
+# A graceful stop (SIGTERM) frees the name at once: a restart that would
+# wait a minute for a silent holder gets it at once.
+OLD=$(pid_of b1 child)
+kill -TERM "${NODE_PID[b1]}"
+wait_pid "${NODE_PID[b1]}" 30 || fail "b did not stop on SIGTERM"
+[ "$WAIT_RC" -eq 0 ] || fail "b exited $WAIT_RC after SIGTERM"
+forget_node b1
+grep -q 'node b left' "$TMPROOT/b1/err" || fail "b did not log that it left"
+start_node b2 --node b --cluster "$URL" --set cluster.heartbeat=20s --set cluster.down_after=60s
+if wait_ready b2 20; then
+    grep -q 'took its name over' "$TMPROOT/b2/err" && fail "the name was taken over, not free"
+    NEW=$(pid_of b2 pid)
+    [ "$(counter "$NEW")" -gt "$(counter "$OLD")" ] ||
+        fail "pid $NEW of the new life is not above $OLD of the old one"
+    stop_node b2
+    [ "$WAIT_RC" -eq 0 ] || fail "b2 exited $WAIT_RC"
+else
+    fail "the name was not free after a graceful stop"
+fi
+report "a graceful stop (SIGTERM) frees the name at once"
+
+# A node paused past down_after loses its name to a new holder and says so
+# when it resumes (the pause lasts until the new holder is in: no sleep).
+kill -STOP "${NODE_PID[a3]}"
+start_node a4 --node a --cluster "$URL" "${FAST[@]}"
+if wait_ready a4 30; then
+    kill -CONT "${NODE_PID[a3]}"
+    wait_match "$TMPROOT/a3/err" 'node a lost its membership' 1 30 "${NODE_PID[a3]}" ||
+        fail "the resumed node did not report that it lost its name"
+    stop_node a4
+else
+    kill -CONT "${NODE_PID[a3]}"
+    fail "no takeover of a paused node's name"
+fi
+stop_node a3
+report "a node that lost its name while paused says so"
+
+# Unreachable NATS (a closed loopback port) fails within seconds, naming the URL.
+boot_fails unreachable 20 --node u --cluster nats://127.0.0.1:1
+expect_err unreachable "cannot reach NATS at nats://127.0.0.1:1"
+report "unreachable NATS fails at boot naming the URL"
+
+# A TLS file that is missing fails naming it and its key.
+boot_fails tls 20 --node t --cluster "$URL" --set "cluster.nats.tls.ca=$TMPROOT/missing-ca.pem"
+expect_err tls "cannot read cluster.nats.tls.ca file $TMPROOT/missing-ca.pem"
+report "a missing TLS file fails at boot naming it"
+
+# A credentials file that libnats rejects fails naming it and its key.
+printf 'not a credentials file\n' >"$TMPROOT/bad.creds"
+boot_fails creds 20 --node c --cluster "$URL" --set "cluster.nats.creds=$TMPROOT/bad.creds"
+expect_err creds "cluster.nats.creds file $TMPROOT/bad.creds"
+report "a credentials file libnats rejects fails at boot naming it"
+
+# Invalid and reserved names, and a down_after too short.
+boot_fails badname 20 --node 'no spaces' --cluster "$URL"
+expect_err badname 'node name "no spaces" is not valid'
+boot_fails longname 20 --node 0123456789abcdef0123456789abcdefX --cluster "$URL"
+expect_err longname 'is not valid'
+boot_fails localname 20 --node local --cluster "$URL"
+expect_err localname 'node name "local" is reserved'
+app_dir "$TMPROOT/badcfg" "cluster:
+  enabled: true
+  name: c
+  heartbeat: 1s
+  down_after: 2s"
+boot_fails badcfg 20
+expect_err badcfg "cluster.down_after (2s) must be more than twice cluster.heartbeat (1s)"
+report "invalid and reserved node names and bad durations fail at boot"
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
