@@ -1,4 +1,4 @@
-# tests/common.sh: how the shell test scripts begin (e2e/cli.sh,
+# tests/common.sh: how the shell test scripts begin (e2e/cli.sh, cluster/run.sh,
 # e2e/echo.sh, supervision/echo_heals.sh, lua/harness/check.sh and the
 # runners lua/run.sh and supervision/run.sh). Sourced with the script's arguments:
 #   . "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
@@ -66,4 +66,23 @@ wait_match() {
     kill "$tp" 2>/dev/null
     exec {fd}<&-
     [ "$k" -ge "$n" ]
+}
+
+# verdict NAME: the ok/not ok line of one check from the reasons a script
+# collected in $reasons (its fail function appends to them): "ok - NAME"
+# counted in $passed, or "not ok - NAME" with each reason, counted in
+# $failed. Clears $reasons. Returns 1 on a failure, for the caller to show
+# what it captured.
+verdict() {
+    local r
+    if [ ${#reasons[@]} -eq 0 ]; then
+        echo "ok - $1"
+        passed=$((passed + 1))
+        return 0
+    fi
+    echo "not ok - $1"
+    for r in "${reasons[@]}"; do echo "    # $r"; done
+    failed=$((failed + 1))
+    reasons=()
+    return 1
 }

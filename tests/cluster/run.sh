@@ -59,13 +59,7 @@ report() {
             fail "sanitizer report in $d"
         fi
     done
-    if [ ${#reasons[@]} -eq 0 ]; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $name"
-        local r
-        for r in "${reasons[@]}"; do echo "    # $r"; done
+    if ! verdict "$name"; then
         for d in "${shown[@]}"; do
             for f in out err; do
                 if [ -s "$d/$f" ]; then
@@ -74,9 +68,7 @@ report() {
                 fi
             done
         done
-        failed=$((failed + 1))
     fi
-    reasons=()
     shown=()
 }
 

@@ -42,26 +42,18 @@ fail() { reasons+=("$*"); }
 
 indent() { sed 's/^/    | /'; }
 
-# report NAME WORKDIR: print ok/not ok from the collected $reasons
+# report NAME WORKDIR: ok/not ok from the collected $reasons, with the
+# run's output on failure
 report() {
-    local name=$1 work=$2
-    if [ ${#reasons[@]} -eq 0 ]; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $name"
-        local r
-        for r in "${reasons[@]}"; do echo "    # $r"; done
-        for f in init.out stdout stderr; do
-            if [ -f "$work/$f" ]; then
-                echo "    --- $f:"
-                # make escape bytes visible
-                cat -v "$work/$f" | indent
-            fi
-        done
-        failed=$((failed + 1))
-    fi
-    reasons=()
+    local name=$1 work=$2 f
+    verdict "$name" && return
+    for f in init.out stdout stderr; do
+        if [ -f "$work/$f" ]; then
+            echo "    --- $f:"
+            # make escape bytes visible
+            cat -v "$work/$f" | indent
+        fi
+    done
 }
 
 # setup NAME SRCROOT: fresh project dir with a copy of SRCROOT/src, init'ed

@@ -44,18 +44,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # step NAME: ok/not ok from $reasons (the logs are shown once, at the end)
-step() {
-    if [ ${#reasons[@]} -eq 0 ]; then
-        echo "ok - $1"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $1"
-        local r
-        for r in "${reasons[@]}"; do echo "    # $r"; done
-        failed=$((failed + 1))
-    fi
-    reasons=()
-}
+step() { verdict "$1" || true; }
 
 # say LINE: one line to the CLI's stdin
 say() { printf '%s\n' "$1" >&3; }
