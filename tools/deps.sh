@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages wippy needs to build (and, with --test, to
 # run every test), skipping those already installed. Uses sudo when not root.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libjemalloc-dev libutf8proc-dev)
+pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libjemalloc-dev libutf8proc-dev libssl-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(procps clang-14 libclang-rt-14-dev)
 fi
