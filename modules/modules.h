@@ -13,7 +13,7 @@ void wp_modules_init(struct wp_rt *rt);
 
 /* Modules are lazy library tables (vm/lazylib.h) ... */
 extern const struct wp_libdef wp_lib_process, wp_lib_channel, wp_lib_time, wp_lib_io,
-    wp_lib_errors, wp_lib_payload, wp_lib_funcs;
+    wp_lib_errors, wp_lib_payload, wp_lib_funcs, wp_lib_uuid;
 /* ... or built by an opener that pushes the module value. */
 int wp_open_logger(lua_State *L);
 /* The subscribe/unsubscribe globals (process.c). */
@@ -36,6 +36,26 @@ void wp_time_register(lua_State *L, int mod);
 ** common first use does not fill the rest (wp_time_register). */
 int wp_time_l_now(lua_State *L);
 int wp_time_l_unix(lua_State *L);
+
+/* UUIDs (uuid.c): 16 bytes in RFC 9562 order. */
+/* Reads one of the accepted text forms (s borrowed, len bytes; spec 10 §4)
+** into u. 0, or -1 if s is not a UUID. */
+int wp_uuid_parse(const char *s, size_t len, unsigned char u[16]);
+/* Writes the canonical lowercase 36 characters of u into out (borrowed; no
+** terminating NUL). */
+void wp_uuid_format(const unsigned char u[16], char out[36]);
+/* Generators: fill u (borrowed); 0, or the errno of the random source. v1
+** and v7 are unique and increasing on this runtime, across all threads. */
+int wp_uuid_v1(unsigned char u[16]);
+int wp_uuid_v4(unsigned char u[16]);
+int wp_uuid_v7(unsigned char u[16]);
+/* Name-based (version 3: MD5, 5: SHA-1) of namespace ns and name (both
+** borrowed; name has len bytes) into u. 0, or -1 if the digest failed. */
+int wp_uuid_hashed(int version, const unsigned char ns[16], const char *name, size_t len,
+                   unsigned char u[16]);
+/* Replaces the random source (fill returns 0 or an errno), NULL restores
+** getrandom(2). Only for tests, while no UUID is being generated. */
+void wp_uuid_set_random(int (*fill)(void *buf, size_t len));
 
 /* Terminal (terminal.c). The terminal thread serialises stdout/stderr writes
 ** and stdin reads in request order, so output is flushed before a read. */

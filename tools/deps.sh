@@ -3,7 +3,7 @@
 # run every test), skipping those already installed. Uses sudo when not root.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libjemalloc-dev libutf8proc-dev
-      libnats-dev)
+      libnats-dev libssl-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(procps clang-14 libclang-rt-14-dev nats-server)
 fi
