@@ -68,9 +68,13 @@ static int e_wrap(lua_State *L) {
       lua_pushfstring(L, "%s: %s", ctx, m);
       m = lua_tolstring(L, -1, &len);
     }
+  } else if (lua_type(L, 1) == LUA_TSTRING) {
+    m = lua_tolstring(L, 1, &len);
   } else {
-    m = luaL_checklstring(L, 1, &len);
+    return luaL_typeerror(L, 1, "string or error"); /* spec 10 §7.2 */
   }
+  if (lua_type(L, 2) != LUA_TSTRING && !wp_err_is(L, 2))
+    return luaL_typeerror(L, 2, "string or error");
   wp_err_pushl(L, kind, m, len, retry);
   int e = lua_gettop(L);
   if (wp_err_is(L, 1)) {
@@ -80,22 +84,26 @@ static int e_wrap(lua_State *L) {
   if (wp_err_is(L, 2))
     lua_pushstring(L, wp_err_message(L, 2, NULL));
   else
-    lua_pushstring(L, luaL_optstring(L, 2, ""));
+    lua_pushvalue(L, 2);
   wp_err_set_context(L, e);
   lua_settop(L, e);
   return 1;
 }
 
+/* kind must be a string (spec 10 §7.2): "" matches an error of unknown
+** kind. */
 static int e_is(lua_State *L) {
-  const char *kind = luaL_optstring(L, 2, "");
+  if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
+  const char *kind = lua_tostring(L, 2);
   lua_pushboolean(L, wp_err_is(L, 1) && strcmp(wp_err_kind(L, 1), kind) == 0);
   return 1;
 }
 
-/* errors.call_stack(e): Wippy records Go-side frames; a Lua error object
-** carries none here, so the documented "table | nil" is always nil. */
+/* errors.call_stack(e) (spec 10 §7.1): the Lua stack captured when e was
+** made; nil for anything else and for an error that arrived from another
+** process. */
 static int e_call_stack(lua_State *L) {
-  lua_pushnil(L);
+  wp_err_push_call_stack(L, 1);
   return 1;
 }
 

@@ -551,7 +551,8 @@ static int dec_error(struct dec *d, int depth) {
   if (L) {
     luaL_checkstack(L, 4, "codec");
     lua_pushlstring(L, kind, klen);  /* wp_err_pushl wants a C string */
-    wp_err_pushl(L, lua_tostring(L, -1), msg, mlen, retry);
+    /* no stack: the receiver's says nothing of where the error was made */
+    wp_err_pushl_nostack(L, lua_tostring(L, -1), msg, mlen, retry);
     lua_remove(L, -2);
     if (ctx) {
       lua_pushlstring(L, ctx, clen);

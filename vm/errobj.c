@@ -9,6 +9,21 @@
 **   uservalue 2  kind      string ("" = unknown)
 **   uservalue 3  details   table or nil
 **   uservalue 4  context   string or nil (errors.wrap)
+**   uservalue 5  stack     string or nil: the Lua stack at creation
+**
+** The stack (errors.call_stack, spec 10 §7.1) is captured by every error
+** made from a running Lua call (errors.new, errors.wrap, a module function
+** that returns one): the innermost WP_ERR_STACK_MAX frames, the creating C
+** function first. It is packed into one string of NUL-terminated fields,
+**
+**   thread  { what  line  name  source }...
+**
+** (thread: the address of the lua_State, "%p"; what: "Lua", "C", "main";
+** line: decimal, -1 for C frames), so creating an error costs one more
+** string, not a table per frame; call_stack unpacks it into tables. The
+** fields are C strings from lua_getinfo, which never hold a NUL. An error
+** decoded from another process (wp_err_pushl_nostack) or made where no Lua
+** function runs carries none: call_stack gives nil (allowed by §7.1).
 **
 ** The metatable is created lazily, once per lua_State, by
 ** wp_err_push_metatable. It is stored twice in the registry: under WP_ERR_MT
@@ -20,9 +35,15 @@
 #include "errobj.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { UV_MESSAGE = 1, UV_KIND, UV_DETAILS, UV_CONTEXT, UV_COUNT = UV_CONTEXT };
+enum { UV_MESSAGE = 1, UV_KIND, UV_DETAILS, UV_CONTEXT, UV_STACK, UV_COUNT = UV_STACK };
+
+/* Frames kept per error: enough to see where it came from, bounded so a
+** deep recursion does not make every error large. */
+#define WP_ERR_STACK_MAX 32
 
 struct errobj {
   int retryable;  /* -1 unknown, 0 false, 1 true */
@@ -165,16 +186,105 @@ void wp_err_push_metatable(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_key);
 }
 
-void wp_err_pushl(lua_State *L, const char *kind, const char *msg, size_t len,
-                  int retryable) {
+/*
+** Sets the packed stack of the error at the top of L (see the top of this
+** file), or leaves it nil when no function of L is running. The buffer
+** sits above the error until luaL_pushresult; lua_getstack and lua_getinfo
+** without 'f' or 'L' push nothing, so the buffer's stack discipline holds.
+*/
+static void capture_stack(lua_State *L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar)) return;
+  char num[32];
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  snprintf(num, sizeof num, "%p", (void *)L);
+  luaL_addstring(&b, num);
+  luaL_addchar(&b, '\0');
+  for (int level = 0; level < WP_ERR_STACK_MAX && lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sln", &ar)) break;
+    luaL_addstring(&b, ar.what ? ar.what : "C");
+    luaL_addchar(&b, '\0');
+    snprintf(num, sizeof num, "%d", ar.currentline);
+    luaL_addstring(&b, num);
+    luaL_addchar(&b, '\0');
+    luaL_addstring(&b, ar.name ? ar.name : "");
+    luaL_addchar(&b, '\0');
+    luaL_addstring(&b, ar.short_src);
+    luaL_addchar(&b, '\0');
+  }
+  luaL_pushresult(&b);
+  lua_setiuservalue(L, -2, UV_STACK);
+}
+
+static void push_error(lua_State *L, const char *kind, const char *msg, size_t len,
+                       int retryable, int stack) {
   struct errobj *e = lua_newuserdatauv(L, sizeof *e, UV_COUNT);
   e->retryable = norm_retryable(retryable);
   lua_pushlstring(L, msg ? msg : "", msg ? len : 0);
   lua_setiuservalue(L, -2, UV_MESSAGE);
   lua_pushstring(L, kind ? kind : WP_KIND_UNKNOWN);
   lua_setiuservalue(L, -2, UV_KIND);
+  if (stack) capture_stack(L);
   wp_err_push_metatable(L);
   lua_setmetatable(L, -2);
+}
+
+void wp_err_pushl(lua_State *L, const char *kind, const char *msg, size_t len,
+                  int retryable) {
+  push_error(L, kind, msg, len, retryable, 1);
+}
+
+void wp_err_pushl_nostack(lua_State *L, const char *kind, const char *msg, size_t len,
+                          int retryable) {
+  push_error(L, kind, msg, len, retryable, 0);
+}
+
+/* The field at *p (a C string inside the packed stack, which ends at end),
+** moving *p past it; NULL when the packed stack ends first. */
+static const char *next_field(const char **p, const char *end) {
+  const char *s = *p;
+  if (s >= end) return NULL;
+  const char *z = memchr(s, '\0', (size_t)(end - s));
+  if (!z) return NULL;
+  *p = z + 1;
+  return s;
+}
+
+void wp_err_push_call_stack(lua_State *L, int idx) {
+  size_t n;
+  if (!wp_err_is(L, idx)) {
+    lua_pushnil(L);
+    return;
+  }
+  if (lua_getiuservalue(L, idx, UV_STACK) != LUA_TSTRING) return; /* nil: none */
+  luaL_checkstack(L, 4, "call_stack");
+  const char *p = lua_tolstring(L, -1, &n), *end = p + n; /* kept alive at -1 */
+  const char *thread = next_field(&p, end);
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, thread ? thread : "");
+  lua_setfield(L, -2, "thread");
+  lua_newtable(L);
+  const char *what, *line, *name, *src;
+  for (lua_Integer level = 0;
+       (what = next_field(&p, end)) && (line = next_field(&p, end)) &&
+       (name = next_field(&p, end)) && (src = next_field(&p, end));
+       level++) {
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, level);
+    lua_setfield(L, -2, "level");
+    lua_pushstring(L, src);
+    lua_setfield(L, -2, "source");
+    lua_pushinteger(L, (lua_Integer)strtol(line, NULL, 10));
+    lua_setfield(L, -2, "line");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, what);
+    lua_setfield(L, -2, "type");
+    lua_rawseti(L, -2, level + 1);
+  }
+  lua_setfield(L, -2, "frames");
+  lua_remove(L, -2); /* the packed string */
 }
 
 void wp_err_push(lua_State *L, const char *kind, const char *msg, int retryable) {

@@ -3,7 +3,8 @@
 **
 ** An error object has a message, a kind ("" = unknown, else "Invalid",
 ** "NotFound", ...), a retryable flag (-1 unknown, 0 false, 1 true), an
-** optional details table and an optional context string (errors.wrap).
+** optional details table, an optional context string (errors.wrap) and
+** the Lua stack captured when it was made (errors.call_stack).
 ** Methods: kind, message, retryable, details, stack; __tostring and __concat
 ** give the message. All functions here work on any lua_State of a process.
 */
@@ -30,9 +31,19 @@
 /* Pushes a new error object (details nil, no context). May raise a memory
 ** error. `kind` and `msg` are copied. */
 void wp_err_push(lua_State *L, const char *kind, const char *msg, int retryable);
-/* Same with a message of explicit length. */
+/* Same with a message of explicit length. Both capture the Lua stack of L
+** (the running function first; none when no function of L runs). */
 void wp_err_pushl(lua_State *L, const char *kind, const char *msg, size_t len,
                   int retryable);
+/* Same without a stack: an error that was made elsewhere (decoded from a
+** message), where L's stack says nothing about it. */
+void wp_err_pushl_nostack(lua_State *L, const char *kind, const char *msg, size_t len,
+                          int retryable);
+/* Pushes errors.call_stack's value for the value at idx: a table {thread,
+** frames = {{level, source, line, name, type}, ...}} for an error object
+** with a captured stack, else nil (spec 10 §7.1). May raise a memory
+** error. */
+void wp_err_push_call_stack(lua_State *L, int idx);
 /* Pushes nil and a new error object: the usual `return nil, err` (returns 2). */
 int wp_err_return(lua_State *L, const char *kind, const char *msg);
 /* Returns 1 if the value at idx is an error object. */
