@@ -104,6 +104,112 @@ local function main()
         t.eq(errors.is(errors.wrap(e, "c"), errors.NOT_FOUND), true, "wrapped error")
     end)
 
+    t.test("wrap and is: argument types (spec 10 §7.2)", function()
+        t.raises(nil, "wrap(nil, ctx)", errors.wrap, nil, "ctx")
+        t.raises(nil, "wrap(table, ctx)", errors.wrap, {}, "ctx")
+        t.raises(nil, "wrap(e, nil)", errors.wrap, errors.new("x"), nil)
+        t.raises(nil, "wrap(e, number)", errors.wrap, errors.new("x"), 5)
+        t.raises(nil, "wrap(e)", errors.wrap, errors.new("x"))
+        t.raises(nil, "is(e, nil)", errors.is, errors.new("x"), nil)
+        t.raises(nil, "is(e, table)", errors.is, errors.new("x"), {})
+        t.raises(nil, "is(e)", errors.is, errors.new("x"))
+        t.eq(errors.is(errors.new("x"), ""), true, "is(e, ''): unknown kind")
+        t.eq(errors.is(errors.new({ message = "x", kind = errors.INVALID }), ""), false,
+            "is(e, ''): a known kind")
+        t.eq(errors.is("x", ""), false, "is(string, '')")
+    end)
+
+    -- Frames of a captured stack, checked field by field; returns the
+    -- frames.
+    local function frames_of(cs, what)
+        t.eq(type(cs), "table", what .. ": a table")
+        t.eq(type(cs.thread), "string", what .. ": thread")
+        t.check(#cs.thread > 0, what .. ": thread not empty")
+        t.eq(type(cs.frames), "table", what .. ": frames")
+        t.check(#cs.frames >= 1, what .. ": at least one frame")
+        for i, f in ipairs(cs.frames) do
+            local w = what .. ": frame " .. i
+            t.eq(f.level, i - 1, w .. " level")
+            t.eq(math.type(f.line), "integer", w .. " line")
+            t.eq(type(f.source), "string", w .. " source")
+            t.eq(type(f.name), "string", w .. " name")
+            t.check(f.type == "Lua" or f.type == "main" or f.type == "C", w .. " type " ..
+                tostring(f.type))
+            if f.type == "C" then t.eq(f.line, -1, w .. " C line") end
+        end
+        return cs.frames
+    end
+
+    -- The frame of Lua function `name` in test.lua, or nil.
+    local function find_frame(frames, name)
+        for _, f in ipairs(frames) do
+            if f.name == name and f.type == "Lua" and string.find(f.source, "test", 1, true) then
+                return f
+            end
+        end
+    end
+
+    t.test("call_stack (spec 10 §7.1)", function()
+        -- (no tail calls below: a tail call leaves no frame of its caller)
+        local function make_error()
+            local r = errors.new("deep")
+            return r
+        end
+        local e = make_error()
+        local frames = frames_of(errors.call_stack(e), "new")
+        t.eq(frames[1].type, "C", "the first frame is errors.new itself")
+        t.eq(frames[1].name, "new", "named new")
+        local mf = find_frame(frames, "make_error")
+        t.check(mf ~= nil, "the frame of make_error is there")
+        t.eq(mf.level, 1, "make_error called errors.new")
+        t.check(mf.line > 0, "make_error's line")
+        -- the stack is the creation's, not the caller's of call_stack
+        local again = errors.call_stack(e)
+        t.check(again ~= errors.call_stack(e), "a fresh table per call")
+        t.eq(#again.frames, #frames, "the same frames each time")
+        -- wrap captures where it wraps
+        local function wrap_it(x)
+            local r = errors.wrap(x, "ctx")
+            return r
+        end
+        local wf = frames_of(errors.call_stack(wrap_it(e)), "wrap")
+        t.eq(wf[1].name, "wrap", "wrap's first frame")
+        t.check(find_frame(wf, "wrap_it") ~= nil, "wrap_it's frame")
+        t.eq(find_frame(wf, "make_error"), nil, "not the stack of the wrapped error")
+        -- an error a module function returns has the stack of its call
+        local _, te = time.after(0)
+        local tf = frames_of(errors.call_stack(te), "time.after error")
+        t.eq(tf[1].type, "C", "time.after's frame first")
+        -- a deep recursion keeps a bounded number of frames
+        local function deep(n)
+            if n == 0 then
+                local r = errors.new("bottom")
+                return r
+            end
+            local r = deep(n - 1)
+            return r
+        end
+        local df = frames_of(errors.call_stack(deep(200)), "deep")
+        t.check(#df < 200, "bounded frames: " .. #df)
+        -- a coroutine's error: its thread's stack
+        local co = coroutine.create(function() return errors.new("in co") end)
+        local ok, ce = coroutine.resume(co)
+        t.eq(ok, true, "resume")
+        local cs = errors.call_stack(ce)
+        frames_of(cs, "coroutine")
+        t.check(cs.thread ~= errors.call_stack(e).thread, "another thread")
+        -- nil for non-errors
+        t.eq(errors.call_stack("text"), nil, "a string")
+        t.eq(errors.call_stack(nil), nil, "nil")
+        t.eq(errors.call_stack({}), nil, "a table")
+        t.eq(errors.call_stack(), nil, "no argument")
+        -- nil for an error that arrived from another process
+        assert(process.send(process.pid(), "err", e))
+        local got = t.expect_msg("err"):payload():data()
+        t.errkind(got, "", "deep", "copied error")
+        t.eq(errors.call_stack(got), nil, "a copied error carries no stack")
+    end)
+
     t.test("methods: stack", function()
         local e = errors.new("stack me")
         t.eq(type(e:stack()), "string", "stack is a string")
