@@ -585,6 +585,7 @@ static int cmd_run(struct opts *o) {
     CLUSTER = wp_cluster_join(&cluster_cfg, err, sizeof err);
     if (!CLUSTER) die("%s", err);
     if (wp_rt_set_node(rt, cluster_cfg.name)) die("out of memory");
+    rt->node_addr = wp_cluster_addr(CLUSTER);
   }
 
   /* runtime */

@@ -67,6 +67,7 @@ struct wp_cluster {
   char bucket[2 * WP_CLUSTER_NAME_MAX]; /* <prefix>_nodes, for messages */
   int64_t heartbeat_ns, down_after_ns;
   uint64_t incarnation;
+  char addr[256]; /* URL of the NATS server joined through ("" unknown) */
   char value[256]; /* the entry this node writes */
   int vlen;
   uint64_t rev; /* our entry's last revision (the heartbeat thread's once joined) */
@@ -524,6 +525,10 @@ struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *er
     goto fail;
   }
   c->has_thread = 1;
+  /* The server this node joined through: all a node can say of its own
+  ** address while it listens for no peer itself (issue 13 item 9). */
+  if (natsConnection_GetConnectedUrl(c->nats.nc, c->addr, sizeof c->addr) != NATS_OK)
+    c->addr[0] = '\0';
   wp_logf(WP_LOG_INFO, "cluster: node %s joined as incarnation %" PRIu64 " (NATS at %s)",
           c->name, c->incarnation, c->nats.urls);
   return c;
@@ -533,6 +538,8 @@ fail:
 }
 
 uint64_t wp_cluster_incarnation(const struct wp_cluster *c) { return c->incarnation; }
+
+const char *wp_cluster_addr(const struct wp_cluster *c) { return c->addr; }
 
 void wp_cluster_leave(struct wp_cluster *c) {
   if (!c) return;

@@ -53,6 +53,10 @@ struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *er
 /* The node's incarnation: 1 for the name's first life, one more for each
 ** later one (kept in NATS across lives, including graceful ones). */
 uint64_t wp_cluster_incarnation(const struct wp_cluster *c);
+/* The URL of the NATS server the node joined through, taken at join
+** (libnats may reconnect elsewhere later); "" when libnats did not say.
+** Valid until wp_cluster_leave. */
+const char *wp_cluster_addr(const struct wp_cluster *c);
 /* Leaves gracefully: stops renewing, deletes the node's entry (if still its
 ** own) so the name is free at once, closes the connection and tears libnats
 ** down. Frees c. */

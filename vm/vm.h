@@ -380,6 +380,9 @@ struct wp_rt {
   ** carry it (spec 08 §2), and a pid naming another node is not local. */
   const char *node;
   size_t node_len;
+  /* system.node.addr() on a clustered node (borrowed, set with node by the
+  ** command line): the URL of its NATS server; NULL or "" when unknown */
+  const char *node_addr;
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
 };
 
