@@ -12,6 +12,7 @@ static const struct {
             {"errors", &wp_lib_errors, NULL},   {"payload", &wp_lib_payload, NULL},
             {"funcs", &wp_lib_funcs, NULL},     {"logger", NULL, wp_open_logger},
             {"json", NULL, wp_open_json},       {"uuid", &wp_lib_uuid, NULL},
+            {"system", &wp_lib_system, NULL},
             {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
