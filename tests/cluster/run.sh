@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cluster boot tests against a real nats-server (issue 13: joining,
 # refusing a live name, taking over a dead one, leaving, pids, bad
-# configuration).
+# configuration, the system module standalone and clustered).
 #
 #   tests/cluster/run.sh WIPPY_BINARY
 #
@@ -171,17 +171,38 @@ FAST=(--set cluster.heartbeat=100ms --set cluster.down_after=500ms)
 
 # ---- cases ----
 
-# Clustering off: no NATS, pids as ever (no node part, 5 digits).
+# expect_system KEY LINE...: the node's output holds each LINE whole.
+expect_system() {
+    local key=$1 line
+    shift
+    for line in "$@"; do
+        grep -qxF -- "$line" "${NODE_DIR[$key]}/out" || fail "$key: no line: $line"
+    done
+}
+
+# system_os KEY: system.process.pid/hostname/cwd as the shell sees the
+# node (started with exec: the subshell's pid is wippy's).
+system_os() {
+    expect_system "$1" "system os ${NODE_PID[$1]} $(hostname)" \
+        "system cwd $(cd "${NODE_DIR[$1]}" && pwd -P)"
+}
+
+# Clustering off: no NATS, pids as ever (no node part, 5 digits); the
+# system module describes a standalone node.
 start_node off
 if wait_ready off 30; then
     grep -qE '^pid \{app:terminal\|0x[0-9a-f]{5}\}$' "$TMPROOT/off/out" ||
         fail "standalone pid has a node part or a seeded counter"
+    expect_system off "system id local size 1 role non-member leader []" \
+        "system addr nil Internal local node address not available" \
+        "system members 1 local true nil"
+    system_os off
     stop_node off
     [ "$WAIT_RC" -eq 0 ] || fail "standalone node exited $WAIT_RC"
 else
     fail "standalone node not ready"
 fi
-report "clustering off: pids without a node part"
+report "clustering off: pids without a node part; system describes a standalone node"
 
 # Two nodes join: a by flags, b by .wippy.yaml; each one's pids carry its name.
 app_dir "$TMPROOT/b1" "cluster:
@@ -204,6 +225,20 @@ else
     fail "nodes a and b not both ready"
 fi
 report "two nodes join (--node/--cluster and .wippy.yaml); their pids carry their names"
+
+# The system module on a clustered node: its name, a cluster of itself
+# alone (the runtime is not told of other members yet), the NATS URL as
+# its address; the OS rows as standalone.
+if [ -n "${NODE_PID[a1]:-}" ] && [ -n "${NODE_PID[b1]:-}" ]; then
+    expect_system a1 "system id a size 1 role member leader []" \
+        "system addr $URL " "system members 1 a true $URL"
+    expect_system b1 "system id b size 1 role member leader []"
+    system_os a1
+    system_os b1
+else
+    fail "nodes a and b are not running"
+fi
+report "system on a clustered node: node.id the name, cluster.size 1, addr the NATS URL"
 
 # A third start with a live node's name fails at boot, naming the name.
 boot_fails dup 30 --node a --cluster "$URL"

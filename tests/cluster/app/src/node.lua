@@ -1,5 +1,6 @@
 -- The process a test node runs on its terminal host (tests/cluster/run.sh).
--- Prints its pid and a child's pid, tries every call that resolves a
+-- Prints its pid and a child's pid, what the system module says of the
+-- node, the cluster and the OS process, tries every call that resolves a
 -- destination on the pid given as argument (one of another node), prints
 -- "ready" and holds the node until a line arrives on stdin or stdin ends
 -- (a SIGTERM also ends the read).
@@ -15,6 +16,16 @@ return { main = function(remote)
     local child = assert(process.spawn("app:child", "app:processes"))
     io.print("pid " .. process.pid())
     io.print("child " .. child)
+    local addr, aerr = system.node.addr()
+    local members = system.cluster.members()
+    io.print("system id " .. system.node.id() .. " size " .. system.cluster.size() ..
+        " role " .. system.node.role() .. " leader [" .. system.cluster.leader() .. "]")
+    io.print("system addr " .. tostring(addr) .. " " .. (aerr and aerr:kind() .. " " ..
+        aerr:message() or ""))
+    io.print("system members " .. #members .. " " .. members[1].id .. " " ..
+        tostring(members[1].is_local) .. " " .. tostring(members[1].addr))
+    io.print("system os " .. system.process.pid() .. " " .. system.process.hostname())
+    io.print("system cwd " .. system.process.cwd())
     if remote then
         show("send", process.send(remote, "hello", 1))
         show("cancel", process.cancel(remote, "bye"))
