@@ -12,7 +12,7 @@ static const struct {
             {"errors", &wp_lib_errors, NULL},   {"payload", &wp_lib_payload, NULL},
             {"funcs", &wp_lib_funcs, NULL},     {"logger", NULL, wp_open_logger},
             {"json", NULL, wp_open_json},       {"uuid", &wp_lib_uuid, NULL},
-            {NULL, NULL, NULL}};
+            {"registry", &wp_lib_registry, NULL}, {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
   for (int i = 0; mods[i].name; i++) {
