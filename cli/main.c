@@ -207,8 +207,36 @@ static struct wp_rt RT;
 /* The application: its entries and .wippy.yaml (with --set applied). */
 static struct wp_entries ENTRIES;
 static struct wp_node *CONFIG;
+/* The entries as the registry module reads them (rt->regview). */
+static struct wp_regview REGVIEW;
 static sigset_t g_sigs;
 static _Atomic int g_signals;
+
+static int regentry_cmp(const void *a, const void *b) {
+  return strcmp(((const struct wp_regentry *)a)->id, ((const struct wp_regentry *)b)->id);
+}
+
+/* Fills REGVIEW from ENTRIES (final: loaded and overridden) and hands it to
+** rt. It borrows the entries' strings and trees, which live until exit. An
+** entry whose data map is empty has no data (spec 10 §1.1: `data` absent). */
+static void regview_build(struct wp_rt *rt) {
+  if (ENTRIES.n == 0) return;
+  struct wp_regentry *v = wp_calloc(ENTRIES.n, sizeof *v);
+  if (!v) die("out of memory");
+  for (size_t i = 0; i < ENTRIES.n; i++) {
+    const struct wp_entry *e = ENTRIES.v[i];
+    v[i].id = e->id;
+    v[i].nslen = strlen(e->ns);
+    v[i].kind = e->kind;
+    v[i].meta = e->meta;
+    int has_data = e->data && e->data->type == WP_NODE_MAP && e->data->u.map.n > 0;
+    v[i].data = has_data ? e->data : NULL;
+  }
+  qsort(v, ENTRIES.n, sizeof *v, regentry_cmp);
+  REGVIEW.v = v;
+  REGVIEW.n = ENTRIES.n;
+  rt->regview = &REGVIEW;
+}
 
 static void *signal_main(void *arg) {
   (void)arg;
@@ -558,6 +586,7 @@ static int cmd_run(struct opts *o) {
   for (int i = 0; i < o->noverrides; i++)
     if (wp_config_override_arg(&ENTRIES, o->overrides[i], err, sizeof err)) die("%s", err);
   if (is_list) return cmd_list(rt);
+  regview_build(rt);
   wp_modules_init(rt); /* before compiling: wp_code_scan asks it for modules */
   if (wp_codes_build(rt, &ENTRIES, err, sizeof err)) die("%s", err);
   for (size_t i = 0; i < ENTRIES.n; i++) {
@@ -706,6 +735,7 @@ static int cmd_run(struct opts *o) {
   wp_code_free_all(rt);
   wp_rt_free_node(rt);
   free(g_url_text);
+  wp_free((void *)REGVIEW.v);
   wp_entries_free(&ENTRIES);
   wp_node_free(CONFIG);
   fflush(NULL);

@@ -330,11 +330,10 @@ int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
   return spawn_finish(rt, NULL, vp, id, 0, child, kind, msg);
 }
 
-/* Pushes a value tree as a Lua value. May raise (memory, stack): called
-** under lua_pcall. The recursion is as deep as the tree, which its builder
+/* The recursion is as deep as the tree, which its builder
 ** bounds (WP_YAML_MAX_DEPTH for a loaded file); each level makes room for
 ** its table and one child. */
-static void push_node(lua_State *L, const struct wp_node *n) {
+void wp_rt_push_node(lua_State *L, const struct wp_node *n) {
   luaL_checkstack(L, 2, "input nested too deeply");
   switch (n ? n->type : WP_NODE_NULL) {
     case WP_NODE_BOOL: lua_pushboolean(L, n->u.b); break;
@@ -344,14 +343,14 @@ static void push_node(lua_State *L, const struct wp_node *n) {
     case WP_NODE_SEQ:
       lua_createtable(L, (int)n->u.seq.n, 0);
       for (size_t i = 0; i < n->u.seq.n; i++) {
-        push_node(L, n->u.seq.items[i]);
+        wp_rt_push_node(L, n->u.seq.items[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
       }
       break;
     case WP_NODE_MAP:
       lua_createtable(L, 0, (int)n->u.map.n);
       for (size_t i = 0; i < n->u.map.n; i++) {
-        push_node(L, n->u.map.vals[i]);
+        wp_rt_push_node(L, n->u.map.vals[i]);
         lua_setfield(L, -2, n->u.map.keys[i]);
       }
       break;
@@ -365,7 +364,7 @@ static int push_items(lua_State *L) {
   lua_settop(L, 0);
   if (seq->u.seq.n > INT_MAX / 2) return luaL_error(L, "too many arguments");
   luaL_checkstack(L, (int)seq->u.seq.n + 1, "too many arguments");
-  for (size_t i = 0; i < seq->u.seq.n; i++) push_node(L, seq->u.seq.items[i]);
+  for (size_t i = 0; i < seq->u.seq.n; i++) wp_rt_push_node(L, seq->u.seq.items[i]);
   return (int)seq->u.seq.n;
 }
 

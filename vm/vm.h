@@ -336,6 +336,26 @@ int wp_vm_has_user(struct wp_vmproc *vp, struct wp_listener *l);
 /* Offers pending messages to whichever channels now have receivers. */
 void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp);
 
+/* ---- the entry registry, as the Lua runtime sees it ---- */
+
+/* A read-only view of the application's entries (spec 10 §1) in plain
+** types, so the Lua side never sees app/'s structures. cli/ builds it once
+** the entries are loaded and overridden, before any process runs, and
+** neither it nor the trees it points to change until every process has
+** ended: readers on any worker thread need no lock. */
+struct wp_regentry {
+  const char *id;             /* "ns:name" */
+  size_t nslen;               /* bytes of the namespace: id[nslen] == ':' */
+  const char *kind;
+  const struct wp_node *meta; /* MAP (file meta merged in), or NULL */
+  const struct wp_node *data; /* MAP of the element's other keys, or NULL */
+};
+
+struct wp_regview {
+  const struct wp_regentry *v; /* sorted by id, bytewise (strcmp) */
+  size_t n;
+};
+
 /* ---- the runtime ---- */
 
 struct wp_rt {
@@ -384,6 +404,8 @@ struct wp_rt {
   ** command line): the URL of its NATS server; NULL or "" when unknown */
   const char *node_addr;
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
+  /* The entries, for the registry module; NULL: none were loaded. */
+  const struct wp_regview *regview;
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
@@ -404,6 +426,10 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
 int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
                         const struct wp_buf *args, struct wp_service *svc,
                         struct wp_proc **child, const char **kind, const char **msg);
+/* Pushes a value tree (borrowed) as a fresh Lua value: maps and sequences
+** become new tables, NULL (or a null node) nil. May raise (memory, a tree
+** nested deeper than the C stack allows): call it under a protected call. */
+void wp_rt_push_node(lua_State *L, const struct wp_node *n);
 /* Encodes the items of a SEQ value tree (borrowed) as spawn arguments,
 ** appended to out. 0, or -1 with the reason in err. */
 int wp_rt_args_from_node(const struct wp_node *seq, struct wp_buf *out, char *err,
