@@ -531,6 +531,15 @@ static void interrupt_running(struct wp_sched *s, struct worker *only,
   pthread_mutex_unlock(&s->spare_lock);
 }
 
+uint64_t wp_sched_run_start(void) {
+  struct worker *w = tls_worker;
+  if (!w) return 0;
+  pthread_spin_lock(&w->lock);
+  uint64_t t = w->current ? w->run_start : 0;
+  pthread_spin_unlock(&w->lock);
+  return t;
+}
+
 void wp_sched_preempt(struct wp_proc *p) {
   struct wp_sched *s = p->sched;
   if (!s) return;

@@ -73,6 +73,11 @@ struct wp_names *wp_sched_names(struct wp_sched *s);
 ** wp_sched_start. */
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns);
 
+/* The monotonic time (wp_clock_ns) at which the calling worker thread
+** started the run it is in, the time the preemption watchdog measures a
+** slice from; 0 on a thread that is not running a process. */
+uint64_t wp_sched_run_start(void);
+
 /* Asks the VM to make p yield soon if it is running (ops->preempt, then
 ** ops->interrupt on the thread running it); any thread holding a reference
 ** to p and no spinlock. Used by kills. */
