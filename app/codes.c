@@ -26,7 +26,7 @@
 static const char *const known_modules[] = {"io", "time", "logger", "process", "channel",
                                             "payload", "errors", "coroutine", "string",
                                             "table", "math", "os", "funcs", "json", "uuid",
-                                            "system", "registry", NULL};
+                                            "system", "registry", "env", NULL};
 
 static int is_known_module(const char *m) {
   for (int i = 0; known_modules[i]; i++)

@@ -229,6 +229,8 @@ static void regview_build(struct wp_rt *rt) {
     v[i].nslen = strlen(e->ns);
     v[i].kind = e->kind;
     v[i].meta = e->meta;
+    v[i].file = e->file;
+    v[i].line = e->line;
     int has_data = e->data && e->data->type == WP_NODE_MAP && e->data->u.map.n > 0;
     v[i].data = has_data ? e->data : NULL;
   }
@@ -343,7 +345,8 @@ static int cmd_list(struct wp_rt *rt) {
 
 static const char *const known_kinds[] = {"process.lua", "function.lua", "library.lua",
                                           "process.host", "terminal.host", "process.service",
-                                          NULL};
+                                          "env.variable", "env.storage.os", "env.storage.static",
+                                          "env.storage.memory", "env.storage.router", NULL};
 
 static int known_kind(const char *k) {
   for (int i = 0; known_kinds[i]; i++)
@@ -587,6 +590,7 @@ static int cmd_run(struct opts *o) {
     if (wp_config_override_arg(&ENTRIES, o->overrides[i], err, sizeof err)) die("%s", err);
   if (is_list) return cmd_list(rt);
   regview_build(rt);
+  if (wp_env_init(rt, err, sizeof err)) die("%s", err);
   wp_modules_init(rt); /* before compiling: wp_code_scan asks it for modules */
   if (wp_codes_build(rt, &ENTRIES, err, sizeof err)) die("%s", err);
   for (size_t i = 0; i < ENTRIES.n; i++) {
@@ -735,6 +739,7 @@ static int cmd_run(struct opts *o) {
   wp_code_free_all(rt);
   wp_rt_free_node(rt);
   free(g_url_text);
+  wp_env_free(rt);
   wp_free((void *)REGVIEW.v);
   wp_entries_free(&ENTRIES);
   wp_node_free(CONFIG);

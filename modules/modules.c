@@ -13,7 +13,8 @@ static const struct {
             {"funcs", &wp_lib_funcs, NULL},     {"logger", NULL, wp_open_logger},
             {"json", NULL, wp_open_json},       {"uuid", &wp_lib_uuid, NULL},
             {"system", &wp_lib_system, NULL},
-            {"registry", &wp_lib_registry, NULL}, {NULL, NULL, NULL}};
+            {"registry", &wp_lib_registry, NULL}, {"env", &wp_lib_env, NULL},
+            {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
   for (int i = 0; mods[i].name; i++) {

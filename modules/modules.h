@@ -14,13 +14,21 @@ void wp_modules_init(struct wp_rt *rt);
 /* Modules are lazy library tables (vm/lazylib.h) ... */
 extern const struct wp_libdef wp_lib_process, wp_lib_channel, wp_lib_time, wp_lib_io,
     wp_lib_errors, wp_lib_payload, wp_lib_funcs, wp_lib_uuid, wp_lib_system,
-    wp_lib_registry;
+    wp_lib_registry, wp_lib_env;
 /* ... or built by an opener that pushes the module value. */
 int wp_open_logger(lua_State *L);
 /* The subscribe/unsubscribe globals (process.c). */
 int wp_process_subscribe(lua_State *L);
 int wp_process_unsubscribe(lua_State *L);
 int wp_open_json(lua_State *L);
+
+/* The env module's variables and storages (env.c). wp_env_init builds them
+** from rt->regview (set it first) into rt->env, before any process runs;
+** 0, or -1 with "FILE:LINE: ..." in err for an entry it cannot use (a
+** variable without a known storage, a bad or duplicate public name, a bad
+** storage). wp_env_free frees them once no process runs. */
+int wp_env_init(struct wp_rt *rt, char *err, size_t errlen);
+void wp_env_free(struct wp_rt *rt);
 
 /* Time objects (timeobj.c). Pushes a Time for a wall-clock time in ns since
 ** the Unix epoch, in the local zone. */

@@ -32,6 +32,7 @@
 struct wp_rt;
 struct wp_vmproc;
 struct wp_chan;
+struct wp_env; /* modules/env.c's variables and storages: opaque here */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -349,6 +350,8 @@ struct wp_regentry {
   const char *kind;
   const struct wp_node *meta; /* MAP (file meta merged in), or NULL */
   const struct wp_node *data; /* MAP of the element's other keys, or NULL */
+  const char *file;           /* its definition file and line, for messages */
+  int line;
 };
 
 struct wp_regview {
@@ -406,6 +409,9 @@ struct wp_rt {
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
   /* The entries, for the registry module; NULL: none were loaded. */
   const struct wp_regview *regview;
+  /* The env module's variables and storages (modules/env.c), built from
+  ** regview at boot; NULL: none declared. */
+  struct wp_env *env;
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)

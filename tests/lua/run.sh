@@ -37,6 +37,9 @@
 #   * `command`: words replacing `-x app:test`, e.g. a named command and its
 #     arguments (`mycmd alpha beta`), so the run is `wippy run FLAGS WORDS`;
 #   * `stdin`: a file fed to the run's stdin instead of /dev/null;
+#   * `env`: NAME=VALUE lines (empty lines and lines starting with '#'
+#     skipped; VALUE may be empty) added to the environment of `wippy run`
+#     (through env(1)), for apps that read the OS environment;
 #   * `expect_stdout`: like `expect_stderr`, for stdout.
 # A CASE holding a '/' names a case directory anywhere (tests/lua/harness/
 # holds cases this script must fail: harness/check.sh runs them).
@@ -120,9 +123,16 @@ for name in "${cases[@]}"; do
     if [ -f "$src/stdin" ]; then
         input="$src/stdin"
     fi
+    envs=()
+    if [ -f "$src/env" ]; then
+        while IFS= read -r line || [ -n "$line" ]; do
+            case $line in '' | '#'*) continue ;; esac
+            envs+=("$line")
+        done <"$src/env"
+    fi
     start=$(date +%s)
     # (the subshell's own stderr only carries bash's "Killed" notices)
-    (cd "$work" && timeout -k 5 "$limit" "$WIPPY" run ${flags[@]+"${flags[@]}"} \
+    (cd "$work" && env ${envs[@]+"${envs[@]}"} timeout -k 5 "$limit" "$WIPPY" run ${flags[@]+"${flags[@]}"} \
         "${entry[@]}" <"$input" >stdout 2>stderr) 2>/dev/null
     rc=$?
     elapsed=$(( $(date +%s) - start ))
