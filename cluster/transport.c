@@ -309,7 +309,8 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   pthread_mutex_lock(&t->lock);
   struct member *m = t->stop ? NULL : member_find(t, f->node, f->node_len, 0);
   uint64_t inc = m ? atomic_load_explicit(&m->inc, memory_order_relaxed) : 0;
-  if (!inc || now - m->seen_ns > (uint64_t)t->down_after_ns) {
+  /* seen_ns may be after now: a batch from the node came in meanwhile */
+  if (!inc || (now > m->seen_ns && now - m->seen_ns > (uint64_t)t->down_after_ns)) {
     pthread_mutex_unlock(&t->lock);
     wp_free(fr);
     return WP_CLUSTER_DOWN;
