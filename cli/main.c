@@ -437,6 +437,49 @@ static char *g_url_text; /* --cluster's or cluster.nats.url's text, split at com
 static char g_node_text[64]; /* a node name the configuration gave as a number */
 static char g_hostname[256];
 
+/* The transport's two ends in the runtime. Out: rt->remote_send, called
+** by a process's send or cancel to a pid of another node, queues a frame
+** on the cluster (never waits). In: the cluster's subscription thread
+** hands each frame here; a pid of this node gets it as a local send or
+** cancel from the remote sender (no Lua state is touched). */
+static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t node_len,
+                       const char *from, size_t from_len, const char *dest, size_t dest_len,
+                       const char *topic, size_t topic_len, const void *payload, size_t len,
+                       size_t *size, size_t *limit) {
+  (void)rt;
+  struct wp_cluster_frame f = {kind,     node,     node_len,  from,    dest, topic,
+                               from_len, dest_len, topic_len, payload, len};
+  switch (wp_cluster_send(CLUSTER, &f, size, limit)) {
+    case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
+    case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;
+    case WP_CLUSTER_TOO_LARGE: return WP_RT_REMOTE_TOO_LARGE;
+    default: return WP_RT_REMOTE_NOMEM;
+  }
+}
+
+static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
+  struct wp_rt *rt = ctx;
+  const char *kind, *err;
+  if (!wp_pid_parse(f->dest, f->dest_len)) return -1; /* frames carry pids, not names */
+  struct wp_proc *p = wp_rt_resolve(rt, f->dest, f->dest_len, &kind, &err);
+  if (!p) return -1;
+  struct wp_host *h = p->host;
+  struct wp_msg *m = NULL;
+  if (!atomic_load(&h->stopping) || f->kind == WP_MSG_CANCEL) {
+    if (f->kind == WP_MSG_CANCEL) {
+      m = wp_msg_new_sys(WP_MSG_CANCEL, f->from, f->from_len, f->topic, f->topic_len, NULL, 0,
+                         NULL, 0);
+      if (m) m->at = wp_wall_ns() / 1000000000;
+    } else {
+      m = wp_msg_new(WP_MSG_USER, f->from, f->from_len, f->topic, f->topic_len, f->payload,
+                     f->len);
+    }
+  }
+  if (m) wp_proc_deliver(p, m);
+  wp_proc_release(p);
+  return m ? 0 : -1;
+}
+
 /* Where a configuration value came from, for messages. */
 static void config_where(const struct wp_node *n, const char *file, const char *key, char *buf,
                          size_t len) {
@@ -632,6 +675,10 @@ static int cmd_run(struct opts *o) {
   ** incarnations, none repeating an earlier life's (spec 08 §3: 16 digits). */
   if (CLUSTER)
     wp_ptab_seed_counter(wp_sched_ptab(rt->sched), wp_cluster_incarnation(CLUSTER) << 36);
+  if (CLUSTER) { /* before any process runs: the pids of other nodes go there */
+    if (wp_cluster_start_transport(CLUSTER, remote_deliver, rt, err, sizeof err)) die("%s", err);
+    rt->remote_send = remote_send;
+  }
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_main, NULL);
   pthread_detach(sigthr);
@@ -731,6 +778,9 @@ static int cmd_run(struct opts *o) {
   }
 #endif
   wp_logf(WP_LOG_INFO, "stopped");
+  /* what processes sent to other nodes goes out; nothing is delivered
+  ** here any more */
+  wp_cluster_stop_transport(CLUSTER);
   wp_terminal_stop();
   wp_sched_stop(rt->sched);
   wp_cluster_leave(CLUSTER); /* no process runs: the name is free at once */

@@ -50,6 +50,7 @@
 #include "duration.h"
 #include "log.h"
 #include "nats_conn.h"
+#include "transport.h"
 
 /* Attempts at a compare-and-swap that others keep winning: only nodes
 ** starting under the same name at the same moment lose this many. */
@@ -64,6 +65,8 @@ struct wp_cluster {
   kvStore *nodes; /* <prefix>_nodes */
   kvStore *incs;  /* <prefix>_incarnations */
   char name[WP_CLUSTER_NAME_MAX + 1];
+  char prefix[WP_CLUSTER_NAME_MAX + 1];
+  struct wp_transport *tr; /* once started (transport.c) */
   char bucket[2 * WP_CLUSTER_NAME_MAX]; /* <prefix>_nodes, for messages */
   int64_t heartbeat_ns, down_after_ns;
   uint64_t incarnation;
@@ -509,6 +512,7 @@ struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *er
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&c->lock, NULL);
   snprintf(c->name, sizeof c->name, "%s", cfg->name);
+  snprintf(c->prefix, sizeof c->prefix, "%s", cfg->prefix);
   snprintf(c->bucket, sizeof c->bucket, "%s_nodes", cfg->prefix);
   c->heartbeat_ns = cfg->heartbeat_ns;
   c->down_after_ns = cfg->down_after_ns;
@@ -541,8 +545,34 @@ uint64_t wp_cluster_incarnation(const struct wp_cluster *c) { return c->incarnat
 
 const char *wp_cluster_addr(const struct wp_cluster *c) { return c->addr; }
 
+int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
+                               char *err, size_t errlen) {
+  c->tr = wp_transport_start(&c->nats, c->nodes, c->prefix, c->name, c->incarnation,
+                             c->down_after_ns, deliver, ctx, err, errlen);
+  return c->tr ? 0 : -1;
+}
+
+int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, size_t *size,
+                    size_t *limit) {
+  return c->tr ? wp_transport_send(c->tr, f, size, limit) : WP_CLUSTER_DOWN;
+}
+
+void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s) {
+  if (c->tr)
+    wp_transport_stats(c->tr, s);
+  else
+    memset(s, 0, sizeof *s);
+}
+
+void wp_cluster_stop_transport(struct wp_cluster *c) {
+  if (!c || !c->tr) return;
+  wp_transport_stop(c->tr);
+  c->tr = NULL;
+}
+
 void wp_cluster_leave(struct wp_cluster *c) {
   if (!c) return;
+  wp_cluster_stop_transport(c);
   if (c->has_thread) {
     pthread_mutex_lock(&c->lock);
     c->stop = 1;

@@ -6,7 +6,8 @@
 **
 ** What a node does today: it joins (claims its name in the membership
 ** bucket, under a new incarnation), keeps its entry alive from a thread of
-** its own, and leaves. Messages between nodes are later work.
+** its own, carries `send` and `cancel` to processes of other live nodes
+** (transport.c), and leaves.
 */
 #ifndef WP_CLUSTER_H
 #define WP_CLUSTER_H
@@ -57,6 +58,53 @@ uint64_t wp_cluster_incarnation(const struct wp_cluster *c);
 ** (libnats may reconnect elsewhere later); "" when libnats did not say.
 ** Valid until wp_cluster_leave. */
 const char *wp_cluster_addr(const struct wp_cluster *c);
+/* ---- the transport (transport.c) ---- */
+
+/* One message between nodes: a send (WP_MSG_USER of sched/msg.h: topic and
+** the codec's bytes, copied as they are) or a cancel (WP_MSG_CANCEL: the
+** topic is the reason). Every pointer is borrowed for the call. */
+struct wp_cluster_frame {
+  uint32_t kind;
+  const char *node; /* sending: the destination node; delivered: the source */
+  size_t node_len;
+  const char *from, *dest, *topic;
+  size_t from_len, dest_len, topic_len;
+  const void *payload;
+  size_t len;
+};
+/* Delivers a frame that came from another node to a local process, on a
+** libnats thread (so: no Lua state, only sched/'s delivery). 0, or -1 when
+** no such process lives here (the frame is then dropped and counted). */
+typedef int (*wp_cluster_deliver_fn)(void *ctx, const struct wp_cluster_frame *f);
+/* Starts the transport of a joined node: the member view (a watch of the
+** membership bucket, synced before this returns), the subscription on the
+** node's subject and the sender thread. deliver and ctx live until
+** wp_cluster_stop_transport. 0, or -1 with a message in err. */
+int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
+                               char *err, size_t errlen);
+enum { WP_CLUSTER_SENT = 0, WP_CLUSTER_DOWN, WP_CLUSTER_TOO_LARGE, WP_CLUSTER_NOMEM };
+/* Queues f for its node and returns at once (any thread; never waits on
+** NATS): WP_CLUSTER_SENT; WP_CLUSTER_DOWN when f->node is not a live
+** member (or the transport is stopped); WP_CLUSTER_TOO_LARGE with the
+** frame's size and the limit when it cannot fit one NATS message;
+** WP_CLUSTER_NOMEM. */
+int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, size_t *size,
+                    size_t *limit);
+/* What the transport counted so far. */
+struct wp_cluster_stats {
+  uint64_t frames_out, batches_out, bytes_out, frames_in, batches_in;
+  uint64_t dropped_no_process; /* frames for a pid that does not live here */
+  uint64_t dropped_stale;      /* frames of or for another incarnation */
+  uint64_t dropped_malformed;  /* batches that did not parse */
+  uint64_t publish_errors;     /* batches libnats refused */
+  uint64_t session_losses;     /* sequence gaps, disconnects, slow-consumer reports */
+};
+void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
+/* Stops the transport: publishes what is queued, flushes, drains the
+** subscription (no delivery runs after this) and ends the watch. Call it
+** once no process runs; idempotent. wp_cluster_leave calls it too. */
+void wp_cluster_stop_transport(struct wp_cluster *c);
+
 /* Leaves gracefully: stops renewing, deletes the node's entry (if still its
 ** own) so the name is free at once, closes the connection and tears libnats
 ** down. Frees c. */

@@ -12,7 +12,9 @@
 ** a log line, never an abort; the membership heartbeat (cluster.c) rides
 ** it out.
 **
-** libnats runs its callbacks on its own threads; they only log.
+** libnats runs its callbacks on its own threads; they log, and tell the
+** transport (transport.c) of every loss of the stream: a disconnect, a
+** reconnect and a slow-consumer report each may have lost messages.
 */
 #include "nats_conn.h"
 
@@ -43,10 +45,17 @@ const char *wp_nats_reason(natsStatus s, char *buf, size_t len) {
   return buf;
 }
 
+static void tell_loss(struct wp_nats *n, const char *why) {
+  wp_nats_loss_fn fn = atomic_load(&n->on_loss);
+  if (fn && !atomic_load(&n->closing)) fn(atomic_load(&n->loss_arg), why);
+}
+
 static void on_disconnected(natsConnection *nc, void *closure) {
   struct wp_nats *n = closure;
-  if (!atomic_load(&n->closing))
+  if (!atomic_load(&n->closing)) {
     wp_logf(WP_LOG_WARN, "cluster: node %s lost its connection to NATS; reconnecting", n->node);
+    tell_loss(n, "disconnected from NATS");
+  }
 }
 
 static void on_reconnected(natsConnection *nc, void *closure) {
@@ -54,11 +63,13 @@ static void on_reconnected(natsConnection *nc, void *closure) {
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof url);
   wp_logf(WP_LOG_INFO, "cluster: node %s reconnected to NATS at %s", n->node, url);
+  tell_loss(n, "reconnected to NATS");
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure) {
   struct wp_nats *n = closure;
   wp_logf(WP_LOG_ERROR, "cluster: node %s: NATS error: %s", n->node, natsStatus_GetText(s));
+  if (s == NATS_SLOW_CONSUMER) tell_loss(n, "slow consumer: NATS dropped messages");
 }
 
 /* The options for cfg; 0, or -1 with a message (opts then freed). */
@@ -77,6 +88,9 @@ static int make_options(struct wp_nats *n, const struct wp_cluster_config *cfg, 
   /* the user's order of servers, one try each at boot, then reconnecting
   ** without end */
   if ((s = natsOptions_SetNoRandomize(n->opts, true)) != NATS_OK ||
+      /* each publish is written at once: the transport batches itself and
+      ** publishes when its queue goes idle (no wait for libnats's flusher) */
+      (s = natsOptions_SetSendAsap(n->opts, true)) != NATS_OK ||
       (s = natsOptions_SetName(n->opts, name)) != NATS_OK ||
       (s = natsOptions_SetTimeout(n->opts, CONNECT_TIMEOUT_MS)) != NATS_OK ||
       (s = natsOptions_SetRetryOnFailedConnect(n->opts, false, NULL, NULL)) != NATS_OK ||

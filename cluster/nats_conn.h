@@ -12,6 +12,10 @@
 
 #include "cluster.h"
 
+/* Told of a loss of the connection's stream (a disconnect, a reconnect, a
+** slow-consumer report), on a libnats thread; why names it. */
+typedef void (*wp_nats_loss_fn)(void *arg, const char *why);
+
 struct wp_nats {
   natsOptions *opts;
   natsConnection *nc;
@@ -19,6 +23,9 @@ struct wp_nats {
   char urls[512]; /* the configured URLs, comma-separated, for messages */
   char node[WP_CLUSTER_NAME_MAX + 1]; /* for log lines of its callbacks */
   _Atomic int closing; /* a disconnection now is ours: not logged */
+  /* the transport's hook (transport.c), set once it runs, else NULL */
+  _Atomic(wp_nats_loss_fn) on_loss;
+  _Atomic(void *) loss_arg;
 };
 
 /* Connects n (zeroed by the caller; stays at a fixed address while

@@ -13,38 +13,68 @@
 
 static struct wp_vmproc *self(lua_State *L) { return wp_vm_self(L); }
 
+/* Pushes nil and the error of a pid of a node that is not connected. */
+static void push_node_down(lua_State *L, const char *dest, size_t len) {
+  size_t nl = 0;
+  const char *node = wp_pid_node(dest, len, &nl);
+  lua_pushnil(L);
+  lua_pushliteral(L, "node ");
+  lua_pushlstring(L, node, nl);
+  lua_pushliteral(L, " ");
+  lua_pushstring(L, wp_rt_node_down);
+  lua_concat(L, 4);
+  wp_err_push(L, WP_KIND_UNAVAILABLE, lua_tostring(L, -1), -1);
+  lua_remove(L, -2);
+}
+
 /* Resolves argument idx as a destination; on failure pushes nil, err and
 ** returns NULL (the caller returns 2), with *remote (may be NULL) set when
 ** the destination is a pid of another node. errkind_override replaces the
-** kind of a local failure. */
+** kind of a local failure. With `route` on a clustered node, a pid of
+** another node pushes nothing: the caller routes it (send_remote). */
 static struct wp_proc *resolve_arg(lua_State *L, int idx, const char *errkind_override,
-                                   int *remote) {
+                                   int *remote, int route) {
   size_t len;
   const char *dest = luaL_checklstring(L, idx, &len);
   const char *kind, *err;
-  struct wp_proc *p = wp_rt_resolve(self(L)->rt, dest, len, &kind, &err);
+  struct wp_rt *rt = self(L)->rt;
+  struct wp_proc *p = wp_rt_resolve(rt, dest, len, &kind, &err);
   if (remote) *remote = !p && err == wp_rt_node_down;
   if (p) return p;
-  lua_pushnil(L);
   if (err == wp_rt_node_down) {
     /* a pid of another node: the same error whatever the call */
-    size_t nl = 0;
-    const char *node = wp_pid_node(dest, len, &nl);
-    lua_pushliteral(L, "node ");
-    lua_pushlstring(L, node, nl);
-    lua_pushliteral(L, " ");
-    lua_pushstring(L, wp_rt_node_down);
-    lua_concat(L, 4);
-    wp_err_push(L, kind, lua_tostring(L, -1), -1);
-    lua_remove(L, -2);
+    if (!(route && rt->remote_send)) push_node_down(L, dest, len);
   } else if (err) {
+    lua_pushnil(L);
     wp_err_push(L, errkind_override ? errkind_override : kind, err, -1);
   } else {
+    lua_pushnil(L);
     lua_pushfstring(L, "could not resolve '%s' as PID or registered name", dest);
     wp_err_push(L, WP_KIND_NOT_FOUND, lua_tostring(L, -1), -1);
     lua_remove(L, -2);
   }
   return NULL;
+}
+
+/* Hands a send or cancel for argument 1, a pid of another node, to the
+** cluster (rt->remote_send), which queues it and returns at once. Pushes
+** the call's results and returns their number. */
+static int send_remote(lua_State *L, uint32_t kind, const char *topic, size_t tlen,
+                       const void *payload, size_t plen) {
+  size_t len, nl = 0, size = 0, limit = 0;
+  const char *dest = lua_tolstring(L, 1, &len);
+  const char *node = wp_pid_node(dest, len, &nl);
+  struct wp_vmproc *vp = self(L);
+  switch (vp->rt->remote_send(vp->rt, kind, node, nl, vp->p->pid, vp->p->pid_len, dest, len,
+                              topic, tlen, payload, plen, &size, &limit)) {
+    case WP_RT_REMOTE_SENT: lua_pushboolean(L, 1); return 1;
+    case WP_RT_REMOTE_DOWN: push_node_down(L, dest, len); return 2;
+    case WP_RT_REMOTE_TOO_LARGE:
+      lua_pushfstring(L, "message too large for the cluster transport (%I bytes, limit %I)",
+                      (lua_Integer)size, (lua_Integer)limit);
+      return wp_err_return(L, WP_KIND_INVALID, lua_tostring(L, -1));
+    default: return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  }
 }
 
 static int l_pid(lua_State *L) {
@@ -74,10 +104,14 @@ static int l_send(lua_State *L) {
     wp_buf_free(&b);
     return wp_err_return(L, WP_KIND_INVALID, cerr);
   }
-  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL);
+  int remote;
+  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote, 1);
   if (!p) {
+    int r = remote && vp->rt->remote_send
+                ? send_remote(L, WP_MSG_USER, topic, tlen, b.data, b.len)
+                : 2;
     wp_buf_free(&b);
-    return 2;
+    return r;
   }
   struct wp_host *h = p->host;
   if (atomic_load(&h->stopping) && p != vp->p) {
@@ -136,7 +170,7 @@ static int l_exec(lua_State *L) {
 }
 
 static int l_terminate(lua_State *L) {
-  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL);
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL, 0);
   if (!p) return 2;
   struct wp_host *h = p->host;
   if (h->kind != WP_HOST_TERMINAL) wp_proc_kill(p, WP_KILL_TERMINATE);
@@ -149,8 +183,12 @@ static int l_cancel(lua_State *L) {
   if (lua_gettop(L) < 1) return wp_err_return(L, WP_KIND_INVALID, "cancel requires a destination");
   size_t rlen = 0;
   const char *reason = luaL_optlstring(L, 2, "", &rlen);
-  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL);
-  if (!p) return 2;
+  int remote;
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, &remote, 1);
+  if (!p)
+    return remote && self(L)->rt->remote_send
+               ? send_remote(L, WP_MSG_CANCEL, reason, rlen, NULL, 0)
+               : 2;
   struct wp_vmproc *vp = self(L);
   struct wp_msg *m = wp_msg_new(WP_MSG_CANCEL, vp->p->pid, vp->p->pid_len, reason, rlen, NULL, 0);
   if (!m) {
@@ -169,7 +207,7 @@ static struct wp_proc *resolve_live(lua_State *L) {
   size_t len;
   const char *dest = luaL_checklstring(L, 1, &len);
   int remote;
-  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote);
+  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote, 0);
   if (!p && !remote && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
     wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
@@ -194,7 +232,7 @@ static int l_monitor(lua_State *L) {
 static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
   size_t len;
   const char *dest = luaL_checklstring(L, 1, &len);
-  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL);
+  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL, 0);
   *nret = 2;
   if (!p && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);

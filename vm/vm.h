@@ -406,6 +406,16 @@ struct wp_rt {
   /* system.node.addr() on a clustered node (borrowed, set with node by the
   ** command line): the URL of its NATS server; NULL or "" when unknown */
   const char *node_addr;
+  /* On a clustered node (set by the command line before anything runs;
+  ** NULL standalone): carries a send (WP_MSG_USER: topic, encoded payload)
+  ** or cancel (WP_MSG_CANCEL: topic = reason) from process `from` to
+  ** `dest`, a pid of node `node`, without waiting. Called only for a pid
+  ** that is not local, so a local send never pays for it. Returns a
+  ** WP_RT_REMOTE_* code; TOO_LARGE sets *size and *limit (bytes). */
+  int (*remote_send)(struct wp_rt *rt, uint32_t kind, const char *node, size_t node_len,
+                     const char *from, size_t from_len, const char *dest, size_t dest_len,
+                     const char *topic, size_t topic_len, const void *payload, size_t len,
+                     size_t *size, size_t *limit);
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
   /* The entries, for the registry module; NULL: none were loaded. */
   const struct wp_regview *regview;
@@ -460,9 +470,13 @@ void wp_rt_free_node(struct wp_rt *rt);
 /* Resolves a destination (pid string or name) to a referenced process.
 ** Returns NULL with *err set to a message, and *kind. A pid of another
 ** node: kind WP_KIND_UNAVAILABLE and err wp_rt_node_down (compare the
-** pointer); the caller names the node (wp_pid_node): no node is connected
-** yet (the transport is later work). */
+** pointer); the caller names the node (wp_pid_node), or hands a send or
+** cancel to rt->remote_send where it is set. */
 extern const char wp_rt_node_down[];
+/* What rt->remote_send says: queued; the node is not a live member (the
+** wp_rt_node_down error); the message cannot travel in one piece; out of
+** memory. */
+enum { WP_RT_REMOTE_SENT = 0, WP_RT_REMOTE_DOWN, WP_RT_REMOTE_TOO_LARGE, WP_RT_REMOTE_NOMEM };
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err);
 /* Parses a pid string; returns its counter or 0 if it is not a pid. */

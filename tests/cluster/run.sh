@@ -99,7 +99,8 @@ app_dir() {
 }
 
 # start_node KEY [RUN FLAGS...] [-- ARGS...]: starts a node in app directory
-# $TMPROOT/KEY (made by app_dir unless it exists), stdin a FIFO held here.
+# $TMPROOT/KEY (made by app_dir unless it exists), stdin a FIFO held here,
+# running app:node, or $ENTRY when set.
 start_node() {
     local key=$1 dir=$TMPROOT/$1 fd k flags=()
     shift
@@ -117,7 +118,7 @@ start_node() {
     (
         # the node holds no FIFO open for writing: only this script does
         for k in "${NODE_FD[@]}"; do exec {k}>&-; done
-        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" -x app:node "$@" \
+        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" -x "${ENTRY:-app:node}" "$@" \
             <"$dir/in" >"$dir/out" 2>"$dir/err"
     ) &
     NODE_PID[$key]=$!
@@ -246,13 +247,15 @@ expect_err dup "node name a is in use by a live node"
 grep -q '^ready$' "$TMPROOT/dup/out" && fail "the duplicate ran its process"
 report "a live node's name is refused at boot"
 
-# Calls on a pid of another node (b: a member, but no transport yet).
+# Calls on a pid of a node that is not a member (zz: b's child's pid
+# under another node name).
 B_CHILD=$(pid_of b1 child)
-start_node a2 --node a2 --cluster "$URL" -- "$B_CHILD"
+FAR="{zz@${B_CHILD#\{b@}"
+start_node a2 --node a2 --cluster "$URL" -- "$FAR"
 if wait_ready a2 30; then
     for call in send cancel monitor link; do
-        grep -qxF "$call nil Unavailable node b not connected" "$TMPROOT/a2/out" ||
-            fail "$call to $B_CHILD: not 'nil Unavailable node b not connected'"
+        grep -qxF "$call nil Unavailable node zz not connected" "$TMPROOT/a2/out" ||
+            fail "$call to $FAR: not 'nil Unavailable node zz not connected'"
     done
     grep -qxF "register nil NotFound process not found" "$TMPROOT/a2/out" ||
         fail "registry.register of another node's pid: not 'nil NotFound process not found'"
@@ -261,6 +264,52 @@ else
     fail "node a2 not ready"
 fi
 report "send/cancel/monitor/link to a node not connected: Unavailable; register: not found"
+
+# Remote send and cancel (issue 13 item 4): tb runs a responder; ta pings
+# it and gets the pong back, its senders send numbered messages that must
+# arrive complete and in order per sender, a pid that does not exist on tb
+# is dropped there (send says true), a node that is not a member is
+# Unavailable, a message over NATS's max_payload is Invalid, and a cancel
+# across reaches the responder as a CANCEL event from ta's process. The
+# count is smaller under the sanitizers (WIPPY_CLUSTER_MSGS).
+MSGS=${WIPPY_CLUSTER_MSGS:-20000}
+SENDERS=4
+ENTRY=app:peer start_node tb --node tb --cluster "$URL"
+if wait_ready tb 30; then
+    R=$(pid_of tb responder)
+    ENTRY=app:peer start_node ta --node ta --cluster "$URL" -- "$R" "$SENDERS" \
+        $((MSGS / SENDERS))
+    if wait_ready ta 120; then
+        TA=$(pid_of ta pid)
+        expect_system ta "ping true" "pong pong $R hello" "expect true" "sent $MSGS" \
+            "ghost true" "far nil Unavailable node zz not connected" \
+            "far cancel nil Unavailable node zz not connected"
+        grep -qF "responder ping from {ta@app:terminal|" "$TMPROOT/tb/err" ||
+            fail "tb's responder did not log the ping from ta's terminal process"
+        grep -qE "^big nil Invalid message too large for the cluster transport \([0-9]+ bytes, limit [0-9]+\)\$" \
+            "$TMPROOT/ta/out" || fail "a 2 MiB message: not Invalid 'message too large'"
+        wait_match "$TMPROOT/tb/err" "order [a-z]+" 1 120 "${NODE_PID[tb]}" ||
+            fail "the responder did not get all $MSGS messages"
+        grep -qF "order ok $MSGS" "$TMPROOT/tb/err" ||
+            fail "messages out of order: $(grep -o 'order .*' "$TMPROOT/tb/err" | head -1)"
+        echo >&"${NODE_FD[ta]}" # ta cancels the responder and ends
+        wait_match "$TMPROOT/tb/err" "responder cancelled by \\{ta@app:terminal\\|[^ ]* reason bye" \
+            1 30 "${NODE_PID[tb]}" || fail "the responder did not get ta's CANCEL"
+        wait_pid "${NODE_PID[ta]}" 30 || fail "ta did not end"
+        [ "$WAIT_RC" -eq 0 ] || fail "ta exited $WAIT_RC"
+        forget_node ta
+        grep -qxF "cancel true" "$TMPROOT/ta/out" || fail "cancel across: not true"
+    else
+        fail "node ta not ready"
+    fi
+    stop_node tb
+    [ "$WAIT_RC" -eq 0 ] || fail "tb exited $WAIT_RC"
+    grep -qE "transport: .* dropped 1 for no such process, 0 stale, 0 malformed; 0 publish errors, 0 session losses" \
+        "$TMPROOT/tb/err" || fail "tb did not count one message to a pid it does not have"
+else
+    fail "node tb not ready"
+fi
+report "send and cancel across nodes: round trip, order per sender, missing pid, too large"
 
 # kill -9, then a restart under the same name succeeds within down_after
 # (3s, the default) + 2s, with pids above those of its previous life.

@@ -1,0 +1,659 @@
+/*
+** transport.c: `send` and `cancel` between nodes (see transport.h and
+** cluster.h; issue 13 item 4).
+**
+** Design note.
+**
+** Subjects. Each node subscribes to one subject, <prefix>.n.<node>.d, and
+** every other node publishes its frames for it there, all through the one
+** connection a node has: NATS keeps order per publishing connection and
+** subject, and libnats delivers one subscription's messages on one thread,
+** so frames of one sender process to one receiver arrive in the order
+** they were sent.
+**
+** Batches. A NATS message is a batch: a header (version, source node and
+** incarnation, destination incarnation, sequence number of the batch in
+** the source -> destination session), then frames (kind, source pid,
+** destination pid, topic, payload: the codec's bytes as the sender
+** encoded them; lengths as 32-bit little-endian). A batch is at most the
+** server's max_payload; a single frame that cannot fit is refused at the
+** send (splitting is later work).
+**
+** Sending. A process (on a scheduler worker) builds its frame in one
+** allocation, appends it to the node's queue under a short mutex, and
+** wakes the sender thread only when that thread sleeps: no system call
+** otherwise, and never a wait on NATS. The sender thread takes the whole
+** queue at once, packs it into batches per destination and publishes
+** them; with SendAsap (nats_conn.c) each publish is one write. So a batch
+** goes out as soon as the queue is idle, with no timer, and batches grow
+** under load by themselves: whatever queued during one write goes out in
+** the next.
+**
+** Members. Which nodes are live comes from a watch of the membership
+** bucket (cluster.c writes it): a node is live while its entry exists and
+** was renewed within down_after. A batch from a node is proof of life
+** too: it makes the sender known even before the watch shows its join.
+** A frame queued for one incarnation of a node is dropped (counted) if the
+** node has another by the time the sender thread packs it.
+**
+** Receiving. The subscription's callback (a libnats thread) checks the
+** header and hands each frame to the deliver hook (cli/main.c), which
+** delivers it through sched/ like a local send; a frame for a pid that
+** does not live here is dropped and counted. Batches of an older
+** incarnation of the source, or for another incarnation of this node,
+** are dropped.
+**
+** Session loss. A sequence gap, a disconnect or reconnect of the NATS
+** connection and a slow-consumer report mean frames may have been lost.
+** Today it is logged at error level and counted; session_lost() is where
+** cross-node monitors and links will fire (issue 13 item 5), and where a
+** new session would be handshaked.
+*/
+#include "transport.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+#include "msg.h"
+
+#define VERSION 1
+#define FRAME_HDR 17 /* kind, then four 32-bit lengths */
+#define BATCH_HDR_MAX (2 + WP_CLUSTER_NAME_MAX + 24)
+#define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
+#define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
+#define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
+#define FLUSH_WAIT_MS 2000 /* the last batches, at stop */
+
+/* A node as the transport knows it. Made once per name, freed at stop. */
+struct member {
+  char name[WP_CLUSTER_NAME_MAX + 1];
+  size_t nlen;
+  char subject[2 * WP_CLUSTER_NAME_MAX + 8];
+  _Atomic uint64_t inc;  /* its live incarnation; 0: not a member */
+  uint64_t seen_ns;      /* under t->lock: when it last showed life (monotonic) */
+  /* the sender thread's */
+  uint64_t sess_inc, seq;    /* the session: its incarnation, last batch number */
+  unsigned char *buf;        /* the batch being packed */
+  size_t blen, bcap;
+  struct member *next_dirty; /* in the sender's list of batches to publish */
+  int dirty;
+  /* the receiving callback's: the session from this node */
+  uint64_t in_inc, in_seq;
+};
+
+struct frame {
+  struct frame *next;
+  struct member *to;
+  uint64_t inc; /* the destination's incarnation when queued */
+  size_t len;
+  unsigned char wire[];
+};
+
+struct wp_transport {
+  struct wp_nats *nats;
+  kvStore *nodes;
+  char self[WP_CLUSTER_NAME_MAX + 1];
+  size_t self_len;
+  char prefix[WP_CLUSTER_NAME_MAX + 1]; /* of the members' subjects */
+  uint64_t inc;
+  int64_t down_after_ns;
+  size_t max_payload;
+  wp_cluster_deliver_fn deliver;
+  void *ctx;
+  natsSubscription *sub;
+  pthread_mutex_t lock; /* the queue, the members, the watcher */
+  pthread_cond_t wake;  /* the sender thread's */
+  pthread_cond_t synced_cond;
+  struct frame *head, **tail;
+  int sleeping, stop, synced;
+  struct member **mv;
+  size_t mn, mcap;
+  kvWatcher *watcher;
+  int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
+  pthread_t sender, watch;
+  int has_sender, has_watch;
+  _Atomic uint64_t n_frames_out, n_batches_out, n_bytes_out, n_frames_in, n_batches_in,
+      n_no_process, n_stale, n_malformed, n_publish_errors, n_losses;
+  int publish_failing; /* the sender thread's: logged once per run of failures */
+};
+
+static void count(_Atomic uint64_t *c, uint64_t n) {
+  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+static uint64_t get64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+
+/* ---- members ---- */
+
+/* The member named name (under t->lock), made when `make`; NULL when not
+** known (or out of memory). */
+static struct member *member_find(struct wp_transport *t, const char *name, size_t nlen,
+                                  int make) {
+  for (size_t i = 0; i < t->mn; i++)
+    if (t->mv[i]->nlen == nlen && memcmp(t->mv[i]->name, name, nlen) == 0) return t->mv[i];
+  if (!make || nlen == 0 || nlen > WP_CLUSTER_NAME_MAX) return NULL;
+  if (t->mn == t->mcap) {
+    size_t cap = t->mcap ? 2 * t->mcap : 8;
+    struct member **v = wp_realloc(t->mv, cap * sizeof *v);
+    if (!v) return NULL;
+    t->mv = v;
+    t->mcap = cap;
+  }
+  struct member *m = wp_calloc(1, sizeof *m);
+  if (!m) return NULL;
+  memcpy(m->name, name, nlen);
+  m->nlen = nlen;
+  snprintf(m->subject, sizeof m->subject, "%s.n.%s.d", t->prefix, m->name);
+  return t->mv[t->mn++] = m;
+}
+
+/* The incarnation in a membership entry's value ({"incarnation":N,...}). */
+static uint64_t entry_incarnation(kvEntry *e) {
+  char text[256];
+  int n = kvEntry_ValueLen(e);
+  if (n <= 0) return 0;
+  if ((size_t)n >= sizeof text) n = sizeof text - 1;
+  memcpy(text, kvEntry_Value(e), (size_t)n);
+  text[n] = '\0';
+  const char *p = strstr(text, "\"incarnation\":");
+  return p ? strtoull(p + 14, NULL, 10) : 0;
+}
+
+/* Applies one entry of the watch. */
+static void watch_entry(struct wp_transport *t, kvEntry *e) {
+  const char *key = kvEntry_Key(e);
+  size_t kl = strlen(key);
+  int put = kvEntry_Operation(e) == kvOp_Put;
+  uint64_t inc = put ? entry_incarnation(e) : 0;
+  /* the entry's age by the server's clock, as far as ours agrees */
+  int64_t age = wp_wall_ns() - kvEntry_Created(e);
+  uint64_t now = wp_clock_ns();
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, key, kl, put);
+  if (m) {
+    if (put && inc >= atomic_load(&m->inc)) {
+      atomic_store(&m->inc, inc);
+      m->seen_ns = age > 0 && (uint64_t)age < now ? now - (uint64_t)age : now;
+    } else if (!put) {
+      atomic_store(&m->inc, 0);
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+static void *watch_main(void *arg) {
+  struct wp_transport *t = arg;
+  pthread_mutex_lock(&t->lock);
+  for (;;) {
+    if (t->stop) break;
+    kvWatcher *w = t->watcher;
+    if (t->rewatch || !w) {
+      /* after a reconnect a watcher may go quiet without telling: make a
+      ** new one, which shows every entry again */
+      t->rewatch = 0;
+      t->watcher = NULL;
+      pthread_mutex_unlock(&t->lock);
+      if (w) kvWatcher_Destroy(w);
+      w = NULL;
+      natsStatus s = kvStore_WatchAll(&w, t->nodes, NULL);
+      pthread_mutex_lock(&t->lock);
+      if (s != NATS_OK) {
+        t->rewatch = 1; /* NATS is away: try again a poll later */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += WATCH_POLL_MS / 1000;
+        pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts);
+        continue;
+      }
+      t->watcher = w;
+      if (t->stop) kvWatcher_Stop(w);
+    }
+    pthread_mutex_unlock(&t->lock);
+    kvEntry *e = NULL;
+    natsStatus s = kvWatcher_Next(&e, w, WATCH_POLL_MS);
+    if (s == NATS_OK && e) {
+      watch_entry(t, e);
+      kvEntry_Destroy(e);
+    }
+    pthread_mutex_lock(&t->lock);
+    if (s == NATS_OK && !e && !t->synced) { /* the first view is complete */
+      t->synced = 1;
+      pthread_cond_broadcast(&t->synced_cond);
+    }
+    if (s != NATS_OK && s != NATS_TIMEOUT && !t->stop) t->rewatch = 1;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return NULL;
+}
+
+/* ---- session loss ---- */
+
+/* Frames between this node and `peer` (NULL: every peer) may have been
+** lost. The hook point of issue 13 item 5: fire the cross-node monitors
+** and links of the processes involved, then start a new session. */
+static void session_lost(struct wp_transport *t, const char *peer, const char *why) {
+  count(&t->n_losses, 1);
+  if (peer)
+    wp_logf(WP_LOG_ERROR,
+            "cluster: node %s: session with node %s lost (%s): messages between them may "
+            "have been lost",
+            t->self, peer, why);
+  else
+    wp_logf(WP_LOG_ERROR,
+            "cluster: node %s: sessions with every node lost (%s): messages may have been lost",
+            t->self, why);
+}
+
+static void on_loss(void *arg, const char *why) {
+  struct wp_transport *t = arg;
+  session_lost(t, NULL, why);
+  pthread_mutex_lock(&t->lock);
+  t->rewatch = 1;
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- sending ---- */
+
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
+                      size_t *limit) {
+  size_t len = FRAME_HDR + f->from_len + f->dest_len + f->topic_len + f->len;
+  if (len > t->max_payload - BATCH_HDR_MAX || f->from_len > UINT32_MAX ||
+      f->dest_len > UINT32_MAX || f->topic_len > UINT32_MAX || f->len > UINT32_MAX) {
+    *size = len;
+    *limit = t->max_payload - BATCH_HDR_MAX;
+    return WP_CLUSTER_TOO_LARGE;
+  }
+  struct frame *fr = wp_malloc(sizeof *fr + len);
+  if (!fr) return WP_CLUSTER_NOMEM;
+  unsigned char *p = fr->wire;
+  p[0] = (unsigned char)f->kind;
+  put32(p + 1, (uint32_t)f->from_len);
+  put32(p + 5, (uint32_t)f->dest_len);
+  put32(p + 9, (uint32_t)f->topic_len);
+  put32(p + 13, (uint32_t)f->len);
+  p += FRAME_HDR;
+  memcpy(p, f->from, f->from_len);
+  p += f->from_len;
+  memcpy(p, f->dest, f->dest_len);
+  p += f->dest_len;
+  if (f->topic_len) memcpy(p, f->topic, f->topic_len);
+  p += f->topic_len;
+  if (f->len) memcpy(p, f->payload, f->len);
+  fr->len = len;
+  fr->next = NULL;
+  uint64_t now = wp_clock_ns();
+  pthread_mutex_lock(&t->lock);
+  struct member *m = t->stop ? NULL : member_find(t, f->node, f->node_len, 0);
+  uint64_t inc = m ? atomic_load_explicit(&m->inc, memory_order_relaxed) : 0;
+  /* seen_ns may be after now: a batch from the node came in meanwhile */
+  if (!inc || (now > m->seen_ns && now - m->seen_ns > (uint64_t)t->down_after_ns)) {
+    pthread_mutex_unlock(&t->lock);
+    wp_free(fr);
+    return WP_CLUSTER_DOWN;
+  }
+  fr->to = m;
+  fr->inc = inc;
+  *t->tail = fr;
+  t->tail = &fr->next;
+  int wake = t->sleeping;
+  t->sleeping = 0;
+  pthread_mutex_unlock(&t->lock);
+  if (wake) pthread_cond_signal(&t->wake);
+  return WP_CLUSTER_SENT;
+}
+
+static void publish(struct wp_transport *t, struct member *m) {
+  natsStatus s = natsConnection_Publish(t->nats->nc, m->subject, m->buf, (int)m->blen);
+  if (s == NATS_OK) {
+    count(&t->n_batches_out, 1);
+    count(&t->n_bytes_out, m->blen);
+    t->publish_failing = 0;
+  } else {
+    count(&t->n_publish_errors, 1);
+    if (!t->publish_failing) {
+      char why[256];
+      wp_logf(WP_LOG_ERROR, "cluster: node %s cannot publish to node %s: %s; messages lost",
+              t->self, m->name, wp_nats_reason(s, why, sizeof why));
+    }
+    t->publish_failing = 1;
+  }
+  m->blen = 0;
+}
+
+/* Appends frame f to its member's batch; 0, or -1 out of memory. */
+static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) {
+  struct member *m = f->to;
+  if (m->sess_inc != f->inc) { /* a new life of the node: a new session */
+    if (m->blen) publish(t, m);
+    m->sess_inc = f->inc;
+    m->seq = 0;
+  }
+  if (m->blen && m->blen + f->len > t->max_payload) publish(t, m);
+  if (!m->blen) {
+    size_t need = BATCH_HDR_MAX + f->len;
+    if (need > m->bcap) {
+      size_t cap = m->bcap ? m->bcap : 4096;
+      while (cap < need) cap *= 2;
+      if (cap > t->max_payload) cap = t->max_payload;
+      unsigned char *b = wp_realloc(m->buf, cap);
+      if (!b) return -1;
+      m->buf = b;
+      m->bcap = cap;
+    }
+    unsigned char *p = m->buf;
+    p[0] = VERSION;
+    p[1] = (unsigned char)t->self_len;
+    memcpy(p + 2, t->self, t->self_len);
+    p += 2 + t->self_len;
+    put64(p, t->inc);
+    put64(p + 8, m->sess_inc);
+    put64(p + 16, ++m->seq);
+    m->blen = 2 + t->self_len + 24;
+  }
+  if (m->blen + f->len > m->bcap) {
+    size_t cap = m->bcap * 2;
+    while (cap < m->blen + f->len) cap *= 2;
+    if (cap > t->max_payload) cap = t->max_payload;
+    unsigned char *b = wp_realloc(m->buf, cap);
+    if (!b) return -1;
+    m->buf = b;
+    m->bcap = cap;
+  }
+  memcpy(m->buf + m->blen, f->wire, f->len);
+  m->blen += f->len;
+  if (!m->dirty) {
+    m->dirty = 1;
+    m->next_dirty = *dirty;
+    *dirty = m;
+  }
+  return 0;
+}
+
+static void *sender_main(void *arg) {
+  struct wp_transport *t = arg;
+  for (;;) {
+    pthread_mutex_lock(&t->lock);
+    while (!t->head && !t->stop) {
+      t->sleeping = 1;
+      pthread_cond_wait(&t->wake, &t->lock);
+    }
+    struct frame *list = t->head;
+    t->head = NULL;
+    t->tail = &t->head;
+    t->sleeping = 0;
+    int stop = t->stop;
+    pthread_mutex_unlock(&t->lock);
+    if (!list && stop) break;
+    struct member *dirty = NULL;
+    uint64_t packed = 0;
+    while (list) {
+      struct frame *f = list;
+      list = f->next;
+      if (atomic_load_explicit(&f->to->inc, memory_order_relaxed) != f->inc) {
+        count(&t->n_stale, 1); /* the node left or restarted since */
+      } else if (pack(t, f, &dirty) != 0) {
+        count(&t->n_publish_errors, 1);
+        wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory packing a batch for node %s",
+                t->self, f->to->name);
+      } else {
+        packed++;
+      }
+      wp_free(f);
+    }
+    count(&t->n_frames_out, packed);
+    for (struct member *m = dirty; m; m = m->next_dirty) {
+      if (m->blen) publish(t, m);
+      m->dirty = 0;
+    }
+  }
+  natsConnection_FlushTimeout(t->nats->nc, FLUSH_WAIT_MS);
+  return NULL;
+}
+
+/* ---- receiving ---- */
+
+/* Delivers the frames of one batch; what the header says is checked. */
+static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
+  if (n < 2 || p[0] != VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
+      n < 2u + p[1] + 24u) {
+    count(&t->n_malformed, 1);
+    wp_logf(WP_LOG_ERROR, "cluster: node %s dropped a batch it cannot read (%zu bytes)",
+            t->self, n);
+    return;
+  }
+  const char *src = (const char *)p + 2;
+  size_t sl = p[1];
+  const unsigned char *h = p + 2 + sl;
+  uint64_t src_inc = get64(h), dst_inc = get64(h + 8), seq = get64(h + 16);
+  const unsigned char *q = h + 24, *end = p + n;
+  if (dst_inc != t->inc) { /* for another life of this node */
+    count(&t->n_stale, 1);
+    return;
+  }
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, src, sl, 1);
+  if (m && src_inc >= atomic_load(&m->inc)) { /* the batch proves its source live */
+    atomic_store(&m->inc, src_inc);
+    m->seen_ns = wp_clock_ns();
+  }
+  pthread_mutex_unlock(&t->lock);
+  if (!m) {
+    count(&t->n_malformed, 1);
+    return;
+  }
+  /* m->in_*: only this subscription's callback (one thread) uses them */
+  if (src_inc < m->in_inc) { /* an older life of the source */
+    count(&t->n_stale, 1);
+    return;
+  }
+  if (src_inc > m->in_inc) {
+    m->in_inc = src_inc;
+    m->in_seq = 0;
+  }
+  if (seq != m->in_seq + 1) {
+    char why[96];
+    snprintf(why, sizeof why, "sequence gap: batch %" PRIu64 " after %" PRIu64, seq, m->in_seq);
+    session_lost(t, m->name, why);
+  }
+  m->in_seq = seq;
+  count(&t->n_batches_in, 1);
+  uint64_t frames = 0;
+  while (q < end) {
+    if ((size_t)(end - q) < FRAME_HDR) goto bad;
+    struct wp_cluster_frame f;
+    f.kind = q[0];
+    f.from_len = get32(q + 1);
+    f.dest_len = get32(q + 5);
+    f.topic_len = get32(q + 9);
+    f.len = get32(q + 13);
+    q += FRAME_HDR;
+    if ((f.kind != WP_MSG_USER && f.kind != WP_MSG_CANCEL) ||
+        (size_t)(end - q) < f.from_len + f.dest_len + f.topic_len + f.len)
+      goto bad;
+    f.node = src;
+    f.node_len = sl;
+    f.from = (const char *)q;
+    f.dest = f.from + f.from_len;
+    f.topic = f.dest + f.dest_len;
+    f.payload = f.topic + f.topic_len;
+    q += f.from_len + f.dest_len + f.topic_len + f.len;
+    frames++;
+    if (t->deliver(t->ctx, &f) != 0) {
+      count(&t->n_no_process, 1);
+      if (wp_log_enabled(WP_LOG_DEBUG))
+        wp_logf(WP_LOG_DEBUG, "cluster: node %s dropped a message from %.*s to %.*s: no such process",
+                t->self, (int)f.from_len, f.from, (int)f.dest_len, f.dest);
+    }
+  }
+  count(&t->n_frames_in, frames);
+  return;
+bad:
+  count(&t->n_frames_in, frames);
+  count(&t->n_malformed, 1);
+  wp_logf(WP_LOG_ERROR, "cluster: node %s dropped the rest of a batch from node %s: a frame "
+          "does not parse", t->self, m->name);
+}
+
+static void on_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  receive(closure, (const unsigned char *)natsMsg_GetData(msg),
+          (size_t)natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+}
+
+/* ---- the transport ---- */
+
+static void transport_free(struct wp_transport *t) {
+  for (size_t i = 0; i < t->mn; i++) {
+    wp_free(t->mv[i]->buf);
+    wp_free(t->mv[i]);
+  }
+  wp_free(t->mv);
+  for (struct frame *f = t->head, *next; f; f = next) {
+    next = f->next;
+    wp_free(f);
+  }
+  pthread_cond_destroy(&t->wake);
+  pthread_cond_destroy(&t->synced_cond);
+  pthread_mutex_destroy(&t->lock);
+  wp_free(t);
+}
+
+struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
+                                        const char *self, uint64_t inc, int64_t down_after_ns,
+                                        wp_cluster_deliver_fn deliver, void *ctx, char *err,
+                                        size_t errlen) {
+  struct wp_transport *t = wp_calloc(1, sizeof *t);
+  if (!t) {
+    snprintf(err, errlen, "cannot start the cluster transport: out of memory");
+    return NULL;
+  }
+  t->nats = n;
+  t->nodes = nodes;
+  snprintf(t->self, sizeof t->self, "%s", self);
+  t->self_len = strlen(t->self);
+  t->inc = inc;
+  t->down_after_ns = down_after_ns;
+  t->deliver = deliver;
+  t->ctx = ctx;
+  t->tail = &t->head;
+  int64_t mp = natsConnection_GetMaxPayload(n->nc);
+  t->max_payload = mp > 4 * BATCH_HDR_MAX ? (size_t)mp : 1024 * 1024;
+  pthread_mutex_init(&t->lock, NULL);
+  pthread_cond_init(&t->wake, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->synced_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  char subject[2 * WP_CLUSTER_NAME_MAX + 8], why[256];
+  snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
+  snprintf(t->prefix, sizeof t->prefix, "%s", prefix);
+  /* the member view first: a send right after start must know the nodes */
+  if (pthread_create(&t->watch, NULL, watch_main, t) != 0) {
+    snprintf(err, errlen, "cannot start the cluster watch thread: %s", strerror(errno));
+    transport_free(t);
+    return NULL;
+  }
+  t->has_watch = 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += SYNC_WAIT_MS / 1000;
+  pthread_mutex_lock(&t->lock);
+  while (!t->synced)
+    if (pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts) == ETIMEDOUT) break;
+  int synced = t->synced;
+  pthread_mutex_unlock(&t->lock);
+  if (!synced) {
+    snprintf(err, errlen, "cannot read the members of the cluster from NATS at %s in %d s",
+             n->urls, SYNC_WAIT_MS / 1000);
+    goto fail;
+  }
+  natsStatus s = natsConnection_Subscribe(&t->sub, n->nc, subject, on_batch, t);
+  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(t->sub, -1, 256 * 1024 * 1024);
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
+  if (s != NATS_OK) {
+    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
+             wp_nats_reason(s, why, sizeof why));
+    goto fail;
+  }
+  if (pthread_create(&t->sender, NULL, sender_main, t) != 0) {
+    snprintf(err, errlen, "cannot start the cluster sender thread: %s", strerror(errno));
+    goto fail;
+  }
+  t->has_sender = 1;
+  atomic_store(&n->loss_arg, t);
+  atomic_store(&n->on_loss, on_loss);
+  return t;
+fail:
+  wp_transport_stop(t);
+  return NULL;
+}
+
+void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s) {
+  struct wp_transport *u = (struct wp_transport *)t;
+  s->frames_out = atomic_load(&u->n_frames_out);
+  s->batches_out = atomic_load(&u->n_batches_out);
+  s->bytes_out = atomic_load(&u->n_bytes_out);
+  s->frames_in = atomic_load(&u->n_frames_in);
+  s->batches_in = atomic_load(&u->n_batches_in);
+  s->dropped_no_process = atomic_load(&u->n_no_process);
+  s->dropped_stale = atomic_load(&u->n_stale);
+  s->dropped_malformed = atomic_load(&u->n_malformed);
+  s->publish_errors = atomic_load(&u->n_publish_errors);
+  s->session_losses = atomic_load(&u->n_losses);
+}
+
+void wp_transport_stop(struct wp_transport *t) {
+  if (!t) return;
+  atomic_store(&t->nats->on_loss, NULL);
+  pthread_mutex_lock(&t->lock);
+  t->stop = 1;
+  if (t->watcher) kvWatcher_Stop(t->watcher);
+  pthread_cond_broadcast(&t->synced_cond);
+  pthread_mutex_unlock(&t->lock);
+  pthread_cond_signal(&t->wake);
+  if (t->has_sender) pthread_join(t->sender, NULL); /* publishes what is queued */
+  if (t->sub) {
+    if (natsSubscription_Drain(t->sub) == NATS_OK)
+      natsSubscription_WaitForDrainCompletion(t->sub, DRAIN_WAIT_MS);
+    else
+      natsSubscription_Unsubscribe(t->sub);
+    natsSubscription_Destroy(t->sub);
+  }
+  if (t->has_watch) pthread_join(t->watch, NULL);
+  if (t->watcher) kvWatcher_Destroy(t->watcher);
+  struct wp_cluster_stats s;
+  wp_transport_stats(t, &s);
+  wp_logf(WP_LOG_INFO,
+          "cluster: node %s transport: %" PRIu64 " messages out in %" PRIu64
+          " batches, %" PRIu64 " in; dropped %" PRIu64 " for no such process, %" PRIu64
+          " stale, %" PRIu64 " malformed; %" PRIu64 " publish errors, %" PRIu64
+          " session losses",
+          t->self, s.frames_out, s.batches_out, s.frames_in, s.dropped_no_process,
+          s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses);
+  transport_free(t);
+}

@@ -1,0 +1,30 @@
+/*
+** transport.h: messages between nodes (transport.c), private to cluster/.
+** cluster.c owns the transport of a joined node and forwards the public
+** calls of cluster.h here.
+*/
+#ifndef WP_TRANSPORT_H
+#define WP_TRANSPORT_H
+
+#include <nats/nats.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "nats_conn.h"
+
+struct wp_transport;
+
+/* Starts the transport of node `self` (incarnation inc) on connection n
+** (borrowed until stop), watching the membership bucket `nodes`; see
+** wp_cluster_start_transport. NULL with a message in err. */
+struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
+                                        const char *self, uint64_t inc, int64_t down_after_ns,
+                                        wp_cluster_deliver_fn deliver, void *ctx, char *err,
+                                        size_t errlen);
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
+                      size_t *limit);
+void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s);
+/* Stops t and frees it (the connection stays open). */
+void wp_transport_stop(struct wp_transport *t);
+
+#endif
