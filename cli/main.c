@@ -475,7 +475,13 @@ static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
                      f->len);
     }
   }
-  if (m) wp_proc_deliver(p, m);
+  if (m) {
+    wp_proc_deliver(p, m);
+  } else if (!atomic_load(&h->stopping) || f->kind == WP_MSG_CANCEL) {
+    /* not silently: the transport counts it as dropped, this says why */
+    wp_logf(WP_LOG_ERROR, "message from %.*s to %.*s lost: out of memory", (int)f->from_len,
+            f->from, (int)f->dest_len, f->dest);
+  }
   wp_proc_release(p);
   return m ? 0 : -1;
 }
