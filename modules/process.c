@@ -458,16 +458,12 @@ static int l_reg_register(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     size_t plen;
     const char *pid = luaL_checklstring(L, 2, &plen);
-    uint64_t c = wp_pid_parse(pid, plen);
-    if (!c) return wp_err_return(L, WP_KIND_INVALID, "invalid pid");
-    /* the whole pid names the process: the same counter with another host
-    ** part (or node) is not it */
-    if (c != p->counter || plen != p->pid_len || memcmp(pid, p->pid, plen) != 0) {
-      p = wp_ptab_get_counter(wp_sched_ptab(vp->rt->sched), c);
-      if (p && (plen != p->pid_len || memcmp(pid, p->pid, plen) != 0)) {
-        wp_proc_release(p);
-        p = NULL;
-      }
+    if (!wp_pid_parse(pid, plen)) return wp_err_return(L, WP_KIND_INVALID, "invalid pid");
+    /* the whole pid names the process (wp_rt_resolve compares it): the
+    ** same counter with another host part, or node, is not it */
+    if (plen != p->pid_len || memcmp(pid, p->pid, plen) != 0) {
+      const char *kind, *err;
+      p = wp_rt_resolve(vp->rt, pid, plen, &kind, &err);
       if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "process not found");
       own = 0;
     }
