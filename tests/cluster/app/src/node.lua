@@ -4,13 +4,6 @@
 -- destination on the pid given as argument (one of another node), prints
 -- "ready" and holds the node until a line arrives on stdin or stdin ends
 -- (a SIGTERM also ends the read).
-local function show(what, ok, err)
-    if err then
-        io.print(what .. " " .. tostring(ok) .. " " .. err:kind() .. " " .. err:message())
-    else
-        io.print(what .. " " .. tostring(ok))
-    end
-end
 
 return { main = function(remote)
     local child = assert(process.spawn("app:child", "app:processes"))

@@ -6,13 +6,6 @@
 -- senders, a send to a pid that does not exist on the live node, to a node
 -- that is not a member and one too large; prints "ready", then on a line
 -- from stdin cancels the responder and ends.
-local function show(what, ok, err)
-    if err then
-        io.print(what .. " " .. tostring(ok) .. " " .. err:kind() .. " " .. err:message())
-    else
-        io.print(what .. " " .. tostring(ok))
-    end
-end
 
 return { main = function(target, senders, count)
     if not target then
