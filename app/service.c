@@ -455,12 +455,7 @@ static void timed_wait(struct wp_rt *rt, int64_t until) {
   if (d <= 0) return;
   if (d > 100000000) d = 100000000;
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_nsec += (long)d;
-  while (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  wp_clock_deadline(CLOCK_REALTIME, d, &ts);
   pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
 }
 

@@ -270,12 +270,7 @@ static int wait_until(struct wp_rt *rt, int (*fn)(struct wp_rt *), int64_t deadl
     int64_t step = deadline - now;
     if (step > 50000000) step = 50000000;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)step;
-    while (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
+    wp_clock_deadline(CLOCK_REALTIME, step, &ts);
     pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
   }
   return 1;
@@ -734,13 +729,7 @@ static int cmd_run(struct opts *o) {
     int64_t step = (next == INT64_MAX ? now + 1000000000LL : next) - now;
     if (step > 0) {
       struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += step / 1000000000;
-      ts.tv_nsec += (long)(step % 1000000000);
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
+      wp_clock_deadline(CLOCK_REALTIME, step, &ts);
       pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
     }
   }

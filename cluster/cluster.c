@@ -461,10 +461,7 @@ static void *heartbeat_main(void *arg) {
     uint64_t now = wp_clock_ns();
     if (now < next) {
       struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      uint64_t wake = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (next - now);
-      ts.tv_sec = (time_t)(wake / 1000000000u);
-      ts.tv_nsec = (long)(wake % 1000000000u);
+      wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)(next - now), &ts);
       pthread_cond_timedwait(&c->cond, &c->lock, &ts);
       continue;
     }

@@ -224,8 +224,7 @@ static void *watch_main(void *arg) {
       if (s != NATS_OK) {
         t->rewatch = 1; /* NATS is away: try again a poll later */
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += WATCH_POLL_MS / 1000;
+        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)WATCH_POLL_MS * 1000000, &ts);
         pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts);
         continue;
       }
@@ -580,8 +579,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   }
   t->has_watch = 1;
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += SYNC_WAIT_MS / 1000;
+  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)SYNC_WAIT_MS * 1000000, &ts);
   pthread_mutex_lock(&t->lock);
   while (!t->synced)
     if (pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts) == ETIMEDOUT) break;
