@@ -8,7 +8,11 @@
 ** on a full pipe. A read answers with a WP_MSG_IO message to the requesting
 ** process. Reads poll stdin together with an eventfd, so the first Ctrl+C
 ** (wp_terminal_interrupt) makes a pending read, and every later one, return
-** nil at once. poll (not epoll) works on regular files too.
+** nil at once. poll (not epoll) works on regular files too. Output does
+** not wait for input: while a read waits for stdin, a write queued behind
+** it wakes the thread (a second eventfd) and goes out at once; only one
+** task reads at a time, so whatever queues during a read is output, and
+** a prompt written before a read is still out before the read starts.
 */
 #include <errno.h>
 #include <poll.h>
@@ -41,13 +45,21 @@ static struct {
   pthread_t thread;
   int started, stop;
   int efd;
+  int wfd;     /* eventfd: output queued while a read waits */
+  int reading; /* under lock: a read waits for stdin */
   _Atomic int interrupted;
   int eof;
   char *buf; /* bytes read but not yet returned */
   size_t blen, bcap;
   struct wp_rt *rt;
-} T = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, -1, 0, 0,
+} T = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, -1, -1, 0, 0, 0,
        NULL, 0, 0, NULL};
+
+static void wake(int fd) {
+  uint64_t one = 1;
+  ssize_t w = write(fd, &one, sizeof one);
+  (void)w;
+}
 
 static void queue(struct op *o) {
   o->next = NULL;
@@ -58,6 +70,7 @@ static void queue(struct op *o) {
     T.head = o;
   T.tail = o;
   pthread_cond_signal(&T.cond);
+  if (T.reading && o->kind == OP_WRITE && T.wfd >= 0) wake(T.wfd);
   pthread_mutex_unlock(&T.lock);
 }
 
@@ -95,6 +108,32 @@ int wp_terminal_write(int fd, const char *s, size_t len) {
   return 0;
 }
 
+/* Performs the writes queued while a read waits (only writes queue then). */
+static void flush_writes(void) {
+  pthread_mutex_lock(&T.lock);
+  struct op *list = NULL, **lt = &list;
+  for (struct op **pp = &T.head; *pp;) {
+    struct op *o = *pp;
+    if (o->kind != OP_WRITE) {
+      pp = &o->next;
+      continue;
+    }
+    *pp = o->next;
+    *lt = o;
+    lt = &o->next;
+  }
+  *lt = NULL;
+  T.tail = NULL;
+  for (struct op *o = T.head; o; o = o->next) T.tail = o;
+  pthread_mutex_unlock(&T.lock);
+  while (list) {
+    struct op *o = list;
+    list = o->next;
+    write_all(o->fd, o->data, o->len);
+    wp_free(o);
+  }
+}
+
 /* Reads more bytes into T.buf. Returns 1 on data, 0 on EOF, -1 when
 ** interrupted. */
 static int fill(void) {
@@ -107,11 +146,19 @@ static int fill(void) {
   }
   for (;;) {
     if (atomic_load(&T.interrupted)) return -1;
-    struct pollfd pf[2] = {{0, POLLIN, 0}, {T.efd, POLLIN, 0}};
-    int r = poll(pf, T.efd >= 0 ? 2 : 1, -1);
+    flush_writes(); /* any queued before this read set T.reading */
+    struct pollfd pf[3] = {{0, POLLIN, 0}, {T.efd, POLLIN, 0}, {T.wfd, POLLIN, 0}};
+    int r = poll(pf, 3, -1); /* a negative fd is skipped */
     if (r < 0 && errno == EINTR) continue;
     if (atomic_load(&T.interrupted)) return -1;
     if (r < 0) return 0;
+    if (pf[2].revents & POLLIN) {
+      uint64_t v;
+      ssize_t n = read(T.wfd, &v, sizeof v);
+      (void)n;
+      flush_writes();
+      if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    }
     ssize_t n = read(0, T.buf + T.blen, T.bcap - T.blen);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return 0;
@@ -193,10 +240,18 @@ static void *tty_main(void *arg) {
     pthread_mutex_unlock(&T.lock);
     if (o->kind == OP_WRITE)
       write_all(o->fd, o->data, o->len);
-    else if (o->kind == OP_READLINE)
-      do_readline(o);
-    else
-      do_read(o);
+    else {
+      pthread_mutex_lock(&T.lock);
+      T.reading = 1;
+      pthread_mutex_unlock(&T.lock);
+      if (o->kind == OP_READLINE)
+        do_readline(o);
+      else
+        do_read(o);
+      pthread_mutex_lock(&T.lock);
+      T.reading = 0;
+      pthread_mutex_unlock(&T.lock);
+    }
     wp_free(o);
     pthread_mutex_lock(&T.lock);
   }
@@ -207,6 +262,7 @@ static void *tty_main(void *arg) {
 int wp_terminal_start(struct wp_rt *rt) {
   T.rt = rt;
   T.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  T.wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (pthread_create(&T.thread, NULL, tty_main, NULL) != 0) return -1;
   T.started = 1;
   return 0;
@@ -214,11 +270,7 @@ int wp_terminal_start(struct wp_rt *rt) {
 
 void wp_terminal_interrupt(void) {
   atomic_store(&T.interrupted, 1);
-  if (T.efd >= 0) {
-    uint64_t one = 1;
-    ssize_t w = write(T.efd, &one, sizeof one);
-    (void)w;
-  }
+  if (T.efd >= 0) wake(T.efd);
 }
 
 void wp_terminal_stop(void) {
@@ -231,6 +283,8 @@ void wp_terminal_stop(void) {
   pthread_join(T.thread, NULL);
   T.started = 0;
   if (T.efd >= 0) close(T.efd);
+  if (T.wfd >= 0) close(T.wfd);
+  T.wfd = -1;
   T.efd = -1;
   wp_free(T.buf);
   T.buf = NULL;

@@ -582,5 +582,74 @@ exec {fifo_fd}>&-
 no_sanitizer "$w/stdout" "$w/stderr"
 report "Ctrl+C during -x with a pending io.readline: goodbye and exit 0" "$w"
 
+# Output does not wait for input: a task prints while the main task waits
+# in io.readline (stdin: a fifo kept open), and the line is out before any
+# input comes; the read then still gets its line.
+w=$TMPROOT/print_during_read
+mkdir -p "$w/src"
+cat >"$w/src/_index.yaml" <<'YAML'
+version: "1.0"
+namespace: app
+entries:
+  - name: terminal
+    kind: terminal.host
+    lifecycle:
+      auto_start: true
+  - name: main
+    kind: process.lua
+    source: file://main.lua
+    method: main
+    modules: [io]
+  - name: processes
+    kind: process.host
+    lifecycle:
+      auto_start: true
+  - name: child
+    kind: process.lua
+    source: file://child.lua
+    method: main
+YAML
+# the task prints on a child's message, which the process takes from its
+# mailbox only once the main task has yielded: after the read was queued
+cat >"$w/src/main.lua" <<'LUA'
+return { main = function()
+    local inbox = process.inbox()
+    coroutine.spawn(function()
+        inbox:receive()
+        io.print("from another task")
+    end)
+    io.write("prompt> ")
+    process.spawn("app:child", "app:processes", process.pid())
+    io.print("read " .. tostring(io.readline()))
+    return 0
+end }
+LUA
+cat >"$w/src/child.lua" <<'LUA'
+return { main = function(parent) process.send(parent, "go") end }
+LUA
+(cd "$w" && "$WIPPY" init -s >/dev/null 2>&1) || fail "wippy init -s failed"
+mkfifo "$w/in"
+exec {fifo_fd}<>"$w/in"
+(cd "$w" && exec "$WIPPY" run -x app:main <in >stdout 2>stderr) &
+pid=$!
+BGPIDS+=("$pid")
+if wait_for "$w/stdout" 'from another task' 20; then
+    echo "the line" >&"$fifo_fd"
+    if wait_exit "$pid" 20; then
+        [ $rc -eq 0 ] || fail "exit code $rc, expected 0"
+        [ "$(cat "$w/stdout")" = "prompt> from another task
+read the line" ] || fail "stdout: $(cat -v "$w/stdout")"
+    else
+        fail "still running 20s after its line"
+    fi
+else
+    fail "a task's output waited for the pending read"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+fi
+exec {fifo_fd}>&-
+no_sanitizer "$w/stdout" "$w/stderr"
+report "output of another task is not held behind a pending io.readline" "$w"
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
