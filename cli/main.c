@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "cluster.h"
+#include "cluster_names.h"
 #include "codes.h"
 #include "config.h"
 #include "duration.h"
@@ -679,6 +680,9 @@ static int cmd_run(struct opts *o) {
   if (CLUSTER) { /* before any process runs: the pids of other nodes go there */
     if (wp_cluster_start_transport(CLUSTER, remote_deliver, rt, err, sizeof err)) die("%s", err);
     rt->remote_send = remote_send;
+    /* the replica of the cluster's names is loaded before any process
+    ** runs: a first lookup already sees them */
+    if (wp_cli_names_start(rt, CLUSTER, err, sizeof err)) die("%s", err);
   }
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_main, NULL);

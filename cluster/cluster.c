@@ -50,6 +50,7 @@
 #include "duration.h"
 #include "log.h"
 #include "nats_conn.h"
+#include "cnames.h"
 #include "transport.h"
 
 /* Attempts at a compare-and-swap that others keep winning: only nodes
@@ -66,7 +67,9 @@ struct wp_cluster {
   kvStore *incs;  /* <prefix>_incarnations */
   char name[WP_CLUSTER_NAME_MAX + 1];
   char prefix[WP_CLUSTER_NAME_MAX + 1];
+  kvStore *names; /* <prefix>_names */
   struct wp_transport *tr; /* once started (transport.c) */
+  struct wp_cnames *cn;    /* once started (cnames.c) */
   char bucket[2 * WP_CLUSTER_NAME_MAX]; /* <prefix>_nodes, for messages */
   int64_t heartbeat_ns, down_after_ns;
   uint64_t incarnation;
@@ -487,6 +490,7 @@ static void *heartbeat_main(void *arg) {
 static void cluster_free(struct wp_cluster *c) {
   if (c->nodes) kvStore_Destroy(c->nodes);
   if (c->incs) kvStore_Destroy(c->incs);
+  if (c->names) kvStore_Destroy(c->names);
   wp_nats_close(&c->nats);
   wp_nats_shutdown();
   pthread_cond_destroy(&c->cond);
@@ -516,6 +520,7 @@ struct wp_cluster *wp_cluster_join(const struct wp_cluster_config *cfg, char *er
   if (wp_nats_connect(&c->nats, cfg, err, errlen) ||
       open_bucket(c, cfg->prefix, "incarnations", &c->incs, err, errlen) ||
       open_bucket(c, cfg->prefix, "nodes", &c->nodes, err, errlen) ||
+      open_bucket(c, cfg->prefix, "names", &c->names, err, errlen) ||
       next_incarnation(c, cfg->prefix, err, errlen))
     goto fail;
   make_value(c);
@@ -561,8 +566,41 @@ void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
+int wp_cluster_start_names(struct wp_cluster *c, const struct wp_cluster_names_hooks *hooks,
+                           char *err, size_t errlen) {
+  if (!c->tr) {
+    snprintf(err, errlen, "cluster names need the transport started first");
+    return -1;
+  }
+  c->cn = wp_cnames_start(&c->nats, c->names, c->tr, c->prefix, c->name, c->incarnation, hooks,
+                          err, errlen);
+  return c->cn ? 0 : -1;
+}
+
+size_t wp_cluster_name_lookup(struct wp_cluster *c, const char *name, size_t nlen, char *out,
+                              size_t cap, int *scope) {
+  return c->cn ? wp_cnames_lookup(c->cn, name, nlen, out, cap, scope) : 0;
+}
+
+int wp_cluster_name_request(struct wp_cluster *c, int op, int scope, const char *name,
+                            size_t nlen, const char *pid, size_t plen, uint64_t t1,
+                            uint64_t t2) {
+  return c->cn ? wp_cnames_request(c->cn, op, scope, name, nlen, pid, plen, t1, t2) : -1;
+}
+
+void wp_cluster_names_release(struct wp_cluster *c, const char *pid, size_t plen) {
+  if (c->cn) wp_cnames_release(c->cn, pid, plen);
+}
+
+size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap) {
+  return c->cn ? wp_cnames_leader(c->cn, out, cap) : 0;
+}
+
 void wp_cluster_stop_transport(struct wp_cluster *c) {
-  if (!c || !c->tr) return;
+  if (!c) return;
+  wp_cnames_stop(c->cn); /* first: it reads the transport's member view */
+  c->cn = NULL;
+  if (!c->tr) return;
   wp_transport_stop(c->tr);
   c->tr = NULL;
 }

@@ -105,6 +105,57 @@ void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
 ** once no process runs; idempotent. wp_cluster_leave calls it too. */
 void wp_cluster_stop_transport(struct wp_cluster *c);
 
+/* ---- names (cnames.c; spec 07 §2, issue 13 item 7) ---- */
+
+/* The scopes, as process.registry numbers them. EVENTUAL uses the same
+** mechanism as CONSISTENT (first writer wins). */
+enum { WP_CLUSTER_EVENTUAL = 1, WP_CLUSTER_CONSISTENT = 2, WP_CLUSTER_STRONG = 3 };
+enum { WP_CLUSTER_REGISTER = 1, WP_CLUSTER_UNREGISTER };
+/* The answer to a request. */
+enum {
+  WP_CLUSTER_NAME_OK = 0,     /* registered; unregistered */
+  WP_CLUSTER_NAME_FALSE,      /* unregister: not this pid's name in this scope */
+  WP_CLUSTER_NAME_EXISTS,     /* register: held by another live process */
+  WP_CLUSTER_NAME_UNAVAILABLE,/* NATS cannot be reached (retryable) */
+  WP_CLUSTER_NAME_TIMEOUT,    /* STRONG: not every live node acknowledged in time */
+  WP_CLUSTER_NAME_INVALID,    /* the name cannot be a cluster name */
+  WP_CLUSTER_NAME_ERROR       /* anything else (out of memory, contention) */
+};
+struct wp_cluster_names_hooks {
+  /* Whether pid (len bytes, a pid of this node) names a live process. Any
+  ** thread; never waits. */
+  int (*alive)(void *ctx, const char *pid, size_t len);
+  /* The answer to the request made with tokens t1, t2: a status above and a
+  ** message for the user ("" on success). On the names thread. */
+  void (*answer)(void *ctx, uint64_t t1, uint64_t t2, int status, const char *msg);
+  void *ctx;
+};
+/* Starts the cluster names of a node whose transport runs: the bucket
+** <prefix>_names, the local replica (a watch; loaded before this returns,
+** so a process's first lookup sees the cluster's names) and the thread
+** that performs requests. hooks is copied. 0, or -1 with a message. */
+int wp_cluster_start_names(struct wp_cluster *c, const struct wp_cluster_names_hooks *hooks,
+                           char *err, size_t errlen);
+/* Looks name (nlen bytes) up in the local replica: copies the holder's pid
+** into out (cap bytes) and returns its length (more than cap: call again
+** with more room), with its scope in *scope (may be NULL); 0 when no
+** cluster name is that. Any thread; never waits on NATS. */
+size_t wp_cluster_name_lookup(struct wp_cluster *c, const char *name, size_t nlen, char *out,
+                              size_t cap, int *scope);
+/* Queues a register (of pid, a pid of this node) or an unregister (only
+** pid's own name in that scope is removed) and returns at once; the answer
+** comes through hooks.answer with t1, t2. Borrows its arguments for the
+** call. 0, or -1 out of memory (no answer comes). */
+int wp_cluster_name_request(struct wp_cluster *c, int op, int scope, const char *name,
+                            size_t nlen, const char *pid, size_t plen, uint64_t t1,
+                            uint64_t t2);
+/* The process pid (of this node) ended: frees the cluster names it holds,
+** in the background. Borrows pid for the call. */
+void wp_cluster_names_release(struct wp_cluster *c, const char *pid, size_t plen);
+/* The name of the node that reaps departed nodes' names (the live member
+** with the smallest name), copied into out; its length, 0 when unknown. */
+size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap);
+
 /* Leaves gracefully: stops renewing, deletes the node's entry (if still its
 ** own) so the name is free at once, closes the connection and tears libnats
 ** down. Frees c. */

@@ -62,6 +62,7 @@ static void on_reconnected(natsConnection *nc, void *closure) {
   struct wp_nats *n = closure;
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  atomic_fetch_add(&n->reconnects, 1);
   wp_logf(WP_LOG_INFO, "cluster: node %s reconnected to NATS at %s", n->node, url);
   tell_loss(n, "reconnected to NATS");
 }

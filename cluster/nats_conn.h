@@ -26,6 +26,9 @@ struct wp_nats {
   /* the transport's hook (transport.c), set once it runs, else NULL */
   _Atomic(wp_nats_loss_fn) on_loss;
   _Atomic(void *) loss_arg;
+  /* reconnections so far: a watcher made before one may have gone quiet
+  ** (cnames.c makes a new one when this moves) */
+  _Atomic uint64_t reconnects;
 };
 
 /* Connects n (zeroed by the caller; stays at a fixed address while

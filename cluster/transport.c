@@ -249,6 +249,36 @@ static void *watch_main(void *arg) {
   return NULL;
 }
 
+/* Whether m is live at monotonic time now (under t->lock). seen_ns may be
+** after now: a batch from the node came in meanwhile. */
+static int member_live(const struct wp_transport *t, struct member *m, uint64_t now) {
+  return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0 &&
+         !(now > m->seen_ns && now - m->seen_ns > (uint64_t)t->down_after_ns);
+}
+
+uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen) {
+  uint64_t now = wp_clock_ns(), inc = 0;
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, name, nlen, 0);
+  if (m && member_live(t, m, now)) inc = atomic_load_explicit(&m->inc, memory_order_relaxed);
+  pthread_mutex_unlock(&t->lock);
+  return inc;
+}
+
+size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_MAX + 1],
+                            size_t max) {
+  uint64_t now = wp_clock_ns();
+  size_t n = 0;
+  pthread_mutex_lock(&t->lock);
+  for (size_t i = 0; i < t->mn; i++) {
+    if (!member_live(t, t->mv[i], now)) continue;
+    if (n < max) memcpy(out[n], t->mv[i]->name, t->mv[i]->nlen + 1);
+    n++;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}
+
 /* ---- session loss ---- */
 
 /* Frames between this node and `peer` (NULL: every peer) may have been
@@ -308,8 +338,7 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   pthread_mutex_lock(&t->lock);
   struct member *m = t->stop ? NULL : member_find(t, f->node, f->node_len, 0);
   uint64_t inc = m ? atomic_load_explicit(&m->inc, memory_order_relaxed) : 0;
-  /* seen_ns may be after now: a batch from the node came in meanwhile */
-  if (!inc || (now > m->seen_ns && now - m->seen_ns > (uint64_t)t->down_after_ns)) {
+  if (!inc || !member_live(t, m, now)) {
     pthread_mutex_unlock(&t->lock);
     wp_free(fr);
     return WP_CLUSTER_DOWN;

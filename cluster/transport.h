@@ -23,6 +23,13 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
                                         size_t errlen);
 int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
                       size_t *limit);
+/* The live incarnation of node `name` (0: not a live member: no entry, or
+** none renewed within down_after). Any thread. */
+uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen);
+/* Copies the names of the live members (this node included), up to max of
+** them, into out; returns how many there are. Any thread. */
+size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_MAX + 1],
+                            size_t max);
 void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s);
 /* Stops t and frees it (the connection stays open). */
 void wp_transport_stop(struct wp_transport *t);

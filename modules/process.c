@@ -27,6 +27,39 @@ static void push_node_down(lua_State *L, const char *dest, size_t len) {
   lua_remove(L, -2);
 }
 
+/* The pid holding cluster name `name` (len bytes) pushed, or nothing
+** pushed and 0 returned when no cluster name is that. */
+static int push_cluster_holder(lua_State *L, struct wp_rt *rt, const char *name, size_t len,
+                               int *scope) {
+  char buf[256];
+  size_t n = rt->names_lookup(rt, name, len, buf, sizeof buf, scope);
+  if (n <= sizeof buf) {
+    if (n) lua_pushlstring(L, buf, n);
+    return n > 0;
+  }
+  for (;;) { /* a long pid: again with room for it (it may change meanwhile) */
+    char *big = lua_newuserdatauv(L, n, 0);
+    size_t m = rt->names_lookup(rt, name, len, big, n, scope);
+    if (m <= n) {
+      if (m) lua_pushlstring(L, big, m);
+      lua_remove(L, m ? -2 : -1);
+      return m > 0;
+    }
+    lua_pop(L, 1);
+    n = m;
+  }
+}
+
+/* On a clustered node a destination that is not a pid is a cluster name
+** first (spec 07 §2: cluster scopes shadow LOCAL): when it is one, its
+** holder's pid replaces argument idx, so what follows routes a pid. */
+static void cluster_name_to_pid(lua_State *L, int idx, struct wp_rt *rt) {
+  size_t len;
+  const char *dest = lua_tolstring(L, idx, &len);
+  if (wp_pid_parse(dest, len) || !push_cluster_holder(L, rt, dest, len, NULL)) return;
+  lua_replace(L, idx);
+}
+
 /* Resolves argument idx as a destination; on failure pushes nil, err and
 ** returns NULL (the caller returns 2), with *remote (may be NULL) set when
 ** the destination is a pid of another node. errkind_override replaces the
@@ -35,9 +68,11 @@ static void push_node_down(lua_State *L, const char *dest, size_t len) {
 static struct wp_proc *resolve_arg(lua_State *L, int idx, const char *errkind_override,
                                    int *remote, int route) {
   size_t len;
-  const char *dest = luaL_checklstring(L, idx, &len);
-  const char *kind, *err;
+  luaL_checkstring(L, idx);
   struct wp_rt *rt = self(L)->rt;
+  if (rt->names_lookup) cluster_name_to_pid(L, idx, rt);
+  const char *dest = lua_tolstring(L, idx, &len);
+  const char *kind, *err;
   struct wp_proc *p = wp_rt_resolve(rt, dest, len, &kind, &err);
   if (remote) *remote = !p && err == wp_rt_node_down;
   if (p) return p;
@@ -205,9 +240,9 @@ static int l_cancel(lua_State *L) {
 /* monitor/link: a pid whose process is gone is "pid not registered". */
 static struct wp_proc *resolve_live(lua_State *L) {
   size_t len;
-  const char *dest = luaL_checklstring(L, 1, &len);
   int remote;
   struct wp_proc *p = resolve_arg(L, 1, NULL, &remote, 0);
+  const char *dest = lua_tolstring(L, 1, &len); /* a cluster name's pid now */
   if (!p && !remote && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
     wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
@@ -231,8 +266,8 @@ static int l_monitor(lua_State *L) {
 ** NULL, *nret is what the caller returns. */
 static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
   size_t len;
-  const char *dest = luaL_checklstring(L, 1, &len);
   struct wp_proc *p = resolve_arg(L, 1, NULL, NULL, 0);
+  const char *dest = lua_tolstring(L, 1, &len); /* a cluster name's pid now */
   *nret = 2;
   if (!p && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
@@ -444,14 +479,61 @@ static int l_unlisten(lua_State *L) {
 
 /* ---- registry ---- */
 
+/* Blocks the calling task for a cluster names request (rt->names_request)
+** of `op` on name in scope for pid; the answer is the call's result. */
+static int cluster_request(lua_State *L, int op, int scope, const char *name, size_t len,
+                           const char *pid, size_t plen, const char *what) {
+  struct wp_vmproc *vp = self(L);
+  struct wp_task *t = wp_vm_blockable(L, what);
+  uint64_t id = ++vp->next_reply;
+  if (vp->rt->names_request(vp->rt, op, scope, name, len, pid, plen, vp->p->handle, id))
+    return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  return wp_vm_reply_wait(L, t, id);
+}
+
+/* register in a cluster scope: for this process or a live one of this
+** node; released when that process ends. */
+static int register_cluster(lua_State *L, const char *name, size_t len, int scope) {
+  struct wp_vmproc *vp = self(L);
+  struct wp_proc *p = vp->p;
+  if (!lua_isnoneornil(L, 2)) {
+    size_t plen;
+    const char *pid = luaL_checklstring(L, 2, &plen);
+    if (!wp_pid_parse(pid, plen)) return wp_err_return(L, WP_KIND_INVALID, "invalid pid");
+    const char *kind, *err;
+    p = wp_rt_resolve(vp->rt, pid, plen, &kind, &err);
+    if (!p && err == wp_rt_node_down)
+      return wp_err_return(L, WP_KIND_INVALID,
+                           "a cluster name can only be registered for a process of this node");
+    if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "process not found");
+  }
+  /* p's end releases the name: set before the request, which that
+  ** release then follows in the cluster's queue */
+  struct wp_vmproc *owner = p->vm;
+  atomic_store_explicit(&owner->holds_cnames, 1, memory_order_relaxed);
+  lua_pushlstring(L, p->pid, p->pid_len); /* outlives the reference */
+  if (p != vp->p) wp_proc_release(p);
+  size_t plen;
+  const char *pid = lua_tolstring(L, -1, &plen);
+  return cluster_request(L, WP_NAMES_REGISTER, scope, name, len, pid, plen,
+                         "process.registry.register");
+}
+
 static int l_reg_register(lua_State *L) {
   size_t len;
   const char *name = luaL_checklstring(L, 1, &len);
   struct wp_vmproc *vp = self(L);
+  struct wp_rt *rt = vp->rt;
   if (!lua_isnoneornil(L, 3)) {
     if (lua_type(L, 3) != LUA_TNUMBER) return wp_err_return(L, WP_KIND_INVALID, "scope must be a number");
     lua_Integer scope = lua_tointeger(L, 3);
-    if (scope != 0) return wp_err_return(L, WP_KIND_INTERNAL, "global registry not available");
+    if (scope < 0 || scope > 3)
+      return wp_err_return(L, WP_KIND_INVALID,
+                           "unknown scope (use LOCAL, EVENTUAL, CONSISTENT or STRONG)");
+    if (scope && !rt->names_request)
+      return wp_err_return(L, WP_KIND_INTERNAL, scope == 1 ? "eventual registry not available"
+                                                           : "global registry not available");
+    if (scope) return register_cluster(L, name, len, (int)scope);
   }
   struct wp_proc *p = vp->p;
   int own = 1;
@@ -468,6 +550,18 @@ static int l_reg_register(lua_State *L) {
       own = 0;
     }
   }
+  /* a name another process holds in a cluster scope is refused here too
+  ** (spec 07 §2) */
+  if (rt->names_lookup && push_cluster_holder(L, rt, name, len, NULL)) {
+    size_t hl;
+    const char *holder = lua_tolstring(L, -1, &hl);
+    int other = hl != p->pid_len || memcmp(holder, p->pid, hl) != 0;
+    lua_pop(L, 1);
+    if (other) {
+      if (!own) wp_proc_release(p);
+      return wp_err_return(L, WP_KIND_ALREADY_EXISTS, "name already registered in a cluster scope");
+    }
+  }
   int rc = wp_names_register(wp_sched_names(vp->rt->sched), name, len, p);
   if (!own) wp_proc_release(p);
   if (rc == WP_ENAMETAKEN) return wp_err_return(L, WP_KIND_ALREADY_EXISTS, "name already registered");
@@ -480,7 +574,10 @@ static int l_reg_register(lua_State *L) {
 static int l_reg_lookup(lua_State *L) {
   size_t len;
   const char *name = luaL_checklstring(L, 1, &len);
-  struct wp_sched *s = self(L)->rt->sched;
+  struct wp_rt *rt = self(L)->rt;
+  /* cluster scopes first (spec 07 §2) */
+  if (rt->names_lookup && push_cluster_holder(L, rt, name, len, NULL)) return 1;
+  struct wp_sched *s = rt->sched;
   uint64_t c = wp_names_lookup(wp_sched_names(s), name, len);
   struct wp_proc *p = c ? wp_ptab_get_counter(wp_sched_ptab(s), c) : NULL;
   if (!p) return wp_err_return(L, WP_KIND_NOT_FOUND, "name not registered");
@@ -489,14 +586,22 @@ static int l_reg_lookup(lua_State *L) {
   return 1;
 }
 
+/* unregister(name, scope?): in a cluster scope only the holder's own call
+** removes the name (spec 07 §2); false otherwise. */
 static int l_reg_unregister(lua_State *L) {
   size_t len;
   const char *name = luaL_checklstring(L, 1, &len);
-  if (!lua_isnoneornil(L, 2) && lua_tointeger(L, 2) != 0) {
-    lua_pushboolean(L, 0);
-    return 1;
+  lua_Integer scope = lua_isnoneornil(L, 2) ? 0 : lua_tointeger(L, 2);
+  struct wp_vmproc *vp = self(L);
+  if (scope != 0) {
+    if (scope < 0 || scope > 3 || !vp->rt->names_request) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    return cluster_request(L, WP_NAMES_UNREGISTER, (int)scope, name, len, vp->p->pid,
+                           vp->p->pid_len, "process.registry.unregister");
   }
-  lua_pushboolean(L, wp_names_unregister(wp_sched_names(self(L)->rt->sched), name, len));
+  lua_pushboolean(L, wp_names_unregister(wp_sched_names(vp->rt->sched), name, len));
   return 1;
 }
 

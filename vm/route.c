@@ -183,6 +183,45 @@ int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int
   return lua_yield(L, 0);
 }
 
+/* ---- replies of runtime threads (cluster names) ---- */
+
+int wp_vm_reply_wait(lua_State *L, struct wp_task *t, uint64_t id) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  struct wp_exitwait *w = wp_malloc(sizeof *w);
+  if (!w) return luaL_error(L, "not enough memory");
+  w->counter = id;
+  w->task = t;
+  w->next = vp->replywaits;
+  vp->replywaits = w;
+  wp_task_block(vp, t, w);
+  return lua_yield(L, 0);
+}
+
+/* Completes the task waiting for reply m, if any (on L, protected). */
+static void reply_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
+  for (struct wp_exitwait **pp = &vp->replywaits; *pp; pp = &(*pp)->next) {
+    struct wp_exitwait *w = *pp;
+    if (w->counter != m->aux) continue;
+    *pp = w->next;
+    struct wp_task *t = w->task;
+    wp_free(w);
+    int n = 1;
+    vp->routing = m; /* freed at teardown if this raises */
+    if (m->flags >= WP_REPLY_ERROR) {
+      lua_pushnil(L);
+      wp_err_pushl(L, wp_msg_topic(m), (const char *)wp_msg_payload(m), m->len,
+                   m->flags == WP_REPLY_RETRYABLE ? 1 : -1);
+      n = 2;
+    } else {
+      lua_pushboolean(L, m->flags == WP_REPLY_TRUE);
+    }
+    hand_over(L, t->th, n);
+    vp->routing = NULL;
+    wp_task_ready(vp, t, n);
+    return;
+  }
+}
+
 /* ---- mailbox routing ---- */
 
 static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
@@ -215,6 +254,10 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
         vp->io_task = NULL;
         wp_task_ready(vp, t, n);
       }
+      wp_msg_free(m);
+      return;
+    case WP_MSG_REPLY:
+      reply_done(vp, L, m);
       wp_msg_free(m);
       return;
     case WP_MSG_EXIT:
@@ -285,6 +328,11 @@ void wp_route_free_waits(struct wp_vmproc *vp) {
   while (vp->exitwaits) {
     struct wp_exitwait *w = vp->exitwaits;
     vp->exitwaits = w->next;
+    wp_free(w);
+  }
+  while (vp->replywaits) {
+    struct wp_exitwait *w = vp->replywaits;
+    vp->replywaits = w->next;
     wp_free(w);
   }
 }

@@ -451,6 +451,25 @@ void wp_rt_live_dec(struct wp_rt *rt) {
   }
 }
 
+void wp_rt_reply(struct wp_rt *rt, wp_handle h, uint64_t id, int status, const char *kind,
+                 const char *msg) {
+  struct wp_proc *p = wp_ptab_get(wp_sched_ptab(rt->sched), h);
+  if (!p) return;
+  if (status < WP_REPLY_ERROR) kind = msg = "";
+  /* the caller is woken whatever happens: the fallback says what was lost */
+  static const char lost[] = "the answer was lost: out of memory";
+  struct wp_msg *m = wp_msg_new_sys(WP_MSG_REPLY, "", 0, kind, strlen(kind), msg, strlen(msg),
+                                    lost, sizeof lost - 1);
+  if (m) {
+    m->aux = id;
+    m->flags = (uint32_t)status;
+    wp_proc_deliver(p, m);
+  } else {
+    wp_logf(WP_LOG_ERROR, "an answer to %s lost: out of memory", p->pid);
+  }
+  wp_proc_release(p);
+}
+
 int wp_rt_cancel(struct wp_proc *p, const char *from, const char *reason) {
   size_t rlen = strlen(reason), flen = strlen(from);
   struct wp_msg *m = wp_msg_new_sys(WP_MSG_CANCEL, from, flen, reason, rlen, NULL, 0, NULL, 0);

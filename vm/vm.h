@@ -195,6 +195,11 @@ struct wp_vmproc {
   const void *mt[WP_MT_N];   /* metatables made so far (wp_state_mt_new) */
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
+  struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */
+  uint64_t next_reply;       /* the last request id given out */
+  /* It may hold cluster-wide names: its end releases them (rt->names_release).
+  ** Set by whichever process registers a name for it, before the request. */
+  _Atomic unsigned char holds_cnames;
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
   struct wp_msg *routing;    /* taken from the mailbox, handed to wp_route_drain_protected;
                                 freed at teardown if the call failed first */
@@ -416,6 +421,23 @@ struct wp_rt {
                      const char *from, size_t from_len, const char *dest, size_t dest_len,
                      const char *topic, size_t topic_len, const void *payload, size_t len,
                      size_t *size, size_t *limit);
+  /* Cluster-wide names (spec 07 §2) on a clustered node (set by the command
+  ** line before anything runs; NULL standalone). names_lookup: the pid
+  ** holding `name` in the node's replica, copied into out (cap bytes), its
+  ** length returned (more than cap: call again with more room; 0: no such
+  ** cluster name), its scope in *scope; any thread, never waits.
+  ** names_request: queues a WP_NAMES_REGISTER/UNREGISTER of `name` in
+  ** `scope` for pid (a pid of this node), answered by a WP_MSG_REPLY
+  ** (wp_rt_reply) to reply_to with request id `id`; 0, or -1 out of memory
+  ** (no answer comes). names_release: process pid ended; frees its cluster
+  ** names in the background. All borrow their arguments for the call. */
+#define WP_NAMES_REGISTER 1
+#define WP_NAMES_UNREGISTER 2
+  size_t (*names_lookup)(struct wp_rt *rt, const char *name, size_t len, char *out, size_t cap,
+                         int *scope);
+  int (*names_request)(struct wp_rt *rt, int op, int scope, const char *name, size_t len,
+                       const char *pid, size_t plen, wp_handle reply_to, uint64_t id);
+  void (*names_release)(struct wp_rt *rt, const char *pid, size_t plen);
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
   /* The entries, for the registry module; NULL: none were loaded. */
   const struct wp_regview *regview;
@@ -479,6 +501,17 @@ extern const char wp_rt_node_down[];
 enum { WP_RT_REMOTE_SENT = 0, WP_RT_REMOTE_DOWN, WP_RT_REMOTE_TOO_LARGE, WP_RT_REMOTE_NOMEM };
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err);
+/* Answers a blocked call (wp_vm_reply_wait) of process h with request id
+** id: status WP_REPLY_*; for an error, kind (an error kind) and msg (both
+** borrowed); RETRYABLE is an error whose retryable() is true. Any thread.
+** A process that ended meanwhile is skipped. */
+enum { WP_REPLY_TRUE = 0, WP_REPLY_FALSE, WP_REPLY_ERROR, WP_REPLY_RETRYABLE };
+void wp_rt_reply(struct wp_rt *rt, wp_handle h, uint64_t id, int status, const char *kind,
+                 const char *msg);
+/* Blocks task t of L (from wp_vm_blockable, taken before the request was
+** made) until the WP_MSG_REPLY with id arrives: the call then returns true,
+** false, or nil and the error. Returns via lua_yield. */
+int wp_vm_reply_wait(lua_State *L, struct wp_task *t, uint64_t id);
 /* Parses a pid string; returns its counter or 0 if it is not a pid. */
 uint64_t wp_pid_parse(const char *s, size_t len);
 /* The node part of pid string s (len bytes, borrowed): a pointer into s and

@@ -145,6 +145,11 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   wp_names_release(wp_sched_names(p->sched), names, p->counter);
   struct wp_ptab *pt = wp_sched_ptab(p->sched);
   wp_ptab_unlink(pt, p); /* gone for whoever receives the EXIT below */
+  /* its cluster names are released before its EXIT goes out: a monitor
+  ** that registers the name on that EXIT queues behind the release */
+  struct wp_rt *rt = vp->rt;
+  if (atomic_load_explicit(&vp->holds_cnames, memory_order_relaxed) && rt->names_release)
+    rt->names_release(rt, p->pid, p->pid_len);
   int64_t at = wp_wall_ns() / 1000000000;
   for (int pass = 0; pass < 2; pass++) {
     struct wp_hlist *l = pass == 0 ? &mons : &links;
@@ -185,7 +190,7 @@ static void vm_teardown(struct wp_vmproc *vp) {
   wp_msg_free(vp->routing);
   vp->routing = NULL;
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
-  if (vp->listeners || vp->exitwaits) wp_route_free_waits(vp);
+  if (vp->listeners || vp->exitwaits || vp->replywaits) wp_route_free_waits(vp);
   wp_state_close(vp); /* channel __gc may free timers too: none left */
   free_queue(&vp->inbox_q);
   free_queue(&vp->events_q);

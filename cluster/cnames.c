@@ -1,0 +1,901 @@
+/*
+** cnames.c: process names across the cluster (see cnames.h and cluster.h;
+** spec 07 §2, issue 13 item 7).
+**
+** Design note.
+**
+** The bucket. Names live in the JetStream key-value bucket <prefix>_names
+** (history 1), one key per name: the name's bytes, with every byte outside
+** [A-Za-z0-9_-] written as =XX, since keys allow few characters. The value
+** is a line "v1 SCOPE STATE NODE INCARNATION PID": who holds the name, and
+** in which life of its node. STATE is A (active) or P (pending: a STRONG
+** name not yet acknowledged by every live node; lookups skip it). An
+** empty value is a released name. Names are never deleted: libnats's
+** delete takes no revision, and every write here is a compare-and-swap on
+** the key's revision (create, or update at the revision read), so of two
+** writers exactly one wins. That is the CONSISTENT guarantee, first writer
+** wins; EVENTUAL uses the same mechanism.
+**
+** A held name is free to take when its holder is known dead: a pid of this
+** node's current life that no longer lives (the alive hook), a pid of an
+** earlier life of any node, or a pid of a node that is not a live member.
+** So a relay restarted by its service never meets its previous life.
+**
+** The replica. A watch of the bucket (a thread of its own) keeps a hash
+** table of the active names, under a read-write lock; lookups read it and
+** never wait on NATS. Each entry keeps its revision: an older write never
+** replaces a newer one, and this node applies its own writes at once, so a
+** process sees its own register before the watch does. After a reconnect
+** (a watcher may go quiet without telling) a new watch is made: its first
+** view is a full one, and whatever that view did not show is dropped.
+**
+** Requests. A process's register and unregister are queued to a second
+** thread, which performs them one after another and answers through the
+** hooks (cli/ delivers the answer to the waiting process), so a scheduler
+** worker never waits on NATS. A process's exit queues a release of its
+** names, after whatever it had queued before. When nothing is queued, the
+** thread reaps once a second: if this node is the leader (the live member
+** with the smallest name) and connected, it releases every name whose
+** holder is known dead (a departed node's, or a process whose release was
+** lost). Nothing is reaped while the connection is down.
+**
+** STRONG. The name is written pending, then every other live member is
+** asked, over NATS request-reply on <prefix>.n.<node>.names, to confirm
+** that its replica has that revision; once all did, the name is made
+** active. A member that does not answer before the deadline fails the
+** register, and the pending name is released.
+*/
+#include "cnames.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+
+#define NAME_MAX_BYTES 256   /* a cluster name's limit: its key fits NATS's */
+#define SYNC_WAIT_MS 5000    /* the replica's first view, at start */
+#define POLL_MS 1000         /* the threads look at their stop flags this often */
+#define STOP_WAIT_MS 3000    /* queued requests still performed at stop */
+#define STRONG_DEADLINE_MS 10000
+#define ACK_WAIT_MS 2000     /* a member waits this long for its replica to catch up */
+#define MAX_TRIES 8
+#define MAX_MEMBERS 256
+
+struct cname {
+  struct cname *next; /* hash chain */
+  uint64_t rev;       /* the bucket's revision of this value */
+  uint64_t inc;       /* the holder's node's incarnation */
+  uint32_t gen;       /* the watch that last showed it */
+  int scope, pending;
+  char node[WP_CLUSTER_NAME_MAX + 1];
+  size_t nlen, plen;
+  char *pid;          /* into data, after the name */
+  char data[];
+};
+
+struct op {
+  struct op *next;
+  int kind; /* WP_CLUSTER_REGISTER, WP_CLUSTER_UNREGISTER, RELEASE */
+  int scope;
+  uint64_t t1, t2;
+  size_t nlen, plen;
+  char data[]; /* name, then pid */
+};
+enum { RELEASE = 100 };
+
+struct wp_cnames {
+  struct wp_nats *nats;
+  kvStore *kv;
+  struct wp_transport *tr;
+  struct wp_cluster_names_hooks hooks;
+  char self[WP_CLUSTER_NAME_MAX + 1];
+  size_t self_len;
+  char prefix[WP_CLUSTER_NAME_MAX + 1];
+  uint64_t inc;
+  /* the replica */
+  pthread_rwlock_t rw;
+  struct cname **tab;
+  size_t cap, n;
+  /* the watch thread's (gen, synced, applied under lock) */
+  pthread_mutex_t lock;
+  pthread_cond_t cond; /* on CLOCK_MONOTONIC: synced, applied, queue, stop */
+  _Atomic uint32_t gen; /* written by the watch thread, read by the worker */
+  int synced;
+  uint64_t last_rev;   /* the highest revision applied */
+  kvWatcher *watcher;
+  int stop;
+  /* the request thread's queue (under lock) */
+  struct op *head, **tail;
+  int busy;
+  natsSubscription *acks; /* STRONG confirmations asked of this node */
+  pthread_t watch, worker;
+  int has_watch, has_worker;
+};
+
+/* ---- keys and values ---- */
+
+/* Writes name's key into out (3 * nlen + 1 bytes). */
+static void make_key(const char *name, size_t nlen, char *out) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < nlen; i++) {
+    unsigned char ch = (unsigned char)name[i];
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+        ch == '_' || ch == '-') {
+      *out++ = (char)ch;
+    } else {
+      *out++ = '=';
+      *out++ = hex[ch >> 4];
+      *out++ = hex[ch & 15];
+    }
+  }
+  *out = '\0';
+}
+
+static int unhex(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The name of key into out (at least strlen(key) bytes); its length, or
+** -1 when key is not one of ours. */
+static long parse_key(const char *key, char *out) {
+  size_t n = 0;
+  for (const char *k = key; *k; k++) {
+    if (*k != '=') {
+      out[n++] = *k;
+      continue;
+    }
+    int a = unhex(k[1]), b = a < 0 ? -1 : unhex(k[2]);
+    if (b < 0) return -1;
+    out[n++] = (char)(a << 4 | b);
+    k += 2;
+  }
+  return (long)n;
+}
+
+/* A parsed value; pid points into the value. */
+struct holder {
+  int scope, pending;
+  char node[WP_CLUSTER_NAME_MAX + 1];
+  uint64_t inc;
+  const char *pid;
+  size_t plen;
+};
+
+/* Parses "v1 SCOPE STATE NODE INC PID" (len bytes); 0, or -1 when it is
+** not one (an empty value: a released name). */
+static int parse_value(const char *v, size_t len, struct holder *h) {
+  char buf[128];
+  if (len < 4 || memcmp(v, "v1 ", 3) != 0) return -1;
+  size_t head = len < sizeof buf - 1 ? len : sizeof buf - 1;
+  memcpy(buf, v, head);
+  buf[head] = '\0';
+  char state, node[WP_CLUSTER_NAME_MAX + 1];
+  unsigned long long inc;
+  int used = 0;
+  if (sscanf(buf, "v1 %d %c %32[A-Za-z0-9_-] %llu %n", &h->scope, &state, node, &inc, &used) <
+          4 ||
+      used <= 0 || (size_t)used >= len || h->scope < WP_CLUSTER_EVENTUAL ||
+      h->scope > WP_CLUSTER_STRONG || (state != 'A' && state != 'P'))
+    return -1;
+  h->pending = state == 'P';
+  memcpy(h->node, node, sizeof node);
+  h->inc = inc;
+  h->pid = v + used;
+  h->plen = len - (size_t)used;
+  return 0;
+}
+
+static int make_value(char *out, size_t cap, int scope, int pending, const char *node,
+                      uint64_t inc, const char *pid, size_t plen) {
+  int n = snprintf(out, cap, "v1 %d %c %s %" PRIu64 " %.*s", scope, pending ? 'P' : 'A', node,
+                   inc, (int)plen, pid);
+  return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* ---- the replica ---- */
+
+static size_t hash(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+  return (size_t)h;
+}
+
+/* The entry of name (under rw), or NULL; *pp: where it is linked. */
+static struct cname *find(struct wp_cnames *cn, const char *name, size_t nlen,
+                          struct cname ***pp) {
+  if (!cn->cap) return NULL;
+  struct cname **p = &cn->tab[hash(name, nlen) & (cn->cap - 1)];
+  for (; *p; p = &(*p)->next)
+    if ((*p)->nlen == nlen && memcmp((*p)->data, name, nlen) == 0) break;
+  if (pp) *pp = p;
+  return *p;
+}
+
+/* Room for one more entry (under rw, written); 0, or -1 out of memory. */
+static int grow(struct wp_cnames *cn) {
+  if (cn->n < cn->cap) return 0;
+  size_t cap = cn->cap ? 2 * cn->cap : 64;
+  struct cname **tab = wp_calloc(cap, sizeof *tab);
+  if (!tab) return -1;
+  for (size_t i = 0; i < cn->cap; i++)
+    for (struct cname *e = cn->tab[i], *next; e; e = next) {
+      next = e->next;
+      struct cname **b = &tab[hash(e->data, e->nlen) & (cap - 1)];
+      e->next = *b;
+      *b = e;
+    }
+  wp_free(cn->tab);
+  cn->tab = tab;
+  cn->cap = cap;
+  return 0;
+}
+
+/* Applies revision rev of name: value h, or released when h is NULL. A
+** revision older than the one the replica holds is ignored. */
+static void apply(struct wp_cnames *cn, const char *name, size_t nlen, uint64_t rev,
+                  const struct holder *h, uint32_t gen) {
+  pthread_rwlock_wrlock(&cn->rw);
+  struct cname **pp = NULL, *e = find(cn, name, nlen, &pp);
+  if (e && e->rev > rev) {
+    pthread_rwlock_unlock(&cn->rw);
+    return;
+  }
+  if (e && (!h || e->plen != h->plen)) { /* released, or the new value needs other room */
+    *pp = e->next;
+    wp_free(e);
+    cn->n--;
+    e = NULL;
+  }
+  if (h && !e && grow(cn) == 0) {
+    e = wp_malloc(sizeof *e + nlen + h->plen);
+    if (e) {
+      find(cn, name, nlen, &pp);
+      e->next = *pp;
+      *pp = e;
+      cn->n++;
+      memcpy(e->data, name, nlen);
+      e->nlen = nlen;
+      e->pid = e->data + nlen;
+      e->plen = h->plen;
+    }
+  }
+  if (h && e) {
+    memcpy(e->pid, h->pid, h->plen);
+    memcpy(e->node, h->node, sizeof e->node);
+    e->inc = h->inc;
+    e->scope = h->scope;
+    e->pending = h->pending;
+    e->rev = rev;
+    e->gen = gen;
+  } else if (h) {
+    wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory: name %.*s missing from its replica",
+            cn->self, (int)nlen, name);
+  }
+  pthread_rwlock_unlock(&cn->rw);
+  pthread_mutex_lock(&cn->lock);
+  if (rev > cn->last_rev) cn->last_rev = rev;
+  pthread_cond_broadcast(&cn->cond); /* STRONG confirmations wait for this */
+  pthread_mutex_unlock(&cn->lock);
+}
+
+/* Drops every entry an older watch showed and this one did not. */
+static void drop_unseen(struct wp_cnames *cn, uint32_t gen) {
+  pthread_rwlock_wrlock(&cn->rw);
+  for (size_t i = 0; i < cn->cap; i++)
+    for (struct cname **p = &cn->tab[i]; *p;) {
+      struct cname *e = *p;
+      if (e->gen != gen) {
+        *p = e->next;
+        wp_free(e);
+        cn->n--;
+      } else {
+        p = &e->next;
+      }
+    }
+  pthread_rwlock_unlock(&cn->rw);
+}
+
+static void watch_entry(struct wp_cnames *cn, kvEntry *e, uint32_t gen) {
+  const char *key = kvEntry_Key(e);
+  size_t kl = strlen(key);
+  char *name = wp_malloc(kl + 1);
+  if (!name) return;
+  long nlen = parse_key(key, name);
+  struct holder h;
+  int len = kvEntry_ValueLen(e);
+  int put = kvEntry_Operation(e) == kvOp_Put && len > 0 &&
+            parse_value(kvEntry_Value(e), (size_t)len, &h) == 0;
+  if (nlen > 0) apply(cn, name, (size_t)nlen, kvEntry_Revision(e), put ? &h : NULL, gen);
+  wp_free(name);
+}
+
+static void *watch_main(void *arg) {
+  struct wp_cnames *cn = arg;
+  uint64_t seen_reconnects = atomic_load(&cn->nats->reconnects);
+  int rewatch = 1;
+  uint32_t gen = 0;
+  kvWatcher *w = NULL;
+  for (;;) {
+    pthread_mutex_lock(&cn->lock);
+    if (cn->stop) {
+      pthread_mutex_unlock(&cn->lock);
+      break;
+    }
+    uint64_t r = atomic_load(&cn->nats->reconnects);
+    if (r != seen_reconnects) {
+      seen_reconnects = r;
+      rewatch = 1;
+    }
+    if (rewatch) {
+      cn->watcher = NULL;
+      pthread_mutex_unlock(&cn->lock);
+      if (w) kvWatcher_Destroy(w);
+      w = NULL;
+      natsStatus s = kvStore_WatchAll(&w, cn->kv, NULL);
+      pthread_mutex_lock(&cn->lock);
+      if (s != NATS_OK) { /* NATS is away: try again a poll later */
+        w = NULL;
+        struct timespec ts;
+        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)POLL_MS * 1000000, &ts);
+        pthread_cond_timedwait(&cn->cond, &cn->lock, &ts);
+        pthread_mutex_unlock(&cn->lock);
+        continue;
+      }
+      rewatch = 0;
+      gen = atomic_fetch_add(&cn->gen, 1) + 1;
+      cn->watcher = w;
+      if (cn->stop) kvWatcher_Stop(w);
+    }
+    pthread_mutex_unlock(&cn->lock);
+    kvEntry *e = NULL;
+    natsStatus s = kvWatcher_Next(&e, w, POLL_MS);
+    if (s == NATS_OK && e) {
+      watch_entry(cn, e, gen);
+      kvEntry_Destroy(e);
+    } else if (s == NATS_OK) { /* this watch's first view is complete */
+      drop_unseen(cn, gen);
+      pthread_mutex_lock(&cn->lock);
+      cn->synced = 1;
+      pthread_cond_broadcast(&cn->cond);
+      pthread_mutex_unlock(&cn->lock);
+    } else if (s != NATS_TIMEOUT) {
+      rewatch = 1;
+    }
+  }
+  if (w) kvWatcher_Destroy(w);
+  return NULL;
+}
+
+size_t wp_cnames_lookup(struct wp_cnames *cn, const char *name, size_t nlen, char *out,
+                        size_t cap, int *scope) {
+  size_t n = 0;
+  pthread_rwlock_rdlock(&cn->rw);
+  struct cname *e = find(cn, name, nlen, NULL);
+  if (e && !e->pending) {
+    n = e->plen;
+    if (n <= cap) memcpy(out, e->pid, n);
+    if (scope) *scope = e->scope;
+  }
+  pthread_rwlock_unlock(&cn->rw);
+  return n;
+}
+
+/* ---- requests ---- */
+
+static int connected(struct wp_cnames *cn) {
+  return natsConnection_Status(cn->nats->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+/* Whether the holder h is known dead. */
+static int holder_dead(struct wp_cnames *cn, const struct holder *h) {
+  size_t nl = strlen(h->node);
+  if (nl == cn->self_len && memcmp(h->node, cn->self, nl) == 0) {
+    if (h->inc != cn->inc) return 1; /* an earlier life of this node */
+    return !cn->hooks.alive(cn->hooks.ctx, h->pid, h->plen);
+  }
+  return wp_transport_live(cn->tr, h->node, nl) != h->inc;
+}
+
+static int same_holder(struct wp_cnames *cn, const struct holder *h, const char *pid,
+                       size_t plen) {
+  return strcmp(h->node, cn->self) == 0 && h->inc == cn->inc && h->plen == plen &&
+         memcmp(h->pid, pid, plen) == 0;
+}
+
+/* The current value of key: 1 with *h filled (pointing into *e, which the
+** caller destroys) and *rev; 0 released or absent (*rev 0 when absent);
+** -1 NATS failed (why). */
+static int read_key(struct wp_cnames *cn, const char *key, kvEntry **e, struct holder *h,
+                    uint64_t *rev, char *why, size_t wl) {
+  *e = NULL;
+  *rev = 0;
+  natsStatus s = kvStore_Get(e, cn->kv, key);
+  if (s == NATS_NOT_FOUND) return 0;
+  if (s != NATS_OK) {
+    wp_nats_reason(s, why, wl);
+    return -1;
+  }
+  *rev = kvEntry_Revision(*e);
+  int len = kvEntry_ValueLen(*e);
+  return len > 0 && parse_value(kvEntry_Value(*e), (size_t)len, h) == 0;
+}
+
+/* Writes value v (vl bytes; 0: a release) at key if its revision is still
+** rev (0: the key must not exist). The new revision, or 0 when someone
+** wrote first or NATS failed (why). */
+static uint64_t write_key(struct wp_cnames *cn, const char *key, const char *v, int vl,
+                          uint64_t rev, char *why, size_t wl) {
+  uint64_t nrev = 0;
+  natsStatus s = rev ? kvStore_Update(&nrev, cn->kv, key, v, vl, rev)
+                     : kvStore_Create(&nrev, cn->kv, key, v, vl);
+  if (s != NATS_OK) {
+    wp_nats_reason(s, why, wl);
+    return 0;
+  }
+  return nrev;
+}
+
+/* Asks every other live member to confirm that its replica holds rev of
+** key; 0 when all did before deadline (monotonic ns). */
+static int confirm(struct wp_cnames *cn, const char *key, uint64_t rev, uint64_t deadline,
+                   char *why, size_t wl) {
+  static char members[MAX_MEMBERS][WP_CLUSTER_NAME_MAX + 1];
+  size_t n = wp_transport_members(cn->tr, members, MAX_MEMBERS);
+  if (n > MAX_MEMBERS) n = MAX_MEMBERS;
+  char body[64];
+  int bl = snprintf(body, sizeof body, "%" PRIu64, rev);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(members[i], cn->self) == 0) continue;
+    uint64_t now = wp_clock_ns();
+    if (now >= deadline) {
+      snprintf(why, wl, "node %s did not acknowledge it in time", members[i]);
+      return -1;
+    }
+    char subject[2 * WP_CLUSTER_NAME_MAX + 16];
+    snprintf(subject, sizeof subject, "%s.n.%s.names", cn->prefix, members[i]);
+    natsMsg *reply = NULL;
+    natsStatus s = natsConnection_Request(&reply, cn->nats->nc, subject, body, bl,
+                                          (int64_t)((deadline - now) / 1000000) + 1);
+    int ok = s == NATS_OK && natsMsg_GetDataLength(reply) == 2 &&
+             memcmp(natsMsg_GetData(reply), "ok", 2) == 0;
+    natsMsg_Destroy(reply);
+    if (!ok) {
+      snprintf(why, wl, "node %s did not acknowledge it in time", members[i]);
+      return -1;
+    }
+  }
+  (void)key;
+  return 0;
+}
+
+/* Answers a STRONG confirmation: "ok" once the replica holds the asked
+** revision (the watch applies revisions in order), "no" after ACK_WAIT_MS. */
+static void on_confirm(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg) {
+  (void)sub;
+  struct wp_cnames *cn = arg;
+  char body[32];
+  int bl = natsMsg_GetDataLength(msg);
+  if (bl <= 0 || (size_t)bl >= sizeof body || !natsMsg_GetReply(msg)) {
+    natsMsg_Destroy(msg);
+    return;
+  }
+  memcpy(body, natsMsg_GetData(msg), (size_t)bl);
+  body[bl] = '\0';
+  uint64_t rev = strtoull(body, NULL, 10);
+  struct timespec ts;
+  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)ACK_WAIT_MS * 1000000, &ts);
+  pthread_mutex_lock(&cn->lock);
+  while (cn->last_rev < rev && !cn->stop)
+    if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
+  int ok = cn->last_rev >= rev;
+  pthread_mutex_unlock(&cn->lock);
+  natsConnection_Publish(nc, natsMsg_GetReply(msg), ok ? "ok" : "no", 2);
+  natsMsg_Destroy(msg);
+}
+
+static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char *msg,
+                       size_t ml) {
+  const char *name = o->data, *pid = o->data + o->nlen;
+  char value[512], why[256] = "";
+  int strong = o->scope == WP_CLUSTER_STRONG;
+  int vl = make_value(value, sizeof value, o->scope, strong, cn->self, cn->inc, pid, o->plen);
+  if (vl < 0) {
+    snprintf(msg, ml, "pid too long for a cluster name");
+    return WP_CLUSTER_NAME_INVALID;
+  }
+  uint64_t deadline = wp_clock_ns() + (uint64_t)STRONG_DEADLINE_MS * 1000000;
+  for (int i = 0; i < MAX_TRIES; i++) {
+    kvEntry *e;
+    struct holder h;
+    uint64_t rev;
+    int r = read_key(cn, key, &e, &h, &rev, why, sizeof why);
+    if (r < 0) {
+      snprintf(msg, ml, "cluster unavailable: %s", why);
+      return WP_CLUSTER_NAME_UNAVAILABLE;
+    }
+    if (r == 1 && same_holder(cn, &h, pid, o->plen) && !h.pending) {
+      int same = h.scope == o->scope;
+      kvEntry_Destroy(e);
+      if (same) return WP_CLUSTER_NAME_OK;
+      snprintf(msg, ml, "name already registered in another scope");
+      return WP_CLUSTER_NAME_EXISTS;
+    }
+    if (r == 1 && !holder_dead(cn, &h)) {
+      /* what NATS just said is news the watch may not have brought yet */
+      apply(cn, name, o->nlen, rev, &h, atomic_load(&cn->gen));
+      kvEntry_Destroy(e);
+      snprintf(msg, ml, "name already registered");
+      return WP_CLUSTER_NAME_EXISTS;
+    }
+    if (r == 1)
+      wp_logf(WP_LOG_INFO, "cluster: node %s: name %.*s taken over from %.*s, which is gone",
+              cn->self, (int)o->nlen, name, (int)h.plen, h.pid);
+    kvEntry_Destroy(e);
+    uint64_t nrev = write_key(cn, key, value, vl, rev, why, sizeof why);
+    if (!nrev) {
+      if (!connected(cn)) {
+        snprintf(msg, ml, "cluster unavailable: %s", why);
+        return WP_CLUSTER_NAME_UNAVAILABLE;
+      }
+      continue; /* written meanwhile: look again */
+    }
+    struct holder mine;
+    parse_value(value, (size_t)vl, &mine);
+    apply(cn, name, o->nlen, nrev, &mine, atomic_load(&cn->gen));
+    if (!strong) return WP_CLUSTER_NAME_OK;
+    /* STRONG: visible once every live member holds it */
+    int ok = confirm(cn, key, nrev, deadline, why, sizeof why) == 0;
+    uint64_t arev = 0;
+    if (ok) {
+      vl = make_value(value, sizeof value, o->scope, 0, cn->self, cn->inc, pid, o->plen);
+      arev = write_key(cn, key, value, vl, nrev, why, sizeof why);
+    }
+    if (arev) {
+      parse_value(value, (size_t)vl, &mine);
+      apply(cn, name, o->nlen, arev, &mine, atomic_load(&cn->gen));
+      return WP_CLUSTER_NAME_OK;
+    }
+    uint64_t frev = write_key(cn, key, "", 0, nrev, value, sizeof value);
+    if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen));
+    snprintf(msg, ml, "%s", why);
+    return ok ? WP_CLUSTER_NAME_ERROR : WP_CLUSTER_NAME_TIMEOUT;
+  }
+  snprintf(msg, ml, "cannot write the name after %d tries: %s", MAX_TRIES, why);
+  return WP_CLUSTER_NAME_ERROR;
+}
+
+/* Releases key if pid (of this node's life) holds it, in scope (0: any).
+** OK, FALSE (not pid's), or UNAVAILABLE. */
+static int do_release(struct wp_cnames *cn, const char *name, size_t nlen, const char *key,
+                      const char *pid, size_t plen, int scope, char *msg, size_t ml) {
+  char why[256] = "";
+  for (int i = 0; i < MAX_TRIES; i++) {
+    kvEntry *e;
+    struct holder h;
+    uint64_t rev;
+    int r = read_key(cn, key, &e, &h, &rev, why, sizeof why);
+    if (r < 0) {
+      snprintf(msg, ml, "cluster unavailable: %s", why);
+      return WP_CLUSTER_NAME_UNAVAILABLE;
+    }
+    int mine = r == 1 && same_holder(cn, &h, pid, plen) && (!scope || h.scope == scope);
+    kvEntry_Destroy(e);
+    if (!mine) return WP_CLUSTER_NAME_FALSE;
+    uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
+    if (nrev) {
+      apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen));
+      return WP_CLUSTER_NAME_OK;
+    }
+    if (!connected(cn)) {
+      snprintf(msg, ml, "cluster unavailable: %s", why);
+      return WP_CLUSTER_NAME_UNAVAILABLE;
+    }
+  }
+  snprintf(msg, ml, "cannot release the name after %d tries: %s", MAX_TRIES, why);
+  return WP_CLUSTER_NAME_ERROR;
+}
+
+/* A name to look at again (collected under the replica's lock, handled
+** after it). */
+struct victim {
+  struct victim *next;
+  size_t nlen;
+  char data[]; /* name */
+};
+
+/* The names whose holder pid is `pid` (plen > 0), or, with plen 0, whose
+** holder is known dead. Returns a list to free. */
+static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen) {
+  struct victim *list = NULL;
+  pthread_rwlock_rdlock(&cn->rw);
+  for (size_t i = 0; i < cn->cap; i++)
+    for (struct cname *e = cn->tab[i]; e; e = e->next) {
+      int take;
+      if (plen) {
+        take = e->plen == plen && memcmp(e->pid, pid, plen) == 0;
+      } else {
+        struct holder h = {e->scope, e->pending, "", e->inc, e->pid, e->plen};
+        memcpy(h.node, e->node, sizeof h.node);
+        take = holder_dead(cn, &h);
+      }
+      if (!take) continue;
+      struct victim *v = wp_malloc(sizeof *v + e->nlen);
+      if (!v) break;
+      memcpy(v->data, e->data, e->nlen);
+      v->nlen = e->nlen;
+      v->next = list;
+      list = v;
+    }
+  pthread_rwlock_unlock(&cn->rw);
+  return list;
+}
+
+/* Releases key when its holder is still a dead one (revision-guarded). */
+static void reap_one(struct wp_cnames *cn, const char *name, size_t nlen, const char *key) {
+  char why[256];
+  kvEntry *e;
+  struct holder h;
+  uint64_t rev;
+  if (read_key(cn, key, &e, &h, &rev, why, sizeof why) != 1) {
+    kvEntry_Destroy(e);
+    return;
+  }
+  int dead = holder_dead(cn, &h);
+  char holder[WP_CLUSTER_NAME_MAX + 1];
+  memcpy(holder, h.node, sizeof holder);
+  kvEntry_Destroy(e);
+  if (!dead) return;
+  uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
+  if (nrev) {
+    apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen));
+    wp_logf(WP_LOG_INFO, "cluster: node %s released name %.*s of %s, which is gone", cn->self,
+            (int)nlen, name, holder);
+  }
+}
+
+/* Releases what pid held (plen > 0), or, as the leader, what the dead held. */
+static void sweep(struct wp_cnames *cn, const char *pid, size_t plen) {
+  struct victim *list = collect(cn, pid, plen);
+  while (list) {
+    struct victim *v = list;
+    list = v->next;
+    char *key = wp_malloc(3 * v->nlen + 1);
+    if (key) {
+      make_key(v->data, v->nlen, key);
+      if (plen) {
+        char msg[300];
+        if (do_release(cn, v->data, v->nlen, key, pid, plen, 0, msg, sizeof msg) > WP_CLUSTER_NAME_FALSE)
+          wp_logf(WP_LOG_WARN,
+                  "cluster: node %s could not release name %.*s of %.*s: %s; the leader "
+                  "releases it later",
+                  cn->self, (int)v->nlen, v->data, (int)plen, pid, msg);
+      } else {
+        reap_one(cn, v->data, v->nlen, key);
+      }
+      wp_free(key);
+    }
+    wp_free(v);
+  }
+}
+
+size_t wp_cnames_leader(struct wp_cnames *cn, char *out, size_t cap) {
+  static char members[MAX_MEMBERS][WP_CLUSTER_NAME_MAX + 1];
+  static pthread_mutex_t mlock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mlock);
+  size_t n = wp_transport_members(cn->tr, members, MAX_MEMBERS);
+  if (n > MAX_MEMBERS) n = MAX_MEMBERS;
+  const char *best = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!best || strcmp(members[i], best) < 0) best = members[i];
+  size_t len = best ? strlen(best) : 0;
+  if (len && len < cap) memcpy(out, best, len + 1);
+  pthread_mutex_unlock(&mlock);
+  return len < cap ? len : 0;
+}
+
+static void perform(struct wp_cnames *cn, struct op *o) {
+  const char *name = o->data, *pid = o->data + o->nlen;
+  if (o->kind == RELEASE) {
+    sweep(cn, pid, o->plen);
+    return;
+  }
+  char msg[300] = "", *key = wp_malloc(3 * o->nlen + 1);
+  int st;
+  if (!key) {
+    snprintf(msg, sizeof msg, "out of memory");
+    st = WP_CLUSTER_NAME_ERROR;
+  } else if (!connected(cn)) {
+    snprintf(msg, sizeof msg, "cluster unavailable: no connection to NATS");
+    st = WP_CLUSTER_NAME_UNAVAILABLE;
+  } else {
+    make_key(name, o->nlen, key);
+    st = o->kind == WP_CLUSTER_REGISTER
+             ? do_register(cn, o, key, msg, sizeof msg)
+             : do_release(cn, name, o->nlen, key, pid, o->plen, o->scope, msg, sizeof msg);
+  }
+  wp_free(key);
+  cn->hooks.answer(cn->hooks.ctx, o->t1, o->t2, st, msg);
+}
+
+static void *worker_main(void *arg) {
+  struct wp_cnames *cn = arg;
+  uint64_t next_reap = wp_clock_ns() + (uint64_t)POLL_MS * 1000000;
+  pthread_mutex_lock(&cn->lock);
+  for (;;) {
+    if (!cn->head) {
+      if (cn->stop) break;
+      uint64_t now = wp_clock_ns();
+      if (now >= next_reap) {
+        next_reap = now + (uint64_t)POLL_MS * 1000000;
+        pthread_mutex_unlock(&cn->lock);
+        char leader[WP_CLUSTER_NAME_MAX + 1];
+        if (connected(cn) && wp_cnames_leader(cn, leader, sizeof leader) &&
+            strcmp(leader, cn->self) == 0)
+          sweep(cn, NULL, 0);
+        pthread_mutex_lock(&cn->lock);
+        continue;
+      }
+      struct timespec ts;
+      wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)(next_reap - now), &ts);
+      pthread_cond_timedwait(&cn->cond, &cn->lock, &ts);
+      continue;
+    }
+    struct op *o = cn->head;
+    cn->head = o->next;
+    if (!cn->head) cn->tail = &cn->head;
+    pthread_mutex_unlock(&cn->lock);
+    perform(cn, o);
+    wp_free(o);
+    pthread_mutex_lock(&cn->lock);
+    if (!cn->head) pthread_cond_broadcast(&cn->cond); /* wp_cnames_stop waits for this */
+  }
+  pthread_mutex_unlock(&cn->lock);
+  return NULL;
+}
+
+static int queue(struct wp_cnames *cn, int kind, int scope, const char *name, size_t nlen,
+                 const char *pid, size_t plen, uint64_t t1, uint64_t t2) {
+  struct op *o = wp_malloc(sizeof *o + nlen + plen);
+  if (!o) return -1;
+  o->next = NULL;
+  o->kind = kind;
+  o->scope = scope;
+  o->t1 = t1;
+  o->t2 = t2;
+  o->nlen = nlen;
+  o->plen = plen;
+  if (nlen) memcpy(o->data, name, nlen);
+  memcpy(o->data + nlen, pid, plen);
+  pthread_mutex_lock(&cn->lock);
+  *cn->tail = o;
+  cn->tail = &o->next;
+  pthread_cond_broadcast(&cn->cond);
+  pthread_mutex_unlock(&cn->lock);
+  return 0;
+}
+
+int wp_cnames_request(struct wp_cnames *cn, int op, int scope, const char *name, size_t nlen,
+                      const char *pid, size_t plen, uint64_t t1, uint64_t t2) {
+  if (nlen == 0 || nlen > NAME_MAX_BYTES) {
+    cn->hooks.answer(cn->hooks.ctx, t1, t2, WP_CLUSTER_NAME_INVALID,
+                     nlen ? "name too long for a cluster scope (at most 256 bytes)"
+                          : "a cluster name cannot be empty");
+    return 0;
+  }
+  return queue(cn, op, scope, name, nlen, pid, plen, t1, t2);
+}
+
+void wp_cnames_release(struct wp_cnames *cn, const char *pid, size_t plen) {
+  if (queue(cn, RELEASE, 0, NULL, 0, pid, plen, 0, 0) != 0)
+    wp_logf(WP_LOG_WARN,
+            "cluster: node %s: out of memory releasing the names of %.*s; the leader releases "
+            "them later",
+            cn->self, (int)plen, pid);
+}
+
+/* ---- start and stop ---- */
+
+static void cnames_free(struct wp_cnames *cn) {
+  for (size_t i = 0; i < cn->cap; i++)
+    for (struct cname *e = cn->tab[i], *next; e; e = next) {
+      next = e->next;
+      wp_free(e);
+    }
+  wp_free(cn->tab);
+  for (struct op *o = cn->head, *next; o; o = next) {
+    next = o->next;
+    wp_free(o);
+  }
+  pthread_rwlock_destroy(&cn->rw);
+  pthread_cond_destroy(&cn->cond);
+  pthread_mutex_destroy(&cn->lock);
+  wp_free(cn);
+}
+
+struct wp_cnames *wp_cnames_start(struct wp_nats *n, kvStore *kv, struct wp_transport *t,
+                                  const char *prefix, const char *self, uint64_t inc,
+                                  const struct wp_cluster_names_hooks *h, char *err,
+                                  size_t errlen) {
+  struct wp_cnames *cn = wp_calloc(1, sizeof *cn);
+  if (!cn) {
+    snprintf(err, errlen, "cannot start the cluster names: out of memory");
+    return NULL;
+  }
+  cn->nats = n;
+  cn->kv = kv;
+  cn->tr = t;
+  cn->hooks = *h;
+  snprintf(cn->self, sizeof cn->self, "%s", self);
+  cn->self_len = strlen(cn->self);
+  snprintf(cn->prefix, sizeof cn->prefix, "%s", prefix);
+  cn->inc = inc;
+  cn->tail = &cn->head;
+  pthread_rwlock_init(&cn->rw, NULL);
+  pthread_mutex_init(&cn->lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&cn->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  if (pthread_create(&cn->watch, NULL, watch_main, cn) != 0) {
+    snprintf(err, errlen, "cannot start the cluster names watch thread: %s", strerror(errno));
+    cnames_free(cn);
+    return NULL;
+  }
+  cn->has_watch = 1;
+  struct timespec ts;
+  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)SYNC_WAIT_MS * 1000000, &ts);
+  pthread_mutex_lock(&cn->lock);
+  while (!cn->synced)
+    if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
+  int synced = cn->synced;
+  pthread_mutex_unlock(&cn->lock);
+  char subject[2 * WP_CLUSTER_NAME_MAX + 16], why[256];
+  snprintf(subject, sizeof subject, "%s.n.%s.names", prefix, self);
+  natsStatus s = NATS_OK;
+  if (!synced) {
+    snprintf(err, errlen, "cannot read the cluster's names from NATS at %s in %d s", n->urls,
+             SYNC_WAIT_MS / 1000);
+  } else if ((s = natsConnection_Subscribe(&cn->acks, n->nc, subject, on_confirm, cn)) !=
+             NATS_OK) {
+    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
+             wp_nats_reason(s, why, sizeof why));
+  } else if (pthread_create(&cn->worker, NULL, worker_main, cn) != 0) {
+    snprintf(err, errlen, "cannot start the cluster names thread: %s", strerror(errno));
+  } else {
+    cn->has_worker = 1;
+    return cn;
+  }
+  wp_cnames_stop(cn);
+  return NULL;
+}
+
+void wp_cnames_stop(struct wp_cnames *cn) {
+  if (!cn) return;
+  /* what processes queued before they ended (their releases) still runs,
+  ** for a bounded time */
+  struct timespec ts;
+  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)STOP_WAIT_MS * 1000000, &ts);
+  pthread_mutex_lock(&cn->lock);
+  while (cn->head && cn->has_worker)
+    if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
+  cn->stop = 1;
+  if (cn->watcher) kvWatcher_Stop(cn->watcher);
+  pthread_cond_broadcast(&cn->cond);
+  pthread_mutex_unlock(&cn->lock);
+  if (cn->acks) {
+    natsSubscription_Unsubscribe(cn->acks);
+    natsSubscription_Destroy(cn->acks);
+  }
+  if (cn->has_worker) pthread_join(cn->worker, NULL);
+  if (cn->has_watch) pthread_join(cn->watch, NULL);
+  cnames_free(cn);
+}

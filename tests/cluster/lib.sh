@@ -1,0 +1,169 @@
+# tests/cluster/lib.sh: what the cluster test scripts (run.sh, names.sh)
+# share. Sourced with the script's arguments:
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+# Starts `nats-server -js` on a free loopback port with a temporary store
+# (URL, PORT; always stopped at exit) and defines the node helpers below.
+# Each node is a separate `wippy run -v -x app:node` process (or $ENTRY) in
+# its own app directory (a copy of tests/cluster/app) whose stdin is a FIFO
+# the script holds open. Everything waits on output lines or exits;
+# timeouts are only failure bounds.
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
+
+if [ ! -x "$WIPPY" ]; then
+    echo "wippy binary not found or not executable: $WIPPY" >&2
+    exit 2
+fi
+if ! command -v nats-server >/dev/null 2>&1; then
+    echo "nats-server is not installed (tools/deps.sh --test installs it)" >&2
+    exit 1
+fi
+
+TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wippy-cluster.XXXXXX")
+NATS_PID=
+declare -A NODE_PID NODE_FD NODE_DIR
+cleanup() {
+    local k
+    for k in "${!NODE_PID[@]}"; do kill -KILL "${NODE_PID[$k]}" 2>/dev/null; done
+    if [ -n "$NATS_PID" ]; then
+        kill -TERM "$NATS_PID" 2>/dev/null
+        wait "$NATS_PID" 2>/dev/null
+    fi
+    if [ -n "${WIPPY_TEST_KEEP:-}" ]; then echo "kept $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+reasons=()
+shown=()
+fail() { reasons+=("$*"); }
+indent() { sed 's/^/    | /'; }
+
+# report NAME: ok/not ok from the reasons collected, with the output of the
+# nodes the case used (in $shown) on failure.
+report() {
+    local name=$1 d f
+    for d in "${shown[@]}"; do
+        if grep -aqE 'Sanitizer|runtime error:' "$d/out" "$d/err" 2>/dev/null; then
+            fail "sanitizer report in $d"
+        fi
+    done
+    if ! verdict "$name"; then
+        for d in "${shown[@]}"; do
+            for f in out err; do
+                if [ -s "$d/$f" ]; then
+                    echo "    --- $(basename "$d")/$f (last 30 lines):"
+                    tail -30 "$d/$f" | cat -v | indent
+                fi
+            done
+        done
+    fi
+    shown=()
+}
+
+# ---- the NATS server ----
+
+# start_nats: starts the server (NATS_PID), on a free port the first time
+# (PORT, URL), on the same port and store again after a stop (a restart).
+start_nats() {
+    : >"$TMPROOT/nats.log"
+    nats-server -js -a 127.0.0.1 -p "${PORT:--1}" -sd "$TMPROOT/store" \
+        >"$TMPROOT/nats.log" 2>&1 &
+    NATS_PID=$!
+    if ! wait_match "$TMPROOT/nats.log" 'Server is ready' 1 30 "$NATS_PID"; then
+        echo "nats-server did not start:" >&2
+        cat "$TMPROOT/nats.log" >&2
+        exit 1
+    fi
+    PORT=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+        "$TMPROOT/nats.log" | head -1)
+    URL=nats://127.0.0.1:$PORT
+}
+PORT=
+start_nats
+
+# ---- nodes ----
+
+# app_dir DIR [YAML]: a copy of the test app in DIR, with .wippy.yaml = YAML.
+app_dir() {
+    local dir=$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp -r "$HERE/app/src" "$dir/"
+    (cd "$dir" && "$WIPPY" init -s >/dev/null 2>&1) || fail "wippy init -s failed in $dir"
+    [ $# -ge 2 ] && printf '%s\n' "$2" >"$dir/.wippy.yaml"
+    shown+=("$dir")
+}
+
+# start_node KEY [RUN FLAGS...] [-- ARGS...]: starts a node in app directory
+# $TMPROOT/KEY (made by app_dir unless it exists), stdin a FIFO held here,
+# running app:node, or $ENTRY when set.
+start_node() {
+    local key=$1 dir=$TMPROOT/$1 fd k flags=()
+    shift
+    [ -d "$dir" ] || app_dir "$dir"
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        flags+=("$1")
+        shift
+    done
+    [ "${1:-}" = -- ] && shift
+    rm -f "$dir/in" "$dir/out" "$dir/err"
+    mkfifo "$dir/in"
+    exec {fd}<>"$dir/in"
+    NODE_FD[$key]=$fd
+    NODE_DIR[$key]=$dir
+    (
+        # the node holds no FIFO open for writing: only this script does
+        for k in "${NODE_FD[@]}"; do exec {k}>&-; done
+        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" -x "${ENTRY:-app:node}" "$@" \
+            <"$dir/in" >"$dir/out" 2>"$dir/err"
+    ) &
+    NODE_PID[$key]=$!
+}
+
+# wait_ready KEY SECONDS: the node printed "ready".
+wait_ready() {
+    wait_match "${NODE_DIR[$1]}/out" '^ready$' 1 "$2" "${NODE_PID[$1]}"
+}
+
+# stop_node KEY: ends the node's read (a line on its stdin) and waits for
+# its exit; WAIT_RC is its exit code.
+stop_node() {
+    echo >&"${NODE_FD[$1]}"
+    wait_pid "${NODE_PID[$1]}" 30 || fail "node $1 did not stop"
+    forget_node "$1"
+}
+
+forget_node() {
+    local fd=${NODE_FD[$1]}
+    exec {fd}>&-
+    unset "NODE_PID[$1]" "NODE_FD[$1]"
+}
+
+# pid_of KEY WHAT: the pid the node printed on its line "WHAT {pid}".
+pid_of() { sed -n "s/^$2 \\({.*}\\)\$/\\1/p" "${NODE_DIR[$1]}/out" | head -1; }
+# counter PID: its unique part as a number.
+counter() {
+    local hex=${1##*|0x}
+    echo $((16#${hex%\}}))
+}
+
+# boot_fails KEY SECONDS RUN-FLAGS...: a node run that must fail at boot;
+# sets rc and leaves stdout/stderr in $TMPROOT/KEY.
+boot_fails() {
+    local key=$1 secs=$2 dir=$TMPROOT/$1
+    shift 2
+    [ -d "$dir" ] || app_dir "$dir"
+    (cd "$dir" && exec timeout -k 5 "$secs" "$WIPPY" run "$@" -x app:node \
+        </dev/null >"$dir/out" 2>"$dir/err")
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "$key: exit code $rc, expected 1"
+    grep -q '^Error: ' "$dir/err" || fail "$key: no 'Error: ' line on stderr"
+}
+
+expect_err() { # KEY TEXT: the node's stderr holds TEXT
+    grep -qF -- "$2" "$TMPROOT/$1/err" || fail "$1: stderr lacks: $2"
+}
+
+FAST=(--set cluster.heartbeat=100ms --set cluster.down_after=500ms)

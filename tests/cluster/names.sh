@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Cluster-wide names against a real nats-server (issue 13 item 7, spec 07
+# §2): a race for one CONSISTENT name, lookups and sends by name across
+# nodes, LOCAL refused for a cluster name, unregister rules, EVENTUAL and
+# STRONG, release at the holder's end, the leader reaping a killed node's
+# names, register while NATS is down, and names surviving a restart of
+# nats-server.
+#
+#   tests/cluster/names.sh WIPPY_BINARY
+#
+# Each node runs app:names (tests/cluster/app/src/names.lua), driven one
+# command per line on its stdin; it prints each outcome and "done <line>".
+# Prints "ok - <case>" / "not ok - <case>" and "N passed, N failed"; exits
+# 1 if any case failed.
+set -u
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+export ENTRY=app:names
+
+# re TEXT: TEXT as an extended regular expression matching itself.
+re() { printf '%s' "$1" | sed 's/[][\.*^$(){}?+|/]/\\&/g'; }
+
+# send KEY LINE: writes LINE to the node's stdin.
+send() { printf '%s\n' "$2" >&"${NODE_FD[$1]}"; }
+# done_wait KEY LINE: waits for the node's "done LINE" (one more than it
+# printed before the matching send).
+declare -A SENT
+done_wait() {
+    local k="$1 $2"
+    SENT[$k]=$((${SENT[$k]:-0} + 1))
+    wait_match "${NODE_DIR[$1]}/out" "^done $(re "$2")\$" "${SENT[$k]}" 30 "${NODE_PID[$1]}" ||
+        fail "$1: no 'done $2'"
+}
+# run KEY LINE: send and wait.
+run() {
+    send "$1" "$2"
+    done_wait "$1" "$2"
+}
+# has KEY LINE: the node printed LINE whole.
+has() { grep -qxF -- "$2" "${NODE_DIR[$1]}/out" || fail "$1: no line: $2"; }
+
+start_node na --node a --cluster "$URL" "${FAST[@]}"
+start_node nb --node b --cluster "$URL" "${FAST[@]}"
+start_node nc --node c --cluster "$URL" "${FAST[@]}"
+for k in na nb nc; do wait_ready "$k" 30 || fail "node $k not ready"; done
+PA=$(pid_of na pid) PB=$(pid_of nb pid) PC=$(pid_of nc pid)
+
+# Three nodes race for one CONSISTENT name: exactly one wins, the others
+# get AlreadyExists, and every node's lookup names the winner.
+for k in na nb nc; do send "$k" "reg race CONSISTENT"; done
+for k in na nb nc; do done_wait "$k" "reg race CONSISTENT"; done
+won=$(grep -lxF "reg race CONSISTENT true" "$TMPROOT"/n{a,b,c}/out | wc -l)
+lost=$(grep -lxF "reg race CONSISTENT nil AlreadyExists name already registered" \
+    "$TMPROOT"/n{a,b,c}/out | wc -l)
+[ "$won" -eq 1 ] && [ "$lost" -eq 2 ] || fail "race: $won won, $lost lost (1 and 2 expected)"
+WIN=
+for k in na nb nc; do
+    if grep -qxF "reg race CONSISTENT true" "$TMPROOT/$k/out"; then WIN=$k; fi
+done
+WPID=$(pid_of "${WIN:-na}" pid)
+for k in na nb nc; do
+    run "$k" "lookup race"
+    has "$k" "lookup race $WPID"
+done
+report "nodes racing for a CONSISTENT name: one wins, all agree on the owner"
+
+# A send by cluster name reaches the holder on its node; its reply comes back.
+LOSER=nb
+[ "$WIN" = nb ] && LOSER=nc
+run "$LOSER" "ping race"
+has "$LOSER" "ping race true"
+wait_match "${NODE_DIR[$LOSER]}/out" "^pong $(re "$WPID")\$" 1 30 "${NODE_PID[$LOSER]}" ||
+    fail "no pong from the holder of race"
+report "send by a cluster name crosses to the holder's node"
+
+# LOCAL refuses a name another process holds in a cluster scope; only the
+# holder's own unregister in the right scope removes it; then it is free.
+run "$LOSER" "reg race LOCAL"
+has "$LOSER" "reg race LOCAL nil AlreadyExists name already registered in a cluster scope"
+run "$LOSER" "unreg race CONSISTENT"
+has "$LOSER" "unreg race CONSISTENT false"
+run "$WIN" "unreg race EVENTUAL"
+has "$WIN" "unreg race EVENTUAL false"
+run "$WIN" "unreg race CONSISTENT"
+has "$WIN" "unreg race CONSISTENT true"
+run "$WIN" "lookup race"
+has "$WIN" "lookup race nil NotFound name not registered"
+run "$LOSER" "reg race CONSISTENT"
+has "$LOSER" "reg race CONSISTENT true"
+report "LOCAL refused for a cluster name; unregister only by the holder, in its scope"
+
+# EVENTUAL: first writer wins too; STRONG: registered once every live node
+# acknowledged it, then held against the others.
+run na "reg ev EVENTUAL"
+has na "reg ev EVENTUAL true"
+run nb "reg ev EVENTUAL"
+has nb "reg ev EVENTUAL nil AlreadyExists name already registered"
+run na "reg st STRONG"
+has na "reg st STRONG true"
+run nc "reg st STRONG"
+has nc "reg st STRONG nil AlreadyExists name already registered"
+run na "reg st STRONG"
+has na "reg st STRONG true" # again by its holder: still true
+report "EVENTUAL and STRONG names: first writer wins"
+
+# A process's end releases its names before its EXIT goes out: the parent,
+# registering the name on that EXIT, finds it free (no takeover).
+run na "kid k1"
+wait_match "$TMPROOT/na/out" '^kid k1 ok$' 1 30 "${NODE_PID[na]}" || fail "the kid did not register k1"
+run nc "reg k1 CONSISTENT"
+has nc "reg k1 CONSISTENT nil AlreadyExists name already registered"
+run na kidstop
+wait_match "$TMPROOT/na/out" '^exit ' 1 30 "${NODE_PID[na]}" || fail "no EXIT of the kid"
+run na "reg k1 CONSISTENT"
+has na "reg k1 CONSISTENT true"
+grep -q 'name k1 taken over' "$TMPROOT/na/err" && fail "k1 was taken over, not released"
+report "a process's end releases its cluster names"
+
+# kill -9 of node a: the leader (b, the smallest live name) releases a's
+# names once a is departed; they can be registered again.
+kill -KILL "${NODE_PID[na]}"
+wait "${NODE_PID[na]}" 2>/dev/null
+forget_node na
+for n in ev st k1; do
+    wait_match "$TMPROOT/nb/err" "released name $n of a, which is gone" 1 10 "${NODE_PID[nb]}" ||
+        fail "b did not release $n of the killed node a"
+done
+run nc "lookup ev"
+has nc "lookup ev nil NotFound name not registered"
+run nc "reg ev EVENTUAL"
+has nc "reg ev EVENTUAL true"
+report "the leader releases a killed node's names"
+
+# NATS down: register is Unavailable at once; a restarted server (same
+# port and store) gets the nodes back, names survive, and a new STRONG
+# name needs the other live node's re-created watch.
+kill -TERM "$NATS_PID"
+wait "$NATS_PID" 2>/dev/null
+NATS_PID=
+for k in nb nc; do
+    wait_match "$TMPROOT/$k/err" 'lost its connection to NATS' 1 10 "${NODE_PID[$k]}" ||
+        fail "$k did not notice NATS going away"
+done
+run nb "reg down CONSISTENT"
+grep -qE '^reg down CONSISTENT nil Unavailable cluster unavailable' "$TMPROOT/nb/out" ||
+    fail "register with NATS down: not Unavailable 'cluster unavailable'"
+start_nats
+for k in nb nc; do
+    wait_match "$TMPROOT/$k/err" 'reconnected to NATS' 1 30 "${NODE_PID[$k]}" ||
+        fail "$k did not reconnect"
+done
+run nb "lookup race"
+has nb "lookup race $(pid_of "$LOSER" pid)"
+run nc "reg after STRONG"
+has nc "reg after STRONG true"
+run nb "reg after CONSISTENT"
+has nb "reg after CONSISTENT nil AlreadyExists name already registered"
+report "NATS down: register Unavailable; after its restart names survive and work"
+
+for k in nb nc; do
+    send "$k" quit
+    wait_pid "${NODE_PID[$k]}" 30 || fail "$k did not stop"
+    [ "$WAIT_RC" -eq 0 ] || fail "$k exited $WAIT_RC"
+    forget_node "$k"
+done
+report "nodes stop cleanly"
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
