@@ -98,7 +98,7 @@ app_dir() {
 
 # start_node KEY [RUN FLAGS...] [-- ARGS...]: starts a node in app directory
 # $TMPROOT/KEY (made by app_dir unless it exists), stdin a FIFO held here,
-# running app:node, or $ENTRY when set.
+# running app:node, or $ENTRY when set (none: no -x, the services only).
 start_node() {
     local key=$1 dir=$TMPROOT/$1 fd k flags=()
     shift
@@ -116,7 +116,9 @@ start_node() {
     (
         # the node holds no FIFO open for writing: only this script does
         for k in "${NODE_FD[@]}"; do exec {k}>&-; done
-        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" -x "${ENTRY:-app:node}" "$@" \
+        x=(-x "${ENTRY:-app:node}")
+        [ "${ENTRY:-}" = none ] && x=() # services only
+        cd "$dir" && exec "$WIPPY" run -v "${flags[@]}" "${x[@]}" "$@" \
             <"$dir/in" >"$dir/out" 2>"$dir/err"
     ) &
     NODE_PID[$key]=$!
