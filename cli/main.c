@@ -443,7 +443,7 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
                        size_t *size, size_t *limit) {
   (void)rt;
   struct wp_cluster_frame f = {kind,     node,     node_len,  from,    dest, topic,
-                               from_len, dest_len, topic_len, payload, len};
+                               from_len, dest_len, topic_len, payload, len,  0};
   switch (wp_cluster_send(CLUSTER, &f, size, limit)) {
     case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
     case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;
