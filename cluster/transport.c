@@ -69,7 +69,9 @@
 ** relations with the sender and sends no reset back, so two nodes never
 ** reset each other in a loop. A reset goes only to a life of a node that
 ** frames went to or came from (a node it never talked to has no relation
-** with this one).
+** with this one). A reset can itself be lost (core NATS is at most once)
+** only where the peer's connection failed or fell behind, which the peer
+** then sees as a loss of its own.
 */
 #include "transport.h"
 
@@ -243,10 +245,11 @@ static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
 static void departed(struct wp_transport *t, struct member *m, uint64_t inc, int silent,
                      const char *why) {
   count(&t->n_departures, 1);
-  wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
-          "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s", t->self, m->name,
-          inc, why);
   if (t->down) t->down(t->down_ctx, m->name, m->nlen);
+  wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
+          "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s; monitors and "
+          "links with it fired",
+          t->self, m->name, inc, why);
   if (silent) {
     want_reset(t, m, inc);
   } else if (inc > m->gone) {
@@ -371,27 +374,28 @@ static void *watch_main(void *arg) {
 static void session_lost(struct wp_transport *t, struct member *m, const char *why,
                          int by_peer) {
   count(&t->n_losses, 1);
-  if (by_peer)
-    wp_logf(WP_LOG_WARN,
-            "cluster: node %s: node %s reset its session with this node (%s): monitors and "
-            "links between them fire",
-            t->self, m->name, why);
-  else if (m)
-    wp_logf(WP_LOG_ERROR,
-            "cluster: node %s: session with node %s lost (%s): messages between them may "
-            "have been lost; monitors and links between them fire",
-            t->self, m->name, why);
-  else
-    wp_logf(WP_LOG_ERROR,
-            "cluster: node %s: sessions with every node lost (%s): messages may have been "
-            "lost; monitors and links across nodes fire",
-            t->self, why);
   pthread_mutex_lock(&t->lock);
   if (t->down) t->down(t->down_ctx, m ? m->name : NULL, m ? m->nlen : 0);
   if (!by_peer)
     for (size_t i = 0; i < t->mn; i++)
       if (!m || t->mv[i] == m) want_reset(t, t->mv[i], t->mv[i]->contact);
   pthread_mutex_unlock(&t->lock);
+  /* after the fact: the line says the relations have fired */
+  if (by_peer)
+    wp_logf(WP_LOG_WARN,
+            "cluster: node %s: node %s reset its session with this node (%s): monitors and "
+            "links between them fired",
+            t->self, m->name, why);
+  else if (m)
+    wp_logf(WP_LOG_ERROR,
+            "cluster: node %s: session with node %s lost (%s): messages between them may "
+            "have been lost; monitors and links between them fired",
+            t->self, m->name, why);
+  else
+    wp_logf(WP_LOG_ERROR,
+            "cluster: node %s: sessions with every node lost (%s): messages may have been "
+            "lost; monitors and links across nodes fired",
+            t->self, why);
 }
 
 static void on_loss(void *arg, const char *why) {
