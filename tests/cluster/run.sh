@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Cluster boot tests against a real nats-server (issue 13: joining,
-# refusing a live name, taking over a dead one, leaving, pids, bad
-# configuration, the system module standalone and clustered).
+# Cluster tests against a real nats-server (issue 13: joining, refusing a
+# live name, taking over a dead one, leaving, pids, bad configuration, the
+# system module standalone and clustered, send and cancel across nodes,
+# monitors and links across nodes with kill -9 and a restart of the
+# server).
 #
 #   tests/cluster/run.sh WIPPY_BINARY
 #
