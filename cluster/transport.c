@@ -645,6 +645,8 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     m->last = src_inc;
   }
   if (m && src_inc >= m->contact) m->contact = src_inc;
+  /* its messages still count; a relation it asks for would only linger */
+  int gone = m && src_inc <= m->gone;
   pthread_mutex_unlock(&t->lock);
   if (!m) {
     count(&t->n_malformed, 1);
@@ -690,7 +692,9 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     f.payload = f.topic + f.topic_len;
     q += f.from_len + f.dest_len + f.topic_len + f.len;
     frames++;
-    if (t->deliver(t->ctx, &f) != 0) {
+    if (gone && (f.kind == WP_CLUSTER_MONITOR || f.kind == WP_CLUSTER_LINK)) {
+      count(&t->n_stale, 1);
+    } else if (t->deliver(t->ctx, &f) != 0) {
       count(&t->n_no_process, 1);
       if (wp_log_enabled(WP_LOG_DEBUG))
         wp_logf(WP_LOG_DEBUG, "cluster: node %s dropped a message from %.*s to %.*s: no such process",
