@@ -31,6 +31,7 @@
 #include "duration.h"
 #include "lazylib.h"
 #include "modules.h"
+#include "remote.h"
 #include "service.h"
 
 struct opts {
@@ -433,18 +434,27 @@ static char *g_url_text; /* --cluster's or cluster.nats.url's text, split at com
 static char g_node_text[64]; /* a node name the configuration gave as a number */
 static char g_hostname[256];
 
-/* The transport's two ends in the runtime. Out: rt->remote_send, called
-** by a process's send or cancel to a pid of another node, queues a frame
-** on the cluster (never waits). In: the cluster's subscription thread
-** hands each frame here; a pid of this node gets it as a local send or
-** cancel from the remote sender (no Lua state is touched). */
+/* The transport's ends in the runtime. Out: rt->remote_send, called by a
+** process's send or cancel to a pid of another node, and by vm/remote.c
+** for monitors and links, queues a frame on the cluster (never waits).
+** In: the cluster's subscription thread hands each frame here; a pid of
+** this node gets a send or cancel as a local one from the remote sender,
+** and vm/remote.c takes EXIT, LINK_DOWN and relation requests. Down: the
+** cluster's threads say a node departed or a session lost frames, and
+** vm/remote.c fires the relations across. No Lua state is touched. */
+_Static_assert((int)WP_RT_REMOTE_MONITOR == (int)WP_CLUSTER_MONITOR &&
+                   (int)WP_RT_REMOTE_UNMONITOR == (int)WP_CLUSTER_UNMONITOR &&
+                   (int)WP_RT_REMOTE_LINK == (int)WP_CLUSTER_LINK &&
+                   (int)WP_RT_REMOTE_UNLINK == (int)WP_CLUSTER_UNLINK,
+               "vm.h's relation kinds are cluster.h's frame kinds");
 static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t node_len,
                        const char *from, size_t from_len, const char *dest, size_t dest_len,
                        const char *topic, size_t topic_len, const void *payload, size_t len,
                        size_t *size, size_t *limit) {
   (void)rt;
-  struct wp_cluster_frame f = {kind,     node,     node_len,  from,    dest, topic,
-                               from_len, dest_len, topic_len, payload, len};
+  struct wp_cluster_frame f = {kind & ~WP_RT_REMOTE_ABNORMAL, node, node_len, from, dest, topic,
+                               from_len, dest_len, topic_len, payload, len, 0};
+  if (kind & WP_RT_REMOTE_ABNORMAL) f.flags = WP_CLUSTER_ABNORMAL;
   switch (wp_cluster_send(CLUSTER, &f, size, limit)) {
     case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
     case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;
@@ -455,6 +465,9 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
 
 static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
   struct wp_rt *rt = ctx;
+  if (f->kind != WP_MSG_USER && f->kind != WP_MSG_CANCEL)
+    return wp_remote_receive(rt, f->node, f->node_len, f->kind, f->flags & WP_CLUSTER_ABNORMAL,
+                             f->from, f->from_len, f->dest, f->dest_len, f->payload, f->len);
   const char *kind, *err;
   if (!wp_pid_parse(f->dest, f->dest_len)) return -1; /* frames carry pids, not names */
   struct wp_proc *p = wp_rt_resolve(rt, f->dest, f->dest_len, &kind, &err);
@@ -480,6 +493,10 @@ static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
   }
   wp_proc_release(p);
   return m ? 0 : -1;
+}
+
+static void remote_down(void *ctx, const char *node, size_t node_len) {
+  wp_remote_node_down(ctx, node, node_len);
 }
 
 /* Where a configuration value came from, for messages. */
@@ -678,6 +695,9 @@ static int cmd_run(struct opts *o) {
   if (CLUSTER)
     wp_ptab_seed_counter(wp_sched_ptab(rt->sched), wp_cluster_incarnation(CLUSTER) << 36);
   if (CLUSTER) { /* before any process runs: the pids of other nodes go there */
+    rt->remote = wp_remote_new();
+    if (!rt->remote) die("out of memory");
+    wp_cluster_on_down(CLUSTER, remote_down, rt);
     if (wp_cluster_start_transport(CLUSTER, remote_deliver, rt, err, sizeof err)) die("%s", err);
     rt->remote_send = remote_send;
     /* the replica of the cluster's names is loaded before any process
@@ -783,6 +803,7 @@ static int cmd_run(struct opts *o) {
   wp_terminal_stop();
   wp_sched_stop(rt->sched);
   wp_cluster_leave(CLUSTER); /* no process runs: the name is free at once */
+  wp_remote_free(rt->remote);
   wp_sched_free(rt->sched);
   wp_services_free(rt);
   wp_code_free_all(rt);

@@ -70,6 +70,8 @@ struct wp_cluster {
   kvStore *names; /* <prefix>_names */
   struct wp_transport *tr; /* once started (transport.c) */
   struct wp_cnames *cn;    /* once started (cnames.c) */
+  wp_cluster_down_fn down; /* the runtime's down hook, or NULL */
+  void *down_ctx;
   char bucket[2 * WP_CLUSTER_NAME_MAX]; /* <prefix>_nodes, for messages */
   int64_t heartbeat_ns, down_after_ns;
   uint64_t incarnation;
@@ -547,10 +549,15 @@ uint64_t wp_cluster_incarnation(const struct wp_cluster *c) { return c->incarnat
 
 const char *wp_cluster_addr(const struct wp_cluster *c) { return c->addr; }
 
+void wp_cluster_on_down(struct wp_cluster *c, wp_cluster_down_fn fn, void *ctx) {
+  c->down = fn;
+  c->down_ctx = ctx;
+}
+
 int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
                                char *err, size_t errlen) {
   c->tr = wp_transport_start(&c->nats, c->nodes, c->prefix, c->name, c->incarnation,
-                             c->down_after_ns, deliver, ctx, err, errlen);
+                             c->down_after_ns, deliver, ctx, c->down, c->down_ctx, err, errlen);
   return c->tr ? 0 : -1;
 }
 

@@ -6,8 +6,10 @@
 **
 ** What a node does today: it joins (claims its name in the membership
 ** bucket, under a new incarnation), keeps its entry alive from a thread of
-** its own, carries `send` and `cancel` to processes of other live nodes
-** (transport.c), and leaves.
+** its own, carries `send` and `cancel`, and monitors and links with their
+** EXIT and LINK_DOWN, to processes of other live nodes (transport.c),
+** tells the runtime when another node departs or a session with it loses
+** frames (the down hook), and leaves.
 */
 #ifndef WP_CLUSTER_H
 #define WP_CLUSTER_H
@@ -61,8 +63,12 @@ const char *wp_cluster_addr(const struct wp_cluster *c);
 /* ---- the transport (transport.c) ---- */
 
 /* One message between nodes: a send (WP_MSG_USER of sched/msg.h: topic and
-** the codec's bytes, copied as they are) or a cancel (WP_MSG_CANCEL: the
-** topic is the reason). Every pointer is borrowed for the call. */
+** the codec's bytes, copied as they are), a cancel (WP_MSG_CANCEL: the
+** topic is the reason), a process's end to its watchers and links on
+** another node (WP_MSG_EXIT, WP_MSG_LINK_DOWN: the payload is the encoded
+** result; WP_CLUSTER_ABNORMAL in flags when it carries an error), or a
+** relation request (WP_CLUSTER_MONITOR ... UNLINK: `from` asks about
+** `dest`; no topic, no payload). Every pointer is borrowed for the call. */
 struct wp_cluster_frame {
   uint32_t kind;
   const char *node; /* sending: the destination node; delivered: the source */
@@ -71,7 +77,20 @@ struct wp_cluster_frame {
   size_t from_len, dest_len, topic_len;
   const void *payload;
   size_t len;
+  uint32_t flags;
 };
+enum { WP_CLUSTER_MONITOR = 16, WP_CLUSTER_UNMONITOR, WP_CLUSTER_LINK, WP_CLUSTER_UNLINK };
+#define WP_CLUSTER_ABNORMAL 1u
+/* Fires every cross-node relation with node `node` (node_len bytes; NULL:
+** with every node): it departed (left, went silent for down_after, or
+** came back as a new incarnation), or the session with it lost frames.
+** Called on the cluster's threads (libnats's or its own) under the
+** transport's lock: it may only deliver to local processes through
+** sched/, never send through the cluster. */
+typedef void (*wp_cluster_down_fn)(void *ctx, const char *node, size_t node_len);
+/* Sets the down hook (before wp_cluster_start_transport); fn and ctx live
+** until wp_cluster_stop_transport. */
+void wp_cluster_on_down(struct wp_cluster *c, wp_cluster_down_fn fn, void *ctx);
 /* Delivers a frame that came from another node to a local process, on a
 ** libnats thread (so: no Lua state, only sched/'s delivery). 0, or -1 when
 ** no such process lives here (the frame is then dropped and counted). */
@@ -97,7 +116,9 @@ struct wp_cluster_stats {
   uint64_t dropped_stale;      /* frames of or for another incarnation */
   uint64_t dropped_malformed;  /* batches that did not parse */
   uint64_t publish_errors;     /* batches libnats refused */
-  uint64_t session_losses;     /* sequence gaps, disconnects, slow-consumer reports */
+  uint64_t session_losses;     /* sequence gaps, disconnects, slow-consumer reports,
+                                  resets by peers */
+  uint64_t departures;         /* lives of other nodes seen to end */
 };
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
 /* Stops the transport: publishes what is queued, flushes, drains the

@@ -1,6 +1,7 @@
 /*
-** transport.c: `send` and `cancel` between nodes (see transport.h and
-** cluster.h; issue 13 item 4).
+** transport.c: messages between nodes: `send` and `cancel`, monitors and
+** links with their EXIT and LINK_DOWN (see transport.h and cluster.h;
+** issue 13 items 4 to 6).
 **
 ** Design note.
 **
@@ -13,11 +14,13 @@
 **
 ** Batches. A NATS message is a batch: a header (version, source node and
 ** incarnation, destination incarnation, sequence number of the batch in
-** the source -> destination session), then frames (kind, source pid,
-** destination pid, topic, payload: the codec's bytes as the sender
-** encoded them; lengths as 32-bit little-endian). A batch is at most the
-** server's max_payload; a single frame that cannot fit is refused at the
-** send (splitting is later work).
+** the source -> destination session, flags), then frames (kind, flags,
+** source pid, destination pid, topic, payload: the codec's bytes as the
+** sender encoded them; lengths as 32-bit little-endian). A batch is at
+** most the server's max_payload; a single frame that cannot fit is
+** refused at the send (splitting is later work). A process's EXIT and
+** LINK_DOWN frames take the queue its messages took, so they never
+** overtake them.
 **
 ** Sending. A process (on a scheduler worker) builds its frame in one
 ** allocation, appends it to the node's queue under a short mutex, and
@@ -36,6 +39,18 @@
 ** A frame queued for one incarnation of a node is dropped (counted) if the
 ** node has another by the time the sender thread packs it.
 **
+** Departures are found actively: the watch thread wakes when the oldest
+** renewal of a live member turns down_after old (or an entry changes), so
+** a node killed outright is departed within down_after of its last
+** renewal, whether or not anyone sends to it. A deleted entry (a graceful
+** leave), a silence of down_after and a new incarnation each end a life:
+** departed() calls the runtime's down hook, which fires every cross-node
+** monitor and link with that node. It runs under t->lock, together with
+** the change that makes sends to the node fail: a relation recorded
+** before a send that found the node live is always among those it fires,
+** and one recorded after is refused by that send. The hook only delivers
+** to local processes; it never sends, so it cannot take t->lock again.
+**
 ** Receiving. The subscription's callback (a libnats thread) checks the
 ** header and hands each frame to the deliver hook (cli/main.c), which
 ** delivers it through sched/ like a local send; a frame for a pid that
@@ -44,10 +59,19 @@
 ** are dropped.
 **
 ** Session loss. A sequence gap, a disconnect or reconnect of the NATS
-** connection and a slow-consumer report mean frames may have been lost.
-** Today it is logged at error level and counted; session_lost() is where
-** cross-node monitors and links will fire (issue 13 item 5), and where a
-** new session would be handshaked.
+** connection and a slow-consumer report mean frames may have been lost:
+** session_lost() logs it, counts it and fires the cross-node monitors and
+** links with that node (every node, for the connection), and the
+** session goes on. Both sides must fire: the side that saw the loss has a
+** reset sent to the other (so has a node that took a silent peer for
+** departed, since the peer may only have been paused): a batch flagged
+** RESET, numbered 1 in a new session. A node that receives one fires its
+** relations with the sender and sends no reset back, so two nodes never
+** reset each other in a loop. A reset goes only to a life of a node that
+** frames went to or came from (a node it never talked to has no relation
+** with this one). A reset can itself be lost (core NATS is at most once)
+** only where the peer's connection failed or fell behind, which the peer
+** then sees as a loss of its own.
 */
 #include "transport.h"
 
@@ -65,9 +89,10 @@
 #include "log.h"
 #include "msg.h"
 
-#define VERSION 1
-#define FRAME_HDR 17 /* kind, then four 32-bit lengths */
-#define BATCH_HDR_MAX (2 + WP_CLUSTER_NAME_MAX + 24)
+#define VERSION 2
+#define FRAME_HDR 18 /* kind, flags, then four 32-bit lengths */
+#define BATCH_HDR_MAX (2 + WP_CLUSTER_NAME_MAX + 25)
+#define BATCH_RESET 1 /* batch flag: the sender started a new session */
 #define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
 #define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
@@ -79,13 +104,22 @@ struct member {
   size_t nlen;
   char subject[2 * WP_CLUSTER_NAME_MAX + 8];
   _Atomic uint64_t inc;  /* its live incarnation; 0: not a member */
-  uint64_t seen_ns;      /* under t->lock: when it last showed life (monotonic) */
+  int self;              /* this node's own entry: never departs here */
+  /* under t->lock */
+  uint64_t seen_ns;      /* when it last showed life (monotonic) */
+  uint64_t last;         /* the incarnation last seen live (0: none yet) */
+  uint64_t gone;         /* the newest incarnation known to have left or been
+                            replaced: no late batch of it makes it live again */
+  uint64_t contact;      /* the incarnation frames last went to or came from */
+  uint64_t reset_inc;    /* a reset is due to this incarnation (0: none) */
   /* the sender thread's */
   uint64_t sess_inc, seq;    /* the session: its incarnation, last batch number */
   unsigned char *buf;        /* the batch being packed */
   size_t blen, bcap;
   struct member *next_dirty; /* in the sender's list of batches to publish */
   int dirty;
+  struct member *next_reset; /* in the sender's list of resets to publish */
+  uint64_t reset_now;
   /* the receiving callback's: the session from this node */
   uint64_t in_inc, in_seq;
 };
@@ -109,12 +143,15 @@ struct wp_transport {
   size_t max_payload;
   wp_cluster_deliver_fn deliver;
   void *ctx;
+  wp_cluster_down_fn down; /* NULL: nothing to fire */
+  void *down_ctx;
   natsSubscription *sub;
   pthread_mutex_t lock; /* the queue, the members, the watcher */
   pthread_cond_t wake;  /* the sender thread's */
   pthread_cond_t synced_cond;
   struct frame *head, **tail;
   int sleeping, stop, synced;
+  int resets; /* some member has a reset_inc */
   struct member **mv;
   size_t mn, mcap;
   kvWatcher *watcher;
@@ -122,7 +159,7 @@ struct wp_transport {
   pthread_t sender, watch;
   int has_sender, has_watch;
   _Atomic uint64_t n_frames_out, n_batches_out, n_bytes_out, n_frames_in, n_batches_in,
-      n_no_process, n_stale, n_malformed, n_publish_errors, n_losses;
+      n_no_process, n_stale, n_malformed, n_publish_errors, n_losses, n_departures;
   int publish_failing; /* the sender thread's: logged once per run of failures */
 };
 
@@ -167,6 +204,7 @@ static struct member *member_find(struct wp_transport *t, const char *name, size
   if (!m) return NULL;
   memcpy(m->name, name, nlen);
   m->nlen = nlen;
+  m->self = nlen == t->self_len && memcmp(name, t->self, nlen) == 0;
   snprintf(m->subject, sizeof m->subject, "%s.n.%s.d", t->prefix, m->name);
   return t->mv[t->mn++] = m;
 }
@@ -183,6 +221,42 @@ static uint64_t entry_incarnation(kvEntry *e) {
   return p ? strtoull(p + 14, NULL, 10) : 0;
 }
 
+/* Wakes the sender thread (under t->lock). */
+static void wake_sender(struct wp_transport *t) {
+  if (t->sleeping) {
+    t->sleeping = 0;
+    pthread_cond_signal(&t->wake);
+  }
+}
+
+/* Asks the sender thread to reset the session with life `inc` of m, when
+** frames went between that life and this node (under t->lock). */
+static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
+  if (!inc || m->contact != inc) return;
+  m->reset_inc = inc;
+  t->resets = 1;
+  wake_sender(t);
+}
+
+/* Life `inc` of m ended (under t->lock; m->inc already says so): fires
+** every cross-node relation with m (see the design note). `silent`: it
+** stopped renewing its entry, so it may be paused and come back as the
+** same life: it gets a reset. Otherwise that life is gone for good. */
+static void departed(struct wp_transport *t, struct member *m, uint64_t inc, int silent,
+                     const char *why) {
+  count(&t->n_departures, 1);
+  if (t->down) t->down(t->down_ctx, m->name, m->nlen);
+  wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
+          "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s; monitors and "
+          "links with it fired",
+          t->self, m->name, inc, why);
+  if (silent) {
+    want_reset(t, m, inc);
+  } else if (inc > m->gone) {
+    m->gone = inc;
+  }
+}
+
 /* Applies one entry of the watch. */
 static void watch_entry(struct wp_transport *t, kvEntry *e) {
   const char *key = kvEntry_Key(e);
@@ -192,17 +266,56 @@ static void watch_entry(struct wp_transport *t, kvEntry *e) {
   /* the entry's age by the server's clock, as far as ours agrees */
   int64_t age = wp_wall_ns() - kvEntry_Created(e);
   uint64_t now = wp_clock_ns();
+  char why[64];
   pthread_mutex_lock(&t->lock);
   struct member *m = member_find(t, key, kl, put);
   if (m) {
-    if (put && inc >= atomic_load(&m->inc)) {
+    uint64_t old = atomic_load(&m->inc);
+    if (put && inc >= old && inc >= m->last) {
       atomic_store(&m->inc, inc);
       m->seen_ns = age > 0 && (uint64_t)age < now ? now - (uint64_t)age : now;
+      if (!m->self && m->last && inc != m->last) {
+        snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, inc);
+        if (old)
+          departed(t, m, old, 0, why);
+        else if (m->last > m->gone) /* departed already, when it went silent */
+          m->gone = m->last;
+      }
+      m->last = inc;
     } else if (!put) {
       atomic_store(&m->inc, 0);
+      if (!m->self && old)
+        departed(t, m, old, 0, "it left");
+      else if (m->last > m->gone)
+        m->gone = m->last;
     }
   }
   pthread_mutex_unlock(&t->lock);
+}
+
+/* Departs the live members whose last sign of life is down_after old
+** (under t->lock). Returns how long until the next one turns so old. */
+static int64_t expire(struct wp_transport *t) {
+  uint64_t now = wp_clock_ns();
+  int64_t next = (int64_t)WATCH_POLL_MS * 1000000;
+  char why[64];
+  for (size_t i = 0; i < t->mn; i++) {
+    struct member *m = t->mv[i];
+    uint64_t inc = atomic_load(&m->inc);
+    if (!inc || m->self) continue;
+    /* seen_ns may be after now: a batch came in meanwhile */
+    int64_t left = now > m->seen_ns ? t->down_after_ns - (int64_t)(now - m->seen_ns)
+                                    : t->down_after_ns;
+    if (left < 0) {
+      atomic_store(&m->inc, 0);
+      snprintf(why, sizeof why, "its membership was not renewed for %" PRId64 " ms",
+               t->down_after_ns / 1000000);
+      departed(t, m, inc, 1, why);
+    } else if (left < next) {
+      next = left;
+    }
+  }
+  return next;
 }
 
 static void *watch_main(void *arg) {
@@ -231,9 +344,11 @@ static void *watch_main(void *arg) {
       t->watcher = w;
       if (t->stop) kvWatcher_Stop(w);
     }
+    /* at the latest when the next live member turns silent */
+    int64_t wait_ms = expire(t) / 1000000 + 1;
     pthread_mutex_unlock(&t->lock);
     kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, w, WATCH_POLL_MS);
+    natsStatus s = kvWatcher_Next(&e, w, wait_ms);
     if (s == NATS_OK && e) {
       watch_entry(t, e);
       kvEntry_Destroy(e);
@@ -281,25 +396,41 @@ size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_
 
 /* ---- session loss ---- */
 
-/* Frames between this node and `peer` (NULL: every peer) may have been
-** lost. The hook point of issue 13 item 5: fire the cross-node monitors
-** and links of the processes involved, then start a new session. */
-static void session_lost(struct wp_transport *t, const char *peer, const char *why) {
+/* Frames between this node and member m (NULL: every node) may have been
+** lost, or (`by_peer`) m says it lost some or took this node for departed:
+** fires the cross-node relations with m and, unless m asked, has a reset
+** sent to it (see the design note). The session goes on. Not under
+** t->lock. */
+static void session_lost(struct wp_transport *t, struct member *m, const char *why,
+                         int by_peer) {
   count(&t->n_losses, 1);
-  if (peer)
+  pthread_mutex_lock(&t->lock);
+  if (t->down) t->down(t->down_ctx, m ? m->name : NULL, m ? m->nlen : 0);
+  if (!by_peer)
+    for (size_t i = 0; i < t->mn; i++)
+      if (!m || t->mv[i] == m) want_reset(t, t->mv[i], t->mv[i]->contact);
+  pthread_mutex_unlock(&t->lock);
+  /* after the fact: the line says the relations have fired */
+  if (by_peer)
+    wp_logf(WP_LOG_WARN,
+            "cluster: node %s: node %s reset its session with this node (%s): monitors and "
+            "links between them fired",
+            t->self, m->name, why);
+  else if (m)
     wp_logf(WP_LOG_ERROR,
             "cluster: node %s: session with node %s lost (%s): messages between them may "
-            "have been lost",
-            t->self, peer, why);
+            "have been lost; monitors and links between them fired",
+            t->self, m->name, why);
   else
     wp_logf(WP_LOG_ERROR,
-            "cluster: node %s: sessions with every node lost (%s): messages may have been lost",
+            "cluster: node %s: sessions with every node lost (%s): messages may have been "
+            "lost; monitors and links across nodes fired",
             t->self, why);
 }
 
 static void on_loss(void *arg, const char *why) {
   struct wp_transport *t = arg;
-  session_lost(t, NULL, why);
+  session_lost(t, NULL, why, 0);
   pthread_mutex_lock(&t->lock);
   t->rewatch = 1;
   pthread_mutex_unlock(&t->lock);
@@ -320,10 +451,11 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   if (!fr) return WP_CLUSTER_NOMEM;
   unsigned char *p = fr->wire;
   p[0] = (unsigned char)f->kind;
-  put32(p + 1, (uint32_t)f->from_len);
-  put32(p + 5, (uint32_t)f->dest_len);
-  put32(p + 9, (uint32_t)f->topic_len);
-  put32(p + 13, (uint32_t)f->len);
+  p[1] = (unsigned char)f->flags;
+  put32(p + 2, (uint32_t)f->from_len);
+  put32(p + 6, (uint32_t)f->dest_len);
+  put32(p + 10, (uint32_t)f->topic_len);
+  put32(p + 14, (uint32_t)f->len);
   p += FRAME_HDR;
   memcpy(p, f->from, f->from_len);
   p += f->from_len;
@@ -345,6 +477,7 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   }
   fr->to = m;
   fr->inc = inc;
+  m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
   int wake = t->sleeping;
@@ -372,6 +505,33 @@ static void publish(struct wp_transport *t, struct member *m) {
   m->blen = 0;
 }
 
+/* Makes room for n bytes in m's batch buffer; 0, or -1 out of memory. */
+static int reserve(struct wp_transport *t, struct member *m, size_t n) {
+  if (n <= m->bcap) return 0;
+  size_t cap = m->bcap ? m->bcap : 4096;
+  while (cap < n) cap *= 2;
+  if (cap > t->max_payload) cap = t->max_payload;
+  unsigned char *b = wp_realloc(m->buf, cap);
+  if (!b) return -1;
+  m->buf = b;
+  m->bcap = cap;
+  return 0;
+}
+
+/* Starts the next batch of m's session with its header (m->blen is 0). */
+static void batch_start(struct wp_transport *t, struct member *m, int flags) {
+  unsigned char *p = m->buf;
+  p[0] = VERSION;
+  p[1] = (unsigned char)t->self_len;
+  memcpy(p + 2, t->self, t->self_len);
+  p += 2 + t->self_len;
+  put64(p, t->inc);
+  put64(p + 8, m->sess_inc);
+  put64(p + 16, ++m->seq);
+  p[24] = (unsigned char)flags;
+  m->blen = 2 + t->self_len + 25;
+}
+
 /* Appends frame f to its member's batch; 0, or -1 out of memory. */
 static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) {
   struct member *m = f->to;
@@ -382,35 +542,10 @@ static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) 
   }
   if (m->blen && m->blen + f->len > t->max_payload) publish(t, m);
   if (!m->blen) {
-    size_t need = BATCH_HDR_MAX + f->len;
-    if (need > m->bcap) {
-      size_t cap = m->bcap ? m->bcap : 4096;
-      while (cap < need) cap *= 2;
-      if (cap > t->max_payload) cap = t->max_payload;
-      unsigned char *b = wp_realloc(m->buf, cap);
-      if (!b) return -1;
-      m->buf = b;
-      m->bcap = cap;
-    }
-    unsigned char *p = m->buf;
-    p[0] = VERSION;
-    p[1] = (unsigned char)t->self_len;
-    memcpy(p + 2, t->self, t->self_len);
-    p += 2 + t->self_len;
-    put64(p, t->inc);
-    put64(p + 8, m->sess_inc);
-    put64(p + 16, ++m->seq);
-    m->blen = 2 + t->self_len + 24;
+    if (reserve(t, m, BATCH_HDR_MAX + f->len)) return -1;
+    batch_start(t, m, 0);
   }
-  if (m->blen + f->len > m->bcap) {
-    size_t cap = m->bcap * 2;
-    while (cap < m->blen + f->len) cap *= 2;
-    if (cap > t->max_payload) cap = t->max_payload;
-    unsigned char *b = wp_realloc(m->buf, cap);
-    if (!b) return -1;
-    m->buf = b;
-    m->bcap = cap;
-  }
+  if (reserve(t, m, m->blen + f->len)) return -1;
   memcpy(m->buf + m->blen, f->wire, f->len);
   m->blen += f->len;
   if (!m->dirty) {
@@ -421,11 +556,30 @@ static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) 
   return 0;
 }
 
+/* Publishes the resets asked for (want_reset): for each, a batch of no
+** frames flagged RESET that starts a new session with that life of the
+** node. Before the frames taken with them, so those go in the new
+** session. */
+static void send_resets(struct wp_transport *t, struct member *list) {
+  for (struct member *m = list; m; m = m->next_reset) {
+    m->sess_inc = m->reset_now;
+    m->seq = 0;
+    if (reserve(t, m, BATCH_HDR_MAX)) {
+      count(&t->n_publish_errors, 1);
+      wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory resetting the session with node %s",
+              t->self, m->name);
+      continue;
+    }
+    batch_start(t, m, BATCH_RESET);
+    publish(t, m);
+  }
+}
+
 static void *sender_main(void *arg) {
   struct wp_transport *t = arg;
   for (;;) {
     pthread_mutex_lock(&t->lock);
-    while (!t->head && !t->stop) {
+    while (!t->head && !t->resets && !t->stop) {
       t->sleeping = 1;
       pthread_cond_wait(&t->wake, &t->lock);
     }
@@ -433,9 +587,22 @@ static void *sender_main(void *arg) {
     t->head = NULL;
     t->tail = &t->head;
     t->sleeping = 0;
+    struct member *resets = NULL;
+    if (t->resets) { /* members are freed only at stop: the list outlives the lock */
+      t->resets = 0;
+      for (size_t i = 0; i < t->mn; i++) {
+        struct member *m = t->mv[i];
+        if (!m->reset_inc) continue;
+        m->reset_now = m->reset_inc;
+        m->reset_inc = 0;
+        m->next_reset = resets;
+        resets = m;
+      }
+    }
     int stop = t->stop;
     pthread_mutex_unlock(&t->lock);
-    if (!list && stop) break;
+    if (!list && !resets && stop) break;
+    send_resets(t, resets);
     struct member *dirty = NULL;
     uint64_t packed = 0;
     while (list) {
@@ -464,10 +631,16 @@ static void *sender_main(void *arg) {
 
 /* ---- receiving ---- */
 
+/* Whether a frame of this kind may come from another node. */
+static int kind_ok(uint32_t k) {
+  return k == WP_MSG_USER || k == WP_MSG_CANCEL || k == WP_MSG_EXIT || k == WP_MSG_LINK_DOWN ||
+         (k >= WP_CLUSTER_MONITOR && k <= WP_CLUSTER_UNLINK);
+}
+
 /* Delivers the frames of one batch; what the header says is checked. */
 static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
   if (n < 2 || p[0] != VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
-      n < 2u + p[1] + 24u) {
+      n < 2u + p[1] + 25u) {
     count(&t->n_malformed, 1);
     wp_logf(WP_LOG_ERROR, "cluster: node %s dropped a batch it cannot read (%zu bytes)",
             t->self, n);
@@ -477,17 +650,32 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
   size_t sl = p[1];
   const unsigned char *h = p + 2 + sl;
   uint64_t src_inc = get64(h), dst_inc = get64(h + 8), seq = get64(h + 16);
-  const unsigned char *q = h + 24, *end = p + n;
+  int bflags = h[24];
+  const unsigned char *q = h + 25, *end = p + n;
   if (dst_inc != t->inc) { /* for another life of this node */
     count(&t->n_stale, 1);
     return;
   }
   pthread_mutex_lock(&t->lock);
   struct member *m = member_find(t, src, sl, 1);
-  if (m && src_inc >= atomic_load(&m->inc)) { /* the batch proves its source live */
+  /* the batch proves its source live, unless that life left or was
+  ** replaced (its last batches may come after the watch said so) */
+  if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
+    uint64_t old = atomic_load(&m->inc);
     atomic_store(&m->inc, src_inc);
     m->seen_ns = wp_clock_ns();
+    if (old && old != src_inc) {
+      char why[64];
+      snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
+      departed(t, m, old, 0, why);
+    } else if (m->last && m->last != src_inc && m->last > m->gone) {
+      m->gone = m->last;
+    }
+    m->last = src_inc;
   }
+  if (m && src_inc >= m->contact) m->contact = src_inc;
+  /* its messages still count; a relation it asks for would only linger */
+  int gone = m && src_inc <= m->gone;
   pthread_mutex_unlock(&t->lock);
   if (!m) {
     count(&t->n_malformed, 1);
@@ -502,10 +690,12 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     m->in_inc = src_inc;
     m->in_seq = 0;
   }
-  if (seq != m->in_seq + 1) {
+  if (bflags & BATCH_RESET) {
+    session_lost(t, m, "it lost messages or took this node for departed", 1);
+  } else if (seq != m->in_seq + 1) {
     char why[96];
     snprintf(why, sizeof why, "sequence gap: batch %" PRIu64 " after %" PRIu64, seq, m->in_seq);
-    session_lost(t, m->name, why);
+    session_lost(t, m, why, 0);
   }
   m->in_seq = seq;
   count(&t->n_batches_in, 1);
@@ -514,12 +704,13 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     if ((size_t)(end - q) < FRAME_HDR) goto bad;
     struct wp_cluster_frame f;
     f.kind = q[0];
-    f.from_len = get32(q + 1);
-    f.dest_len = get32(q + 5);
-    f.topic_len = get32(q + 9);
-    f.len = get32(q + 13);
+    f.flags = q[1];
+    f.from_len = get32(q + 2);
+    f.dest_len = get32(q + 6);
+    f.topic_len = get32(q + 10);
+    f.len = get32(q + 14);
     q += FRAME_HDR;
-    if ((f.kind != WP_MSG_USER && f.kind != WP_MSG_CANCEL) ||
+    if (!kind_ok(f.kind) ||
         (size_t)(end - q) < f.from_len + f.dest_len + f.topic_len + f.len)
       goto bad;
     f.node = src;
@@ -530,7 +721,9 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     f.payload = f.topic + f.topic_len;
     q += f.from_len + f.dest_len + f.topic_len + f.len;
     frames++;
-    if (t->deliver(t->ctx, &f) != 0) {
+    if (gone && (f.kind == WP_CLUSTER_MONITOR || f.kind == WP_CLUSTER_LINK)) {
+      count(&t->n_stale, 1);
+    } else if (t->deliver(t->ctx, &f) != 0) {
       count(&t->n_no_process, 1);
       if (wp_log_enabled(WP_LOG_DEBUG))
         wp_logf(WP_LOG_DEBUG, "cluster: node %s dropped a message from %.*s to %.*s: no such process",
@@ -572,7 +765,8 @@ static void transport_free(struct wp_transport *t) {
 
 struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
                                         const char *self, uint64_t inc, int64_t down_after_ns,
-                                        wp_cluster_deliver_fn deliver, void *ctx, char *err,
+                                        wp_cluster_deliver_fn deliver, void *ctx,
+                                        wp_cluster_down_fn down, void *down_ctx, char *err,
                                         size_t errlen) {
   struct wp_transport *t = wp_calloc(1, sizeof *t);
   if (!t) {
@@ -587,6 +781,8 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   t->down_after_ns = down_after_ns;
   t->deliver = deliver;
   t->ctx = ctx;
+  t->down = down;
+  t->down_ctx = down_ctx;
   t->tail = &t->head;
   int64_t mp = natsConnection_GetMaxPayload(n->nc);
   t->max_payload = mp > 4 * BATCH_HDR_MAX ? (size_t)mp : 1024 * 1024;
@@ -652,6 +848,7 @@ void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s
   s->dropped_malformed = atomic_load(&u->n_malformed);
   s->publish_errors = atomic_load(&u->n_publish_errors);
   s->session_losses = atomic_load(&u->n_losses);
+  s->departures = atomic_load(&u->n_departures);
 }
 
 void wp_transport_stop(struct wp_transport *t) {
@@ -679,8 +876,9 @@ void wp_transport_stop(struct wp_transport *t) {
           "cluster: node %s transport: %" PRIu64 " messages out in %" PRIu64
           " batches, %" PRIu64 " in; dropped %" PRIu64 " for no such process, %" PRIu64
           " stale, %" PRIu64 " malformed; %" PRIu64 " publish errors, %" PRIu64
-          " session losses",
+          " session losses; %" PRIu64 " departures of other nodes",
           t->self, s.frames_out, s.batches_out, s.frames_in, s.dropped_no_process,
-          s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses);
+          s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses,
+          s.departures);
   transport_free(t);
 }

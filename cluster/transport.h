@@ -16,10 +16,12 @@ struct wp_transport;
 
 /* Starts the transport of node `self` (incarnation inc) on connection n
 ** (borrowed until stop), watching the membership bucket `nodes`; see
-** wp_cluster_start_transport. NULL with a message in err. */
+** wp_cluster_start_transport and wp_cluster_on_down (down may be NULL).
+** NULL with a message in err. */
 struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
                                         const char *self, uint64_t inc, int64_t down_after_ns,
-                                        wp_cluster_deliver_fn deliver, void *ctx, char *err,
+                                        wp_cluster_deliver_fn deliver, void *ctx,
+                                        wp_cluster_down_fn down, void *down_ctx, char *err,
                                         size_t errlen);
 int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
                       size_t *limit);

@@ -10,6 +10,7 @@
 #include "errobj.h"
 #include "lazylib.h"
 #include "modules.h"
+#include "remote.h"
 
 static struct wp_vmproc *self(lua_State *L) { return wp_vm_self(L); }
 
@@ -205,7 +206,19 @@ static int l_exec(lua_State *L) {
 }
 
 static int l_terminate(lua_State *L) {
-  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, NULL, 0);
+  int remote;
+  struct wp_proc *p = resolve_arg(L, 1, WP_KIND_INTERNAL, &remote, 0);
+  if (!p && remote) { /* spec 07 §4: terminate resolves on this node only */
+    size_t len, nl = 0;
+    const char *dest = lua_tolstring(L, 1, &len);
+    const char *node = wp_pid_node(dest, len, &nl);
+    lua_pop(L, 2);
+    lua_pushliteral(L, "cannot terminate a process of node ");
+    lua_pushlstring(L, node, nl);
+    lua_pushliteral(L, ": terminate reaches this node's processes only");
+    lua_concat(L, 3);
+    return wp_err_return(L, WP_KIND_INVALID, lua_tostring(L, -1));
+  }
   if (!p) return 2;
   struct wp_host *h = p->host;
   if (h->kind != WP_HOST_TERMINAL) wp_proc_kill(p, WP_KILL_TERMINATE);
@@ -237,13 +250,31 @@ static int l_cancel(lua_State *L) {
   return 1;
 }
 
-/* monitor/link: a pid whose process is gone is "pid not registered". */
-static struct wp_proc *resolve_live(lua_State *L) {
+/* monitor, unmonitor, link or unlink (op) on argument 1, a pid of another
+** node, on a clustered node (vm/remote.c: recorded here, asked there).
+** Pushes the call's results and returns their number. */
+static int relate_remote(lua_State *L, uint32_t op) {
   size_t len;
-  int remote;
-  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote, 0);
+  const char *dest = lua_tolstring(L, 1, &len);
+  struct wp_vmproc *vp = self(L);
+  switch (wp_remote_relate(vp->rt, vp->p, op, dest, len)) {
+    case WP_REMOTE_OK: lua_pushboolean(L, 1); return 1;
+    case WP_REMOTE_EXISTS: return wp_err_return(L, WP_KIND_INTERNAL, "already monitoring pid");
+    case WP_REMOTE_DOWN: push_node_down(L, dest, len); return 2;
+    case WP_REMOTE_TOO_LARGE:
+      return wp_err_return(L, WP_KIND_INVALID, "pid too large for the cluster transport");
+    default: return wp_err_return(L, WP_KIND_INTERNAL, "out of memory");
+  }
+}
+
+/* monitor/link: a pid whose process is gone is "pid not registered". A pid
+** of another node sets *remote; on a clustered node it pushes nothing (the
+** caller relates it there), standalone it pushes nil and the error. */
+static struct wp_proc *resolve_live(lua_State *L, int *remote) {
+  size_t len;
+  struct wp_proc *p = resolve_arg(L, 1, NULL, remote, 1);
   const char *dest = lua_tolstring(L, 1, &len); /* a cluster name's pid now */
-  if (!p && !remote && wp_pid_parse(dest, len)) {
+  if (!p && !*remote && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
     wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
   }
@@ -251,8 +282,9 @@ static struct wp_proc *resolve_live(lua_State *L) {
 }
 
 static int l_monitor(lua_State *L) {
-  struct wp_proc *p = resolve_live(L);
-  if (!p) return 2;
+  int remote;
+  struct wp_proc *p = resolve_live(L, &remote);
+  if (!p) return remote && self(L)->rt->remote ? relate_remote(L, WP_RT_REMOTE_MONITOR) : 2;
   int rc = wp_proc_monitor(p, self(L)->p->handle);
   wp_proc_release(p);
   if (rc == WP_EDEAD) return wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
@@ -262,15 +294,21 @@ static int l_monitor(lua_State *L) {
   return 1;
 }
 
-/* unmonitor/unlink: a dead target has nothing left to remove (success). On
+/* unmonitor/unlink (op): a dead target has nothing left to remove
+** (success); a pid of another node is op there on a clustered node. On
 ** NULL, *nret is what the caller returns. */
-static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
+static struct wp_proc *resolve_for_removal(lua_State *L, int *nret, uint32_t op) {
   size_t len;
-  struct wp_proc *p = resolve_arg(L, 1, NULL, NULL, 0);
+  int remote;
+  struct wp_proc *p = resolve_arg(L, 1, NULL, &remote, 0);
   const char *dest = lua_tolstring(L, 1, &len); /* a cluster name's pid now */
   *nret = 2;
   if (!p && wp_pid_parse(dest, len)) {
     lua_pop(L, 2);
+    if (remote && self(L)->rt->remote) {
+      *nret = relate_remote(L, op);
+      return NULL;
+    }
     lua_pushboolean(L, 1);
     *nret = 1;
   }
@@ -279,7 +317,7 @@ static struct wp_proc *resolve_for_removal(lua_State *L, int *nret) {
 
 static int l_unmonitor(lua_State *L) {
   int n;
-  struct wp_proc *p = resolve_for_removal(L, &n);
+  struct wp_proc *p = resolve_for_removal(L, &n, WP_RT_REMOTE_UNMONITOR);
   if (!p) return n;
   wp_proc_unmonitor(p, self(L)->p->handle);
   wp_proc_release(p);
@@ -288,8 +326,9 @@ static int l_unmonitor(lua_State *L) {
 }
 
 static int l_link(lua_State *L) {
-  struct wp_proc *p = resolve_live(L);
-  if (!p) return 2;
+  int remote;
+  struct wp_proc *p = resolve_live(L, &remote);
+  if (!p) return remote && self(L)->rt->remote ? relate_remote(L, WP_RT_REMOTE_LINK) : 2;
   int rc = wp_proc_link(self(L)->p, p);
   wp_proc_release(p);
   if (rc == WP_EDEAD) return wp_err_return(L, WP_KIND_INTERNAL, "pid not registered");
@@ -300,7 +339,7 @@ static int l_link(lua_State *L) {
 
 static int l_unlink(lua_State *L) {
   int n;
-  struct wp_proc *p = resolve_for_removal(L, &n);
+  struct wp_proc *p = resolve_for_removal(L, &n, WP_RT_REMOTE_UNLINK);
   if (!p) return n;
   wp_proc_unlink(self(L)->p, p);
   wp_proc_release(p);

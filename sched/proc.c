@@ -213,6 +213,14 @@ int wp_proc_exit_begin(struct wp_proc *p, struct wp_hlist *mons,
   return 0;
 }
 
+int wp_proc_remote_add(struct wp_proc *p, int (*add)(void *arg), void *arg) {
+  pthread_mutex_lock(&p->lock);
+  int rc = p->dead ? WP_EDEAD : add(arg);
+  if (rc == 0) p->remote = 1;
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
 void wp_proc_forget_link(struct wp_proc *b, wp_handle gone) {
   pthread_mutex_lock(&b->lock);
   hlist_del(&b->links, gone);

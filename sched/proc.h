@@ -27,6 +27,10 @@
 ** Relations (monitors, links, names) live under `lock`. wp_proc_exit_begin
 ** marks the process dead under that lock and detaches the lists, so a
 ** relation is either recorded before death (and notified) or refused.
+** Relations with processes of other nodes live in the runtime's table
+** (vm/remote.c); `remote` marks a process that has (or had) one, under the
+** same rule (wp_proc_remote_add), so only such a process's exit looks
+** there: a process with local relations only pays one plain read.
 */
 #ifndef WP_PROC_H
 #define WP_PROC_H
@@ -83,6 +87,9 @@ struct wp_proc {
   struct wp_hlist monitors; /* processes watching this one */
   struct wp_hlist links;    /* processes linked to this one */
   struct wp_name_ref *names;
+  int remote;               /* has (had) a relation across nodes: written
+                               under lock while alive, read freely once
+                               wp_proc_exit_begin returned (no writer then) */
   char *pid;                /* "{host|0x00004}", NUL-terminated: pid_inl, or an
                                allocation freed with the block (wp_proc_pid_room) */
   uint32_t pid_len;
@@ -136,6 +143,12 @@ void wp_proc_unlink(struct wp_proc *a, struct wp_proc *b);
 int wp_proc_exit_begin(struct wp_proc *p, struct wp_hlist *mons,
                        struct wp_hlist *links, struct wp_name_ref **names);
 void wp_hlist_free(struct wp_hlist *l);
+/* Records a relation of p with a process of another node: runs add(arg)
+** under p's lock unless p is dead, and marks p (p->remote) when add
+** returns 0. Returns add's result, or WP_EDEAD without calling it. So the
+** relation is recorded before p's death, which then sees p->remote, or
+** refused. add must not take p's lock. Any thread. */
+int wp_proc_remote_add(struct wp_proc *p, int (*add)(void *arg), void *arg);
 /* Removes the link to the exited process `gone` from b's side. */
 void wp_proc_forget_link(struct wp_proc *b, wp_handle gone);
 

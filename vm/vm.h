@@ -33,6 +33,7 @@ struct wp_rt;
 struct wp_vmproc;
 struct wp_chan;
 struct wp_env; /* modules/env.c's variables and storages: opaque here */
+struct wp_remote; /* remote.c's cross-node relations: opaque here */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -438,6 +439,9 @@ struct wp_rt {
   int (*names_request)(struct wp_rt *rt, int op, int scope, const char *name, size_t len,
                        const char *pid, size_t plen, wp_handle reply_to, uint64_t id);
   void (*names_release)(struct wp_rt *rt, const char *pid, size_t plen);
+  /* On a clustered node: its monitors and links with processes of other
+  ** nodes (vm/remote.c; made by the command line with remote_send). */
+  struct wp_remote *remote;
   char *pid_hosts; /* the "node@id" strings of hosts and codes, one block */
   /* The entries, for the registry module; NULL: none were loaded. */
   const struct wp_regview *regview;
@@ -499,6 +503,14 @@ extern const char wp_rt_node_down[];
 ** wp_rt_node_down error); the message cannot travel in one piece; out of
 ** memory. */
 enum { WP_RT_REMOTE_SENT = 0, WP_RT_REMOTE_DOWN, WP_RT_REMOTE_TOO_LARGE, WP_RT_REMOTE_NOMEM };
+/* What else rt->remote_send carries (vm/remote.c): a process's end to its
+** watchers and links on other nodes (WP_MSG_EXIT, WP_MSG_LINK_DOWN; the
+** payload is the encoded result, and WP_RT_REMOTE_ABNORMAL is or'ed into
+** the kind when it carries an error), and the relation requests below
+** (from = the asking process, dest = the other; no topic, no payload). */
+enum { WP_RT_REMOTE_MONITOR = 16, WP_RT_REMOTE_UNMONITOR, WP_RT_REMOTE_LINK,
+       WP_RT_REMOTE_UNLINK };
+#define WP_RT_REMOTE_ABNORMAL 0x100u
 struct wp_proc *wp_rt_resolve(struct wp_rt *rt, const char *dest, size_t len,
                               const char **kind, const char **err);
 /* Answers a blocked call (wp_vm_reply_wait) of process h with request id

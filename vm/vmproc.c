@@ -35,12 +35,13 @@
 ** carries a sparse count hook that polls the requests (HOOK_POLL).
 **
 ** Exit. The result is encoded once; monitors get EXIT, links LINK_DOWN (on an
-** abnormal exit), names are released, timers cancelled, and the state closed
-** on this worker. Kills (terminate, a failed link, shutdown, a process past
-** its memory limit) are not Lua errors: they happen here, between two
-** resumes, where no pcall can see them; an error that a pending kill raised
-** inside the process (the preemption hook, a refused allocation) passes
-** through pcall, xpcall and coroutine.resume to reach this loop. A kill's
+** abnormal exit), those on other nodes too (remote.c), names are released,
+** timers cancelled, and the state closed on this worker. Kills (terminate,
+** a failed link, shutdown, a process past its memory limit) are not Lua
+** errors: they happen here, between two resumes, where no pcall can see
+** them; an error that a pending kill raised inside the process (the
+** preemption hook, a refused allocation) passes through pcall, xpcall and
+** coroutine.resume to reach this loop. A kill's
 ** result is built without Lua (the state may have no memory left), and
 ** nothing the runtime does to a state outside a task's run may raise where
 ** no handler is: what may fail runs in a protected call, allocations for a
@@ -55,6 +56,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "errobj.h"
+#include "remote.h"
 #include "vm.h"
 #include "vm_int.h"
 
@@ -176,6 +178,9 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   }
   wp_hlist_free(&mons);
   wp_hlist_free(&links);
+  /* relations with processes of other nodes: only a process that made
+  ** one pays for a look (no writer of p->remote once exit_begin returned) */
+  if (p->remote) wp_remote_exit(vp->rt, p, res->data, res->len, abnormal);
 }
 
 /* Frees the messages q still holds. Every process ends through here, most

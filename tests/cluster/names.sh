@@ -118,7 +118,10 @@ grep -q 'name k1 taken over' "$TMPROOT/na/err" && fail "k1 was taken over, not r
 report "a process's end releases its cluster names"
 
 # kill -9 of node a: the leader (b, the smallest live name) releases a's
-# names once a is departed; they can be registered again.
+# names once a is departed; they can be registered again. A monitor set
+# through a cluster name (a process of a) fires.
+run nc "mon ev"
+has nc "mon ev true"
 kill -KILL "${NODE_PID[na]}"
 wait "${NODE_PID[na]}" 2>/dev/null
 forget_node na
@@ -126,11 +129,13 @@ for n in ev st k1; do
     wait_match "$TMPROOT/nb/err" "released name $n of a, which is gone" 1 10 "${NODE_PID[nb]}" ||
         fail "b did not release $n of the killed node a"
 done
+wait_match "$TMPROOT/nc/out" "^exit $(re "$PA")\$" 1 10 "${NODE_PID[nc]}" ||
+    fail "c's monitor of ev (held on a) did not fire"
 run nc "lookup ev"
 has nc "lookup ev nil NotFound name not registered"
 run nc "reg ev EVENTUAL"
 has nc "reg ev EVENTUAL true"
-report "the leader releases a killed node's names"
+report "the leader releases a killed node's names; a monitor by name fires"
 
 # NATS down: register is Unavailable at once; a restarted server (same
 # port and store) gets the nodes back, names survive, and a new STRONG

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Cluster boot tests against a real nats-server (issue 13: joining,
-# refusing a live name, taking over a dead one, leaving, pids, bad
-# configuration, the system module standalone and clustered).
+# Cluster tests against a real nats-server (issue 13: joining, refusing a
+# live name, taking over a dead one, leaving, pids, bad configuration, the
+# system module standalone and clustered, send and cancel across nodes,
+# monitors and links across nodes with kill -9 and a restart of the
+# server).
 #
 #   tests/cluster/run.sh WIPPY_BINARY
 #
@@ -160,6 +162,77 @@ else
 fi
 report "send and cancel across nodes: round trip, order per sender, missing pid, too large"
 
+# Monitors and links across nodes (issue 13 items 5 and 6): mb runs the
+# targets and a trapper, ma watches them (app:relnode says what it does,
+# line by line); then mb is killed (kill -9): every monitor and link of
+# ma's with mb fires within down_after (3s, the default) + 1s, and later
+# calls on mb's pids are Unavailable.
+ENTRY=app:relnode start_node mb --node mb --cluster "$URL"
+if wait_ready mb 30; then
+    RPIDS=()
+    for k in t_ok t_err t_link t_kill stay1 stay2 trapper; do RPIDS+=("$(pid_of mb "$k")"); done
+    ENTRY=app:relnode start_node ma --node ma --cluster "$URL" -- "${RPIDS[@]}"
+    if wait_match "$TMPROOT/ma/out" '^armed$' 1 60 "${NODE_PID[ma]}"; then
+        expect_system ma "monitor true" "monitor again nil Internal already monitoring pid" \
+            "exit ok pid.exit done nil" "byes before the exit 5" "monitor err true" \
+            "link true" "linker linked true nil" "linker pid.exit nil  linked process failed" \
+            "monitor gone true" "gone exit pid.exit nil NotFound pid not registered" \
+            "link gone true" "gone link pid.link.down nil NotFound pid not registered" \
+            "terminate nil Invalid cannot terminate a process of node mb: terminate reaches this node's processes only" \
+            "calm pid.exit calm nil" "arm monitor true" "arm link true" \
+            "arm monitor stay2 true" "unmonitor stay2 true" "arm link stay2 true" \
+            "unlink stay2 true"
+        grep -qE '^exit err pid\.exit nil Internal .*boom$' "$TMPROOT/ma/out" ||
+            fail "the failed target's EXIT does not carry its error"
+        grep -qE '^link down pid\.link\.down nil Internal .*boom$' "$TMPROOT/ma/out" ||
+            fail "the failed target's LINK_DOWN does not carry its error"
+        grep -qE '^doomed pid\.exit nil Internal .*doomed$' "$TMPROOT/ma/out" ||
+            fail "the doomed mortal did not fail"
+        # mb's trapper heard of ma's mortals: both ends, one LINK_DOWN (the
+        # failure; a normal end only unlinks)
+        CALM=$(pid_of ma calm)
+        DOOMED=$(pid_of ma doomed)
+        wait_match "$TMPROOT/mb/err" 'trapper pid\.' 3 30 "${NODE_PID[mb]}" ||
+            fail "the trapper on mb did not get three notices"
+        for line in "trapper pid.exit $CALM calm nil" "trapper pid.exit $DOOMED nil " \
+            "trapper pid.link.down $DOOMED nil "; do
+            grep -qF -- "$line" "$TMPROOT/mb/err" || fail "mb's trapper lacks: $line"
+        done
+        grep -F "trapper pid." "$TMPROOT/mb/err" | grep -v "$CALM calm nil" | grep -vq doomed &&
+            fail "a notice to the trapper without the error of the doomed mortal"
+        grep -qF "trapper pid.link.down $CALM" "$TMPROOT/mb/err" &&
+            fail "a normal end sent LINK_DOWN across"
+        T0=$(date +%s%N)
+        kill -KILL "${NODE_PID[mb]}"
+        wait "${NODE_PID[mb]}" 2>/dev/null
+        forget_node mb
+        if wait_match "$TMPROOT/ma/out" '^fired ' 3 4 "${NODE_PID[ma]}"; then
+            MS=$((($(date +%s%N) - T0) / 1000000))
+            [ "$MS" -le 4000 ] || fail "the notices took $MS ms after kill -9 (limit 4000)"
+            echo "    # every monitor and link fired $MS ms after kill -9 (down_after 3s)"
+        else
+            fail "monitors and links did not fire within down_after + 1s of kill -9"
+        fi
+        wait_pid "${NODE_PID[ma]}" 30 || fail "ma did not end"
+        [ "$WAIT_RC" -eq 0 ] || fail "ma exited $WAIT_RC"
+        forget_node ma
+        expect_system ma "fired stay1 pid.exit nil Unavailable node disconnected" \
+            "fired stay1 pid.link.down nil Unavailable node disconnected" \
+            "fired linker2 pid.exit nil  linked process failed" \
+            "send after nil Unavailable node mb not connected" \
+            "monitor after nil Unavailable node mb not connected" "done"
+        grep -q '^stray ' "$TMPROOT/ma/out" && fail "notices nobody asked for (stay2's?)"
+    else
+        fail "node ma did not arm"
+        kill -KILL "${NODE_PID[ma]}" 2>/dev/null
+        forget_node ma
+    fi
+    [ -n "${NODE_PID[mb]:-}" ] && stop_node mb
+else
+    fail "node mb not ready"
+fi
+report "monitor and link across nodes: EXIT and LINK_DOWN with results, missing pids, kill -9"
+
 # kill -9, then a restart under the same name succeeds within down_after
 # (3s, the default) + 2s, with pids above those of its previous life.
 OLD=$(pid_of a1 child)
@@ -246,6 +319,54 @@ app_dir "$TMPROOT/badcfg" "cluster:
 boot_fails badcfg 20
 expect_err badcfg "cluster.down_after (2s) must be more than twice cluster.heartbeat (1s)"
 report "invalid and reserved node names and bad durations fail at boot"
+
+# A restart of nats-server is a session loss on every node (issue 13 item
+# 5): sa's monitor and link of sb's processes and sb's trapper's of sa's
+# mortal fire "node disconnected" (no silence); once both are back, a
+# round trip works (the session goes on). down_after is long here so that
+# the restart is not also a departure. Last: it restarts the server.
+ENTRY=app:relnode start_node sb --node sb --cluster "$URL" --set cluster.down_after=30s
+if wait_ready sb 30; then
+    ENTRY=app:relnode start_node sa --node sa --cluster "$URL" --set cluster.down_after=30s \
+        -- loss "$(pid_of sb stay1)" "$(pid_of sb stay2)" "$(pid_of sb trapper)"
+    if wait_match "$TMPROOT/sa/out" '^armed$' 1 60 "${NODE_PID[sa]}"; then
+        kill -TERM "$NATS_PID"
+        wait "$NATS_PID"
+        nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$TMPROOT/store" >>"$TMPROOT/nats.log" 2>&1 &
+        NATS_PID=$!
+        wait_match "$TMPROOT/nats.log" 'Server is ready' 2 30 "$NATS_PID" ||
+            fail "nats-server did not start again"
+        wait_match "$TMPROOT/sa/out" '^lost ' 2 30 "${NODE_PID[sa]}" ||
+            fail "sa's monitor and link did not fire"
+        MORTAL=$(pid_of sa mortal)
+        wait_match "$TMPROOT/sb/err" 'trapper pid\.' 2 30 "${NODE_PID[sb]}" ||
+            fail "sb's trapper did not get two notices"
+        for k in sa sb; do
+            wait_match "$TMPROOT/$k/err" 'sessions with every node lost \(reconnected' 1 30 \
+                "${NODE_PID[$k]}" || fail "$k did not reconnect"
+        done
+        echo >&"${NODE_FD[sa]}"
+        wait_pid "${NODE_PID[sa]}" 30 || fail "sa did not end"
+        [ "$WAIT_RC" -eq 0 ] || fail "sa exited $WAIT_RC"
+        forget_node sa
+        expect_system sa "loss monitor true" "loss link true" \
+            "lost stay1 pid.exit nil Unavailable node disconnected" \
+            "lost stay2 pid.link.down nil Unavailable node disconnected" \
+            "after send true" "after bye 1 true"
+        for line in "trapper pid.exit $MORTAL nil node disconnected" \
+            "trapper pid.link.down $MORTAL nil node disconnected"; do
+            grep -qF -- "$line" "$TMPROOT/sb/err" || fail "sb's trapper lacks: $line"
+        done
+    else
+        fail "node sa did not arm"
+        kill -KILL "${NODE_PID[sa]}" 2>/dev/null
+        forget_node sa
+    fi
+    stop_node sb
+else
+    fail "node sb not ready"
+fi
+report "a restart of NATS fires monitors and links across nodes; the session goes on"
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -1103,6 +1103,14 @@ static uint32_t hl_len(struct wp_proc *p, const struct wp_hlist *l) {
   return n;
 }
 
+/* A relation across nodes (vm/remote.c) as wp_proc_remote_add records it:
+** the callback's result; *arg counts its calls. */
+static int remote_rc;
+static int remote_add_cb(void *arg) {
+  ++*(int *)arg;
+  return remote_rc;
+}
+
 TEST(relations_semantics) {
   struct wp_sched *s = sched_start(1, 0);
   struct wp_proc *t = spawn(s, echo_run, NULL), *w = spawn(s, echo_run, NULL);
@@ -1141,6 +1149,19 @@ TEST(relations_semantics) {
   ASSERT_EQ(hl_has(a, &a->links, b->handle), 1);
   wp_proc_unlink(a, b);
 
+  /* across nodes: recorded under the lock while alive, marking the process
+  ** only when the record was made */
+  int calls = 0;
+  remote_rc = WP_ENOMEM;
+  ASSERT_EQ(wp_proc_remote_add(t, remote_add_cb, &calls), WP_ENOMEM);
+  ASSERT_EQ(calls, 1);
+  ASSERT_EQ(t->remote, 0);
+  remote_rc = 0;
+  ASSERT_EQ(wp_proc_remote_add(t, remote_add_cb, &calls), 0);
+  ASSERT_EQ(calls, 2);
+  ASSERT_EQ(t->remote, 1);
+  ASSERT_EQ(b->remote, 0); /* local relations only: unmarked */
+
   /* exit: the lists move out, the process refuses new relations */
   ASSERT_EQ(wp_names_register(wp_sched_names(s), "t", 1, t), 0);
   struct wp_hlist mons, links;
@@ -1162,6 +1183,8 @@ TEST(relations_semantics) {
   ASSERT_EQ(hl_len(t, &t->links), 0);
   ASSERT_EQ(hl_has(b, &b->links, t->handle), 1); /* the old link, not a new one */
   ASSERT_EQ(wp_names_register(wp_sched_names(s), "t2", 2, t), WP_EDEAD);
+  ASSERT_EQ(wp_proc_remote_add(t, remote_add_cb, &calls), WP_EDEAD);
+  ASSERT_EQ(calls, 2); /* refused without a call */
   wp_names_release(wp_sched_names(s), names, t->counter);
   ASSERT_EQ(wp_names_lookup(wp_sched_names(s), "t", 1), 0);
   for (uint32_t i = 0; i < links.n; i++) {

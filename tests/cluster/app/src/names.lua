@@ -4,6 +4,7 @@
 --   unreg NAME SCOPE    process.registry.unregister(NAME, SCOPE)
 --   lookup NAME         process.registry.lookup(NAME)
 --   ping DEST           sends "ping" to DEST; its "pong" prints "pong PID"
+--   mon DEST            process.monitor(DEST); its EXIT prints "exit PID"
 --   kid NAME            a child registers NAME (CONSISTENT): "kid NAME ok"
 --   kidstop             the child ends: "exit PID" once its EXIT arrives
 -- Messages and events are handled by a task of their own, so the node
@@ -47,6 +48,8 @@ return { main = function()
             show(line, R.lookup(a))
         elseif cmd == "ping" then
             show(line, process.send(a, "ping"))
+        elseif cmd == "mon" then
+            show(line, process.monitor(a))
         elseif cmd == "kid" then
             kid = process.spawn_monitored("app:namekid", "app:processes", process.pid(), a)
         elseif cmd == "kidstop" then

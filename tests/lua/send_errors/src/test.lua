@@ -49,11 +49,11 @@ local function main()
         eq(msg:payload():data(), "x", "data")
     end)
 
-    test("calls on a pid of another node: Unavailable, node not connected", function()
+    test("calls on a pid of another node: Unavailable (terminate: Invalid)", function()
         -- a standalone node has no connected node: the pid names another
         -- node, whether or not such a process exists there
         local far = "{zz@app:processes|0x00001}"
-        for _, call in ipairs({ "send", "cancel", "monitor", "link", "terminate" }) do
+        for _, call in ipairs({ "send", "cancel", "monitor", "link" }) do
             local ok, err
             if call == "send" then
                 ok, err = process.send(far, "hello", 1)
@@ -65,8 +65,14 @@ local function main()
             eq(err:kind(), errors.UNAVAILABLE, call .. ": kind")
             eq(err:message(), "node zz not connected", call .. ": message")
         end
+        -- terminate reaches this node's processes only (spec 07 §4)
+        local ok, err = process.terminate(far)
+        eq(ok, nil, "terminate: ok")
+        eq(err:kind(), errors.INVALID, "terminate: kind")
+        eq(err:message(), "cannot terminate a process of node zz: terminate reaches this " ..
+            "node's processes only", "terminate: message")
         -- the same counter with this node's (empty) node part is local
-        local ok, err = process.send("{app:processes|0x00001}", "hello", 1)
+        ok, err = process.send("{app:processes|0x00001}", "hello", 1)
         eq(ok, nil, "local miss")
         eq(err:kind(), errors.NOT_FOUND, "local miss: kind")
         -- registering another node's pid: not found here
