@@ -7,6 +7,8 @@
 */
 #include "cluster_names.h"
 
+#include <stdio.h>
+
 #include "cluster.h"
 #include "errobj.h"
 #include "vm.h"
@@ -58,8 +60,19 @@ static void answer(void *ctx, uint64_t t1, uint64_t t2, int status, const char *
   wp_rt_reply(rt, (wp_handle)t1, t2, st, kind, msg);
 }
 
+static void revoke_name(void *ctx, const char *pid, size_t plen, const char *name, size_t nlen) {
+  struct wp_rt *rt = ctx;
+  const char *kind, *err;
+  struct wp_proc *p = wp_rt_resolve(rt, pid, plen, &kind, &err);
+  if (!p) return;
+  char reason[300];
+  snprintf(reason, sizeof reason, "name revoked: %.*s", (int)(nlen < 256 ? nlen : 256), name);
+  wp_rt_cancel(p, "{|topology}", reason);
+  wp_proc_release(p);
+}
+
 int wp_cli_names_start(struct wp_rt *rt, struct wp_cluster *c, char *err, size_t errlen) {
-  struct wp_cluster_names_hooks h = {alive, answer, rt};
+  struct wp_cluster_names_hooks h = {alive, answer, revoke_name, rt};
   if (wp_cluster_start_names(c, &h, err, errlen)) return -1;
   C = c;
   rt->names_lookup = lookup;

@@ -16,11 +16,16 @@
 **   - A node renews its key every heartbeat from a thread of its own (a
 **     scheduler worker never waits on NATS). An update refused because the
 **     key moved on is either our own earlier write whose reply was lost
-**     (the key still holds our incarnation: we take its revision) or a
-**     takeover: another node decided we were gone. The node then logs that
-**     it lost its membership and stops renewing. Fencing such a node
-**     (ending what it holds across the cluster, rejoining under a new
-**     incarnation) is later work.
+**     (the key still holds our incarnation, unmarked: we take its
+**     revision), or the cluster decided we were gone: another node marked
+**     our life departed after we renewed nothing for down_after
+**     (transport.c), took the name over, or the key was deleted. The node
+**     then logs that it lost its membership and is fenced: its cross-node
+**     monitors and links fire, nothing of its life is sent or delivered
+**     any more, each process holding a cluster name gets CANCEL "name
+**     revoked: <name>" (cnames.c), and it rejoins under a new incarnation
+**     as soon as it can claim its name again (every heartbeat; a name a
+**     live node holds stays refused).
 **   - Leaving deletes the key, so the name is free at once.
 **
 ** Incarnations live in a second bucket, <prefix>_incarnations, one counter
@@ -84,7 +89,8 @@ struct wp_cluster {
   pthread_mutex_t lock;
   pthread_cond_t cond; /* on CLOCK_MONOTONIC */
   int stop;            /* under lock: leave() asks the heartbeat thread to end */
-  int lost;            /* the name was taken over (heartbeat thread; read after join) */
+  int lost;            /* fenced, not rejoined (heartbeat thread; read after join) */
+  int in_fence;        /* under lock: the heartbeat thread uses tr and cn */
 };
 
 /* ---- configuration ---- */
@@ -183,6 +189,7 @@ struct holder {
   long os_pid;
   char host[64];
   int64_t written_ns; /* the server's wall time of the write */
+  int departed;       /* marked departed for its silence (transport.c) */
 };
 
 /* The number after `"key":` in text, or 0. */
@@ -204,6 +211,7 @@ static void read_holder(kvEntry *e, struct holder *h) {
   h->written_ns = kvEntry_Created(e);
   h->incarnation = json_u64(text, "\"incarnation\":");
   h->os_pid = (long)json_u64(text, "\"os_pid\":");
+  h->departed = strstr(text, "\"departed\":true") != NULL;
   snprintf(h->host, sizeof h->host, "?");
   const char *p = strstr(text, "\"host\":\"");
   if (p) {
@@ -216,7 +224,8 @@ static void read_holder(kvEntry *e, struct holder *h) {
 }
 
 /* The value this node writes: its incarnation, its boot time and where it
-** runs (for the message a node refused its name shows). */
+** runs (for the message a node refused its name shows), and how long it
+** may stay silent (others wait the longer of theirs and this). */
 static void make_value(struct wp_cluster *c) {
   char host[64] = "";
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -226,8 +235,9 @@ static void make_value(struct wp_cluster *c) {
       *p = '_';
   c->vlen = snprintf(c->value, sizeof c->value,
                      "{\"incarnation\":%" PRIu64 ",\"boot_ms\":%lld,\"host\":\"%s\","
-                     "\"os_pid\":%ld}",
-                     c->incarnation, (long long)(wp_wall_ns() / 1000000), host, (long)getpid());
+                     "\"os_pid\":%ld,\"down_after_ms\":%lld}",
+                     c->incarnation, (long long)(wp_wall_ns() / 1000000), host, (long)getpid(),
+                     (long long)(c->down_after_ns / 1000000));
 }
 
 /* ---- joining ---- */
@@ -349,6 +359,11 @@ static int watch_holder(struct wp_cluster *c, struct holder *h, char *err, size_
     if (!have && put) {
       read_holder(e, h);
       have = 1;
+      if (h->departed) { /* the cluster departed that life already */
+        rc = HOLDER_SILENT;
+        kvEntry_Destroy(e);
+        break;
+      }
       int64_t age = wp_wall_ns() - h->written_ns, window = c->down_after_ns - age;
       if (age < 0) window = c->down_after_ns;
       if (window < 2 * c->heartbeat_ns) window = 2 * c->heartbeat_ns;
@@ -397,10 +412,16 @@ static int claim(struct wp_cluster *c, char *err, size_t errlen) {
       default:
         if (kvStore_Update(&rev, c->nodes, c->name, c->value, c->vlen, h.rev) == NATS_OK) {
           c->rev = rev;
-          wp_logf(WP_LOG_WARN,
-                  "cluster: node %s took its name over from incarnation %" PRIu64
-                  " (os pid %ld on host %s), which stopped renewing it",
-                  c->name, h.incarnation, h.os_pid, h.host);
+          if (h.departed)
+            wp_logf(WP_LOG_INFO,
+                    "cluster: node %s took its name back from incarnation %" PRIu64
+                    ", which the cluster departed",
+                    c->name, h.incarnation);
+          else
+            wp_logf(WP_LOG_WARN,
+                    "cluster: node %s took its name over from incarnation %" PRIu64
+                    " (os pid %ld on host %s), which stopped renewing it",
+                    c->name, h.incarnation, h.os_pid, h.host);
           return 0;
         }
         /* written meanwhile: look again */
@@ -432,21 +453,26 @@ static int renew(struct wp_cluster *c, int *failing) {
     struct holder h;
     read_holder(e, &h);
     kvEntry_Destroy(e);
-    if (h.incarnation == c->incarnation) {
+    if (h.incarnation == c->incarnation && !h.departed) {
       c->rev = h.rev; /* our write landed; its reply did not */
       return 0;
     }
+    if (h.incarnation == c->incarnation) {
+      wp_logf(WP_LOG_ERROR,
+              "cluster: node %s lost its membership: the cluster departed it after it "
+              "renewed nothing for cluster.down_after (paused, or cut off from NATS)",
+              c->name);
+      return 1;
+    }
     wp_logf(WP_LOG_ERROR,
             "cluster: node %s lost its membership: incarnation %" PRIu64
-            " (os pid %ld on host %s) took the name over after this node went silent; this "
-            "node no longer renews it (fencing it is not implemented yet)",
+            " (os pid %ld on host %s) took the name over after this node went silent",
             c->name, h.incarnation, h.os_pid, h.host);
     return 1;
   }
   if (g == NATS_NOT_FOUND) {
     wp_logf(WP_LOG_ERROR,
-            "cluster: node %s lost its membership: its entry in bucket %s was deleted; this "
-            "node no longer renews it (fencing it is not implemented yet)",
+            "cluster: node %s lost its membership: its entry in bucket %s was deleted",
             c->name, c->bucket);
     return 1;
   }
@@ -457,9 +483,62 @@ static int renew(struct wp_cluster *c, int *failing) {
   return 0;
 }
 
+/* This node lost its membership: ends what it held across the cluster
+** (item 5 of issue 13): every cross-node monitor and link fires, nothing
+** of this life is sent or delivered any more, and each process holding a
+** cluster name is told it is revoked. The heartbeat thread's. */
+static void fence(struct wp_cluster *c) {
+  pthread_mutex_lock(&c->lock);
+  struct wp_transport *tr = c->tr;
+  struct wp_cnames *cn = c->cn;
+  c->in_fence = 1; /* wp_cluster_stop_transport waits for this to clear */
+  pthread_mutex_unlock(&c->lock);
+  if (tr) wp_transport_fence(tr);
+  if (cn) wp_cnames_fence(cn);
+  wp_logf(WP_LOG_ERROR,
+          "cluster: node %s is fenced: its monitors and links across nodes fired, its "
+          "cluster names are revoked; it rejoins under a new incarnation",
+          c->name);
+  pthread_mutex_lock(&c->lock);
+  c->in_fence = 0;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+}
+
+/* One try to rejoin a fenced node under a new incarnation; 0 when it did.
+** *logged: a failure was logged (once per run of failures). */
+static int rejoin(struct wp_cluster *c, int *logged) {
+  char err[512];
+  if (next_incarnation(c, c->prefix, err, sizeof err) == 0) {
+    make_value(c);
+    if (claim(c, err, sizeof err) == 0) {
+      pthread_mutex_lock(&c->lock);
+      struct wp_transport *tr = c->tr;
+      struct wp_cnames *cn = c->cn;
+      c->in_fence = 1;
+      pthread_mutex_unlock(&c->lock);
+      if (tr) wp_transport_rejoin(tr, c->incarnation);
+      if (cn) wp_cnames_rejoin(cn, c->incarnation);
+      pthread_mutex_lock(&c->lock);
+      c->in_fence = 0;
+      pthread_cond_broadcast(&c->cond);
+      pthread_mutex_unlock(&c->lock);
+      wp_logf(WP_LOG_WARN, "cluster: node %s rejoined as incarnation %" PRIu64, c->name,
+              c->incarnation);
+      *logged = 0;
+      return 0;
+    }
+  }
+  if (!*logged)
+    wp_logf(WP_LOG_ERROR, "cluster: node %s cannot rejoin yet: %s; trying again every heartbeat",
+            c->name, err);
+  *logged = 1;
+  return 1;
+}
+
 static void *heartbeat_main(void *arg) {
   struct wp_cluster *c = arg;
-  int failing = 0;
+  int failing = 0, logged = 0;
   uint64_t next = wp_clock_ns() + (uint64_t)c->heartbeat_ns;
   pthread_mutex_lock(&c->lock);
   while (!c->stop) {
@@ -471,12 +550,13 @@ static void *heartbeat_main(void *arg) {
       continue;
     }
     pthread_mutex_unlock(&c->lock);
-    int lost = renew(c, &failing);
-    pthread_mutex_lock(&c->lock);
-    if (lost) {
+    if (!c->lost && renew(c, &failing)) {
       c->lost = 1;
-      break;
+      fence(c);
+    } else if (c->lost && rejoin(c, &logged) == 0) {
+      c->lost = 0;
     }
+    pthread_mutex_lock(&c->lock);
     /* the next beat a heartbeat after this one, or after now when a slow
     ** NATS held this one up (no burst of catch-up renewals) */
     next += (uint64_t)c->heartbeat_ns;
@@ -556,9 +636,13 @@ void wp_cluster_on_down(struct wp_cluster *c, wp_cluster_down_fn fn, void *ctx) 
 
 int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
                                char *err, size_t errlen) {
-  c->tr = wp_transport_start(&c->nats, c->nodes, c->prefix, c->name, c->incarnation,
-                             c->down_after_ns, deliver, ctx, c->down, c->down_ctx, err, errlen);
-  return c->tr ? 0 : -1;
+  struct wp_transport *tr =
+      wp_transport_start(&c->nats, c->nodes, c->prefix, c->name, c->incarnation,
+                         c->down_after_ns, deliver, ctx, c->down, c->down_ctx, err, errlen);
+  pthread_mutex_lock(&c->lock); /* the heartbeat thread reads it when it fences */
+  c->tr = tr;
+  pthread_mutex_unlock(&c->lock);
+  return tr ? 0 : -1;
 }
 
 int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, size_t *size,
@@ -579,9 +663,12 @@ int wp_cluster_start_names(struct wp_cluster *c, const struct wp_cluster_names_h
     snprintf(err, errlen, "cluster names need the transport started first");
     return -1;
   }
-  c->cn = wp_cnames_start(&c->nats, c->names, c->tr, c->prefix, c->name, c->incarnation, hooks,
-                          err, errlen);
-  return c->cn ? 0 : -1;
+  struct wp_cnames *cn = wp_cnames_start(&c->nats, c->names, c->tr, c->prefix, c->name,
+                                         c->incarnation, hooks, err, errlen);
+  pthread_mutex_lock(&c->lock);
+  c->cn = cn;
+  pthread_mutex_unlock(&c->lock);
+  return cn ? 0 : -1;
 }
 
 size_t wp_cluster_name_lookup(struct wp_cluster *c, const char *name, size_t nlen, char *out,
@@ -605,11 +692,15 @@ size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap) {
 
 void wp_cluster_stop_transport(struct wp_cluster *c) {
   if (!c) return;
-  wp_cnames_stop(c->cn); /* first: it reads the transport's member view */
+  pthread_mutex_lock(&c->lock); /* not while the heartbeat thread fences */
+  while (c->in_fence) pthread_cond_wait(&c->cond, &c->lock);
+  struct wp_cnames *cn = c->cn;
+  struct wp_transport *tr = c->tr;
   c->cn = NULL;
-  if (!c->tr) return;
-  wp_transport_stop(c->tr);
   c->tr = NULL;
+  pthread_mutex_unlock(&c->lock);
+  wp_cnames_stop(cn); /* first: it reads the transport's member view */
+  wp_transport_stop(tr);
 }
 
 void wp_cluster_leave(struct wp_cluster *c) {

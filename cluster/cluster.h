@@ -149,6 +149,10 @@ struct wp_cluster_names_hooks {
   /* The answer to the request made with tokens t1, t2: a status above and a
   ** message for the user ("" on success). On the names thread. */
   void (*answer)(void *ctx, uint64_t t1, uint64_t t2, int status, const char *msg);
+  /* The node was fenced (it lost its membership): process pid (of this
+  ** node) no longer holds cluster name `name`: tell it (a CANCEL "name
+  ** revoked: <name>"). On the heartbeat thread; never waits. */
+  void (*revoke)(void *ctx, const char *pid, size_t plen, const char *name, size_t nlen);
   void *ctx;
 };
 /* Starts the cluster names of a node whose transport runs: the bucket

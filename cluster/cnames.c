@@ -99,7 +99,8 @@ struct wp_cnames {
   char self[WP_CLUSTER_NAME_MAX + 1];
   size_t self_len;
   char prefix[WP_CLUSTER_NAME_MAX + 1];
-  uint64_t inc;
+  _Atomic uint64_t inc; /* this node's incarnation (a new one after fencing) */
+  _Atomic int fenced;   /* between wp_cnames_fence and wp_cnames_rejoin */
   /* the replica */
   pthread_rwlock_t rw;
   struct cname **tab;
@@ -398,7 +399,7 @@ static int connected(struct wp_cnames *cn) {
 static int holder_dead(struct wp_cnames *cn, const struct holder *h) {
   size_t nl = strlen(h->node);
   if (nl == cn->self_len && memcmp(h->node, cn->self, nl) == 0) {
-    if (h->inc != cn->inc) return 1; /* an earlier life of this node */
+    if (h->inc != atomic_load(&cn->inc)) return 1; /* an earlier life of this node */
     return !cn->hooks.alive(cn->hooks.ctx, h->pid, h->plen);
   }
   return wp_transport_live(cn->tr, h->node, nl) != h->inc;
@@ -406,7 +407,7 @@ static int holder_dead(struct wp_cnames *cn, const struct holder *h) {
 
 static int same_holder(struct wp_cnames *cn, const struct holder *h, const char *pid,
                        size_t plen) {
-  return strcmp(h->node, cn->self) == 0 && h->inc == cn->inc && h->plen == plen &&
+  return strcmp(h->node, cn->self) == 0 && h->inc == atomic_load(&cn->inc) && h->plen == plen &&
          memcmp(h->pid, pid, plen) == 0;
 }
 
@@ -506,7 +507,8 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
   const char *name = o->data, *pid = o->data + o->nlen;
   char value[512], why[256] = "";
   int strong = o->scope == WP_CLUSTER_STRONG;
-  int vl = make_value(value, sizeof value, o->scope, strong, cn->self, cn->inc, pid, o->plen);
+  uint64_t inc = atomic_load(&cn->inc);
+  int vl = make_value(value, sizeof value, o->scope, strong, cn->self, inc, pid, o->plen);
   if (vl < 0) {
     snprintf(msg, ml, "pid too long for a cluster name");
     return WP_CLUSTER_NAME_INVALID;
@@ -555,7 +557,7 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
     int ok = confirm(cn, key, nrev, deadline, why, sizeof why) == 0;
     uint64_t arev = 0;
     if (ok) {
-      vl = make_value(value, sizeof value, o->scope, 0, cn->self, cn->inc, pid, o->plen);
+      vl = make_value(value, sizeof value, o->scope, 0, cn->self, inc, pid, o->plen);
       arev = write_key(cn, key, value, vl, nrev, why, sizeof why);
     }
     if (arev) {
@@ -607,8 +609,8 @@ static int do_release(struct wp_cnames *cn, const char *name, size_t nlen, const
 ** after it). */
 struct victim {
   struct victim *next;
-  size_t nlen;
-  char data[]; /* name */
+  size_t nlen, plen;
+  char data[]; /* name, then (wp_cnames_fence) its holder's pid */
 };
 
 /* The names whose holder pid is `pid` (plen > 0), or, with plen 0, whose
@@ -686,6 +688,39 @@ static void sweep(struct wp_cnames *cn, const char *pid, size_t plen) {
   }
 }
 
+void wp_cnames_fence(struct wp_cnames *cn) {
+  atomic_store(&cn->fenced, 1);
+  /* every name this node's processes hold, whatever life wrote it: the
+  ** cluster has released them or will (they belong to a departed life) */
+  struct victim *list = NULL;
+  pthread_rwlock_rdlock(&cn->rw);
+  for (size_t i = 0; i < cn->cap; i++)
+    for (struct cname *e = cn->tab[i]; e; e = e->next) {
+      if (strcmp(e->node, cn->self) != 0) continue;
+      struct victim *v = wp_malloc(sizeof *v + e->nlen + e->plen);
+      if (!v) break;
+      memcpy(v->data, e->data, e->nlen);
+      memcpy(v->data + e->nlen, e->pid, e->plen);
+      v->nlen = e->nlen;
+      v->plen = e->plen;
+      v->next = list;
+      list = v;
+    }
+  pthread_rwlock_unlock(&cn->rw);
+  while (list) {
+    struct victim *v = list;
+    list = v->next;
+    if (cn->hooks.revoke)
+      cn->hooks.revoke(cn->hooks.ctx, v->data + v->nlen, v->plen, v->data, v->nlen);
+    wp_free(v);
+  }
+}
+
+void wp_cnames_rejoin(struct wp_cnames *cn, uint64_t inc) {
+  atomic_store(&cn->inc, inc);
+  atomic_store(&cn->fenced, 0);
+}
+
 size_t wp_cnames_leader(struct wp_cnames *cn, char *out, size_t cap) {
   static char members[MAX_MEMBERS][WP_CLUSTER_NAME_MAX + 1];
   static pthread_mutex_t mlock = PTHREAD_MUTEX_INITIALIZER;
@@ -714,6 +749,9 @@ static void perform(struct wp_cnames *cn, struct op *o) {
     st = WP_CLUSTER_NAME_ERROR;
   } else if (!connected(cn)) {
     snprintf(msg, sizeof msg, "cluster unavailable: no connection to NATS");
+    st = WP_CLUSTER_NAME_UNAVAILABLE;
+  } else if (atomic_load(&cn->fenced)) {
+    snprintf(msg, sizeof msg, "cluster unavailable: this node is rejoining the cluster");
     st = WP_CLUSTER_NAME_UNAVAILABLE;
   } else {
     make_key(name, o->nlen, key);

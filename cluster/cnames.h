@@ -29,6 +29,11 @@ size_t wp_cnames_lookup(struct wp_cnames *cn, const char *name, size_t nlen, cha
 int wp_cnames_request(struct wp_cnames *cn, int op, int scope, const char *name, size_t nlen,
                       const char *pid, size_t plen, uint64_t t1, uint64_t t2);
 void wp_cnames_release(struct wp_cnames *cn, const char *pid, size_t plen);
+/* This node was fenced (cluster.c): every local holder of a cluster name
+** is told it is revoked (hooks.revoke) and requests are refused until
+** wp_cnames_rejoin gives the new incarnation. */
+void wp_cnames_fence(struct wp_cnames *cn);
+void wp_cnames_rejoin(struct wp_cnames *cn, uint64_t inc);
 size_t wp_cnames_leader(struct wp_cnames *cn, char *out, size_t cap);
 /* Finishes the queued requests (bounded), ends both threads and frees cn. */
 void wp_cnames_stop(struct wp_cnames *cn);

@@ -32,18 +32,29 @@
 ** under load by themselves: whatever queued during one write goes out in
 ** the next.
 **
-** Members. Which nodes are live comes from a watch of the membership
-** bucket (cluster.c writes it): a node is live while its entry exists and
-** was renewed within down_after. A batch from a node is proof of life
-** too: it makes the sender known even before the watch shows its join.
-** A frame queued for one incarnation of a node is dropped (counted) if the
-** node has another by the time the sender thread packs it.
+** Members (members.c). Which nodes are live comes from a watch of the
+** membership bucket (cluster.c writes it): a node is live while its entry
+** exists and was renewed within down_after (the longer of ours and the one
+** its entry declares). A batch from a node is proof of life too: it makes
+** the sender known even before the watch shows its join. A frame queued
+** for one incarnation of a node is dropped (counted) if the node has
+** another by the time the sender thread packs it.
 **
 ** Departures are found actively: the watch thread wakes when the oldest
 ** renewal of a live member turns down_after old (or an entry changes), so
 ** a node killed outright is departed within down_after of its last
-** renewal, whether or not anyone sends to it. A deleted entry (a graceful
-** leave), a silence of down_after and a new incarnation each end a life:
+** renewal, whether or not anyone sends to it. A silent node is departed
+** only through the bucket: the first node to see the silence marks the
+** entry departed by compare-and-swap on the revision it saw silent (a
+** renewal meanwhile makes the mark fail), and every node departs it when
+** the watch shows the mark; nobody marks for down_after after its own
+** connection came back, when no one could renew. The marked node learns
+** at its next renewal and is fenced (cluster.c): everything of that life
+** stops here (wp_transport_fence: relations fire, sends refused, queued
+** frames dropped) and on every other node (a marked life is never
+** delivered again), and it rejoins under a new incarnation
+** (wp_transport_rejoin). A deleted entry (a graceful leave), a marked one
+** and a new incarnation each end a life:
 ** departed() calls the runtime's down hook, which fires every cross-node
 ** monitor and link with that node. It runs under t->lock, together with
 ** the change that makes sends to the node fail: a relation recorded
@@ -73,7 +84,7 @@
 ** only where the peer's connection failed or fell behind, which the peer
 ** then sees as a loss of its own.
 */
-#include "transport.h"
+#include "transport_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,84 +99,6 @@
 #include "clock.h"
 #include "log.h"
 #include "msg.h"
-
-#define VERSION 2
-#define FRAME_HDR 18 /* kind, flags, then four 32-bit lengths */
-#define BATCH_HDR_MAX (2 + WP_CLUSTER_NAME_MAX + 25)
-#define BATCH_RESET 1 /* batch flag: the sender started a new session */
-#define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
-#define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
-#define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
-#define FLUSH_WAIT_MS 2000 /* the last batches, at stop */
-
-/* A node as the transport knows it. Made once per name, freed at stop. */
-struct member {
-  char name[WP_CLUSTER_NAME_MAX + 1];
-  size_t nlen;
-  char subject[2 * WP_CLUSTER_NAME_MAX + 8];
-  _Atomic uint64_t inc;  /* its live incarnation; 0: not a member */
-  int self;              /* this node's own entry: never departs here */
-  /* under t->lock */
-  uint64_t seen_ns;      /* when it last showed life (monotonic) */
-  uint64_t last;         /* the incarnation last seen live (0: none yet) */
-  uint64_t gone;         /* the newest incarnation known to have left or been
-                            replaced: no late batch of it makes it live again */
-  uint64_t contact;      /* the incarnation frames last went to or came from */
-  uint64_t reset_inc;    /* a reset is due to this incarnation (0: none) */
-  /* the sender thread's */
-  uint64_t sess_inc, seq;    /* the session: its incarnation, last batch number */
-  unsigned char *buf;        /* the batch being packed */
-  size_t blen, bcap;
-  struct member *next_dirty; /* in the sender's list of batches to publish */
-  int dirty;
-  struct member *next_reset; /* in the sender's list of resets to publish */
-  uint64_t reset_now;
-  /* the receiving callback's: the session from this node */
-  uint64_t in_inc, in_seq;
-};
-
-struct frame {
-  struct frame *next;
-  struct member *to;
-  uint64_t inc; /* the destination's incarnation when queued */
-  size_t len;
-  unsigned char wire[];
-};
-
-struct wp_transport {
-  struct wp_nats *nats;
-  kvStore *nodes;
-  char self[WP_CLUSTER_NAME_MAX + 1];
-  size_t self_len;
-  char prefix[WP_CLUSTER_NAME_MAX + 1]; /* of the members' subjects */
-  uint64_t inc;
-  int64_t down_after_ns;
-  size_t max_payload;
-  wp_cluster_deliver_fn deliver;
-  void *ctx;
-  wp_cluster_down_fn down; /* NULL: nothing to fire */
-  void *down_ctx;
-  natsSubscription *sub;
-  pthread_mutex_t lock; /* the queue, the members, the watcher */
-  pthread_cond_t wake;  /* the sender thread's */
-  pthread_cond_t synced_cond;
-  struct frame *head, **tail;
-  int sleeping, stop, synced;
-  int resets; /* some member has a reset_inc */
-  struct member **mv;
-  size_t mn, mcap;
-  kvWatcher *watcher;
-  int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
-  pthread_t sender, watch;
-  int has_sender, has_watch;
-  _Atomic uint64_t n_frames_out, n_batches_out, n_bytes_out, n_frames_in, n_batches_in,
-      n_no_process, n_stale, n_malformed, n_publish_errors, n_losses, n_departures;
-  int publish_failing; /* the sender thread's: logged once per run of failures */
-};
-
-static void count(_Atomic uint64_t *c, uint64_t n) {
-  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
 
 static void put32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -184,43 +117,6 @@ static uint64_t get64(const unsigned char *p) {
   return v;
 }
 
-/* ---- members ---- */
-
-/* The member named name (under t->lock), made when `make`; NULL when not
-** known (or out of memory). */
-static struct member *member_find(struct wp_transport *t, const char *name, size_t nlen,
-                                  int make) {
-  for (size_t i = 0; i < t->mn; i++)
-    if (t->mv[i]->nlen == nlen && memcmp(t->mv[i]->name, name, nlen) == 0) return t->mv[i];
-  if (!make || nlen == 0 || nlen > WP_CLUSTER_NAME_MAX) return NULL;
-  if (t->mn == t->mcap) {
-    size_t cap = t->mcap ? 2 * t->mcap : 8;
-    struct member **v = wp_realloc(t->mv, cap * sizeof *v);
-    if (!v) return NULL;
-    t->mv = v;
-    t->mcap = cap;
-  }
-  struct member *m = wp_calloc(1, sizeof *m);
-  if (!m) return NULL;
-  memcpy(m->name, name, nlen);
-  m->nlen = nlen;
-  m->self = nlen == t->self_len && memcmp(name, t->self, nlen) == 0;
-  snprintf(m->subject, sizeof m->subject, "%s.n.%s.d", t->prefix, m->name);
-  return t->mv[t->mn++] = m;
-}
-
-/* The incarnation in a membership entry's value ({"incarnation":N,...}). */
-static uint64_t entry_incarnation(kvEntry *e) {
-  char text[256];
-  int n = kvEntry_ValueLen(e);
-  if (n <= 0) return 0;
-  if ((size_t)n >= sizeof text) n = sizeof text - 1;
-  memcpy(text, kvEntry_Value(e), (size_t)n);
-  text[n] = '\0';
-  const char *p = strstr(text, "\"incarnation\":");
-  return p ? strtoull(p + 14, NULL, 10) : 0;
-}
-
 /* Wakes the sender thread (under t->lock). */
 static void wake_sender(struct wp_transport *t) {
   if (t->sleeping) {
@@ -231,167 +127,30 @@ static void wake_sender(struct wp_transport *t) {
 
 /* Asks the sender thread to reset the session with life `inc` of m, when
 ** frames went between that life and this node (under t->lock). */
-static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
+void wp_transport_want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
   if (!inc || m->contact != inc) return;
   m->reset_inc = inc;
   t->resets = 1;
   wake_sender(t);
 }
 
-/* Life `inc` of m ended (under t->lock; m->inc already says so): fires
-** every cross-node relation with m (see the design note). `silent`: it
-** stopped renewing its entry, so it may be paused and come back as the
-** same life: it gets a reset. Otherwise that life is gone for good. */
-static void departed(struct wp_transport *t, struct member *m, uint64_t inc, int silent,
-                     const char *why) {
-  count(&t->n_departures, 1);
-  if (t->down) t->down(t->down_ctx, m->name, m->nlen);
-  wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
-          "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s; monitors and "
-          "links with it fired",
-          t->self, m->name, inc, why);
-  if (silent) {
-    want_reset(t, m, inc);
-  } else if (inc > m->gone) {
-    m->gone = inc;
-  }
-}
-
-/* Applies one entry of the watch. */
-static void watch_entry(struct wp_transport *t, kvEntry *e) {
-  const char *key = kvEntry_Key(e);
-  size_t kl = strlen(key);
-  int put = kvEntry_Operation(e) == kvOp_Put;
-  uint64_t inc = put ? entry_incarnation(e) : 0;
-  /* the entry's age by the server's clock, as far as ours agrees */
-  int64_t age = wp_wall_ns() - kvEntry_Created(e);
-  uint64_t now = wp_clock_ns();
-  char why[64];
+void wp_transport_fence(struct wp_transport *t) {
   pthread_mutex_lock(&t->lock);
-  struct member *m = member_find(t, key, kl, put);
-  if (m) {
-    uint64_t old = atomic_load(&m->inc);
-    if (put && inc >= old && inc >= m->last) {
-      atomic_store(&m->inc, inc);
-      m->seen_ns = age > 0 && (uint64_t)age < now ? now - (uint64_t)age : now;
-      if (!m->self && m->last && inc != m->last) {
-        snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, inc);
-        if (old)
-          departed(t, m, old, 0, why);
-        else if (m->last > m->gone) /* departed already, when it went silent */
-          m->gone = m->last;
-      }
-      m->last = inc;
-    } else if (!put) {
-      atomic_store(&m->inc, 0);
-      if (!m->self && old)
-        departed(t, m, old, 0, "it left");
-      else if (m->last > m->gone)
-        m->gone = m->last;
-    }
-  }
-  pthread_mutex_unlock(&t->lock);
-}
-
-/* Departs the live members whose last sign of life is down_after old
-** (under t->lock). Returns how long until the next one turns so old. */
-static int64_t expire(struct wp_transport *t) {
-  uint64_t now = wp_clock_ns();
-  int64_t next = (int64_t)WATCH_POLL_MS * 1000000;
-  char why[64];
+  t->fenced = 1;
+  t->life++;
   for (size_t i = 0; i < t->mn; i++) {
     struct member *m = t->mv[i];
-    uint64_t inc = atomic_load(&m->inc);
-    if (!inc || m->self) continue;
-    /* seen_ns may be after now: a batch came in meanwhile */
-    int64_t left = now > m->seen_ns ? t->down_after_ns - (int64_t)(now - m->seen_ns)
-                                    : t->down_after_ns;
-    if (left < 0) {
-      atomic_store(&m->inc, 0);
-      snprintf(why, sizeof why, "its membership was not renewed for %" PRId64 " ms",
-               t->down_after_ns / 1000000);
-      departed(t, m, inc, 1, why);
-    } else if (left < next) {
-      next = left;
-    }
-  }
-  return next;
-}
-
-static void *watch_main(void *arg) {
-  struct wp_transport *t = arg;
-  pthread_mutex_lock(&t->lock);
-  for (;;) {
-    if (t->stop) break;
-    kvWatcher *w = t->watcher;
-    if (t->rewatch || !w) {
-      /* after a reconnect a watcher may go quiet without telling: make a
-      ** new one, which shows every entry again */
-      t->rewatch = 0;
-      t->watcher = NULL;
-      pthread_mutex_unlock(&t->lock);
-      if (w) kvWatcher_Destroy(w);
-      w = NULL;
-      natsStatus s = kvStore_WatchAll(&w, t->nodes, NULL);
-      pthread_mutex_lock(&t->lock);
-      if (s != NATS_OK) {
-        t->rewatch = 1; /* NATS is away: try again a poll later */
-        struct timespec ts;
-        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)WATCH_POLL_MS * 1000000, &ts);
-        pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts);
-        continue;
-      }
-      t->watcher = w;
-      if (t->stop) kvWatcher_Stop(w);
-    }
-    /* at the latest when the next live member turns silent */
-    int64_t wait_ms = expire(t) / 1000000 + 1;
-    pthread_mutex_unlock(&t->lock);
-    kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, w, wait_ms);
-    if (s == NATS_OK && e) {
-      watch_entry(t, e);
-      kvEntry_Destroy(e);
-    }
-    pthread_mutex_lock(&t->lock);
-    if (s == NATS_OK && !e && !t->synced) { /* the first view is complete */
-      t->synced = 1;
-      pthread_cond_broadcast(&t->synced_cond);
-    }
-    if (s != NATS_OK && s != NATS_TIMEOUT && !t->stop) t->rewatch = 1;
+    if (!m->self && t->down) t->down(t->down_ctx, m->name, m->nlen);
   }
   pthread_mutex_unlock(&t->lock);
-  return NULL;
 }
 
-/* Whether m is live at monotonic time now (under t->lock). seen_ns may be
-** after now: a batch from the node came in meanwhile. */
-static int member_live(const struct wp_transport *t, struct member *m, uint64_t now) {
-  return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0 &&
-         !(now > m->seen_ns && now - m->seen_ns > (uint64_t)t->down_after_ns);
-}
-
-uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen) {
-  uint64_t now = wp_clock_ns(), inc = 0;
+void wp_transport_rejoin(struct wp_transport *t, uint64_t inc) {
   pthread_mutex_lock(&t->lock);
-  struct member *m = member_find(t, name, nlen, 0);
-  if (m && member_live(t, m, now)) inc = atomic_load_explicit(&m->inc, memory_order_relaxed);
+  atomic_store(&t->inc, inc);
+  t->life++;
+  t->fenced = 0;
   pthread_mutex_unlock(&t->lock);
-  return inc;
-}
-
-size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_MAX + 1],
-                            size_t max) {
-  uint64_t now = wp_clock_ns();
-  size_t n = 0;
-  pthread_mutex_lock(&t->lock);
-  for (size_t i = 0; i < t->mn; i++) {
-    if (!member_live(t, t->mv[i], now)) continue;
-    if (n < max) memcpy(out[n], t->mv[i]->name, t->mv[i]->nlen + 1);
-    n++;
-  }
-  pthread_mutex_unlock(&t->lock);
-  return n;
 }
 
 /* ---- session loss ---- */
@@ -408,7 +167,7 @@ static void session_lost(struct wp_transport *t, struct member *m, const char *w
   if (t->down) t->down(t->down_ctx, m ? m->name : NULL, m ? m->nlen : 0);
   if (!by_peer)
     for (size_t i = 0; i < t->mn; i++)
-      if (!m || t->mv[i] == m) want_reset(t, t->mv[i], t->mv[i]->contact);
+      if (!m || t->mv[i] == m) wp_transport_want_reset(t, t->mv[i], t->mv[i]->contact);
   pthread_mutex_unlock(&t->lock);
   /* after the fact: the line says the relations have fired */
   if (by_peer)
@@ -433,6 +192,9 @@ static void on_loss(void *arg, const char *why) {
   session_lost(t, NULL, why, 0);
   pthread_mutex_lock(&t->lock);
   t->rewatch = 1;
+  /* while disconnected nobody could renew: after a loss, others get
+  ** down_after to renew before their silence counts */
+  t->quiet_until = wp_clock_ns() + (uint64_t)t->down_after_ns;
   pthread_mutex_unlock(&t->lock);
 }
 
@@ -468,15 +230,16 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   fr->next = NULL;
   uint64_t now = wp_clock_ns();
   pthread_mutex_lock(&t->lock);
-  struct member *m = t->stop ? NULL : member_find(t, f->node, f->node_len, 0);
+  struct member *m = t->stop || t->fenced ? NULL : wp_members_find(t, f->node, f->node_len, 0);
   uint64_t inc = m ? atomic_load_explicit(&m->inc, memory_order_relaxed) : 0;
-  if (!inc || !member_live(t, m, now)) {
+  if (!inc || !wp_members_live(t, m, now)) {
     pthread_mutex_unlock(&t->lock);
     wp_free(fr);
     return WP_CLUSTER_DOWN;
   }
   fr->to = m;
   fr->inc = inc;
+  fr->life = t->life;
   m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
@@ -525,7 +288,7 @@ static void batch_start(struct wp_transport *t, struct member *m, int flags) {
   p[1] = (unsigned char)t->self_len;
   memcpy(p + 2, t->self, t->self_len);
   p += 2 + t->self_len;
-  put64(p, t->inc);
+  put64(p, m->sess_self);
   put64(p + 8, m->sess_inc);
   put64(p + 16, ++m->seq);
   p[24] = (unsigned char)flags;
@@ -533,11 +296,13 @@ static void batch_start(struct wp_transport *t, struct member *m, int flags) {
 }
 
 /* Appends frame f to its member's batch; 0, or -1 out of memory. */
-static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) {
+static int pack(struct wp_transport *t, struct frame *f, uint64_t self_inc,
+                struct member **dirty) {
   struct member *m = f->to;
-  if (m->sess_inc != f->inc) { /* a new life of the node: a new session */
+  if (m->sess_inc != f->inc || m->sess_self != self_inc) { /* a new life: a new session */
     if (m->blen) publish(t, m);
     m->sess_inc = f->inc;
+    m->sess_self = self_inc;
     m->seq = 0;
   }
   if (m->blen && m->blen + f->len > t->max_payload) publish(t, m);
@@ -560,9 +325,10 @@ static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) 
 ** frames flagged RESET that starts a new session with that life of the
 ** node. Before the frames taken with them, so those go in the new
 ** session. */
-static void send_resets(struct wp_transport *t, struct member *list) {
+static void send_resets(struct wp_transport *t, struct member *list, uint64_t self_inc) {
   for (struct member *m = list; m; m = m->next_reset) {
     m->sess_inc = m->reset_now;
+    m->sess_self = self_inc;
     m->seq = 0;
     if (reserve(t, m, BATCH_HDR_MAX)) {
       count(&t->n_publish_errors, 1);
@@ -600,17 +366,21 @@ static void *sender_main(void *arg) {
       }
     }
     int stop = t->stop;
+    /* this round's life: frames of an earlier one are dropped, and the
+    ** batches carry the incarnation of this one */
+    uint64_t life = t->life, self_inc = atomic_load(&t->inc);
     pthread_mutex_unlock(&t->lock);
     if (!list && !resets && stop) break;
-    send_resets(t, resets);
+    send_resets(t, resets, self_inc);
     struct member *dirty = NULL;
     uint64_t packed = 0;
     while (list) {
       struct frame *f = list;
       list = f->next;
-      if (atomic_load_explicit(&f->to->inc, memory_order_relaxed) != f->inc) {
-        count(&t->n_stale, 1); /* the node left or restarted since */
-      } else if (pack(t, f, &dirty) != 0) {
+      if (atomic_load_explicit(&f->to->inc, memory_order_relaxed) != f->inc ||
+          f->life != life) {
+        count(&t->n_stale, 1); /* the node left or restarted since, or this one did */
+      } else if (pack(t, f, self_inc, &dirty) != 0) {
         count(&t->n_publish_errors, 1);
         wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory packing a batch for node %s",
                 t->self, f->to->name);
@@ -652,12 +422,19 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
   uint64_t src_inc = get64(h), dst_inc = get64(h + 8), seq = get64(h + 16);
   int bflags = h[24];
   const unsigned char *q = h + 25, *end = p + n;
-  if (dst_inc != t->inc) { /* for another life of this node */
+  if (dst_inc != atomic_load(&t->inc)) { /* for another life of this node */
     count(&t->n_stale, 1);
     return;
   }
   pthread_mutex_lock(&t->lock);
-  struct member *m = member_find(t, src, sl, 1);
+  struct member *m = wp_members_find(t, src, sl, 1);
+  if (t->fenced || (m && src_inc <= m->fenced)) {
+    /* this node, or that life of the source, was departed for its
+    ** silence: nothing of that life is delivered any more */
+    pthread_mutex_unlock(&t->lock);
+    count(&t->n_stale, 1);
+    return;
+  }
   /* the batch proves its source live, unless that life left or was
   ** replaced (its last batches may come after the watch said so) */
   if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
@@ -667,7 +444,7 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     if (old && old != src_inc) {
       char why[64];
       snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
-      departed(t, m, old, 0, why);
+      wp_members_departed(t, m, old, 0, why);
     } else if (m->last && m->last != src_inc && m->last > m->gone) {
       m->gone = m->last;
     }
@@ -757,6 +534,10 @@ static void transport_free(struct wp_transport *t) {
     next = f->next;
     wp_free(f);
   }
+  for (struct mark *k = t->marks, *next; k; k = next) {
+    next = k->next;
+    wp_free(k);
+  }
   pthread_cond_destroy(&t->wake);
   pthread_cond_destroy(&t->synced_cond);
   pthread_mutex_destroy(&t->lock);
@@ -797,7 +578,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
   snprintf(t->prefix, sizeof t->prefix, "%s", prefix);
   /* the member view first: a send right after start must know the nodes */
-  if (pthread_create(&t->watch, NULL, watch_main, t) != 0) {
+  if (pthread_create(&t->watch, NULL, wp_members_watch_main, t) != 0) {
     snprintf(err, errlen, "cannot start the cluster watch thread: %s", strerror(errno));
     transport_free(t);
     return NULL;

@@ -32,6 +32,12 @@ uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen
 ** them, into out; returns how many there are. Any thread. */
 size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_MAX + 1],
                             size_t max);
+/* This node was departed for its silence (cluster.c found its entry marked
+** or taken over): fires every cross-node relation, drops what is queued,
+** refuses sends and drops what comes in, until wp_transport_rejoin. */
+void wp_transport_fence(struct wp_transport *t);
+/* This node rejoined as incarnation inc: sessions start anew under it. */
+void wp_transport_rejoin(struct wp_transport *t, uint64_t inc);
 void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s);
 /* Stops t and frees it (the connection stays open). */
 void wp_transport_stop(struct wp_transport *t);

@@ -163,7 +163,55 @@ run nb "reg after CONSISTENT"
 has nb "reg after CONSISTENT nil AlreadyExists name already registered"
 report "NATS down: register Unavailable; after its restart names survive and work"
 
-for k in nb nc; do
+# SIGSTOP shorter than down_after (default timings: 3 s): nothing fires
+# and what was sent meanwhile arrives, in order, once the node goes on.
+start_node nd --node d --cluster "$URL"
+start_node ne --node e --cluster "$URL"
+for k in nd ne; do wait_ready "$k" 30 || fail "node $k not ready"; done
+PD=$(pid_of nd pid)
+run ne "mon $PD"
+has ne "mon $PD true"
+kill -STOP "${NODE_PID[nd]}"
+run ne "seq $PD 5"
+has ne "seq $PD 5 true"
+sleep 1 # the one sleep: holding the node stopped for less than down_after
+kill -CONT "${NODE_PID[nd]}"
+wait_match "$TMPROOT/nd/out" '^num 5$' 1 30 "${NODE_PID[nd]}" || fail "d did not get 5 numbers"
+[ "$(grep '^num ' "$TMPROOT/nd/out" | tr '\n' ' ')" = "num 1 num 2 num 3 num 4 num 5 " ] ||
+    fail "d got: $(grep '^num ' "$TMPROOT/nd/out" | tr '\n' ' ')"
+grep -q '^exit ' "$TMPROOT/ne/out" && fail "e's monitor of d fired"
+grep -q 'departed\|lost its membership' "$TMPROOT/ne/err" "$TMPROOT/nd/err" &&
+    fail "a short pause departed a node"
+report "SIGSTOP shorter than down_after: nothing fires, messages arrive in order"
+
+# SIGSTOP longer than down_after (c, fast timings): b marks c departed and
+# its monitor of c fires; once resumed, c finds itself departed: it tells
+# its name holders their names are revoked and rejoins under a new
+# incarnation, and its processes are reachable again.
+run nb "mon $PC"
+has nb "mon $PC true"
+kill -STOP "${NODE_PID[nc]}"
+wait_match "$TMPROOT/nb/out" "^exit $(re "$PC")\$" 1 10 "${NODE_PID[nb]}" ||
+    fail "b's monitor of the paused c did not fire"
+grep -q 'marked node c (incarnation 1) departed' "$TMPROOT/nb/err" ||
+    fail "b did not mark c departed"
+kill -CONT "${NODE_PID[nc]}"
+wait_match "$TMPROOT/nc/err" 'node c rejoined as incarnation' 1 10 "${NODE_PID[nc]}" ||
+    fail "c did not rejoin"
+grep -q 'node c lost its membership: the cluster departed it' "$TMPROOT/nc/err" ||
+    fail "c did not say it was departed"
+for n in ev after; do
+    grep -qxF "cancel {|topology} name revoked: $n" "$TMPROOT/nc/out" ||
+        fail "c's holder of $n was not told its name was revoked"
+done
+run nc "reg ev EVENTUAL"
+has nc "reg ev EVENTUAL true"
+run nb "ping $PC"
+wait_match "$TMPROOT/nb/out" "^pong $(re "$PC")\$" 1 10 "${NODE_PID[nb]}" ||
+    fail "no pong from c after it rejoined"
+report "SIGSTOP past down_after: departed, fenced, names revoked, rejoined"
+
+for k in nb nc nd ne; do
     send "$k" quit
     wait_pid "${NODE_PID[$k]}" 30 || fail "$k did not stop"
     [ "$WAIT_RC" -eq 0 ] || fail "$k exited $WAIT_RC"

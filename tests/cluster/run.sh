@@ -241,7 +241,7 @@ wait "${NODE_PID[a1]}" 2>/dev/null # a killed job: no "Killed" line
 forget_node a1
 start_node a3 --node a --cluster "$URL"
 if wait_ready a3 5; then
-    grep -q 'took its name over from incarnation' "$TMPROOT/a3/err" ||
+    grep -qE 'took its name (over|back) from incarnation' "$TMPROOT/a3/err" ||
         fail "no takeover logged"
     NEW=$(pid_of a3 pid)
     [ "$(counter "$NEW")" -gt "$(counter "$OLD")" ] ||

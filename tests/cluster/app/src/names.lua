@@ -5,6 +5,9 @@
 --   lookup NAME         process.registry.lookup(NAME)
 --   ping DEST           sends "ping" to DEST; its "pong" prints "pong PID"
 --   mon DEST            process.monitor(DEST); its EXIT prints "exit PID"
+--   seq DEST N          sends N messages "num" 1..N to DEST; each prints
+--                       "num I" where it arrives
+-- A CANCEL event prints "cancel FROM REASON".
 --   kid NAME            a child registers NAME (CONSISTENT): "kid NAME ok"
 --   kidstop             the child ends: "exit PID" once its EXIT arrives
 -- Messages and events are handled by a task of their own, so the node
@@ -21,10 +24,15 @@ return { main = function()
             local r = channel.select { inbox:case_receive(), events:case_receive() }
             if r.channel == events then
                 if r.value.kind == process.event.EXIT then io.print("exit " .. r.value.from) end
+                if r.value.kind == process.event.CANCEL then
+                    io.print("cancel " .. r.value.from .. " " .. tostring(r.value.reason))
+                end
             else
                 local m = r.value
                 if m:topic() == "ping" then
                     process.send(m:from(), "pong", process.pid())
+                elseif m:topic() == "num" then
+                    io.print("num " .. tostring(m:payload():data()))
                 elseif m:topic() == "pong" then
                     io.print("pong " .. tostring(m:payload():data()))
                 elseif m:topic() == "kid" then
@@ -50,6 +58,13 @@ return { main = function()
             show(line, process.send(a, "ping"))
         elseif cmd == "mon" then
             show(line, process.monitor(a))
+        elseif cmd == "seq" then
+            local ok, err = true, nil
+            for i = 1, tonumber(b) do
+                ok, err = process.send(a, "num", i)
+                if not ok then break end
+            end
+            show(line, ok, err)
         elseif cmd == "kid" then
             kid = process.spawn_monitored("app:namekid", "app:processes", process.pid(), a)
         elseif cmd == "kidstop" then
