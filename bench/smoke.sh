@@ -48,6 +48,7 @@ cases=(
     "dist_oneway 10000"
     "dist_pingpong 200"
     "dist_down 500 100"
+    "dist_idle 1"
 )
 
 # chaos: RSS counts as settled after 2 quiet seconds (10 by default)
