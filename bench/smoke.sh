@@ -3,7 +3,9 @@
 # all), through bench/run with the given binary. A scenario passes when it
 # exits 0 (its counts matched) and printed its RESULT line; no timing is
 # checked. Prints "ok - ..." / "not ok - ..." per scenario and a final
-# "N passed, N failed" line; exits 1 if any failed.
+# "N passed, N failed" line; exits 1 if any failed. The dist_ scenarios
+# (two nodes and a nats-server) are skipped, saying so, when nats-server is
+# not installed.
 #
 #   bench/smoke.sh WIPPY_BINARY [C_BENCH_DIR]
 #
@@ -42,6 +44,11 @@ cases=(
     "mailbox 2 10000"
     "steal 200 10 1"
     "codec 1000 1"
+    "dist_echo 4 0 1"
+    "dist_oneway 10000"
+    "dist_pingpong 200"
+    "dist_down 500 100"
+    "dist_idle 1"
 )
 
 # chaos: RSS counts as settled after 2 quiet seconds (10 by default)
@@ -50,6 +57,10 @@ export WIPPY_BENCH_SETTLE_WINDOW=2
 passed=0
 failed=0
 for c in "${cases[@]}"; do
+    if [ "${c#dist_}" != "$c" ] && ! command -v nats-server >/dev/null 2>&1; then
+        echo "ok - $c # SKIP nats-server is not installed (tools/deps.sh --test installs it)"
+        continue
+    fi
     # shellcheck disable=SC2086
     out=$("$HERE/run" --timeout 120 $c 2>&1)
     rc=$?

@@ -5,13 +5,16 @@
 -- client takes a new one. A completion is counted (and its latency kept)
 -- when it ends inside [warm_end, stop); timeouts are counted after
 -- warm_end; the client ends at its first completion after `stop` and
--- reports to the parent.
+-- reports to the parent. `relay`: where requests go, a name or a pid
+-- (default: the name "relay"; dist_echo passes the pid of a relay on
+-- another node).
 local time = require("time")
 
 local DATA, WANT = "hello world", "HELLO WORLD"
 local TIMEOUT = 2000000000 -- 2 s, in ns
 
-local function main(parent)
+local function main(parent, relay)
+    relay = relay or "relay"
     local inbox = process.inbox()
     local me = process.pid()
     process.send(parent, "ready")
@@ -25,7 +28,7 @@ local function main(parent)
     local tch = timer:channel()
     while true do
         local t1 = time.now():unix_nano()
-        process.send("relay", "echo", { sender = me, data = DATA })
+        process.send(relay, "echo", { sender = me, data = DATA })
         sent = sent + 1
         timer:reset(TIMEOUT)
         local r = channel.select { inbox:case_receive(), tch:case_receive() }

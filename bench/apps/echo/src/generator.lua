@@ -6,10 +6,12 @@
 -- upper-cases it like any data, and the collector, named as the sender,
 -- reads both back from the reply.
 -- Latency is measured from the due time, so a generator that falls behind
--- shows up as latency (no coordinated omission).
+-- shows up as latency (no coordinated omission). `relay`: a name or a pid
+-- (default: the name "relay").
 local time = require("time")
 
-local function main(parent, collector, rate, t0, total)
+local function main(parent, collector, rate, t0, total, relay)
+    relay = relay or "relay"
     local sent = 0
     local per = 1e9 / rate
     while sent < total do
@@ -17,8 +19,8 @@ local function main(parent, collector, rate, t0, total)
         local due = math.min(total, math.floor((now - t0) / per) + 1)
         while sent < due do
             local at = t0 + math.floor(sent * per)
-            process.send("relay", "echo", { sender = collector,
-                                            data = "hello world " .. at .. ":" .. time.now():unix_nano() })
+            process.send(relay, "echo", { sender = collector,
+                                          data = "hello world " .. at .. ":" .. time.now():unix_nano() })
             sent = sent + 1
         end
         if sent < total then

@@ -6,9 +6,8 @@
 -- the counts and prints one RESULT line (bench/run adds max_rss_mb, workers,
 -- commit and machine). Exit status 1 when a count does not match.
 local io = require("io")
-local time = require("time")
 
-local now, f3, pct, expect, int_arg = b.now, b.f3, b.pct, b.expect, b.int_arg
+local f3, expect, int_arg = b.f3, b.expect, b.int_arg
 local fail = b.failer("echo")
 
 local function main(c, sleep_ms, warm_s, meas_s)
@@ -26,45 +25,9 @@ local function main(c, sleep_ms, warm_s, meas_s)
     local _, e = expect(inbox, "relay_ready", "30s")
     if e then return fail("%s", e) end
 
-    local clients = {}
-    for i = 1, c do
-        local pid, serr = process.spawn("app:client", "app:processes", me)
-        if not pid then return fail("client %d spawn: %s", i, tostring(serr)) end
-        clients[i] = pid
-    end
-    local limit = time.after("300s")
-    for i = 1, c do
-        local r = channel.select { inbox:case_receive(), limit:case_receive() }
-        if r.channel == limit then return fail("only %d of %d clients ready", i - 1, c) end
-        if r.value:topic() ~= "ready" then return fail("unexpected %s", r.value:topic()) end
-    end
-
-    -- all clients start together
-    local t0 = now()
-    local warm_end = t0 + warm_s * 1000000000
-    local stop = warm_end + meas_s * 1000000000
-    local go = { warm_end = warm_end, stop = stop }
-    for i = 1, c do process.send(clients[i], "go", go) end
-    clients = nil
-
-    -- any-order collection of the reports
-    local count, tos, tos_all, sent, replies, bad = 0, 0, 0, 0, 0, 0
-    local all = {}
-    limit = time.after(tostring(warm_s + meas_s + 120) .. "s")
-    for i = 1, c do
-        local r = channel.select { inbox:case_receive(), limit:case_receive() }
-        if r.channel == limit then return fail("only %d of %d clients reported", i - 1, c) end
-        if r.value:topic() ~= "done" then return fail("unexpected %s", r.value:topic()) end
-        local d = r.value:payload():data()
-        if #d.lats ~= d.n then return fail("client reported %d latencies for %d echoes", #d.lats, d.n) end
-        if d.replies + d.tos_all ~= d.sent then
-            return fail("client: %d sent, %d replies + %d timeouts", d.sent, d.replies, d.tos_all)
-        end
-        table.move(d.lats, 1, d.n, count + 1, all)
-        count = count + d.n
-        tos, tos_all = tos + d.tos, tos_all + d.tos_all
-        sent, replies, bad = sent + d.sent, replies + d.replies, bad + d.bad
-    end
+    local t, cerr = b.closed_loop(inbox, c, warm_s, meas_s)
+    if not t then return fail("%s", cerr) end
+    local count, all, tos, sent, replies, bad = t.count, t.lats, t.tos, t.sent, t.replies, t.bad
 
     -- the relay's counts, once every worker's EXIT has arrived (no client
     -- sends any more; a timed-out request may still be in flight)
@@ -77,18 +40,12 @@ local function main(c, sleep_ms, warm_s, meas_s)
     if st.failed ~= 0 then return fail("%d workers failed", st.failed) end
     if count ~= #all then return fail("%d echoes, %d latencies", count, #all) end
 
-    table.sort(all)
     local fields = {
         "RESULT system=wippy scenario=echo",
         "c=" .. c, "sleep_ms=" .. sleep_ms, "warmup_s=" .. warm_s, "measure_s=" .. meas_s,
         "echoes=" .. count, "echoes_per_s=" .. f3(count / meas_s), "timeouts=" .. tos,
     }
-    if count > 0 then
-        fields[#fields + 1] = "p50_us=" .. f3(pct(all, 0.50))
-        fields[#fields + 1] = "p99_us=" .. f3(pct(all, 0.99))
-        fields[#fields + 1] = "p999_us=" .. f3(pct(all, 0.999))
-        fields[#fields + 1] = "max_us=" .. f3(pct(all, 1.0))
-    end
+    b.latency_fields(fields, all)
     fields[#fields + 1] = "relay_msgs=" .. st.msgs
     fields[#fields + 1] = "relay_downs=" .. st.downs
     fields[#fields + 1] = "relay_max_live_workers=" .. st.max_live

@@ -1,0 +1,1 @@
+../../echo/src/benchlib.lua

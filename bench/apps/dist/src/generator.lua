@@ -1,0 +1,1 @@
+../../echo/src/generator.lua

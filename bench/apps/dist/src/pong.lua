@@ -1,0 +1,1 @@
+../../pingpong/src/pong.lua
