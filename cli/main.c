@@ -25,7 +25,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "cluster.h"
-#include "cluster_names.h"
+#include "cluster_hooks.h"
 #include "codes.h"
 #include "config.h"
 #include "duration.h"

@@ -686,6 +686,11 @@ void wp_cluster_names_release(struct wp_cluster *c, const char *pid, size_t plen
   if (c->cn) wp_cnames_release(c->cn, pid, plen);
 }
 
+size_t wp_cluster_members(struct wp_cluster *c, char (*out)[WP_CLUSTER_NAME_MAX + 1],
+                          size_t max) {
+  return c->tr ? wp_transport_members(c->tr, out, max) : 0;
+}
+
 size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap) {
   return c->cn ? wp_cnames_leader(c->cn, out, cap) : 0;
 }

@@ -177,6 +177,11 @@ int wp_cluster_name_request(struct wp_cluster *c, int op, int scope, const char 
 /* The process pid (of this node) ended: frees the cluster names it holds,
 ** in the background. Borrows pid for the call. */
 void wp_cluster_names_release(struct wp_cluster *c, const char *pid, size_t plen);
+/* The names of the live members (this node included while it is one), up
+** to max of them, into out; returns how many there are (0 before the
+** transport runs). Any thread; never waits on NATS. */
+size_t wp_cluster_members(struct wp_cluster *c, char (*out)[WP_CLUSTER_NAME_MAX + 1],
+                          size_t max);
 /* The name of the node that reaps departed nodes' names (the live member
 ** with the smallest name), copied into out; its length, 0 when unknown. */
 size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap);

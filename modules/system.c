@@ -10,15 +10,14 @@
 **
 ** The node comes from the runtime (struct wp_rt): `node` is NULL on a
 ** standalone node, whose id is "local" (spec 08 §2), and the configured
-** name on a clustered one. The cluster layer does not yet hand the runtime
-** its membership (issue 13 is under way: nodes join and leave, the runtime
-** hears of no other node), so a clustered node describes the cluster as
-** itself alone: members() lists only the local node, size() is 1, leader()
-** is "" (unknown), role() is "member" (issue 13 item 9). addr() is the URL
-** of the NATS server the node joined through (rt->node_addr; the node
-** listens for no peer itself); on a standalone node, or when libnats did
-** not say, it is the standalone error. docs/differences-from-wippy.md says
-** so.
+** name on a clustered one. A clustered node's view of the cluster comes
+** from the cluster layer through rt->members and rt->leader (issue 13
+** item 9): the live members (this node first, the others sorted by name),
+** and as leader the node that reaps departed nodes' names; role() is
+** "member". addr() is the URL of the NATS server the node joined through
+** (rt->node_addr: nodes meet only through NATS, a node listens for no
+** peer itself); only the local member's table has it. On a standalone
+** node, or when libnats did not say, addr() is the standalone error.
 **
 ** Errors follow spec 10 §0: `nil, err`, kind Internal for an OS failure
 ** (the message names the call and the system's reason), never retryable.
@@ -27,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,32 +92,62 @@ static int node_role(lua_State *L) {
 /* }==================================================================== */
 
 /* {====================================================================
-** system.cluster: this node alone (see the top of this file)
+** system.cluster: the members this node sees (see the top of this file)
 ** ===================================================================== */
 
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The live members by name, this node's name first and the others sorted;
+** n of them (at most max). Standalone: this node alone. */
+static size_t member_names(lua_State *L, char (*v)[WP_RT_NODE_MAX + 1], size_t max) {
+  struct wp_rt *rt = rt_of(L);
+  size_t n = rt->members ? rt->members(rt, v, max) : 0;
+  if (n > max) n = max;
+  /* this node first, even while the cluster does not count it (fenced) */
+  const char *self = rt->node ? rt->node : "local";
+  size_t i = 0;
+  while (i < n && strcmp(v[i], self) != 0) i++;
+  if (i == n && n == max && n) i = n - 1; /* no room: it replaces the last */
+  if (i == n) n++;
+  memmove(v[1], v[0], i * sizeof v[0]);
+  snprintf(v[0], sizeof v[0], "%s", self);
+  qsort(v + 1, n - 1, sizeof v[0], by_name);
+  return n;
+}
+
+#define MEMBERS_MAX 256
+
 static int cluster_members(lua_State *L) {
-  lua_createtable(L, 1, 0);
-  lua_createtable(L, 0, 3);
-  push_node_id(L);
-  lua_setfield(L, -2, "id");
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "is_local");
-  const char *a = node_addr(rt_of(L));
-  if (a) {
-    lua_pushstring(L, a);
-    lua_setfield(L, -2, "addr");
+  char (*v)[WP_RT_NODE_MAX + 1] = lua_newuserdatauv(L, MEMBERS_MAX * sizeof *v, 0);
+  size_t n = member_names(L, v, MEMBERS_MAX);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, v[i]);
+    lua_setfield(L, -2, "id");
+    lua_pushboolean(L, i == 0);
+    lua_setfield(L, -2, "is_local");
+    const char *a = i == 0 ? node_addr(rt_of(L)) : NULL;
+    if (a) {
+      lua_pushstring(L, a);
+      lua_setfield(L, -2, "addr");
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_rawseti(L, -2, 1);
   return 1;
 }
 
 static int cluster_size(lua_State *L) {
-  lua_pushinteger(L, 1);
+  struct wp_rt *rt = rt_of(L);
+  lua_pushinteger(L, rt->members ? (lua_Integer)rt->members(rt, NULL, 0) : 1);
   return 1;
 }
 
 static int cluster_leader(lua_State *L) {
-  lua_pushliteral(L, "");
+  struct wp_rt *rt = rt_of(L);
+  char name[WP_RT_NODE_MAX + 1];
+  size_t n = rt->leader ? rt->leader(rt, name, sizeof name) : 0;
+  lua_pushlstring(L, name, n);
   return 1;
 }
 

@@ -439,6 +439,14 @@ struct wp_rt {
   int (*names_request)(struct wp_rt *rt, int op, int scope, const char *name, size_t len,
                        const char *pid, size_t plen, wp_handle reply_to, uint64_t id);
   void (*names_release)(struct wp_rt *rt, const char *pid, size_t plen);
+  /* The cluster as this node sees it (NULL standalone; any thread, never
+  ** waits): members copies the live members' names (this node included
+  ** while it is one), up to max, into out and returns how many there are;
+  ** leader copies the reaper's name (the live member with the smallest
+  ** name) into out and returns its length, 0 when unknown. */
+#define WP_RT_NODE_MAX 32
+  size_t (*members)(struct wp_rt *rt, char (*out)[WP_RT_NODE_MAX + 1], size_t max);
+  size_t (*leader)(struct wp_rt *rt, char *out, size_t cap);
   /* On a clustered node: its monitors and links with processes of other
   ** nodes (vm/remote.c; made by the command line with remote_send). */
   struct wp_remote *remote;

@@ -63,8 +63,9 @@ app_dir "$TMPROOT/b1" "cluster:
   nats:
     url: $URL"
 start_node b1
-start_node a1 --node a --cluster "$URL"
-if wait_ready a1 30 && wait_ready b1 30; then
+wait_ready b1 30 || fail "node b not ready"
+start_node a1 --node a --cluster "$URL" # after b: a sees b among the members
+if wait_ready a1 30; then
     grep -qE "^pid \\{a@app:terminal\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/a1/out" ||
         fail "a's pid does not carry its name"
     grep -qE "^child \\{a@app:processes\\|0x[0-9a-f]{16}\\}\$" "$TMPROOT/a1/out" ||
@@ -78,19 +79,20 @@ else
 fi
 report "two nodes join (--node/--cluster and .wippy.yaml); their pids carry their names"
 
-# The system module on a clustered node: its name, a cluster of itself
-# alone (the runtime is not told of other members yet), the NATS URL as
-# its address; the OS rows as standalone.
+# The system module on a clustered node: its name, the live members (b
+# alone when b started, a and b when a did; the local node first), the
+# leader (the smallest live name), the NATS URL as its address; the OS
+# rows as standalone.
 if [ -n "${NODE_PID[a1]:-}" ] && [ -n "${NODE_PID[b1]:-}" ]; then
-    expect_system a1 "system id a size 1 role member leader []" \
-        "system addr $URL " "system members 1 a true $URL"
-    expect_system b1 "system id b size 1 role member leader []"
+    expect_system a1 "system id a size 2 role member leader [a]" \
+        "system addr $URL " "system members 2 a true $URL" "system member ids a*,b"
+    expect_system b1 "system id b size 1 role member leader [b]" "system member ids b*"
     system_os a1
     system_os b1
 else
     fail "nodes a and b are not running"
 fi
-report "system on a clustered node: node.id the name, cluster.size 1, addr the NATS URL"
+report "system on a clustered node: node.id the name, the live members, the leader, addr the NATS URL"
 
 # A third start with a live node's name fails at boot, naming the name.
 boot_fails dup 30 --node a --cluster "$URL"

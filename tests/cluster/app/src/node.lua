@@ -17,6 +17,9 @@ return { main = function(remote)
         aerr:message() or ""))
     io.print("system members " .. #members .. " " .. members[1].id .. " " ..
         tostring(members[1].is_local) .. " " .. tostring(members[1].addr))
+    local ids = {}
+    for i, m in ipairs(members) do ids[i] = m.id .. (m.is_local and "*" or "") end
+    io.print("system member ids " .. table.concat(ids, ","))
     io.print("system os " .. system.process.pid() .. " " .. system.process.hostname())
     io.print("system cwd " .. system.process.cwd())
     if remote then

@@ -1,17 +1,19 @@
 /*
-** cluster_names.c: the runtime's cluster names hooks (rt->names_*, vm.h) on the
-** cluster layer's names (cluster.h). A process's register or unregister
-** is queued to the cluster, which answers on its own thread; the answer
-** reaches the blocked process as a WP_MSG_REPLY (wp_rt_reply), so no Lua
-** state is touched from that thread.
+** cluster_hooks.c: the runtime's hooks on the cluster layer (cluster.h):
+** cluster names (rt->names_*) and the member view (rt->members, leader).
+** A process's register or unregister is queued to the cluster, which
+** answers on its own thread; the answer reaches the blocked process as a
+** WP_MSG_REPLY (wp_rt_reply), so no Lua state is touched from that thread.
 */
-#include "cluster_names.h"
+#include "cluster_hooks.h"
 
 #include <stdio.h>
 
 #include "cluster.h"
 #include "errobj.h"
 #include "vm.h"
+
+_Static_assert(WP_RT_NODE_MAX == WP_CLUSTER_NAME_MAX, "node names: one limit");
 
 static struct wp_cluster *C;
 
@@ -71,6 +73,16 @@ static void revoke_name(void *ctx, const char *pid, size_t plen, const char *nam
   wp_proc_release(p);
 }
 
+static size_t members(struct wp_rt *rt, char (*out)[WP_RT_NODE_MAX + 1], size_t max) {
+  (void)rt;
+  return wp_cluster_members(C, out, max);
+}
+
+static size_t leader(struct wp_rt *rt, char *out, size_t cap) {
+  (void)rt;
+  return wp_cluster_leader(C, out, cap);
+}
+
 int wp_cli_names_start(struct wp_rt *rt, struct wp_cluster *c, char *err, size_t errlen) {
   struct wp_cluster_names_hooks h = {alive, answer, revoke_name, rt};
   if (wp_cluster_start_names(c, &h, err, errlen)) return -1;
@@ -78,5 +90,7 @@ int wp_cli_names_start(struct wp_rt *rt, struct wp_cluster *c, char *err, size_t
   rt->names_lookup = lookup;
   rt->names_request = request;
   rt->names_release = release;
+  rt->members = members;
+  rt->leader = leader;
   return 0;
 }
