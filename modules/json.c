@@ -24,10 +24,14 @@
 **     running during an allocation could modify it); the sorted entries are
 **     emitted by fetching the key back from the anchor and doing a raw get,
 **     which allocates nothing.
-** Tables are classified by one lua_next pass: no keys -> "[]"; only integer
-** keys forming exactly 1..n -> array; only string keys -> object with keys
-** in byte order; anything else (mixed, gaps, non-positive or float keys,
-** boolean/table keys) -> error. Metatables are ignored.
+** Tables are classified by one lua_next pass (spec 10 §5.1): no keys ->
+** "[]"; only positive integer keys forming exactly 1..n -> array (a gap is
+** the "sparse array" error); only other keys -> object with keys in byte
+** order, where a string key is itself and zero, negative or fractional
+** numbers and booleans are written in string form ({[0] = "a"} ->
+** {"0":"a"}); both kinds -> the "mixed-key table" error; a table or
+** function as a key -> error. Metatables are ignored. Failures are kind
+** Internal, never retryable, and carry spec 10's reason phrases.
 ** Numbers: integers print in decimal; floats print in the shortest form that
 ** reads back to the same double, laid out like Go's encoding/json (fixed
 ** notation for 1e-6 <= |x| < 1e21, so 2.0 -> "2" and 1e20 ->
@@ -42,7 +46,7 @@
 ** through; each byte of an invalid UTF-8 sequence becomes \ufffd (like Go).
 ** No HTML escaping of < > &.
 ** Error objects encode as their message string; any other userdata,
-** functions, threads and light userdata are errors.
+** functions, threads and light userdata encode as null (spec 10 §5.1).
 **
 ** Decoder. A recursive-descent parser over the input bytes that builds Lua
 ** values directly on the stack (lua_checkstack per nesting level; a failure
@@ -75,7 +79,7 @@
 
 
 #define ENC_MAX_DEPTH 128
-#define DEC_MAX_DEPTH 512
+#define DEC_MAX_DEPTH 128
 
 /* {====================================================================
 ** UTF-8
@@ -309,8 +313,12 @@ static int key_cmp(const void *a, const void *b) {
   return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Records the string key on top of the stack (left there). */
-static int enc_push_key(lua_State *L, struct enc *e, const char *s, size_t len) {
+/* Records an object key: the string it is written as (s, len: the string on
+** top of the stack, left there) and the table's own key at stack index
+** kidx (the same string, or a number or boolean written in string form).
+** Both are anchored: anchor[2 * slot - 1] the text, anchor[2 * slot] the
+** key to read the value with. */
+static int enc_push_key(lua_State *L, struct enc *e, const char *s, size_t len, int kidx) {
   if (e->nkeys == e->capkeys) {
     size_t cap = e->capkeys ? e->capkeys * 2 : 16;
     struct enc_key *k = wp_realloc(e->keys, cap * sizeof *k);
@@ -324,7 +332,9 @@ static int enc_push_key(lua_State *L, struct enc *e, const char *s, size_t len) 
   }
   lua_Integer slot = (lua_Integer)e->nkeys + 1;
   lua_pushvalue(L, -1);
-  lua_rawseti(L, ANCHOR_IDX, slot);
+  lua_rawseti(L, ANCHOR_IDX, 2 * slot - 1);
+  lua_pushvalue(L, kidx);
+  lua_rawseti(L, ANCHOR_IDX, 2 * slot);
   e->keys[e->nkeys].s = s;
   e->keys[e->nkeys].len = len;
   e->keys[e->nkeys].slot = slot;
@@ -332,41 +342,55 @@ static int enc_push_key(lua_State *L, struct enc *e, const char *s, size_t len) 
   return 0;
 }
 
+/* Spec 10 §5.1: positive integer keys are array indices, every other key
+** (a string, zero, a negative or fractional number, a boolean) an object
+** key in string form; a table with both is an error, as is an array with
+** a gap. */
 static int enc_table_body(lua_State *L, struct enc *e, int idx) {
   size_t kbase = e->nkeys;
   lua_Integer nint = 0, maxint = 0;
-  int bad_int = 0;
   size_t nstr = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1); /* the value */
-    int kt = lua_type(L, -1);
-    if (kt == LUA_TSTRING) {
+    int kt = lua_type(L, -1), kidx = lua_gettop(L);
+    if (kt == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
+      lua_Integer k = lua_tointeger(L, -1);
+      nint++;
+      if (k > maxint) maxint = k;
+    } else if (kt == LUA_TSTRING) {
       size_t klen;
       const char *k = lua_tolstring(L, -1, &klen);
       nstr++;
-      if (enc_push_key(L, e, k, klen)) return -1;
-    } else if (kt == LUA_TNUMBER && lua_isinteger(L, -1)) {
-      lua_Integer k = lua_tointeger(L, -1);
-      nint++;
-      if (k < 1) bad_int = 1;
-      if (k > maxint) maxint = k;
-    } else if (kt == LUA_TNUMBER) {
-      return enc_fail(e, "json: unsupported table key (non-integer number)");
+      if (enc_push_key(L, e, k, klen, kidx)) return -1;
+    } else if (kt == LUA_TNUMBER || kt == LUA_TBOOLEAN) {
+      char num[48];
+      int n;
+      if (kt == LUA_TBOOLEAN)
+        n = snprintf(num, sizeof num, "%s", lua_toboolean(L, -1) ? "true" : "false");
+      else if (lua_isinteger(L, -1))
+        n = snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -1));
+      else if (!isfinite((double)lua_tonumber(L, -1))) /* NaN is never a key */
+        n = snprintf(num, sizeof num, "%s", lua_tonumber(L, -1) > 0 ? "+Inf" : "-Inf");
+      else
+        n = format_double((double)lua_tonumber(L, -1), num);
+      lua_pushlstring(L, num, (size_t)n);
+      nstr++;
+      int r = enc_push_key(L, e, lua_tostring(L, -1), (size_t)n, kidx);
+      lua_pop(L, 1); /* anchored: the text stays valid */
+      if (r) return -1;
     } else {
       snprintf(e->errbuf, sizeof e->errbuf, "json: unsupported table key type %s",
                lua_typename(L, kt));
       return enc_fail(e, e->errbuf);
     }
-    if (nstr && nint) return enc_fail(e, "json: mixed key types in table");
+    if (nstr && nint)
+      return enc_fail(e, "json: cannot encode mixed-key table: table has both numeric and "
+                         "non-numeric keys");
   }
   if (nint) {
-    if (bad_int || maxint != nint) {
-      snprintf(e->errbuf, sizeof e->errbuf,
-               "json: sparse array (%lld elements, largest index %lld)", (long long)nint,
-               (long long)maxint);
-      return enc_fail(e, e->errbuf);
-    }
+    if (maxint != nint)
+      return enc_fail(e, "json: cannot encode sparse array: non-contiguous numeric keys found");
     if (enc_lit(e, "[")) return -1;
     for (lua_Integer i = 1; i <= nint; i++) {
       if (i > 1 && enc_lit(e, ",")) return -1;
@@ -384,7 +408,7 @@ static int enc_table_body(lua_State *L, struct enc *e, int idx) {
     struct enc_key k = e->keys[kbase + i];
     if (i > 0 && enc_lit(e, ",")) return -1;
     if (enc_string(e, k.s, k.len) || enc_lit(e, ":")) return -1;
-    lua_rawgeti(L, ANCHOR_IDX, k.slot);
+    lua_rawgeti(L, ANCHOR_IDX, 2 * k.slot);
     lua_rawget(L, idx);
     if (enc_value(L, e, lua_gettop(L))) return -1;
     lua_pop(L, 1);
@@ -396,8 +420,9 @@ static int enc_table_body(lua_State *L, struct enc *e, int idx) {
 static int enc_table(lua_State *L, struct enc *e, int idx) {
   const void *p = lua_topointer(L, idx);
   for (int i = 0; i < e->depth; i++)
-    if (e->path[i] == p) return enc_fail(e, "json: cycle detected");
-  if (e->depth >= ENC_MAX_DEPTH) return enc_fail(e, "json: nesting depth exceeds 128");
+    if (e->path[i] == p) return enc_fail(e, "json: cannot encode recursively nested tables to JSON");
+  if (e->depth >= ENC_MAX_DEPTH)
+    return enc_fail(e, "json: exceeded maximum nesting depth for JSON encoding");
   if (!lua_checkstack(L, 4)) return enc_fail(e, "json: stack overflow");
   e->path[e->depth++] = p;
   int r = enc_table_body(L, e, idx);
@@ -436,11 +461,9 @@ static int enc_value(lua_State *L, struct enc *e, int idx) {
         const char *s = wp_err_message(L, idx, &len);
         return enc_string(e, s, len);
       }
-      return enc_fail(e, "json: cannot encode userdata");
-    default:
-      snprintf(e->errbuf, sizeof e->errbuf, "json: cannot encode %s",
-               luaL_typename(L, idx));
-      return enc_fail(e, e->errbuf);
+      return enc_lit(e, "null"); /* channels, timers, ...: spec 10 §5.1 */
+    default: /* functions, coroutines, light userdata */
+      return enc_lit(e, "null");
   }
 }
 
@@ -455,7 +478,7 @@ static int json_encode(lua_State *L) {
   if (enc_value(L, e, 1)) {
     const char *msg = e->err;
     lua_settop(L, ANCHOR_IDX); /* keep the box (errbuf) alive for the message */
-    wp_err_push(L, WP_KIND_INTERNAL, msg, -1);
+    wp_err_push(L, WP_KIND_INTERNAL, msg, 0);
     enc_release(e);
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -711,7 +734,7 @@ static int dec_number(struct dec *d) {
 }
 
 static int dec_enter(struct dec *d) {
-  if (++d->depth > DEC_MAX_DEPTH) return dec_fail(d, "nesting depth exceeds 512");
+  if (++d->depth > DEC_MAX_DEPTH) return dec_fail(d, "maximum nesting depth exceeded");
   if (!lua_checkstack(d->L, 8)) return dec_fail(d, "stack overflow");
   return 0;
 }
@@ -825,15 +848,19 @@ static int dec_value(struct dec *d) {
 /* json.decode(s) -> value | nil, err */
 static int json_decode(lua_State *L) {
   if (lua_type(L, 1) != LUA_TSTRING) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "json: decode expects a string, got %s", luaL_typename(L, 1));
-    return wp_err_return(L, WP_KIND_INVALID, msg);
+    lua_pushnil(L);
+    wp_err_push(L, WP_KIND_INVALID, "string expected", 0);
+    return 2;
   }
   struct dec d;
   memset(&d, 0, sizeof d);
   d.L = L;
   d.s = (const unsigned char *)lua_tolstring(L, 1, &d.len);
-  if (d.len == 0) return wp_err_return(L, WP_KIND_INVALID, "json: empty input");
+  if (d.len == 0) {
+    lua_pushnil(L);
+    wp_err_push(L, WP_KIND_INVALID, "empty string is not valid JSON", 0);
+    return 2;
+  }
   lua_settop(L, 1);
   if (dec_value(&d) == 0) {
     dec_ws(&d);
@@ -841,19 +868,45 @@ static int json_decode(lua_State *L) {
     dec_unexpected(&d, "after top-level value");
   }
   lua_settop(L, 1);
-  return wp_err_return(L, WP_KIND_INTERNAL, d.err);
+  lua_pushnil(L);
+  wp_err_push(L, WP_KIND_INTERNAL, d.err, 0);
+  return 2;
 }
 
 /* }==================================================================== */
 
-int wp_open_json(lua_State *L) {
-  wp_vm_self(L)->needs_close = 1; /* the encoder's box has a finaliser */
-  lua_createtable(L, 0, 2);
-  /* metatable of the encoder's buffer box, shared via an upvalue */
+/* Pushes json.encode (a closure over the box metatable). */
+static void push_encode(lua_State *L) {
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, enc_gc);
   lua_setfield(L, -2, "__gc");
   lua_pushcclosure(L, json_encode, 1);
+}
+
+/* Replaces the value at the top of L with the results of fn(value): 0 with
+** the value there, or -1 with the error object there. */
+static int call_top(lua_State *L, int encode) {
+  if (encode)
+    push_encode(L);
+  else
+    lua_pushcfunction(L, json_decode);
+  lua_insert(L, -2);
+  lua_call(L, 1, 2);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_remove(L, -2);
+  return -1;
+}
+
+int wp_json_encode_top(lua_State *L) { return call_top(L, 1); }
+int wp_json_decode_top(lua_State *L) { return call_top(L, 0); }
+
+int wp_open_json(lua_State *L) {
+  wp_vm_self(L)->needs_close = 1; /* the encoder's box has a finaliser */
+  lua_createtable(L, 0, 2);
+  push_encode(L); /* the box metatable is shared through an upvalue */
   lua_setfield(L, -2, "encode");
   lua_pushcfunction(L, json_decode);
   lua_setfield(L, -2, "decode");

@@ -47,4 +47,6 @@ void wp_modules_init(struct wp_rt *rt) {
   rt->open_module = open_module;
   rt->module_def = module_def;
   rt->push_time = wp_time_push;
+  rt->json_encode = wp_json_encode_top;
+  rt->json_decode = wp_json_decode_top;
 }

@@ -21,6 +21,12 @@ int wp_open_logger(lua_State *L);
 int wp_process_subscribe(lua_State *L);
 int wp_process_unsubscribe(lua_State *L);
 int wp_open_json(lua_State *L);
+/* json.encode / json.decode of the value at the top of L, which the result
+** replaces: 0 with the JSON text (the value) there, or -1 with the error
+** object (kind Internal or Invalid, spec 10 §5) there. May raise (memory).
+** The runtime's hooks rt->json_encode / json_decode (payload transcoding). */
+int wp_json_encode_top(lua_State *L);
+int wp_json_decode_top(lua_State *L);
 
 /* The env module's variables and storages (env.c). wp_env_init builds them
 ** from rt->regview (set it first) into rt->env, before any process runs;

@@ -83,8 +83,9 @@ static int tm_reset(lua_State *L) {
   struct wp_chan *c = obj_chan(L, 0);
   int64_t ns;
   const char *err;
-  if (wp_time_arg(L, 2, &ns, &err)) return luaL_argerror(L, 2, err);
-  if (ns <= 0) return luaL_argerror(L, 2, "duration must be > 0");
+  /* spec 10 §8.1: raises, naming the method */
+  if (wp_time_arg(L, 2, &ns, &err)) return luaL_error(L, "timer:reset: %s", err);
+  if (ns <= 0) return luaL_error(L, "timer:reset: duration must be > 0");
   struct wp_vmproc *vp = wp_vm_self(L);
   struct wp_vtimer *vt = wp_chan_get_timer(c);
   int active = vt != NULL;

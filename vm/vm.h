@@ -388,6 +388,11 @@ struct wp_rt {
   ** or NULL */
   const struct wp_libdef *(*module_def)(const char *name);
   void (*push_time)(lua_State *L, int64_t wall_ns);
+  /* modules/json.c's encoder and decoder for payload transcoding (spec 10
+  ** §6): the value at the top of L is replaced by the result, 0; or by the
+  ** error object, -1. */
+  int (*json_encode)(lua_State *L);
+  int (*json_decode)(lua_State *L);
   struct wp_codec_limits *limits;
   /* the services (app/service.c), and the hook a process that runs one
   ** reports through: when it first blocks (ended = 0) and when it ends

@@ -1,4 +1,4 @@
--- mod_payload: the `payload` global (spec 05 §5, 03 §7).
+-- mod_payload: the `payload` global (spec 05 §5, 03 §7, 10 §6).
 
 local function main()
     t.test("format constants", function()
@@ -31,13 +31,81 @@ local function main()
         local e = errors.new({ message = "bad", kind = errors.INVALID })
         local p = payload.new(e)
         t.eq(p:get_format(), payload.format.ERROR, "error format")
+        -- data() is the error object (03 §10: errors travel intact); no
+        -- conversion exists from golang/error (spec 10 §6.3)
         t.errkind(p:data(), errors.INVALID, "bad", "error data")
+        t.errkind(p:unmarshal(), errors.INVALID, "bad", "error unmarshal")
+        t.fails(errors.INTERNAL, "no transcoding path found", "error to json",
+            p:transcode(payload.format.JSON))
         t.eq(tostring(p), "payload{format=golang/error}", "tostring")
     end)
 
     t.test("unmarshal is data", function()
         local p = payload.new({ a = { b = 1 } })
         t.same(p:unmarshal(), { a = { b = 1 } }, "unmarshal")
+    end)
+
+    t.test("the value is held by reference", function()
+        local v = { a = 1 }
+        local p = payload.new(v, "ignored second argument")
+        t.eq(p:data(), v, "same table")
+        v.b = 2
+        t.eq(p:data().b, 2, "later change visible")
+    end)
+
+    t.test("transcode between lua/any and json/plain", function()
+        local j, err = payload.new({ a = { 1, 2 }, b = "x" }):transcode(payload.format.JSON)
+        t.eq(err, nil, "no error")
+        t.eq(j:get_format(), payload.format.JSON, "format")
+        t.eq(tostring(j), "payload{format=json/plain}", "tostring")
+        t.same(j:data(), { a = { 1, 2 }, b = "x" }, "data decodes the JSON")
+        local back = assert(j:transcode(payload.format.LUA))
+        t.eq(back:get_format(), payload.format.LUA, "back to lua/any")
+        t.same(back:data(), { a = { 1, 2 }, b = "x" }, "round trip")
+        local s = assert(payload.new("hi"):transcode(payload.format.JSON))
+        t.eq(assert(s:transcode(payload.format.STRING)):data(), "hi",
+            "json -> text decodes the JSON, not the JSON text")
+        t.eq(assert(payload.new(nil):transcode(payload.format.JSON)):data(), nil, "nil -> null")
+        t.fails(errors.INTERNAL, "transcoded data is not a valid Lua value", "unmarshal of null",
+            assert(payload.new(nil):transcode(payload.format.JSON)):unmarshal())
+        -- an impossible conversion is an error, never a silent success
+        local bad = { 1, 2, x = 3 }
+        local e = t.fails(errors.INTERNAL, "cannot encode mixed-key table", "mixed keys",
+            payload.new(bad):transcode(payload.format.JSON))
+        t.eq(e:retryable(), false, "not retryable")
+        local cyc = {}
+        cyc.self = cyc
+        t.fails(errors.INTERNAL, "recursively nested", "cycle",
+            payload.new(cyc):transcode(payload.format.JSON))
+    end)
+
+    t.test("transcode to text/plain and application/octet-stream", function()
+        local cases = { { "s", "s" }, { 42, "42" }, { 2.5, "2.5" }, { 0.1, "0.1" },
+            { true, "true" }, { false, "false" }, { nil, "" } }
+        for i, c in ipairs(cases) do
+            for _, fmt in ipairs({ payload.format.STRING, payload.format.BYTES }) do
+                local p = assert(payload.new(c[1]):transcode(fmt))
+                t.eq(p:get_format(), fmt, "format " .. i)
+                t.eq(p:data(), c[2], fmt .. " of case " .. i)
+            end
+        end
+        t.fails(errors.INTERNAL, "cannot convert", "a table to text",
+            payload.new({ 1 }):transcode(payload.format.STRING))
+        local text = assert(payload.new("x"):transcode(payload.format.STRING))
+        t.eq(assert(text:transcode(payload.format.LUA)):data(), "x", "text -> lua")
+        t.eq(assert(text:transcode(payload.format.BYTES)):data(), "x", "text -> bytes")
+    end)
+
+    t.test("same format, unknown and unsupported formats", function()
+        local p = payload.new({ 1 })
+        local q, err = p:transcode(payload.format.LUA)
+        t.eq(err, nil, "same format: no error")
+        t.same(q:data(), { 1 }, "equivalent payload")
+        for _, fmt in ipairs({ "nope/x", payload.format.YAML, payload.format.MSGPACK,
+            payload.format.GOLANG, payload.format.ERROR }) do
+            t.fails(errors.INTERNAL, "no transcoding path found", fmt, p:transcode(fmt))
+        end
+        t.raises(nil, "non-string format", function() return p:transcode(42 == 42 and {} or nil) end)
     end)
 
     t.test("message payloads", function()
