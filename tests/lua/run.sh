@@ -92,7 +92,7 @@ for name in "${cases[@]}"; do
     fi
     work="$TMPROOT/${src##*/}"
     mkdir -p "$work"
-    cp -R "$src/." "$work/"
+    cp -RL "$src/." "$work/" # -L: a case may link files it shares (registry_crontab)
     for lib in "$HERE"/lib/*; do
         base=${lib##*/}
         if grep -qF "file://$base" "$src/src/_index.yaml"; then
