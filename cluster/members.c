@@ -260,8 +260,12 @@ void *wp_members_watch_main(void *arg) {
 /* Whether m is live at monotonic time now (under t->lock). seen_ns may be
 ** after now: a batch from the node came in meanwhile. */
 int wp_members_live(const struct wp_transport *t, struct member *m, uint64_t now) {
+  /* a silence that began while this node could not see NATS does not count
+  ** yet (t->quiet_until): the names reaper must not release what a node
+  ** still renewing holds, only because our own view is stale */
   return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0 &&
-         !(now > m->seen_ns && now - m->seen_ns > (uint64_t)m->down_after_ns);
+         (now < t->quiet_until ||
+          !(now > m->seen_ns && now - m->seen_ns > (uint64_t)m->down_after_ns));
 }
 
 uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen) {

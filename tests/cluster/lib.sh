@@ -168,4 +168,6 @@ expect_err() { # KEY TEXT: the node's stderr holds TEXT
     grep -qF -- "$2" "$TMPROOT/$1/err" || fail "$1: stderr lacks: $2"
 }
 
-FAST=(--set cluster.heartbeat=100ms --set cluster.down_after=500ms)
+# short timings for the cases that wait for a departure; long enough that a
+# node on a loaded 2-core machine still renews in time
+FAST=(--set cluster.heartbeat=200ms --set cluster.down_after=1500ms)
