@@ -1,43 +1,34 @@
 /*
 ** transport.c: messages between nodes: `send` and `cancel`, monitors and
 ** links with their EXIT and LINK_DOWN (see transport.h and cluster.h;
-** issue 13 items 4 to 6).
+** issue 13 items 4 to 6). This file keeps the member view, departures,
+** session loss, and the transport's start and stop; flow.c carries the
+** frames (batches both ways, the window and its acks, splitting).
 **
 ** Design note.
 **
-** Subjects. Each node subscribes to one subject, <prefix>.n.<node>.d, and
-** every other node publishes its frames for it there, all through the one
-** connection a node has: NATS keeps order per publishing connection and
-** subject, and libnats delivers one subscription's messages on one thread,
-** so frames of one sender process to one receiver arrive in the order
-** they were sent.
-**
-** Batches. A NATS message is a batch: a header (version, source node and
-** incarnation, destination incarnation, sequence number of the batch in
-** the source -> destination session, flags), then frames (kind, flags,
-** source pid, destination pid, topic, payload: the codec's bytes as the
-** sender encoded them; lengths as 32-bit little-endian). A batch is at
-** most the server's max_payload; a single frame that cannot fit is
-** refused at the send (splitting is later work). A process's EXIT and
-** LINK_DOWN frames take the queue its messages took, so they never
-** overtake them.
+** Subjects. Each node subscribes to two subjects: <prefix>.n.<node>.d,
+** where every other node publishes its batches for it, and
+** <prefix>.n.<node>.a, where they acknowledge what it sent them (flow.c).
+** A node publishes everything through the one connection it has: NATS
+** keeps order per publishing connection and subject, and libnats delivers
+** one subscription's messages on one thread, so frames of one sender
+** process to one receiver arrive in the order they were sent.
 **
 ** Sending. A process (on a scheduler worker) builds its frame in one
 ** allocation, appends it to the node's queue under a short mutex, and
-** wakes the sender thread only when that thread sleeps: no system call
-** otherwise, and never a wait on NATS. The sender thread takes the whole
-** queue at once, packs it into batches per destination and publishes
-** them; with SendAsap (nats_conn.c) each publish is one write. So a batch
-** goes out as soon as the queue is idle, with no timer, and batches grow
-** under load by themselves: whatever queued during one write goes out in
-** the next.
+** wakes the sender thread (flow.c) only when that thread sleeps: no system
+** call otherwise, and never a wait on NATS, however slow the peer: what
+** the window holds back waits in this node's memory, counted. A frame up
+** to WP_FRAME_MAX is taken (flow.c splits what does not fit one NATS
+** message); a larger one is refused at the send.
 **
 ** Members. Which nodes are live comes from a watch of the membership
 ** bucket (cluster.c writes it): a node is live while its entry exists and
 ** was renewed within down_after. A batch from a node is proof of life
 ** too: it makes the sender known even before the watch shows its join.
-** A frame queued for one incarnation of a node is dropped (counted) if the
-** node has another by the time the sender thread packs it.
+** A frame queued for one life of a node is dropped (counted) if that life
+** ended by the time the sender thread packs it (member->life moved).
 **
 ** Departures are found actively: the watch thread wakes when the oldest
 ** renewal of a live member turns down_after old (or an entry changes), so
@@ -50,35 +41,32 @@
 ** before a send that found the node live is always among those it fires,
 ** and one recorded after is refused by that send. The hook only delivers
 ** to local processes; it never sends, so it cannot take t->lock again.
-**
-** Receiving. The subscription's callback (a libnats thread) checks the
-** header and hands each frame to the deliver hook (cli/main.c), which
-** delivers it through sched/ like a local send; a frame for a pid that
-** does not live here is dropped and counted. Batches of an older
-** incarnation of the source, or for another incarnation of this node,
-** are dropped.
+** A departure also drops the split frame being reassembled from the node
+** and wakes the sender thread, which drops what still waits for that
+** life (so nothing waits for a window that will not open).
 **
 ** Session loss. A sequence gap, a disconnect or reconnect of the NATS
 ** connection and a slow-consumer report mean frames may have been lost:
-** session_lost() logs it, counts it and fires the cross-node monitors and
-** links with that node (every node, for the connection), and the
-** session goes on. Both sides must fire: the side that saw the loss has a
-** reset sent to the other (so has a node that took a silent peer for
-** departed, since the peer may only have been paused): a batch flagged
-** RESET, numbered 1 in a new session. A node that receives one fires its
-** relations with the sender and sends no reset back, so two nodes never
-** reset each other in a loop. A reset goes only to a life of a node that
+** wp_transport_session_lost() logs it, counts it, drops the reassembly
+** under way and fires the cross-node monitors and links with that node
+** (every node, for the connection), and the session goes on. Both sides
+** must fire: the side that saw the loss has a reset sent to the other (so
+** has a node that took a silent peer for departed, since the peer may only
+** have been paused): a batch flagged RESET, the first of a new epoch of
+** the session. A node that receives one fires its relations with the
+** sender and sends no reset back, so two nodes never reset each other in
+** a loop; it starts a new epoch of its own direction instead (no RESET
+** flag): each epoch starts with a fresh window, so bytes lost in the old
+** one never hold it shut. A reset goes only to a life of a node that
 ** frames went to or came from (a node it never talked to has no relation
 ** with this one). A reset can itself be lost (core NATS is at most once)
 ** only where the peer's connection failed or fell behind, which the peer
 ** then sees as a loss of its own.
 */
-#include "transport.h"
+#include "transport_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,100 +77,12 @@
 #include "log.h"
 #include "msg.h"
 
-#define VERSION 2
-#define FRAME_HDR 18 /* kind, flags, then four 32-bit lengths */
-#define BATCH_HDR_MAX (2 + WP_CLUSTER_NAME_MAX + 25)
-#define BATCH_RESET 1 /* batch flag: the sender started a new session */
 #define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
 #define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
-#define FLUSH_WAIT_MS 2000 /* the last batches, at stop */
-
-/* A node as the transport knows it. Made once per name, freed at stop. */
-struct member {
-  char name[WP_CLUSTER_NAME_MAX + 1];
-  size_t nlen;
-  char subject[2 * WP_CLUSTER_NAME_MAX + 8];
-  _Atomic uint64_t inc;  /* its live incarnation; 0: not a member */
-  int self;              /* this node's own entry: never departs here */
-  /* under t->lock */
-  uint64_t seen_ns;      /* when it last showed life (monotonic) */
-  uint64_t last;         /* the incarnation last seen live (0: none yet) */
-  uint64_t gone;         /* the newest incarnation known to have left or been
-                            replaced: no late batch of it makes it live again */
-  uint64_t contact;      /* the incarnation frames last went to or came from */
-  uint64_t reset_inc;    /* a reset is due to this incarnation (0: none) */
-  /* the sender thread's */
-  uint64_t sess_inc, seq;    /* the session: its incarnation, last batch number */
-  unsigned char *buf;        /* the batch being packed */
-  size_t blen, bcap;
-  struct member *next_dirty; /* in the sender's list of batches to publish */
-  int dirty;
-  struct member *next_reset; /* in the sender's list of resets to publish */
-  uint64_t reset_now;
-  /* the receiving callback's: the session from this node */
-  uint64_t in_inc, in_seq;
-};
-
-struct frame {
-  struct frame *next;
-  struct member *to;
-  uint64_t inc; /* the destination's incarnation when queued */
-  size_t len;
-  unsigned char wire[];
-};
-
-struct wp_transport {
-  struct wp_nats *nats;
-  kvStore *nodes;
-  char self[WP_CLUSTER_NAME_MAX + 1];
-  size_t self_len;
-  char prefix[WP_CLUSTER_NAME_MAX + 1]; /* of the members' subjects */
-  uint64_t inc;
-  int64_t down_after_ns;
-  size_t max_payload;
-  wp_cluster_deliver_fn deliver;
-  void *ctx;
-  wp_cluster_down_fn down; /* NULL: nothing to fire */
-  void *down_ctx;
-  natsSubscription *sub;
-  pthread_mutex_t lock; /* the queue, the members, the watcher */
-  pthread_cond_t wake;  /* the sender thread's */
-  pthread_cond_t synced_cond;
-  struct frame *head, **tail;
-  int sleeping, stop, synced;
-  int resets; /* some member has a reset_inc */
-  struct member **mv;
-  size_t mn, mcap;
-  kvWatcher *watcher;
-  int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
-  pthread_t sender, watch;
-  int has_sender, has_watch;
-  _Atomic uint64_t n_frames_out, n_batches_out, n_bytes_out, n_frames_in, n_batches_in,
-      n_no_process, n_stale, n_malformed, n_publish_errors, n_losses, n_departures;
-  int publish_failing; /* the sender thread's: logged once per run of failures */
-};
-
-static void count(_Atomic uint64_t *c, uint64_t n) {
-  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
+/* the data subscription's pending bytes in libnats: past it libnats drops
+** and reports a slow consumer. Each peer has at most a window in flight. */
+#define PENDING_BYTES (256 * 1024 * 1024)
 
 /* ---- members ---- */
 
@@ -202,10 +102,15 @@ static struct member *member_find(struct wp_transport *t, const char *name, size
   }
   struct member *m = wp_calloc(1, sizeof *m);
   if (!m) return NULL;
+  if (wp_flow_member_init(m) != 0) {
+    wp_free(m);
+    return NULL;
+  }
   memcpy(m->name, name, nlen);
   m->nlen = nlen;
   m->self = nlen == t->self_len && memcmp(name, t->self, nlen) == 0;
   snprintf(m->subject, sizeof m->subject, "%s.n.%s.d", t->prefix, m->name);
+  snprintf(m->ack_subject, sizeof m->ack_subject, "%s.n.%s.a", t->prefix, m->name);
   return t->mv[t->mn++] = m;
 }
 
@@ -229,6 +134,11 @@ static void wake_sender(struct wp_transport *t) {
   }
 }
 
+void wp_transport_kick(struct wp_transport *t) {
+  t->kick = 1;
+  wake_sender(t);
+}
+
 /* Asks the sender thread to reset the session with life `inc` of m, when
 ** frames went between that life and this node (under t->lock). */
 static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
@@ -245,11 +155,14 @@ static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
 static void departed(struct wp_transport *t, struct member *m, uint64_t inc, int silent,
                      const char *why) {
   count(&t->n_departures, 1);
+  atomic_fetch_add(&m->life, 1);
+  wp_transport_kick(t); /* what waits for that life is dropped */
   if (t->down) t->down(t->down_ctx, m->name, m->nlen);
   wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
           "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s; monitors and "
           "links with it fired",
           t->self, m->name, inc, why);
+  wp_flow_drop_partial(t, m, "the node departed", 1);
   if (silent) {
     want_reset(t, m, inc);
   } else if (inc > m->gone) {
@@ -396,19 +309,25 @@ size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_
 
 /* ---- session loss ---- */
 
-/* Frames between this node and member m (NULL: every node) may have been
-** lost, or (`by_peer`) m says it lost some or took this node for departed:
-** fires the cross-node relations with m and, unless m asked, has a reset
-** sent to it (see the design note). The session goes on. Not under
-** t->lock. */
-static void session_lost(struct wp_transport *t, struct member *m, const char *why,
-                         int by_peer) {
+void wp_transport_session_lost(struct wp_transport *t, struct member *m, const char *why,
+                               int by_peer) {
   count(&t->n_losses, 1);
   pthread_mutex_lock(&t->lock);
   if (t->down) t->down(t->down_ctx, m ? m->name : NULL, m ? m->nlen : 0);
-  if (!by_peer)
-    for (size_t i = 0; i < t->mn; i++)
-      if (!m || t->mv[i] == m) want_reset(t, t->mv[i], t->mv[i]->contact);
+  for (size_t i = 0; i < t->mn; i++) {
+    struct member *x = t->mv[i];
+    if (m && x != m) continue;
+    /* by the peer: its reset began a new epoch, which dropped the
+    ** reassembly already; a new epoch of this direction answers it */
+    if (!by_peer) {
+      wp_flow_drop_partial(t, x, "its session was lost", 1);
+      want_reset(t, x, x->contact);
+    } else if (x->contact) {
+      x->renew_inc = x->contact;
+      t->resets = 1;
+      wake_sender(t);
+    }
+  }
   pthread_mutex_unlock(&t->lock);
   /* after the fact: the line says the relations have fired */
   if (by_peer)
@@ -430,10 +349,45 @@ static void session_lost(struct wp_transport *t, struct member *m, const char *w
 
 static void on_loss(void *arg, const char *why) {
   struct wp_transport *t = arg;
-  session_lost(t, NULL, why, 0);
+  wp_transport_session_lost(t, NULL, why, 0);
   pthread_mutex_lock(&t->lock);
   t->rewatch = 1;
   pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- what flow.c asks of the member view ---- */
+
+struct member *wp_transport_seen(struct wp_transport *t, const char *src, size_t sl,
+                                 uint64_t src_inc, int *gone) {
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, src, sl, 1);
+  /* the batch proves its source live, unless that life left or was
+  ** replaced (its last batches may come after the watch said so) */
+  if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
+    uint64_t old = atomic_load(&m->inc);
+    atomic_store(&m->inc, src_inc);
+    m->seen_ns = wp_clock_ns();
+    if (old && old != src_inc) {
+      char why[64];
+      snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
+      departed(t, m, old, 0, why);
+    } else if (m->last && m->last != src_inc && m->last > m->gone) {
+      m->gone = m->last;
+    }
+    m->last = src_inc;
+  }
+  if (m && src_inc >= m->contact) m->contact = src_inc;
+  /* its messages still count; a relation it asks for would only linger */
+  *gone = m && src_inc <= m->gone;
+  pthread_mutex_unlock(&t->lock);
+  return m;
+}
+
+struct member *wp_transport_member(struct wp_transport *t, const char *name, size_t nlen) {
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, name, nlen, 0);
+  pthread_mutex_unlock(&t->lock);
+  return m;
 }
 
 /* ---- sending ---- */
@@ -441,10 +395,10 @@ static void on_loss(void *arg, const char *why) {
 int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
                       size_t *limit) {
   size_t len = FRAME_HDR + f->from_len + f->dest_len + f->topic_len + f->len;
-  if (len > t->max_payload - BATCH_HDR_MAX || f->from_len > UINT32_MAX ||
-      f->dest_len > UINT32_MAX || f->topic_len > UINT32_MAX || f->len > UINT32_MAX) {
+  if (len > WP_FRAME_MAX || f->from_len > WP_FRAME_MAX || f->dest_len > WP_FRAME_MAX ||
+      f->topic_len > WP_FRAME_MAX || f->len > WP_FRAME_MAX) {
     *size = len;
-    *limit = t->max_payload - BATCH_HDR_MAX;
+    *limit = WP_FRAME_MAX;
     return WP_CLUSTER_TOO_LARGE;
   }
   struct frame *fr = wp_malloc(sizeof *fr + len);
@@ -477,6 +431,7 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   }
   fr->to = m;
   fr->inc = inc;
+  fr->life = atomic_load_explicit(&m->life, memory_order_relaxed);
   m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
@@ -487,269 +442,11 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   return WP_CLUSTER_SENT;
 }
 
-static void publish(struct wp_transport *t, struct member *m) {
-  natsStatus s = natsConnection_Publish(t->nats->nc, m->subject, m->buf, (int)m->blen);
-  if (s == NATS_OK) {
-    count(&t->n_batches_out, 1);
-    count(&t->n_bytes_out, m->blen);
-    t->publish_failing = 0;
-  } else {
-    count(&t->n_publish_errors, 1);
-    if (!t->publish_failing) {
-      char why[256];
-      wp_logf(WP_LOG_ERROR, "cluster: node %s cannot publish to node %s: %s; messages lost",
-              t->self, m->name, wp_nats_reason(s, why, sizeof why));
-    }
-    t->publish_failing = 1;
-  }
-  m->blen = 0;
-}
-
-/* Makes room for n bytes in m's batch buffer; 0, or -1 out of memory. */
-static int reserve(struct wp_transport *t, struct member *m, size_t n) {
-  if (n <= m->bcap) return 0;
-  size_t cap = m->bcap ? m->bcap : 4096;
-  while (cap < n) cap *= 2;
-  if (cap > t->max_payload) cap = t->max_payload;
-  unsigned char *b = wp_realloc(m->buf, cap);
-  if (!b) return -1;
-  m->buf = b;
-  m->bcap = cap;
-  return 0;
-}
-
-/* Starts the next batch of m's session with its header (m->blen is 0). */
-static void batch_start(struct wp_transport *t, struct member *m, int flags) {
-  unsigned char *p = m->buf;
-  p[0] = VERSION;
-  p[1] = (unsigned char)t->self_len;
-  memcpy(p + 2, t->self, t->self_len);
-  p += 2 + t->self_len;
-  put64(p, t->inc);
-  put64(p + 8, m->sess_inc);
-  put64(p + 16, ++m->seq);
-  p[24] = (unsigned char)flags;
-  m->blen = 2 + t->self_len + 25;
-}
-
-/* Appends frame f to its member's batch; 0, or -1 out of memory. */
-static int pack(struct wp_transport *t, struct frame *f, struct member **dirty) {
-  struct member *m = f->to;
-  if (m->sess_inc != f->inc) { /* a new life of the node: a new session */
-    if (m->blen) publish(t, m);
-    m->sess_inc = f->inc;
-    m->seq = 0;
-  }
-  if (m->blen && m->blen + f->len > t->max_payload) publish(t, m);
-  if (!m->blen) {
-    if (reserve(t, m, BATCH_HDR_MAX + f->len)) return -1;
-    batch_start(t, m, 0);
-  }
-  if (reserve(t, m, m->blen + f->len)) return -1;
-  memcpy(m->buf + m->blen, f->wire, f->len);
-  m->blen += f->len;
-  if (!m->dirty) {
-    m->dirty = 1;
-    m->next_dirty = *dirty;
-    *dirty = m;
-  }
-  return 0;
-}
-
-/* Publishes the resets asked for (want_reset): for each, a batch of no
-** frames flagged RESET that starts a new session with that life of the
-** node. Before the frames taken with them, so those go in the new
-** session. */
-static void send_resets(struct wp_transport *t, struct member *list) {
-  for (struct member *m = list; m; m = m->next_reset) {
-    m->sess_inc = m->reset_now;
-    m->seq = 0;
-    if (reserve(t, m, BATCH_HDR_MAX)) {
-      count(&t->n_publish_errors, 1);
-      wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory resetting the session with node %s",
-              t->self, m->name);
-      continue;
-    }
-    batch_start(t, m, BATCH_RESET);
-    publish(t, m);
-  }
-}
-
-static void *sender_main(void *arg) {
-  struct wp_transport *t = arg;
-  for (;;) {
-    pthread_mutex_lock(&t->lock);
-    while (!t->head && !t->resets && !t->stop) {
-      t->sleeping = 1;
-      pthread_cond_wait(&t->wake, &t->lock);
-    }
-    struct frame *list = t->head;
-    t->head = NULL;
-    t->tail = &t->head;
-    t->sleeping = 0;
-    struct member *resets = NULL;
-    if (t->resets) { /* members are freed only at stop: the list outlives the lock */
-      t->resets = 0;
-      for (size_t i = 0; i < t->mn; i++) {
-        struct member *m = t->mv[i];
-        if (!m->reset_inc) continue;
-        m->reset_now = m->reset_inc;
-        m->reset_inc = 0;
-        m->next_reset = resets;
-        resets = m;
-      }
-    }
-    int stop = t->stop;
-    pthread_mutex_unlock(&t->lock);
-    if (!list && !resets && stop) break;
-    send_resets(t, resets);
-    struct member *dirty = NULL;
-    uint64_t packed = 0;
-    while (list) {
-      struct frame *f = list;
-      list = f->next;
-      if (atomic_load_explicit(&f->to->inc, memory_order_relaxed) != f->inc) {
-        count(&t->n_stale, 1); /* the node left or restarted since */
-      } else if (pack(t, f, &dirty) != 0) {
-        count(&t->n_publish_errors, 1);
-        wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory packing a batch for node %s",
-                t->self, f->to->name);
-      } else {
-        packed++;
-      }
-      wp_free(f);
-    }
-    count(&t->n_frames_out, packed);
-    for (struct member *m = dirty; m; m = m->next_dirty) {
-      if (m->blen) publish(t, m);
-      m->dirty = 0;
-    }
-  }
-  natsConnection_FlushTimeout(t->nats->nc, FLUSH_WAIT_MS);
-  return NULL;
-}
-
-/* ---- receiving ---- */
-
-/* Whether a frame of this kind may come from another node. */
-static int kind_ok(uint32_t k) {
-  return k == WP_MSG_USER || k == WP_MSG_CANCEL || k == WP_MSG_EXIT || k == WP_MSG_LINK_DOWN ||
-         (k >= WP_CLUSTER_MONITOR && k <= WP_CLUSTER_UNLINK);
-}
-
-/* Delivers the frames of one batch; what the header says is checked. */
-static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
-  if (n < 2 || p[0] != VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
-      n < 2u + p[1] + 25u) {
-    count(&t->n_malformed, 1);
-    wp_logf(WP_LOG_ERROR, "cluster: node %s dropped a batch it cannot read (%zu bytes)",
-            t->self, n);
-    return;
-  }
-  const char *src = (const char *)p + 2;
-  size_t sl = p[1];
-  const unsigned char *h = p + 2 + sl;
-  uint64_t src_inc = get64(h), dst_inc = get64(h + 8), seq = get64(h + 16);
-  int bflags = h[24];
-  const unsigned char *q = h + 25, *end = p + n;
-  if (dst_inc != t->inc) { /* for another life of this node */
-    count(&t->n_stale, 1);
-    return;
-  }
-  pthread_mutex_lock(&t->lock);
-  struct member *m = member_find(t, src, sl, 1);
-  /* the batch proves its source live, unless that life left or was
-  ** replaced (its last batches may come after the watch said so) */
-  if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
-    uint64_t old = atomic_load(&m->inc);
-    atomic_store(&m->inc, src_inc);
-    m->seen_ns = wp_clock_ns();
-    if (old && old != src_inc) {
-      char why[64];
-      snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
-      departed(t, m, old, 0, why);
-    } else if (m->last && m->last != src_inc && m->last > m->gone) {
-      m->gone = m->last;
-    }
-    m->last = src_inc;
-  }
-  if (m && src_inc >= m->contact) m->contact = src_inc;
-  /* its messages still count; a relation it asks for would only linger */
-  int gone = m && src_inc <= m->gone;
-  pthread_mutex_unlock(&t->lock);
-  if (!m) {
-    count(&t->n_malformed, 1);
-    return;
-  }
-  /* m->in_*: only this subscription's callback (one thread) uses them */
-  if (src_inc < m->in_inc) { /* an older life of the source */
-    count(&t->n_stale, 1);
-    return;
-  }
-  if (src_inc > m->in_inc) {
-    m->in_inc = src_inc;
-    m->in_seq = 0;
-  }
-  if (bflags & BATCH_RESET) {
-    session_lost(t, m, "it lost messages or took this node for departed", 1);
-  } else if (seq != m->in_seq + 1) {
-    char why[96];
-    snprintf(why, sizeof why, "sequence gap: batch %" PRIu64 " after %" PRIu64, seq, m->in_seq);
-    session_lost(t, m, why, 0);
-  }
-  m->in_seq = seq;
-  count(&t->n_batches_in, 1);
-  uint64_t frames = 0;
-  while (q < end) {
-    if ((size_t)(end - q) < FRAME_HDR) goto bad;
-    struct wp_cluster_frame f;
-    f.kind = q[0];
-    f.flags = q[1];
-    f.from_len = get32(q + 2);
-    f.dest_len = get32(q + 6);
-    f.topic_len = get32(q + 10);
-    f.len = get32(q + 14);
-    q += FRAME_HDR;
-    if (!kind_ok(f.kind) ||
-        (size_t)(end - q) < f.from_len + f.dest_len + f.topic_len + f.len)
-      goto bad;
-    f.node = src;
-    f.node_len = sl;
-    f.from = (const char *)q;
-    f.dest = f.from + f.from_len;
-    f.topic = f.dest + f.dest_len;
-    f.payload = f.topic + f.topic_len;
-    q += f.from_len + f.dest_len + f.topic_len + f.len;
-    frames++;
-    if (gone && (f.kind == WP_CLUSTER_MONITOR || f.kind == WP_CLUSTER_LINK)) {
-      count(&t->n_stale, 1);
-    } else if (t->deliver(t->ctx, &f) != 0) {
-      count(&t->n_no_process, 1);
-      if (wp_log_enabled(WP_LOG_DEBUG))
-        wp_logf(WP_LOG_DEBUG, "cluster: node %s dropped a message from %.*s to %.*s: no such process",
-                t->self, (int)f.from_len, f.from, (int)f.dest_len, f.dest);
-    }
-  }
-  count(&t->n_frames_in, frames);
-  return;
-bad:
-  count(&t->n_frames_in, frames);
-  count(&t->n_malformed, 1);
-  wp_logf(WP_LOG_ERROR, "cluster: node %s dropped the rest of a batch from node %s: a frame "
-          "does not parse", t->self, m->name);
-}
-
-static void on_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  receive(closure, (const unsigned char *)natsMsg_GetData(msg),
-          (size_t)natsMsg_GetDataLength(msg));
-  natsMsg_Destroy(msg);
-}
-
 /* ---- the transport ---- */
 
 static void transport_free(struct wp_transport *t) {
   for (size_t i = 0; i < t->mn; i++) {
-    wp_free(t->mv[i]->buf);
+    wp_flow_member_free(t->mv[i]);
     wp_free(t->mv[i]);
   }
   wp_free(t->mv);
@@ -759,8 +456,33 @@ static void transport_free(struct wp_transport *t) {
   }
   pthread_cond_destroy(&t->wake);
   pthread_cond_destroy(&t->synced_cond);
+  pthread_mutex_destroy(&t->ack_lock);
   pthread_mutex_destroy(&t->lock);
   wp_free(t);
+}
+
+/* A test's knob: the environment variable `name` as a count (0: unset).
+** Not for users: the tests force a slow consumer with them. */
+static int64_t knob(const char *name) {
+  const char *e = getenv(name);
+  if (!e || !*e) return 0;
+  long long v = strtoll(e, NULL, 10);
+  wp_logf(WP_LOG_WARN, "cluster: test setting %s=%lld in effect", name, v);
+  return v > 0 ? v : 0;
+}
+
+/* Subscribes to subject with cb; 0, or -1 with a message in err. */
+static int subscribe(struct wp_transport *t, natsSubscription **sub, const char *subject,
+                     natsMsgHandler cb, int pending, char *err, size_t errlen) {
+  char why[256];
+  natsStatus s = natsConnection_Subscribe(sub, t->nats->nc, subject, cb, t);
+  if (s == NATS_OK && pending) s = natsSubscription_SetPendingLimits(*sub, -1, pending);
+  if (s != NATS_OK) {
+    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, t->nats->urls,
+             wp_nats_reason(s, why, sizeof why));
+    return -1;
+  }
+  return 0;
 }
 
 struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
@@ -786,15 +508,27 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   t->tail = &t->head;
   int64_t mp = natsConnection_GetMaxPayload(n->nc);
   t->max_payload = mp > 4 * BATCH_HDR_MAX ? (size_t)mp : 1024 * 1024;
+  /* the tests' knobs: a smaller window, a slow receive callback, small
+  ** pending limits (which make the window too large for them: a forced
+  ** slow consumer) */
+  int64_t w = knob("WIPPY_CLUSTER_TEST_WINDOW");
+  t->window = w ? ((size_t)w < WP_WINDOW_MIN ? WP_WINDOW_MIN : (size_t)w) : WP_WINDOW;
+  if (t->window > UINT32_MAX) t->window = UINT32_MAX;
+  /* a batch at most a quarter of the window: the peer acks every quarter,
+  ** so a batch always fits what is left once the acks are in */
+  t->batch_cap = t->max_payload < t->window / 4 ? t->max_payload : t->window / 4;
+  t->slow_ns = knob("WIPPY_CLUSTER_TEST_SLOW_MS") * 1000000;
+  int64_t pending = knob("WIPPY_CLUSTER_TEST_PENDING");
+  if (!pending || pending > INT32_MAX) pending = PENDING_BYTES;
   pthread_mutex_init(&t->lock, NULL);
-  pthread_cond_init(&t->wake, NULL);
+  pthread_mutex_init(&t->ack_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->wake, &ca);
   pthread_cond_init(&t->synced_cond, &ca);
   pthread_condattr_destroy(&ca);
   char subject[2 * WP_CLUSTER_NAME_MAX + 8], why[256];
-  snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
   snprintf(t->prefix, sizeof t->prefix, "%s", prefix);
   /* the member view first: a send right after start must know the nodes */
   if (pthread_create(&t->watch, NULL, watch_main, t) != 0) {
@@ -815,15 +549,17 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
              n->urls, SYNC_WAIT_MS / 1000);
     goto fail;
   }
-  natsStatus s = natsConnection_Subscribe(&t->sub, n->nc, subject, on_batch, t);
-  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(t->sub, -1, 256 * 1024 * 1024);
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
+  snprintf(subject, sizeof subject, "%s.n.%s.a", prefix, self);
+  if (subscribe(t, &t->ack_sub, subject, wp_flow_on_ack, 0, err, errlen)) goto fail;
+  snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
+  if (subscribe(t, &t->sub, subject, wp_flow_on_batch, (int)pending, err, errlen)) goto fail;
+  natsStatus s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
   if (s != NATS_OK) {
-    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
+    snprintf(err, errlen, "cannot subscribe on NATS at %s: %s", n->urls,
              wp_nats_reason(s, why, sizeof why));
     goto fail;
   }
-  if (pthread_create(&t->sender, NULL, sender_main, t) != 0) {
+  if (pthread_create(&t->sender, NULL, wp_flow_sender_main, t) != 0) {
     snprintf(err, errlen, "cannot start the cluster sender thread: %s", strerror(errno));
     goto fail;
   }
@@ -849,6 +585,23 @@ void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s
   s->publish_errors = atomic_load(&u->n_publish_errors);
   s->session_losses = atomic_load(&u->n_losses);
   s->departures = atomic_load(&u->n_departures);
+  s->waiting_frames = atomic_load(&u->n_waiting_frames);
+  s->waiting_bytes = atomic_load(&u->n_waiting_bytes);
+  s->waiting_frames_max = atomic_load(&u->n_waiting_frames_max);
+  s->waiting_bytes_max = atomic_load(&u->n_waiting_bytes_max);
+  s->split_out = atomic_load(&u->n_split_out);
+  s->split_in = atomic_load(&u->n_split_in);
+  s->split_lost = atomic_load(&u->n_split_lost);
+  s->dropped_at_stop = atomic_load(&u->n_dropped_at_stop);
+}
+
+static void unsubscribe(natsSubscription *sub) {
+  if (!sub) return;
+  if (natsSubscription_Drain(sub) == NATS_OK)
+    natsSubscription_WaitForDrainCompletion(sub, DRAIN_WAIT_MS);
+  else
+    natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
 }
 
 void wp_transport_stop(struct wp_transport *t) {
@@ -860,14 +613,11 @@ void wp_transport_stop(struct wp_transport *t) {
   pthread_cond_broadcast(&t->synced_cond);
   pthread_mutex_unlock(&t->lock);
   pthread_cond_signal(&t->wake);
-  if (t->has_sender) pthread_join(t->sender, NULL); /* publishes what is queued */
-  if (t->sub) {
-    if (natsSubscription_Drain(t->sub) == NATS_OK)
-      natsSubscription_WaitForDrainCompletion(t->sub, DRAIN_WAIT_MS);
-    else
-      natsSubscription_Unsubscribe(t->sub);
-    natsSubscription_Destroy(t->sub);
-  }
+  /* publishes what is queued, waiting a bounded time for the window: the
+  ** acks come through ack_sub, so that one goes after it */
+  if (t->has_sender) pthread_join(t->sender, NULL);
+  unsubscribe(t->sub);
+  unsubscribe(t->ack_sub);
   if (t->has_watch) pthread_join(t->watch, NULL);
   if (t->watcher) kvWatcher_Destroy(t->watcher);
   struct wp_cluster_stats s;
@@ -876,9 +626,12 @@ void wp_transport_stop(struct wp_transport *t) {
           "cluster: node %s transport: %" PRIu64 " messages out in %" PRIu64
           " batches, %" PRIu64 " in; dropped %" PRIu64 " for no such process, %" PRIu64
           " stale, %" PRIu64 " malformed; %" PRIu64 " publish errors, %" PRIu64
-          " session losses; %" PRIu64 " departures of other nodes",
+          " session losses; %" PRIu64 " departures of other nodes; split %" PRIu64
+          " out, %" PRIu64 " in, %" PRIu64 " lost; at most %" PRIu64 " messages (%" PRIu64
+          " bytes) waited for the window, %" PRIu64 " dropped at stop",
           t->self, s.frames_out, s.batches_out, s.frames_in, s.dropped_no_process,
           s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses,
-          s.departures);
+          s.departures, s.split_out, s.split_in, s.split_lost, s.waiting_frames_max,
+          s.waiting_bytes_max, s.dropped_at_stop);
   transport_free(t);
 }
