@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Flow control and splitting across nodes against a real nats-server
+# (issue 13 items 4 and 12): a 5 MB message arrives whole while small
+# messages of another sender overtake it, many senders' numbered messages
+# arrive complete and in order per sender (1M in the release build,
+# WIPPY_CLUSTER_MSGS under the sanitizers), a slow receiver makes the
+# sender hold frames back (counted) while `send` returns at once, and a
+# forced slow consumer is a session loss that fires a monitor across.
+#
+#   tests/cluster/flow.sh WIPPY_BINARY
+#
+# The test knobs of cluster/transport.c make a receiver slow
+# (WIPPY_CLUSTER_TEST_SLOW_MS: its receive callback sleeps that long per
+# batch) or its libnats pending limit tiny (WIPPY_CLUSTER_TEST_PENDING,
+# bytes). Each node runs app:flow (tests/cluster/app/src/flow.lua).
+# Everything waits on output lines or exits; timeouts are only failure
+# bounds. Prints "ok - <case>" / "not ok - <case>" and "N passed, N
+# failed"; exits 1 if any case failed.
+set -u
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+export ENTRY=app:flow
+
+# has KEY LINE: the node printed LINE whole on stdout.
+has() { grep -qxF -- "$2" "${NODE_DIR[$1]}/out" || fail "$1: no line: $2"; }
+# logged KEY REGEX: the node's log (stderr) has a line matching REGEX.
+logged() { grep -qE -- "$2" "${NODE_DIR[$1]}/err" || fail "$1: no log line matching: $2"; }
+# stopped KEY: stops the node, which must exit 0.
+stopped() {
+    stop_node "$1"
+    [ "$WAIT_RC" -eq 0 ] || fail "$1 exited $WAIT_RC"
+}
+
+# A 5,000,000-byte message (five fragments) from fa's terminal process to
+# a sink on fb, between a "pre" and a "post" from the same process; then
+# ten small messages from another process of fa, sent after the big one
+# was. fb's receive callback sleeps 50 ms per batch, so the big message
+# takes several round trips of its window to go (fragments may fill only
+# half of it): the small ones, sent after it began, must reach the sink
+# before it is complete, and pre/post keep their order around it.
+WIPPY_CLUSTER_TEST_SLOW_MS=50 start_node fb --node fb --cluster "$URL"
+if wait_ready fb 30; then
+    start_node fa --node fa --cluster "$URL" -- big "$(pid_of fb sink1)"
+    if wait_ready fa 60; then
+        for l in "expect true" "pre true" "big true" "post true"; do has fa "$l"; done
+        wait_match "$TMPROOT/fb/err" "sink post " 1 60 "${NODE_PID[fb]}" ||
+            fail "the message after the big one did not arrive"
+        wait_match "$TMPROOT/fb/err" "order [a-z]+" 1 30 "${NODE_PID[fb]}" ||
+            fail "the small messages did not all arrive"
+        logged fb "sink pre after big false"
+        logged fb "sink post after big true"
+        logged fb "order ok 10"
+        K=$(sed -n 's/.*sink big 5000000 true after \([0-9]*\) small.*/\1/p' "$TMPROOT/fb/err")
+        if [ -z "$K" ]; then
+            fail "the big message did not arrive whole: $(grep -o 'sink big.*small' "$TMPROOT/fb/err")"
+        elif [ "$K" -lt 1 ]; then
+            fail "no small message overtook the big one: they were stalled behind it"
+        else
+            echo "    # $K of 10 small messages sent after the 5 MB one arrived before it"
+        fi
+        stopped fa
+        logged fa "transport: .* 0 publish errors, 0 session losses; .* split 1 out, 0 in, 0 lost"
+    else
+        fail "node fa not ready"
+    fi
+    stopped fb
+    logged fb "transport: .* 0 stale, 0 malformed; 0 publish errors, 0 session losses; .* split 0 out, 1 in, 0 lost"
+else
+    fail "node fb not ready"
+fi
+report "a 5 MB message arrives whole and in order; small ones sent after it overtake it"
+
+# Numbered messages from 8 senders on oa to two sinks on ob arrive
+# complete and in order per sender (1M in the release build).
+MSGS=${WIPPY_CLUSTER_MSGS:-1000000}
+SENDERS=8
+start_node ob --node ob --cluster "$URL"
+if wait_ready ob 30; then
+    T0=$(date +%s%N)
+    start_node oa --node oa --cluster "$URL" -- seq "$SENDERS" $((MSGS / SENDERS)) 0 \
+        "$(pid_of ob sink1)" "$(pid_of ob sink2)"
+    if wait_ready oa 300; then
+        has oa "sent $MSGS"
+        if wait_match "$TMPROOT/ob/err" "order [a-z]+" 2 300 "${NODE_PID[ob]}"; then
+            MS=$((($(date +%s%N) - T0) / 1000000))
+            echo "    # $MSGS messages across in $MS ms (node start included)"
+        else
+            fail "the sinks did not get all $MSGS messages"
+        fi
+        [ "$(grep -c "order ok $((MSGS / 2))" "$TMPROOT/ob/err")" -eq 2 ] ||
+            fail "messages lost or out of order: $(grep -o 'order .*' "$TMPROOT/ob/err" | head -2)"
+        stopped oa
+        # the two "expect" messages besides
+        logged oa "transport: $((MSGS + 2)) messages out .* 0 publish errors, 0 session losses"
+    else
+        fail "node oa not ready"
+    fi
+    stopped ob
+    logged ob "transport: .* $((MSGS + 2)) in; dropped 0 for no such process, 0 stale, 0 malformed; 0 publish errors, 0 session losses"
+else
+    fail "node ob not ready"
+fi
+report "$MSGS numbered messages from $SENDERS senders arrive complete and in order"
+
+# A slow receiver (wb's callback sleeps 25 ms per batch) and 20 MB from two
+# senders on wa: every send returns at once (the senders are done while
+# the sink is still far behind), the frames beyond the window wait in
+# wa, counted in its stop line, and all arrive in order, with no session
+# loss: the window keeps NATS from dropping anything.
+WIPPY_CLUSTER_TEST_SLOW_MS=25 start_node wb --node wb --cluster "$URL"
+if wait_ready wb 30; then
+    start_node wa --node wa --cluster "$URL" -- seq 2 20 500000 "$(pid_of wb sink1)"
+    if wait_ready wa 60; then
+        has wa "sent 40"
+        grep -q "order " "$TMPROOT/wb/err" && fail "the sink was done before the senders were"
+        wait_match "$TMPROOT/wb/err" "order [a-z]+" 1 60 "${NODE_PID[wb]}" ||
+            fail "the sink did not get all 40 messages"
+        logged wb "order ok 40"
+        stopped wa
+        W=$(sed -n 's/.*at most \([0-9]*\) messages (\([0-9]*\) bytes) waited for the window, 0 dropped at stop.*/\1 \2/p' \
+            "$TMPROOT/wa/err")
+        if [ -z "$W" ] || [ "${W% *}" -lt 1 ]; then
+            fail "wa counted no message waiting for the window: $(grep -o 'at most.*' "$TMPROOT/wa/err")"
+        else
+            echo "    # at most ${W% *} messages (${W#* } bytes) waited in wa for the window"
+        fi
+    else
+        fail "node wa not ready"
+    fi
+    stopped wb
+    logged wb "transport: .* 41 in; .* 0 malformed; 0 publish errors, 0 session losses"
+else
+    fail "node wb not ready"
+fi
+report "a slow receiver: send returns at once, frames wait for the window (counted), all arrive"
+
+# A forced slow consumer: cb's libnats may hold only 64 KiB for its
+# subscription, less than one of the four 512 KiB messages ca sends, so
+# libnats drops them and reports a slow consumer: a session loss, logged
+# and counted on cb, whose reset fires ca's monitor of cb's target with
+# "node disconnected". Nothing is lost silently.
+WIPPY_CLUSTER_TEST_PENDING=65536 start_node cb --node cb --cluster "$URL"
+if wait_ready cb 30; then
+    start_node ca --node ca --cluster "$URL" -- flood "$(pid_of cb target)" "$(pid_of cb sink1)"
+    if wait_ready ca 30; then
+        for l in "flood monitor true" "flood 1 true" "flood 4 true" \
+            "flood fired pid.exit nil Unavailable node disconnected"; do
+            has ca "$l"
+        done
+        logged cb "NATS error: Slow Consumer"
+        logged cb "sessions with every node lost \(slow consumer"
+        logged ca "node cb reset its session with this node"
+        stopped ca
+    else
+        fail "node ca not ready"
+    fi
+    stopped cb
+    logged cb "transport: .* 0 publish errors, [1-9][0-9]* session losses"
+else
+    fail "node cb not ready"
+fi
+report "a forced slow consumer is a session loss: logged, counted, a monitor across fires"
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
