@@ -5,7 +5,8 @@
 # arrive complete and in order per sender (1M in the release build,
 # WIPPY_CLUSTER_MSGS under the sanitizers), a slow receiver makes the
 # sender hold frames back (counted) while `send` returns at once, and a
-# forced slow consumer is a session loss that fires a monitor across.
+# forced slow consumer is a session loss that fires a monitor across and
+# gives up a split message on both sides, counted.
 #
 #   tests/cluster/flow.sh WIPPY_BINARY
 #
@@ -135,32 +136,41 @@ else
 fi
 report "a slow receiver: send returns at once, frames wait for the window (counted), all arrive"
 
-# A forced slow consumer: cb's libnats may hold only 64 KiB for its
-# subscription, less than one of the four 512 KiB messages ca sends, so
-# libnats drops them and reports a slow consumer: a session loss, logged
-# and counted on cb, whose reset fires ca's monitor of cb's target with
-# "node disconnected". Nothing is lost silently.
-WIPPY_CLUSTER_TEST_PENDING=65536 start_node cb --node cb --cluster "$URL"
+# A forced slow consumer, in the middle of a split message: cb's libnats
+# may hold 1.5 MiB for its subscription (WIPPY_CLUSTER_TEST_PENDING) and
+# its callback sleeps 300 ms per batch, while ca's window lets 4 MiB of a
+# 6 MB message's fragments go: libnats drops some and reports a slow
+# consumer. That is a session loss, logged and counted on cb, whose reset
+# fires ca's monitor of cb's responder with "node disconnected"; the split
+# message is given up on both sides (logged, counted: the sink never gets
+# it), and the session goes on: a round trip after it works. Nothing is
+# lost silently.
+WIPPY_CLUSTER_TEST_PENDING=1572864 WIPPY_CLUSTER_TEST_SLOW_MS=300 \
+    start_node cb --node cb --cluster "$URL"
 if wait_ready cb 30; then
-    start_node ca --node ca --cluster "$URL" -- flood "$(pid_of cb target)" "$(pid_of cb sink1)"
+    start_node ca --node ca --cluster "$URL" -- flood "$(pid_of cb responder)" "$(pid_of cb sink1)"
     if wait_ready ca 30; then
-        for l in "flood monitor true" "flood 1 true" "flood 4 true" \
-            "flood fired pid.exit nil Unavailable node disconnected"; do
+        for l in "flood monitor true" "flood pong before" "flood big true" \
+            "flood fired pid.exit nil Unavailable node disconnected" "flood pong after"; do
             has ca "$l"
         done
         logged cb "NATS error: Slow Consumer"
         logged cb "sessions with every node lost \(slow consumer"
+        logged cb "dropped a split message from node ca \([0-9]+ of 6000[0-9]* bytes received\)"
         logged ca "node cb reset its session with this node"
+        logged ca "gave up a split message to node cb \([0-9]+ of 6000[0-9]* bytes sent\)"
+        grep -q "sink big" "$TMPROOT/cb/err" && fail "the sink got the big message"
         stopped ca
+        logged ca "transport: .* split 0 out, 0 in, 1 lost"
     else
         fail "node ca not ready"
     fi
     stopped cb
-    logged cb "transport: .* 0 publish errors, [1-9][0-9]* session losses"
+    logged cb "transport: .* 0 publish errors, [1-9][0-9]* session losses; .* split 0 out, 0 in, 1 lost"
 else
     fail "node cb not ready"
 fi
-report "a forced slow consumer is a session loss: logged, counted, a monitor across fires"
+report "a forced slow consumer is a session loss: logged, counted, a monitor fires, the split message is given up"
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -1,8 +1,8 @@
 -- The terminal process of the flow cases (tests/cluster/flow.sh).
 --
 -- Without arguments (the receiving node): spawns two app:fsink processes
--- and an app:target, prints "sink1 {pid}", "sink2 {pid}", "target {pid}"
--- and "ready", and holds the node until a line arrives on stdin.
+-- and an app:responder, prints "sink1 {pid}", "sink2 {pid}", "responder
+-- {pid}" and "ready", and holds the node until a line arrives on stdin.
 --
 -- "big SINK": a 5,000,000-byte message (app:pattern) to SINK between a
 -- "pre" and a "post" from this process, then tells a gated app:fsend to
@@ -14,9 +14,10 @@
 -- turn; prints "sent N" once every sender has returned (every send said
 -- true).
 --
--- "flood TARGET SINK": monitors TARGET, then sends four 512 KiB messages
--- to SINK (more than the receiving node's test pending limit) and prints
--- the monitor's EXIT.
+-- "flood RESPONDER SINK": monitors RESPONDER and makes a round trip with
+-- it, sends a 6,000,000-byte message to SINK (more than the receiving
+-- node's test pending limit), prints the monitor's EXIT, then makes
+-- another round trip.
 --
 -- Each prints "ready" when done and holds the node until a line arrives.
 
@@ -58,19 +59,23 @@ local function seq(senders, count, size, sinks)
     io.print("sent " .. senders * count - failed * count)
 end
 
-local function flood(target, sink)
-    show("flood monitor", process.monitor(target))
-    local chunk = string.rep("f", 512 * 1024)
-    for i = 1, 4 do show("flood " .. i, process.send(sink, "flood", chunk)) end
-    local events = process.events()
+local function flood(responder, sink)
+    local inbox, events = process.inbox(), process.events()
+    show("flood monitor", process.monitor(responder))
+    -- the pong comes after the monitor request was taken there
+    process.send(responder, "ping", "before")
+    io.print("flood pong " .. inbox:receive():payload():data())
+    show("flood big", process.send(sink, "big", pattern(6000000)))
     event("flood fired", events:receive())
+    process.send(responder, "ping", "after")
+    io.print("flood pong " .. inbox:receive():payload():data())
 end
 
 return { main = function(mode, ...)
     if not mode then
         io.print("sink1 " .. assert(process.spawn("app:fsink", "app:processes")))
         io.print("sink2 " .. assert(process.spawn("app:fsink", "app:processes")))
-        io.print("target " .. assert(process.spawn("app:target", "app:processes")))
+        io.print("responder " .. assert(process.spawn("app:responder", "app:processes")))
     elseif mode == "big" then
         big(...)
     elseif mode == "seq" then
