@@ -6,14 +6,15 @@
 # WIPPY_CLUSTER_MSGS under the sanitizers), a slow receiver makes the
 # sender hold frames back (counted) while `send` returns at once, and a
 # forced slow consumer is a session loss that fires a monitor across and
-# gives up a split message on both sides, counted.
+# gives up a split message on both sides, counted. A case with a tiny
+# window makes it shut and open thousands of times.
 #
 #   tests/cluster/flow.sh WIPPY_BINARY
 #
 # The test knobs of cluster/transport.c make a receiver slow
 # (WIPPY_CLUSTER_TEST_SLOW_MS: its receive callback sleeps that long per
-# batch) or its libnats pending limit tiny (WIPPY_CLUSTER_TEST_PENDING,
-# bytes). Each node runs app:flow (tests/cluster/app/src/flow.lua).
+# batch), its libnats pending limit tiny (WIPPY_CLUSTER_TEST_PENDING,
+# bytes) or the window small (WIPPY_CLUSTER_TEST_WINDOW, bytes). Each node runs app:flow (tests/cluster/app/src/flow.lua).
 # Everything waits on output lines or exits; timeouts are only failure
 # bounds. Prints "ok - <case>" / "not ok - <case>" and "N passed, N
 # failed"; exits 1 if any case failed.
@@ -103,6 +104,43 @@ else
     fail "node ob not ready"
 fi
 report "$MSGS numbered messages from $SENDERS senders arrive complete and in order"
+
+# A 64 KiB window on both sides (WIPPY_CLUSTER_TEST_WINDOW; batches of
+# at most 16 KiB): the window shuts and opens thousands of times, and a
+# 5 MB message goes in some 300 fragments beside small messages; all
+# arrive complete and in order.
+export WIPPY_CLUSTER_TEST_WINDOW=65536
+start_node sb --node sb --cluster "$URL"
+if wait_ready sb 30; then
+    start_node sa --node sa --cluster "$URL" -- seq 8 5000 0 "$(pid_of sb sink1)" "$(pid_of sb sink2)"
+    if wait_ready sa 120; then
+        has sa "sent 40000"
+        wait_match "$TMPROOT/sb/err" "order [a-z]+" 2 120 "${NODE_PID[sb]}" ||
+            fail "the sinks did not get all 40000 messages"
+        [ "$(grep -c "order ok 20000" "$TMPROOT/sb/err")" -eq 2 ] ||
+            fail "messages lost or out of order: $(grep -o 'order .*' "$TMPROOT/sb/err" | head -2)"
+        stopped sa
+    else
+        fail "node sa not ready"
+    fi
+    start_node sc --node sc --cluster "$URL" -- big "$(pid_of sb sink2)"
+    if wait_ready sc 60; then
+        wait_match "$TMPROOT/sb/err" "sink post " 1 60 "${NODE_PID[sb]}" ||
+            fail "the message after the big one did not arrive"
+        logged sb "sink big 5000000 true after"
+        logged sb "sink post after big true"
+        stopped sc
+        logged sc "transport: .* 0 session losses; .* split 1 out, 0 in, 0 lost"
+    else
+        fail "node sc not ready"
+    fi
+    stopped sb
+    logged sb "transport: .* 0 stale, 0 malformed; 0 publish errors, 0 session losses; .* split 0 out, 1 in, 0 lost"
+else
+    fail "node sb not ready"
+fi
+unset WIPPY_CLUSTER_TEST_WINDOW
+report "a 64 KiB window: 40000 messages and a 5 MB one in 300 fragments arrive in order"
 
 # A slow receiver (wb's callback sleeps 25 ms per batch) and 20 MB from two
 # senders on wa: every send returns at once (the senders are done while
