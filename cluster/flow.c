@@ -93,6 +93,7 @@ int wp_flow_member_init(struct member *m) {
   return pthread_mutex_init(&m->rlock, NULL) == 0 ? 0 : -1;
 }
 
+/* Frees the frames of the list f (consumed). */
 static void free_list(struct frame *f) {
   for (struct frame *next; f; f = next) {
     next = f->next;
@@ -111,13 +112,14 @@ void wp_flow_member_free(struct member *m) {
 
 /* ---- a member's queues (the sender thread's) ---- */
 
+/* Appends f (taken over) to the list whose tail is *tail. */
 static void push(struct frame ***tail, struct frame *f) {
   f->next = NULL;
   **tail = f;
   *tail = &f->next;
 }
 
-/* Takes the first frame of m->q off it. */
+/* Takes the first frame of m->q off it; the caller owns it then. */
 static struct frame *pop(struct member *m) {
   struct frame *f = m->q;
   m->q = f->next;
@@ -156,8 +158,9 @@ static void release_held(struct member *m) {
   m->heldtail = &m->held;
 }
 
-/* Frees f, which waited for m and will not go: stale (its life of the
-** node ended) or given up. */
+/* Frees f (consumed), which waited and will not go on: packed, stale
+** (its life of the node ended) or given up; `sent` of its bytes went
+** out in fragments already. */
 static void unwait(struct wp_transport *t, struct frame *f, size_t sent) {
   t->w_frames--;
   t->w_bytes -= f->len - sent;
@@ -221,6 +224,7 @@ static void new_epoch(struct wp_transport *t, struct member *m, uint64_t inc) {
 
 /* ---- batches out ---- */
 
+/* Publishes m's batch (m->buf, kept for the next one) and empties it. */
 static void publish(struct wp_transport *t, struct member *m) {
   natsStatus s = natsConnection_Publish(t->nats->nc, m->subject, m->buf, (int)m->blen);
   if (s == NATS_OK) {

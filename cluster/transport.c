@@ -81,7 +81,8 @@
 #define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
-** and reports a slow consumer. Each peer has at most a window in flight. */
+** and reports a slow consumer (a session loss). Each peer has at most a
+** window in flight, so 32 peers at a full window at once fit. */
 #define PENDING_BYTES (256 * 1024 * 1024)
 
 /* ---- members ---- */
