@@ -37,11 +37,12 @@ stopped() {
 # A 5,000,000-byte message (five fragments) from fa's terminal process to
 # a sink on fb, between a "pre" and a "post" from the same process; then
 # ten small messages from another process of fa, sent after the big one
-# was. fb's receive callback sleeps 50 ms per batch, so the big message
+# was. fb's receive callback sleeps 100 ms per batch, so the big message
 # takes several round trips of its window to go (fragments may fill only
-# half of it): the small ones, sent after it began, must reach the sink
-# before it is complete, and pre/post keep their order around it.
-WIPPY_CLUSTER_TEST_SLOW_MS=50 start_node fb --node fb --cluster "$URL"
+# half of it, and the last one waits for an ack, so for two slow batches):
+# the small ones, sent after it began, must reach the sink before it is
+# complete, and pre/post keep their order around it.
+WIPPY_CLUSTER_TEST_SLOW_MS=100 start_node fb --node fb --cluster "$URL"
 if wait_ready fb 30; then
     start_node fa --node fa --cluster "$URL" -- big "$(pid_of fb sink1)"
     if wait_ready fa 60; then
