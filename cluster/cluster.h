@@ -102,10 +102,13 @@ typedef int (*wp_cluster_deliver_fn)(void *ctx, const struct wp_cluster_frame *f
 int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
                                char *err, size_t errlen);
 enum { WP_CLUSTER_SENT = 0, WP_CLUSTER_DOWN, WP_CLUSTER_TOO_LARGE, WP_CLUSTER_NOMEM };
-/* Queues f for its node and returns at once (any thread; never waits on
-** NATS): WP_CLUSTER_SENT; WP_CLUSTER_DOWN when f->node is not a live
-** member (or the transport is stopped); WP_CLUSTER_TOO_LARGE with the
-** frame's size and the limit when it cannot fit one NATS message;
+/* Queues f (borrowed for the call; copied) for its node and returns at
+** once (any thread; never waits on NATS, however slow the node: beyond
+** the window per node, frames wait in this node's memory, counted):
+** WP_CLUSTER_SENT; WP_CLUSTER_DOWN when f->node is not a live member (or
+** the transport is stopped); WP_CLUSTER_TOO_LARGE with the frame's size
+** and the limit when it is larger than a 64 MiB payload with its pids and
+** topic (one too large for a NATS message is split, not refused);
 ** WP_CLUSTER_NOMEM. */
 int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, size_t *size,
                     size_t *limit);
@@ -119,6 +122,15 @@ struct wp_cluster_stats {
   uint64_t session_losses;     /* sequence gaps, disconnects, slow-consumer reports,
                                   resets by peers */
   uint64_t departures;         /* lives of other nodes seen to end */
+  uint64_t waiting_frames;     /* frames held back by the window, now */
+  uint64_t waiting_bytes;      /* their bytes */
+  uint64_t waiting_frames_max; /* the most frames held back at once so far */
+  uint64_t waiting_bytes_max;  /* the most bytes held back at once so far */
+  uint64_t split_out;          /* frames sent in fragments, complete */
+  uint64_t split_in;           /* frames reassembled and delivered */
+  uint64_t split_lost;         /* split frames given up half sent or half received:
+                                  a session loss, a departure */
+  uint64_t dropped_at_stop;    /* frames still held back when the transport stopped */
 };
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
 /* Stops the transport: publishes what is queued, flushes, drains the

@@ -1,44 +1,35 @@
 /*
 ** transport.c: messages between nodes: `send` and `cancel`, monitors and
 ** links with their EXIT and LINK_DOWN (see transport.h and cluster.h;
-** issue 13 items 4 to 6).
+** issue 13 items 4 to 6). This file keeps the member view, departures,
+** session loss, and the transport's start and stop; flow.c carries the
+** frames (batches both ways, the window and its acks, splitting).
 **
 ** Design note.
 **
-** Subjects. Each node subscribes to one subject, <prefix>.n.<node>.d, and
-** every other node publishes its frames for it there, all through the one
-** connection a node has: NATS keeps order per publishing connection and
-** subject, and libnats delivers one subscription's messages on one thread,
-** so frames of one sender process to one receiver arrive in the order
-** they were sent.
-**
-** Batches. A NATS message is a batch: a header (version, source node and
-** incarnation, destination incarnation, sequence number of the batch in
-** the source -> destination session, flags), then frames (kind, flags,
-** source pid, destination pid, topic, payload: the codec's bytes as the
-** sender encoded them; lengths as 32-bit little-endian). A batch is at
-** most the server's max_payload; a single frame that cannot fit is
-** refused at the send (splitting is later work). A process's EXIT and
-** LINK_DOWN frames take the queue its messages took, so they never
-** overtake them.
+** Subjects. Each node subscribes to two subjects: <prefix>.n.<node>.d,
+** where every other node publishes its batches for it, and
+** <prefix>.n.<node>.a, where they acknowledge what it sent them (flow.c).
+** A node publishes everything through the one connection it has: NATS
+** keeps order per publishing connection and subject, and libnats delivers
+** one subscription's messages on one thread, so frames of one sender
+** process to one receiver arrive in the order they were sent.
 **
 ** Sending. A process (on a scheduler worker) builds its frame in one
 ** allocation, appends it to the node's queue under a short mutex, and
-** wakes the sender thread only when that thread sleeps: no system call
-** otherwise, and never a wait on NATS. The sender thread takes the whole
-** queue at once, packs it into batches per destination and publishes
-** them; with SendAsap (nats_conn.c) each publish is one write. So a batch
-** goes out as soon as the queue is idle, with no timer, and batches grow
-** under load by themselves: whatever queued during one write goes out in
-** the next.
+** wakes the sender thread (flow.c) only when that thread sleeps: no system
+** call otherwise, and never a wait on NATS, however slow the peer: what
+** the window holds back waits in this node's memory, counted. A frame up
+** to WP_FRAME_MAX is taken (flow.c splits what does not fit one NATS
+** message); a larger one is refused at the send.
 **
-** Members (members.c). Which nodes are live comes from a watch of the
-** membership bucket (cluster.c writes it): a node is live while its entry
-** exists and was renewed within down_after (the longer of ours and the one
-** its entry declares). A batch from a node is proof of life too: it makes
-** the sender known even before the watch shows its join. A frame queued
-** for one incarnation of a node is dropped (counted) if the node has
-** another by the time the sender thread packs it.
+** Members. Which nodes are live comes from a watch of the membership
+** bucket (cluster.c writes it): a node is live while its entry exists and
+** was renewed within down_after (the longer of ours and the one its entry
+** declares). A batch from a node is proof of life
+** too: it makes the sender known even before the watch shows its join.
+** A frame queued for one life of a node is dropped (counted) if that life
+** ended by the time the sender thread packs it (member->life moved).
 **
 ** Departures are found actively: the watch thread wakes when the oldest
 ** renewal of a live member turns down_after old (or an entry changes), so
@@ -47,38 +38,36 @@
 ** only through the bucket: the first node to see the silence marks the
 ** entry departed by compare-and-swap on the revision it saw silent (a
 ** renewal meanwhile makes the mark fail), and every node departs it when
-** the watch shows the mark; nobody marks for down_after after its own
-** connection came back, when no one could renew. The marked node learns
-** at its next renewal and is fenced (cluster.c): everything of that life
-** stops here (wp_transport_fence: relations fire, sends refused, queued
-** frames dropped) and on every other node (a marked life is never
-** delivered again), and it rejoins under a new incarnation
-** (wp_transport_rejoin). A deleted entry (a graceful leave), a marked one
-** and a new incarnation each end a life:
+** the watch shows the mark; nobody marks within down_after of its own
+** reconnection, when no one could renew (the quiet period). Nothing of a
+** marked life is delivered any more. The marked node learns at its next
+** renewal and is fenced (cluster.c): wp_transport_fence fires its
+** relations, drops what waits and refuses sends and batches until
+** wp_transport_rejoin gives it a new incarnation. A deleted entry (a
+** graceful leave), a marked one and a new incarnation each end a life:
 ** departed() calls the runtime's down hook, which fires every cross-node
 ** monitor and link with that node. It runs under t->lock, together with
 ** the change that makes sends to the node fail: a relation recorded
 ** before a send that found the node live is always among those it fires,
 ** and one recorded after is refused by that send. The hook only delivers
 ** to local processes; it never sends, so it cannot take t->lock again.
-**
-** Receiving. The subscription's callback (a libnats thread) checks the
-** header and hands each frame to the deliver hook (cli/main.c), which
-** delivers it through sched/ like a local send; a frame for a pid that
-** does not live here is dropped and counted. Batches of an older
-** incarnation of the source, or for another incarnation of this node,
-** are dropped.
+** A departure also drops the split frame being reassembled from the node
+** and wakes the sender thread, which drops what still waits for that
+** life (so nothing waits for a window that will not open).
 **
 ** Session loss. A sequence gap, a disconnect or reconnect of the NATS
 ** connection and a slow-consumer report mean frames may have been lost:
-** session_lost() logs it, counts it and fires the cross-node monitors and
-** links with that node (every node, for the connection), and the
-** session goes on. Both sides must fire: the side that saw the loss has a
-** reset sent to the other (so has a node that took a silent peer for
-** departed, since the peer may only have been paused): a batch flagged
-** RESET, numbered 1 in a new session. A node that receives one fires its
-** relations with the sender and sends no reset back, so two nodes never
-** reset each other in a loop. A reset goes only to a life of a node that
+** wp_transport_session_lost() logs it, counts it, drops the reassembly
+** under way and fires the cross-node monitors and links with that node
+** (every node, for the connection), and the session goes on. Both sides
+** must fire: the side that saw the loss has a reset sent to the other (so
+** has a node that took a silent peer for departed, since the peer may only
+** have been paused): a batch flagged RESET, the first of a new epoch of
+** the session. A node that receives one fires its relations with the
+** sender and sends no reset back, so two nodes never reset each other in
+** a loop; it starts a new epoch of its own direction instead (no RESET
+** flag): each epoch starts with a fresh window, so bytes lost in the old
+** one never hold it shut. A reset goes only to a life of a node that
 ** frames went to or came from (a node it never talked to has no relation
 ** with this one). A reset can itself be lost (core NATS is at most once)
 ** only where the peer's connection failed or fell behind, which the peer
@@ -88,8 +77,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,21 +87,77 @@
 #include "log.h"
 #include "msg.h"
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+#define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
+#define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
+#define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
+/* the data subscription's pending bytes in libnats: past it libnats drops
+** and reports a slow consumer (a session loss). Each peer has at most a
+** window in flight, so 32 peers at a full window at once fit. */
+#define PENDING_BYTES (256 * 1024 * 1024)
+
+/* ---- members ---- */
+
+/* The member named name (under t->lock), made when `make`; NULL when not
+** known (or out of memory). */
+static struct member *member_find(struct wp_transport *t, const char *name, size_t nlen,
+                                  int make) {
+  for (size_t i = 0; i < t->mn; i++)
+    if (t->mv[i]->nlen == nlen && memcmp(t->mv[i]->name, name, nlen) == 0) return t->mv[i];
+  if (!make || nlen == 0 || nlen > WP_CLUSTER_NAME_MAX) return NULL;
+  if (t->mn == t->mcap) {
+    size_t cap = t->mcap ? 2 * t->mcap : 8;
+    struct member **v = wp_realloc(t->mv, cap * sizeof *v);
+    if (!v) return NULL;
+    t->mv = v;
+    t->mcap = cap;
+  }
+  struct member *m = wp_calloc(1, sizeof *m);
+  if (!m) return NULL;
+  if (wp_flow_member_init(m) != 0) {
+    wp_free(m);
+    return NULL;
+  }
+  memcpy(m->name, name, nlen);
+  m->nlen = nlen;
+  m->self = nlen == t->self_len && memcmp(name, t->self, nlen) == 0;
+  m->down_after_ns = t->down_after_ns;
+  snprintf(m->subject, sizeof m->subject, "%s.n.%s.d", t->prefix, m->name);
+  snprintf(m->ack_subject, sizeof m->ack_subject, "%s.n.%s.a", t->prefix, m->name);
+  return t->mv[t->mn++] = m;
 }
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+
+/* The incarnation in a membership entry's value ({"incarnation":N,...}). */
+static uint64_t entry_incarnation(kvEntry *e) {
+  char text[256];
+  int n = kvEntry_ValueLen(e);
+  if (n <= 0) return 0;
+  if ((size_t)n >= sizeof text) n = sizeof text - 1;
+  memcpy(text, kvEntry_Value(e), (size_t)n);
+  text[n] = '\0';
+  const char *p = strstr(text, "\"incarnation\":");
+  return p ? strtoull(p + 14, NULL, 10) : 0;
 }
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
-  return v;
+
+/* The number after "key": in a membership entry's value, or 0. */
+static uint64_t entry_number(kvEntry *e, const char *key) {
+  char text[256];
+  int n = kvEntry_ValueLen(e);
+  if (n <= 0) return 0;
+  if ((size_t)n >= sizeof text) n = sizeof text - 1;
+  memcpy(text, kvEntry_Value(e), (size_t)n);
+  text[n] = '\0';
+  const char *p = strstr(text, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
+
+/* Whether a membership entry says its life departed for its silence. */
+static int entry_departed(kvEntry *e) {
+  int n = kvEntry_ValueLen(e);
+  const char *v = kvEntry_Value(e);
+  static const char tag[] = "\"departed\":true";
+  for (int i = 0; n > 0 && i + (int)sizeof tag - 1 <= n; i++)
+    if (memcmp(v + i, tag, sizeof tag - 1) == 0) return 1;
+  return 0;
 }
 
 /* Wakes the sender thread (under t->lock). */
@@ -125,49 +168,291 @@ static void wake_sender(struct wp_transport *t) {
   }
 }
 
+void wp_transport_kick(struct wp_transport *t) {
+  t->kick = 1;
+  wake_sender(t);
+}
+
 /* Asks the sender thread to reset the session with life `inc` of m, when
 ** frames went between that life and this node (under t->lock). */
-void wp_transport_want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
+static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
   if (!inc || m->contact != inc) return;
   m->reset_inc = inc;
   t->resets = 1;
   wake_sender(t);
 }
 
+/* Life `inc` of m ended (under t->lock; m->inc already says so): fires
+** every cross-node relation with m (see the design note). `silent`: it
+** stopped renewing its entry, so it may be paused and come back as the
+** same life: it gets a reset. Otherwise that life is gone for good. */
+static void departed(struct wp_transport *t, struct member *m, uint64_t inc, int silent,
+                     const char *why) {
+  count(&t->n_departures, 1);
+  atomic_fetch_add(&m->life, 1);
+  wp_transport_kick(t); /* what waits for that life is dropped */
+  if (t->down) t->down(t->down_ctx, m->name, m->nlen);
+  wp_logf(silent ? WP_LOG_WARN : WP_LOG_INFO,
+          "cluster: node %s: node %s (incarnation %" PRIu64 ") departed: %s; monitors and "
+          "links with it fired",
+          t->self, m->name, inc, why);
+  wp_flow_drop_partial(t, m, "the node departed", 1);
+  if (silent) {
+    want_reset(t, m, inc);
+  } else if (inc > m->gone) {
+    m->gone = inc;
+  }
+}
+
+/* Applies one entry of the watch. */
+static void watch_entry(struct wp_transport *t, kvEntry *e) {
+  const char *key = kvEntry_Key(e);
+  size_t kl = strlen(key);
+  int put = kvEntry_Operation(e) == kvOp_Put;
+  uint64_t inc = put ? entry_incarnation(e) : 0;
+  int silent = put && entry_departed(e);
+  int64_t da = put ? (int64_t)entry_number(e, "\"down_after_ms\":") * 1000000 : 0;
+  /* the entry's age by the server's clock, as far as ours agrees */
+  int64_t age = wp_wall_ns() - kvEntry_Created(e);
+  uint64_t now = wp_clock_ns();
+  char why[64];
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, key, kl, put);
+  if (m) {
+    m->rev = kvEntry_Revision(e);
+    m->down_after_ns = da > t->down_after_ns ? da : t->down_after_ns;
+  }
+  if (m && silent) {
+    /* marked departed (mark_silent): that life is over here too */
+    uint64_t old = atomic_load(&m->inc);
+    atomic_store(&m->inc, 0);
+    if (inc > m->fenced) m->fenced = inc;
+    if (!m->self && old == inc) {
+      snprintf(why, sizeof why, "its membership was not renewed for %" PRId64 " ms",
+               m->down_after_ns / 1000000);
+      departed(t, m, inc, 1, why);
+    }
+  } else if (m) {
+    uint64_t old = atomic_load(&m->inc);
+    if (put && inc >= old && inc >= m->last && inc > m->fenced) {
+      atomic_store(&m->inc, inc);
+      m->seen_ns = age > 0 && (uint64_t)age < now ? now - (uint64_t)age : now;
+      if (!m->self && m->last && inc != m->last) {
+        snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, inc);
+        if (old)
+          departed(t, m, old, 0, why);
+        else if (m->last > m->gone) /* departed already, when it went silent */
+          m->gone = m->last;
+      }
+      m->last = inc;
+    } else if (!put) {
+      atomic_store(&m->inc, 0);
+      if (!m->self && old)
+        departed(t, m, old, 0, "it left");
+      else if (m->last > m->gone)
+        m->gone = m->last;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* Departs the live members whose last sign of life is down_after old
+** (under t->lock). Returns how long until the next one turns so old. */
+static int64_t expire(struct wp_transport *t) {
+  uint64_t now = wp_clock_ns();
+  int64_t next = (int64_t)WATCH_POLL_MS * 1000000;
+  for (size_t i = 0; i < t->mn; i++) {
+    struct member *m = t->mv[i];
+    uint64_t inc = atomic_load(&m->inc);
+    if (!inc || m->self) continue;
+    /* seen_ns may be after now: a batch came in meanwhile */
+    int64_t left = now > m->seen_ns ? m->down_after_ns - (int64_t)(now - m->seen_ns)
+                                    : m->down_after_ns;
+    if (left < 0 && now < t->quiet_until) {
+      left = (int64_t)(t->quiet_until - now); /* our own view may be stale */
+      if (left < next) next = left;
+    } else if (left < 0) {
+      /* departed once the bucket says so (mark_silent): every node then
+      ** departs it alike, and it learns at its next renewal (cluster.c) */
+      struct mark *k = m->marking ? NULL : wp_malloc(sizeof *k);
+      if (k) {
+        k->m = m;
+        k->inc = inc;
+        k->rev = m->rev;
+        k->next = t->marks;
+        t->marks = k;
+        m->marking = 1;
+      }
+      if (next > (int64_t)WATCH_POLL_MS * 1000000 / 4) next = (int64_t)WATCH_POLL_MS * 1000000 / 4;
+    } else if (left < next) {
+      next = left;
+    }
+  }
+  return next;
+}
+
+/* Writes the departure of the silent members expire() found into the
+** bucket, each as a compare-and-swap on the entry's revision seen silent:
+** when the member renewed meanwhile the write fails and it stays. The
+** watch then shows the mark to every node (watch_entry). Called with
+** t->lock held; drops it around the writes. */
+static void mark_silent(struct wp_transport *t) {
+  while (t->marks) {
+    struct mark *k = t->marks;
+    t->marks = k->next;
+    char value[96], name[WP_CLUSTER_NAME_MAX + 1];
+    int vl = snprintf(value, sizeof value, "{\"incarnation\":%" PRIu64 ",\"departed\":true}",
+                      k->inc);
+    memcpy(name, k->m->name, k->m->nlen + 1);
+    int64_t da = k->m->down_after_ns;
+    pthread_mutex_unlock(&t->lock);
+    uint64_t rev = 0;
+    natsStatus s = kvStore_Update(&rev, t->nodes, name, value, vl, k->rev);
+    pthread_mutex_lock(&t->lock);
+    k->m->marking = 0;
+    if (s == NATS_OK)
+      wp_logf(WP_LOG_INFO,
+              "cluster: node %s marked node %s (incarnation %" PRIu64
+              ") departed: not renewed for %" PRId64 " ms",
+              t->self, name, k->inc, da / 1000000);
+    wp_free(k);
+  }
+}
+
+static void *watch_main(void *arg) {
+  struct wp_transport *t = arg;
+  pthread_mutex_lock(&t->lock);
+  for (;;) {
+    if (t->stop) break;
+    kvWatcher *w = t->watcher;
+    if (t->rewatch || !w) {
+      /* after a reconnect a watcher may go quiet without telling: make a
+      ** new one, which shows every entry again */
+      t->rewatch = 0;
+      t->watcher = NULL;
+      pthread_mutex_unlock(&t->lock);
+      if (w) kvWatcher_Destroy(w);
+      w = NULL;
+      natsStatus s = kvStore_WatchAll(&w, t->nodes, NULL);
+      pthread_mutex_lock(&t->lock);
+      if (s != NATS_OK) {
+        t->rewatch = 1; /* NATS is away: try again a poll later */
+        struct timespec ts;
+        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)WATCH_POLL_MS * 1000000, &ts);
+        pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts);
+        continue;
+      }
+      t->watcher = w;
+      if (t->stop) kvWatcher_Stop(w);
+    }
+    /* at the latest when the next live member turns silent */
+    int64_t wait_ms = expire(t) / 1000000 + 1;
+    if (t->marks) {
+      mark_silent(t);
+      if (t->stop) break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    kvEntry *e = NULL;
+    natsStatus s = kvWatcher_Next(&e, w, wait_ms);
+    if (s == NATS_OK && e) {
+      watch_entry(t, e);
+      kvEntry_Destroy(e);
+    }
+    pthread_mutex_lock(&t->lock);
+    if (s == NATS_OK && !e && !t->synced) { /* the first view is complete */
+      t->synced = 1;
+      pthread_cond_broadcast(&t->synced_cond);
+    }
+    if (s != NATS_OK && s != NATS_TIMEOUT && !t->stop) t->rewatch = 1;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return NULL;
+}
+
+/* Whether m is live at monotonic time now (under t->lock). seen_ns may be
+** after now: a batch from the node came in meanwhile. */
+static int member_live(const struct wp_transport *t, struct member *m, uint64_t now) {
+  /* a silence that began while this node could not see NATS does not count
+  ** yet (t->quiet_until): the names reaper must not release what a node
+  ** still renewing holds, only because our own view is stale */
+  return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0 &&
+         (now < t->quiet_until ||
+          !(now > m->seen_ns && now - m->seen_ns > (uint64_t)m->down_after_ns));
+}
+
+uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen) {
+  uint64_t now = wp_clock_ns(), inc = 0;
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, name, nlen, 0);
+  if (m && member_live(t, m, now)) inc = atomic_load_explicit(&m->inc, memory_order_relaxed);
+  pthread_mutex_unlock(&t->lock);
+  return inc;
+}
+
+size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_MAX + 1],
+                            size_t max) {
+  uint64_t now = wp_clock_ns();
+  size_t n = 0;
+  pthread_mutex_lock(&t->lock);
+  for (size_t i = 0; i < t->mn; i++) {
+    if (!member_live(t, t->mv[i], now)) continue;
+    if (n < max) memcpy(out[n], t->mv[i]->name, t->mv[i]->nlen + 1);
+    n++;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}
+
 void wp_transport_fence(struct wp_transport *t) {
   pthread_mutex_lock(&t->lock);
   t->fenced = 1;
-  t->life++;
   for (size_t i = 0; i < t->mn; i++) {
     struct member *m = t->mv[i];
-    if (!m->self && t->down) t->down(t->down_ctx, m->name, m->nlen);
+    if (m->self) continue;
+    atomic_fetch_add(&m->life, 1); /* what waits for any node is of this life */
+    if (t->down) t->down(t->down_ctx, m->name, m->nlen);
   }
+  wp_transport_kick(t);
   pthread_mutex_unlock(&t->lock);
 }
 
 void wp_transport_rejoin(struct wp_transport *t, uint64_t inc) {
   pthread_mutex_lock(&t->lock);
   atomic_store(&t->inc, inc);
-  t->life++;
   t->fenced = 0;
+  /* a new epoch with every node that knew the old life (no reset: the
+  ** relations fired at the fence) */
+  for (size_t i = 0; i < t->mn; i++) {
+    struct member *m = t->mv[i];
+    if (m->self || !m->contact) continue;
+    m->renew_inc = m->contact;
+    t->resets = 1;
+  }
+  wake_sender(t);
   pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- session loss ---- */
 
-/* Frames between this node and member m (NULL: every node) may have been
-** lost, or (`by_peer`) m says it lost some or took this node for departed:
-** fires the cross-node relations with m and, unless m asked, has a reset
-** sent to it (see the design note). The session goes on. Not under
-** t->lock. */
-static void session_lost(struct wp_transport *t, struct member *m, const char *why,
-                         int by_peer) {
+void wp_transport_session_lost(struct wp_transport *t, struct member *m, const char *why,
+                               int by_peer) {
   count(&t->n_losses, 1);
   pthread_mutex_lock(&t->lock);
   if (t->down) t->down(t->down_ctx, m ? m->name : NULL, m ? m->nlen : 0);
-  if (!by_peer)
-    for (size_t i = 0; i < t->mn; i++)
-      if (!m || t->mv[i] == m) wp_transport_want_reset(t, t->mv[i], t->mv[i]->contact);
+  for (size_t i = 0; i < t->mn; i++) {
+    struct member *x = t->mv[i];
+    if (m && x != m) continue;
+    /* by the peer: its reset began a new epoch, which dropped the
+    ** reassembly already; a new epoch of this direction answers it */
+    if (!by_peer) {
+      wp_flow_drop_partial(t, x, "its session was lost", 1);
+      want_reset(t, x, x->contact);
+    } else if (x->contact) {
+      x->renew_inc = x->contact;
+      t->resets = 1;
+      wake_sender(t);
+    }
+  }
   pthread_mutex_unlock(&t->lock);
   /* after the fact: the line says the relations have fired */
   if (by_peer)
@@ -189,7 +474,7 @@ static void session_lost(struct wp_transport *t, struct member *m, const char *w
 
 static void on_loss(void *arg, const char *why) {
   struct wp_transport *t = arg;
-  session_lost(t, NULL, why, 0);
+  wp_transport_session_lost(t, NULL, why, 0);
   pthread_mutex_lock(&t->lock);
   t->rewatch = 1;
   /* while disconnected nobody could renew: after a loss, others get
@@ -198,15 +483,57 @@ static void on_loss(void *arg, const char *why) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* ---- what flow.c asks of the member view ---- */
+
+struct member *wp_transport_seen(struct wp_transport *t, const char *src, size_t sl,
+                                 uint64_t src_inc, int *gone) {
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, src, sl, 1);
+  if (m && (t->fenced || src_inc <= m->fenced)) {
+    /* this node, or that life of the source, was departed for its
+    ** silence: nothing of that life is delivered any more */
+    pthread_mutex_unlock(&t->lock);
+    *gone = -1;
+    return m;
+  }
+  /* the batch proves its source live, unless that life left or was
+  ** replaced (its last batches may come after the watch said so) */
+  if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
+    uint64_t old = atomic_load(&m->inc);
+    atomic_store(&m->inc, src_inc);
+    m->seen_ns = wp_clock_ns();
+    if (old && old != src_inc) {
+      char why[64];
+      snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
+      departed(t, m, old, 0, why);
+    } else if (m->last && m->last != src_inc && m->last > m->gone) {
+      m->gone = m->last;
+    }
+    m->last = src_inc;
+  }
+  if (m && src_inc >= m->contact) m->contact = src_inc;
+  /* its messages still count; a relation it asks for would only linger */
+  *gone = m && src_inc <= m->gone;
+  pthread_mutex_unlock(&t->lock);
+  return m;
+}
+
+struct member *wp_transport_member(struct wp_transport *t, const char *name, size_t nlen) {
+  pthread_mutex_lock(&t->lock);
+  struct member *m = member_find(t, name, nlen, 0);
+  pthread_mutex_unlock(&t->lock);
+  return m;
+}
+
 /* ---- sending ---- */
 
 int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
                       size_t *limit) {
   size_t len = FRAME_HDR + f->from_len + f->dest_len + f->topic_len + f->len;
-  if (len > t->max_payload - BATCH_HDR_MAX || f->from_len > UINT32_MAX ||
-      f->dest_len > UINT32_MAX || f->topic_len > UINT32_MAX || f->len > UINT32_MAX) {
+  if (len > WP_FRAME_MAX || f->from_len > WP_FRAME_MAX || f->dest_len > WP_FRAME_MAX ||
+      f->topic_len > WP_FRAME_MAX || f->len > WP_FRAME_MAX) {
     *size = len;
-    *limit = t->max_payload - BATCH_HDR_MAX;
+    *limit = WP_FRAME_MAX;
     return WP_CLUSTER_TOO_LARGE;
   }
   struct frame *fr = wp_malloc(sizeof *fr + len);
@@ -230,16 +557,16 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   fr->next = NULL;
   uint64_t now = wp_clock_ns();
   pthread_mutex_lock(&t->lock);
-  struct member *m = t->stop || t->fenced ? NULL : wp_members_find(t, f->node, f->node_len, 0);
+  struct member *m = t->stop || t->fenced ? NULL : member_find(t, f->node, f->node_len, 0);
   uint64_t inc = m ? atomic_load_explicit(&m->inc, memory_order_relaxed) : 0;
-  if (!inc || !wp_members_live(t, m, now)) {
+  if (!inc || !member_live(t, m, now)) {
     pthread_mutex_unlock(&t->lock);
     wp_free(fr);
     return WP_CLUSTER_DOWN;
   }
   fr->to = m;
   fr->inc = inc;
-  fr->life = t->life;
+  fr->life = atomic_load_explicit(&m->life, memory_order_relaxed);
   m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
@@ -250,283 +577,11 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   return WP_CLUSTER_SENT;
 }
 
-static void publish(struct wp_transport *t, struct member *m) {
-  natsStatus s = natsConnection_Publish(t->nats->nc, m->subject, m->buf, (int)m->blen);
-  if (s == NATS_OK) {
-    count(&t->n_batches_out, 1);
-    count(&t->n_bytes_out, m->blen);
-    t->publish_failing = 0;
-  } else {
-    count(&t->n_publish_errors, 1);
-    if (!t->publish_failing) {
-      char why[256];
-      wp_logf(WP_LOG_ERROR, "cluster: node %s cannot publish to node %s: %s; messages lost",
-              t->self, m->name, wp_nats_reason(s, why, sizeof why));
-    }
-    t->publish_failing = 1;
-  }
-  m->blen = 0;
-}
-
-/* Makes room for n bytes in m's batch buffer; 0, or -1 out of memory. */
-static int reserve(struct wp_transport *t, struct member *m, size_t n) {
-  if (n <= m->bcap) return 0;
-  size_t cap = m->bcap ? m->bcap : 4096;
-  while (cap < n) cap *= 2;
-  if (cap > t->max_payload) cap = t->max_payload;
-  unsigned char *b = wp_realloc(m->buf, cap);
-  if (!b) return -1;
-  m->buf = b;
-  m->bcap = cap;
-  return 0;
-}
-
-/* Starts the next batch of m's session with its header (m->blen is 0). */
-static void batch_start(struct wp_transport *t, struct member *m, int flags) {
-  unsigned char *p = m->buf;
-  p[0] = VERSION;
-  p[1] = (unsigned char)t->self_len;
-  memcpy(p + 2, t->self, t->self_len);
-  p += 2 + t->self_len;
-  put64(p, m->sess_self);
-  put64(p + 8, m->sess_inc);
-  put64(p + 16, ++m->seq);
-  p[24] = (unsigned char)flags;
-  m->blen = 2 + t->self_len + 25;
-}
-
-/* Appends frame f to its member's batch; 0, or -1 out of memory. */
-static int pack(struct wp_transport *t, struct frame *f, uint64_t self_inc,
-                struct member **dirty) {
-  struct member *m = f->to;
-  if (m->sess_inc != f->inc || m->sess_self != self_inc) { /* a new life: a new session */
-    if (m->blen) publish(t, m);
-    m->sess_inc = f->inc;
-    m->sess_self = self_inc;
-    m->seq = 0;
-  }
-  if (m->blen && m->blen + f->len > t->max_payload) publish(t, m);
-  if (!m->blen) {
-    if (reserve(t, m, BATCH_HDR_MAX + f->len)) return -1;
-    batch_start(t, m, 0);
-  }
-  if (reserve(t, m, m->blen + f->len)) return -1;
-  memcpy(m->buf + m->blen, f->wire, f->len);
-  m->blen += f->len;
-  if (!m->dirty) {
-    m->dirty = 1;
-    m->next_dirty = *dirty;
-    *dirty = m;
-  }
-  return 0;
-}
-
-/* Publishes the resets asked for (want_reset): for each, a batch of no
-** frames flagged RESET that starts a new session with that life of the
-** node. Before the frames taken with them, so those go in the new
-** session. */
-static void send_resets(struct wp_transport *t, struct member *list, uint64_t self_inc) {
-  for (struct member *m = list; m; m = m->next_reset) {
-    m->sess_inc = m->reset_now;
-    m->sess_self = self_inc;
-    m->seq = 0;
-    if (reserve(t, m, BATCH_HDR_MAX)) {
-      count(&t->n_publish_errors, 1);
-      wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory resetting the session with node %s",
-              t->self, m->name);
-      continue;
-    }
-    batch_start(t, m, BATCH_RESET);
-    publish(t, m);
-  }
-}
-
-static void *sender_main(void *arg) {
-  struct wp_transport *t = arg;
-  for (;;) {
-    pthread_mutex_lock(&t->lock);
-    while (!t->head && !t->resets && !t->stop) {
-      t->sleeping = 1;
-      pthread_cond_wait(&t->wake, &t->lock);
-    }
-    struct frame *list = t->head;
-    t->head = NULL;
-    t->tail = &t->head;
-    t->sleeping = 0;
-    struct member *resets = NULL;
-    if (t->resets) { /* members are freed only at stop: the list outlives the lock */
-      t->resets = 0;
-      for (size_t i = 0; i < t->mn; i++) {
-        struct member *m = t->mv[i];
-        if (!m->reset_inc) continue;
-        m->reset_now = m->reset_inc;
-        m->reset_inc = 0;
-        m->next_reset = resets;
-        resets = m;
-      }
-    }
-    int stop = t->stop;
-    /* this round's life: frames of an earlier one are dropped, and the
-    ** batches carry the incarnation of this one */
-    uint64_t life = t->life, self_inc = atomic_load(&t->inc);
-    pthread_mutex_unlock(&t->lock);
-    if (!list && !resets && stop) break;
-    send_resets(t, resets, self_inc);
-    struct member *dirty = NULL;
-    uint64_t packed = 0;
-    while (list) {
-      struct frame *f = list;
-      list = f->next;
-      if (atomic_load_explicit(&f->to->inc, memory_order_relaxed) != f->inc ||
-          f->life != life) {
-        count(&t->n_stale, 1); /* the node left or restarted since, or this one did */
-      } else if (pack(t, f, self_inc, &dirty) != 0) {
-        count(&t->n_publish_errors, 1);
-        wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory packing a batch for node %s",
-                t->self, f->to->name);
-      } else {
-        packed++;
-      }
-      wp_free(f);
-    }
-    count(&t->n_frames_out, packed);
-    for (struct member *m = dirty; m; m = m->next_dirty) {
-      if (m->blen) publish(t, m);
-      m->dirty = 0;
-    }
-  }
-  natsConnection_FlushTimeout(t->nats->nc, FLUSH_WAIT_MS);
-  return NULL;
-}
-
-/* ---- receiving ---- */
-
-/* Whether a frame of this kind may come from another node. */
-static int kind_ok(uint32_t k) {
-  return k == WP_MSG_USER || k == WP_MSG_CANCEL || k == WP_MSG_EXIT || k == WP_MSG_LINK_DOWN ||
-         (k >= WP_CLUSTER_MONITOR && k <= WP_CLUSTER_UNLINK);
-}
-
-/* Delivers the frames of one batch; what the header says is checked. */
-static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
-  if (n < 2 || p[0] != VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
-      n < 2u + p[1] + 25u) {
-    count(&t->n_malformed, 1);
-    wp_logf(WP_LOG_ERROR, "cluster: node %s dropped a batch it cannot read (%zu bytes)",
-            t->self, n);
-    return;
-  }
-  const char *src = (const char *)p + 2;
-  size_t sl = p[1];
-  const unsigned char *h = p + 2 + sl;
-  uint64_t src_inc = get64(h), dst_inc = get64(h + 8), seq = get64(h + 16);
-  int bflags = h[24];
-  const unsigned char *q = h + 25, *end = p + n;
-  if (dst_inc != atomic_load(&t->inc)) { /* for another life of this node */
-    count(&t->n_stale, 1);
-    return;
-  }
-  pthread_mutex_lock(&t->lock);
-  struct member *m = wp_members_find(t, src, sl, 1);
-  if (t->fenced || (m && src_inc <= m->fenced)) {
-    /* this node, or that life of the source, was departed for its
-    ** silence: nothing of that life is delivered any more */
-    pthread_mutex_unlock(&t->lock);
-    count(&t->n_stale, 1);
-    return;
-  }
-  /* the batch proves its source live, unless that life left or was
-  ** replaced (its last batches may come after the watch said so) */
-  if (m && !m->self && src_inc > m->gone && src_inc >= m->last) {
-    uint64_t old = atomic_load(&m->inc);
-    atomic_store(&m->inc, src_inc);
-    m->seen_ns = wp_clock_ns();
-    if (old && old != src_inc) {
-      char why[64];
-      snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, src_inc);
-      wp_members_departed(t, m, old, 0, why);
-    } else if (m->last && m->last != src_inc && m->last > m->gone) {
-      m->gone = m->last;
-    }
-    m->last = src_inc;
-  }
-  if (m && src_inc >= m->contact) m->contact = src_inc;
-  /* its messages still count; a relation it asks for would only linger */
-  int gone = m && src_inc <= m->gone;
-  pthread_mutex_unlock(&t->lock);
-  if (!m) {
-    count(&t->n_malformed, 1);
-    return;
-  }
-  /* m->in_*: only this subscription's callback (one thread) uses them */
-  if (src_inc < m->in_inc) { /* an older life of the source */
-    count(&t->n_stale, 1);
-    return;
-  }
-  if (src_inc > m->in_inc) {
-    m->in_inc = src_inc;
-    m->in_seq = 0;
-  }
-  if (bflags & BATCH_RESET) {
-    session_lost(t, m, "it lost messages or took this node for departed", 1);
-  } else if (seq != m->in_seq + 1) {
-    char why[96];
-    snprintf(why, sizeof why, "sequence gap: batch %" PRIu64 " after %" PRIu64, seq, m->in_seq);
-    session_lost(t, m, why, 0);
-  }
-  m->in_seq = seq;
-  count(&t->n_batches_in, 1);
-  uint64_t frames = 0;
-  while (q < end) {
-    if ((size_t)(end - q) < FRAME_HDR) goto bad;
-    struct wp_cluster_frame f;
-    f.kind = q[0];
-    f.flags = q[1];
-    f.from_len = get32(q + 2);
-    f.dest_len = get32(q + 6);
-    f.topic_len = get32(q + 10);
-    f.len = get32(q + 14);
-    q += FRAME_HDR;
-    if (!kind_ok(f.kind) ||
-        (size_t)(end - q) < f.from_len + f.dest_len + f.topic_len + f.len)
-      goto bad;
-    f.node = src;
-    f.node_len = sl;
-    f.from = (const char *)q;
-    f.dest = f.from + f.from_len;
-    f.topic = f.dest + f.dest_len;
-    f.payload = f.topic + f.topic_len;
-    q += f.from_len + f.dest_len + f.topic_len + f.len;
-    frames++;
-    if (gone && (f.kind == WP_CLUSTER_MONITOR || f.kind == WP_CLUSTER_LINK)) {
-      count(&t->n_stale, 1);
-    } else if (t->deliver(t->ctx, &f) != 0) {
-      count(&t->n_no_process, 1);
-      if (wp_log_enabled(WP_LOG_DEBUG))
-        wp_logf(WP_LOG_DEBUG, "cluster: node %s dropped a message from %.*s to %.*s: no such process",
-                t->self, (int)f.from_len, f.from, (int)f.dest_len, f.dest);
-    }
-  }
-  count(&t->n_frames_in, frames);
-  return;
-bad:
-  count(&t->n_frames_in, frames);
-  count(&t->n_malformed, 1);
-  wp_logf(WP_LOG_ERROR, "cluster: node %s dropped the rest of a batch from node %s: a frame "
-          "does not parse", t->self, m->name);
-}
-
-static void on_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  receive(closure, (const unsigned char *)natsMsg_GetData(msg),
-          (size_t)natsMsg_GetDataLength(msg));
-  natsMsg_Destroy(msg);
-}
-
 /* ---- the transport ---- */
 
 static void transport_free(struct wp_transport *t) {
   for (size_t i = 0; i < t->mn; i++) {
-    wp_free(t->mv[i]->buf);
+    wp_flow_member_free(t->mv[i]);
     wp_free(t->mv[i]);
   }
   wp_free(t->mv);
@@ -540,8 +595,33 @@ static void transport_free(struct wp_transport *t) {
   }
   pthread_cond_destroy(&t->wake);
   pthread_cond_destroy(&t->synced_cond);
+  pthread_mutex_destroy(&t->ack_lock);
   pthread_mutex_destroy(&t->lock);
   wp_free(t);
+}
+
+/* A test's knob: the environment variable `name` as a count (0: unset).
+** Not for users: the tests force a slow consumer with them. */
+static int64_t knob(const char *name) {
+  const char *e = getenv(name);
+  if (!e || !*e) return 0;
+  long long v = strtoll(e, NULL, 10);
+  wp_logf(WP_LOG_WARN, "cluster: test setting %s=%lld in effect", name, v);
+  return v > 0 ? v : 0;
+}
+
+/* Subscribes to subject with cb; 0, or -1 with a message in err. */
+static int subscribe(struct wp_transport *t, natsSubscription **sub, const char *subject,
+                     natsMsgHandler cb, int pending, char *err, size_t errlen) {
+  char why[256];
+  natsStatus s = natsConnection_Subscribe(sub, t->nats->nc, subject, cb, t);
+  if (s == NATS_OK && pending) s = natsSubscription_SetPendingLimits(*sub, -1, pending);
+  if (s != NATS_OK) {
+    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, t->nats->urls,
+             wp_nats_reason(s, why, sizeof why));
+    return -1;
+  }
+  return 0;
 }
 
 struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const char *prefix,
@@ -567,18 +647,30 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   t->tail = &t->head;
   int64_t mp = natsConnection_GetMaxPayload(n->nc);
   t->max_payload = mp > 4 * BATCH_HDR_MAX ? (size_t)mp : 1024 * 1024;
+  /* the tests' knobs: a smaller window, a slow receive callback, small
+  ** pending limits (which make the window too large for them: a forced
+  ** slow consumer) */
+  int64_t w = knob("WIPPY_CLUSTER_TEST_WINDOW");
+  t->window = w ? ((size_t)w < WP_WINDOW_MIN ? WP_WINDOW_MIN : (size_t)w) : WP_WINDOW;
+  if (t->window > UINT32_MAX) t->window = UINT32_MAX;
+  /* a batch at most a quarter of the window: the peer acks every quarter,
+  ** so a batch always fits what is left once the acks are in */
+  t->batch_cap = t->max_payload < t->window / 4 ? t->max_payload : t->window / 4;
+  t->slow_ns = knob("WIPPY_CLUSTER_TEST_SLOW_MS") * 1000000;
+  int64_t pending = knob("WIPPY_CLUSTER_TEST_PENDING");
+  if (!pending || pending > INT32_MAX) pending = PENDING_BYTES;
   pthread_mutex_init(&t->lock, NULL);
-  pthread_cond_init(&t->wake, NULL);
+  pthread_mutex_init(&t->ack_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->wake, &ca);
   pthread_cond_init(&t->synced_cond, &ca);
   pthread_condattr_destroy(&ca);
   char subject[2 * WP_CLUSTER_NAME_MAX + 8], why[256];
-  snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
   snprintf(t->prefix, sizeof t->prefix, "%s", prefix);
   /* the member view first: a send right after start must know the nodes */
-  if (pthread_create(&t->watch, NULL, wp_members_watch_main, t) != 0) {
+  if (pthread_create(&t->watch, NULL, watch_main, t) != 0) {
     snprintf(err, errlen, "cannot start the cluster watch thread: %s", strerror(errno));
     transport_free(t);
     return NULL;
@@ -596,15 +688,17 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
              n->urls, SYNC_WAIT_MS / 1000);
     goto fail;
   }
-  natsStatus s = natsConnection_Subscribe(&t->sub, n->nc, subject, on_batch, t);
-  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(t->sub, -1, 256 * 1024 * 1024);
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
+  snprintf(subject, sizeof subject, "%s.n.%s.a", prefix, self);
+  if (subscribe(t, &t->ack_sub, subject, wp_flow_on_ack, 0, err, errlen)) goto fail;
+  snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
+  if (subscribe(t, &t->sub, subject, wp_flow_on_batch, (int)pending, err, errlen)) goto fail;
+  natsStatus s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
   if (s != NATS_OK) {
-    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
+    snprintf(err, errlen, "cannot subscribe on NATS at %s: %s", n->urls,
              wp_nats_reason(s, why, sizeof why));
     goto fail;
   }
-  if (pthread_create(&t->sender, NULL, sender_main, t) != 0) {
+  if (pthread_create(&t->sender, NULL, wp_flow_sender_main, t) != 0) {
     snprintf(err, errlen, "cannot start the cluster sender thread: %s", strerror(errno));
     goto fail;
   }
@@ -630,6 +724,23 @@ void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s
   s->publish_errors = atomic_load(&u->n_publish_errors);
   s->session_losses = atomic_load(&u->n_losses);
   s->departures = atomic_load(&u->n_departures);
+  s->waiting_frames = atomic_load(&u->n_waiting_frames);
+  s->waiting_bytes = atomic_load(&u->n_waiting_bytes);
+  s->waiting_frames_max = atomic_load(&u->n_waiting_frames_max);
+  s->waiting_bytes_max = atomic_load(&u->n_waiting_bytes_max);
+  s->split_out = atomic_load(&u->n_split_out);
+  s->split_in = atomic_load(&u->n_split_in);
+  s->split_lost = atomic_load(&u->n_split_lost);
+  s->dropped_at_stop = atomic_load(&u->n_dropped_at_stop);
+}
+
+static void unsubscribe(natsSubscription *sub) {
+  if (!sub) return;
+  if (natsSubscription_Drain(sub) == NATS_OK)
+    natsSubscription_WaitForDrainCompletion(sub, DRAIN_WAIT_MS);
+  else
+    natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
 }
 
 void wp_transport_stop(struct wp_transport *t) {
@@ -641,14 +752,11 @@ void wp_transport_stop(struct wp_transport *t) {
   pthread_cond_broadcast(&t->synced_cond);
   pthread_mutex_unlock(&t->lock);
   pthread_cond_signal(&t->wake);
-  if (t->has_sender) pthread_join(t->sender, NULL); /* publishes what is queued */
-  if (t->sub) {
-    if (natsSubscription_Drain(t->sub) == NATS_OK)
-      natsSubscription_WaitForDrainCompletion(t->sub, DRAIN_WAIT_MS);
-    else
-      natsSubscription_Unsubscribe(t->sub);
-    natsSubscription_Destroy(t->sub);
-  }
+  /* publishes what is queued, waiting a bounded time for the window: the
+  ** acks come through ack_sub, so that one goes after it */
+  if (t->has_sender) pthread_join(t->sender, NULL);
+  unsubscribe(t->sub);
+  unsubscribe(t->ack_sub);
   if (t->has_watch) pthread_join(t->watch, NULL);
   if (t->watcher) kvWatcher_Destroy(t->watcher);
   struct wp_cluster_stats s;
@@ -657,9 +765,12 @@ void wp_transport_stop(struct wp_transport *t) {
           "cluster: node %s transport: %" PRIu64 " messages out in %" PRIu64
           " batches, %" PRIu64 " in; dropped %" PRIu64 " for no such process, %" PRIu64
           " stale, %" PRIu64 " malformed; %" PRIu64 " publish errors, %" PRIu64
-          " session losses; %" PRIu64 " departures of other nodes",
+          " session losses; %" PRIu64 " departures of other nodes; split %" PRIu64
+          " out, %" PRIu64 " in, %" PRIu64 " lost; at most %" PRIu64 " messages (%" PRIu64
+          " bytes) waited for the window, %" PRIu64 " dropped at stop",
           t->self, s.frames_out, s.batches_out, s.frames_in, s.dropped_no_process,
           s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses,
-          s.departures);
+          s.departures, s.split_out, s.split_in, s.split_lost, s.waiting_frames_max,
+          s.waiting_bytes_max, s.dropped_at_stop);
   transport_free(t);
 }

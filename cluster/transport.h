@@ -1,5 +1,6 @@
 /*
-** transport.h: messages between nodes (transport.c), private to cluster/.
+** transport.h: messages between nodes (transport.c, with flow.c: see
+** transport_int.h), private to cluster/.
 ** cluster.c owns the transport of a joined node and forwards the public
 ** calls of cluster.h here.
 */

@@ -122,7 +122,8 @@ report "send/cancel/monitor/link to a node not connected: Unavailable; register:
 # it and gets the pong back, its senders send numbered messages that must
 # arrive complete and in order per sender, a pid that does not exist on tb
 # is dropped there (send says true), a node that is not a member is
-# Unavailable, a message over NATS's max_payload is Invalid, and a cancel
+# Unavailable, a message over NATS's max_payload arrives whole (split),
+# one over the 64 MiB limit is Invalid, and a cancel
 # across reaches the responder as a CANCEL event from ta's process. The
 # count is smaller under the sanitizers (WIPPY_CLUSTER_MSGS).
 MSGS=${WIPPY_CLUSTER_MSGS:-20000}
@@ -139,8 +140,11 @@ if wait_ready tb 30; then
             "far cancel nil Unavailable node zz not connected"
         grep -qF "responder ping from {ta@app:terminal|" "$TMPROOT/tb/err" ||
             fail "tb's responder did not log the ping from ta's terminal process"
-        grep -qE "^big nil Invalid message too large for the cluster transport \([0-9]+ bytes, limit [0-9]+\)\$" \
-            "$TMPROOT/ta/out" || fail "a 2 MiB message: not Invalid 'message too large'"
+        grep -qxF "big true" "$TMPROOT/ta/out" || fail "a 2 MiB message: not sent"
+        wait_match "$TMPROOT/tb/err" "responder big 2097152 true" 1 60 "${NODE_PID[tb]}" ||
+            fail "the 2 MiB message did not arrive whole"
+        grep -qE "^huge nil Invalid message too large for the cluster transport \([0-9]+ bytes, limit 67174400\)\$" \
+            "$TMPROOT/ta/out" || fail "a message over 64 MiB: not Invalid 'message too large'"
         wait_match "$TMPROOT/tb/err" "order [a-z]+" 1 120 "${NODE_PID[tb]}" ||
             fail "the responder did not get all $MSGS messages"
         grep -qF "order ok $MSGS" "$TMPROOT/tb/err" ||
@@ -162,7 +166,7 @@ if wait_ready tb 30; then
 else
     fail "node tb not ready"
 fi
-report "send and cancel across nodes: round trip, order per sender, missing pid, too large"
+report "send and cancel across nodes: round trip, order per sender, missing pid, split, too large"
 
 # Monitors and links across nodes (issue 13 items 5 and 6): mb runs the
 # targets and a trapper, ma watches them (app:relnode says what it does,

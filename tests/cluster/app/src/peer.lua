@@ -4,7 +4,8 @@
 -- With the responder's pid, a number of senders and a count each (the
 -- sending node): a round trip (ping, pong), the numbered messages of the
 -- senders, a send to a pid that does not exist on the live node, to a node
--- that is not a member and one too large; prints "ready", then on a line
+-- that is not a member, a 2 MiB one (split) and one too large; prints
+-- "ready", then on a line
 -- from stdin cancels the responder and ends.
 
 return { main = function(target, senders, count)
@@ -35,7 +36,11 @@ return { main = function(target, senders, count)
         "nobody", 1))
     show("far", process.send((target:gsub("^{[^@]*@", "{zz@")), "x", 1))
     show("far cancel", process.cancel((target:gsub("^{[^@]*@", "{zz@")), "x"))
+    -- over NATS's max_payload: split; over the transport's 64 MiB limit
+    -- (a 64 MiB payload with its pids and a topic): refused
     show("big", process.send(target, "big", string.rep("x", 2 * 1024 * 1024)))
+    show("huge", process.send(target, string.rep("t", 128 * 1024),
+        string.rep("x", 64 * 1024 * 1024 - 1024)))
     io.print("ready")
     io.readline()
     show("cancel", process.cancel(target, "bye"))

@@ -23,6 +23,9 @@ return { main = function()
             if topic == "ping" then
                 print("responder ping from " .. msg:from())
                 process.send(msg:from(), "pong", msg:payload():data())
+            elseif topic == "big" then
+                local s = msg:payload():data()
+                print("responder big " .. #s .. " " .. tostring(s == string.rep("x", #s)))
             elseif topic == "expect" then
                 expected = msg:payload():data()
                 done()
