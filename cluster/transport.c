@@ -126,18 +126,6 @@ static struct member *member_find(struct wp_transport *t, const char *name, size
   return t->mv[t->mn++] = m;
 }
 
-/* The incarnation in a membership entry's value ({"incarnation":N,...}). */
-static uint64_t entry_incarnation(kvEntry *e) {
-  char text[256];
-  int n = kvEntry_ValueLen(e);
-  if (n <= 0) return 0;
-  if ((size_t)n >= sizeof text) n = sizeof text - 1;
-  memcpy(text, kvEntry_Value(e), (size_t)n);
-  text[n] = '\0';
-  const char *p = strstr(text, "\"incarnation\":");
-  return p ? strtoull(p + 14, NULL, 10) : 0;
-}
-
 /* The number after "key": in a membership entry's value, or 0. */
 static uint64_t entry_number(kvEntry *e, const char *key) {
   char text[256];
@@ -209,7 +197,7 @@ static void watch_entry(struct wp_transport *t, kvEntry *e) {
   const char *key = kvEntry_Key(e);
   size_t kl = strlen(key);
   int put = kvEntry_Operation(e) == kvOp_Put;
-  uint64_t inc = put ? entry_incarnation(e) : 0;
+  uint64_t inc = put ? entry_number(e, "\"incarnation\":") : 0;
   int silent = put && entry_departed(e);
   int64_t da = put ? (int64_t)entry_number(e, "\"down_after_ms\":") * 1000000 : 0;
   /* the entry's age by the server's clock, as far as ours agrees */
