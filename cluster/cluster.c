@@ -375,8 +375,10 @@ static int watch_holder(struct wp_cluster *c, struct holder *h, char *err, size_
               "; watching %s for its renewal",
               c->name, h->incarnation, ws);
     } else if (!have || kvEntry_Revision(e) != h->rev) {
+      /* a renewal, unless another node marked that life departed meanwhile
+      ** (transport.c): then it is free to take */
       if (put) read_holder(e, h);
-      rc = put ? HOLDER_LIVE : HOLDER_FREE;
+      rc = !put ? HOLDER_FREE : h->departed ? HOLDER_SILENT : HOLDER_LIVE;
       kvEntry_Destroy(e);
       break;
     }
