@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "cluster_names.h"
+#include "cluster_pg.h"
 #include "codes.h"
 #include "config.h"
 #include "duration.h"
@@ -707,6 +708,8 @@ static int cmd_run(struct opts *o) {
     /* the replica of the cluster's names is loaded before any process
     ** runs: a first lookup already sees them */
     if (wp_cli_names_start(rt, CLUSTER, err, sizeof err)) die("%s", err);
+    /* so is the replica of the other nodes' group members */
+    if (wp_cli_pg_start(rt, CLUSTER, err, sizeof err)) die("%s", err);
   }
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_main, NULL);
