@@ -26,11 +26,13 @@
 #include "clock.h"
 #include "cluster.h"
 #include "cluster_hooks.h"
+#include "cluster_pg.h"
 #include "codes.h"
 #include "config.h"
 #include "duration.h"
 #include "lazylib.h"
 #include "modules.h"
+#include "pgroup.h"
 #include "remote.h"
 #include "service.h"
 
@@ -343,7 +345,8 @@ static int cmd_list(struct wp_rt *rt) {
 static const char *const known_kinds[] = {"process.lua", "function.lua", "library.lua",
                                           "process.host", "terminal.host", "process.service",
                                           "env.variable", "env.storage.os", "env.storage.static",
-                                          "env.storage.memory", "env.storage.router", NULL};
+                                          "env.storage.memory", "env.storage.router",
+                                          "pg.scope", NULL};
 
 static int known_kind(const char *k) {
   for (int i = 0; known_kinds[i]; i++)
@@ -690,6 +693,8 @@ static int cmd_run(struct opts *o) {
   int workers = o->workers ? o->workers : env_workers(CONFIG);
   rt->sched = wp_sched_new(workers, &wp_vm_ops, rt);
   if (!rt->sched) die("cannot create the scheduler: out of memory");
+  rt->pg = wp_pg_new(rt); /* process groups: node-wide standalone */
+  if (!rt->pg) die("out of memory");
   /* A pid counter per life of the node's name: 2^36 pids to each of 2^28
   ** incarnations, none repeating an earlier life's (spec 08 §3: 16 digits). */
   if (CLUSTER)
@@ -703,6 +708,8 @@ static int cmd_run(struct opts *o) {
     /* the replica of the cluster's names is loaded before any process
     ** runs: a first lookup already sees them */
     if (wp_cli_names_start(rt, CLUSTER, err, sizeof err)) die("%s", err);
+    /* so is the replica of the other nodes' group members */
+    if (wp_cli_pg_start(rt, CLUSTER, err, sizeof err)) die("%s", err);
   }
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_main, NULL);
@@ -804,6 +811,7 @@ static int cmd_run(struct opts *o) {
   wp_sched_stop(rt->sched);
   wp_cluster_leave(CLUSTER); /* no process runs: the name is free at once */
   wp_remote_free(rt->remote);
+  wp_pg_free(rt->pg);
   wp_sched_free(rt->sched);
   wp_services_free(rt);
   wp_code_free_all(rt);

@@ -56,6 +56,7 @@
 #include "log.h"
 #include "nats_conn.h"
 #include "cnames.h"
+#include "cpg.h"
 #include "transport.h"
 
 /* Attempts at a compare-and-swap that others keep winning: only nodes
@@ -75,11 +76,12 @@ struct wp_cluster {
   kvStore *names; /* <prefix>_names */
   struct wp_transport *tr; /* once started (transport.c) */
   struct wp_cnames *cn;    /* once started (cnames.c) */
+  struct wp_cpg *pg;       /* once started (cpg.c) */
   wp_cluster_down_fn down; /* the runtime's down hook, or NULL */
   void *down_ctx;
   char bucket[2 * WP_CLUSTER_NAME_MAX]; /* <prefix>_nodes, for messages */
   int64_t heartbeat_ns, down_after_ns;
-  uint64_t incarnation;
+  _Atomic uint64_t incarnation; /* a new one when a fenced node rejoins */
   char addr[256]; /* URL of the NATS server joined through ("" unknown) */
   char value[256]; /* the entry this node writes */
   int vlen;
@@ -697,16 +699,36 @@ size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap) {
   return c->cn ? wp_cnames_leader(c->cn, out, cap) : 0;
 }
 
+int wp_cluster_start_pg(struct wp_cluster *c, const struct wp_cluster_pg_hooks *hooks,
+                        char *err, size_t errlen) {
+  if (!c->tr) {
+    snprintf(err, errlen, "cluster groups need the transport started first");
+    return -1;
+  }
+  c->pg = wp_cpg_start(c, &c->nats, c->tr, c->prefix, c->name, c->down_after_ns, hooks, err,
+                       errlen);
+  return c->pg ? 0 : -1;
+}
+
+void wp_cluster_pg_wake(struct wp_cluster *c) {
+  if (c->pg) wp_cpg_wake(c->pg);
+}
+
+size_t wp_cluster_pg_limit(struct wp_cluster *c) { return c->pg ? wp_cpg_limit(c->pg) : 0; }
+
 void wp_cluster_stop_transport(struct wp_cluster *c) {
   if (!c) return;
   pthread_mutex_lock(&c->lock); /* not while the heartbeat thread fences */
   while (c->in_fence) pthread_cond_wait(&c->cond, &c->lock);
+  struct wp_cpg *pg = c->pg;
   struct wp_cnames *cn = c->cn;
   struct wp_transport *tr = c->tr;
+  c->pg = NULL;
   c->cn = NULL;
   c->tr = NULL;
   pthread_mutex_unlock(&c->lock);
-  wp_cnames_stop(cn); /* first: it reads the transport's member view */
+  wp_cpg_stop(pg); /* first: both read the transport's member view */
+  wp_cnames_stop(cn);
   wp_transport_stop(tr);
 }
 

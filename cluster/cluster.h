@@ -9,7 +9,8 @@
 ** its own, carries `send` and `cancel`, and monitors and links with their
 ** EXIT and LINK_DOWN, to processes of other live nodes (transport.c),
 ** tells the runtime when another node departs or a session with it loses
-** frames (the down hook), and leaves.
+** frames (the down hook), keeps names (cnames.c) and process groups
+** (cpg.c) across the cluster, and leaves.
 */
 #ifndef WP_CLUSTER_H
 #define WP_CLUSTER_H
@@ -197,6 +198,43 @@ size_t wp_cluster_members(struct wp_cluster *c, char (*out)[WP_CLUSTER_NAME_MAX 
 /* The name of the node that reaps departed nodes' names (the live member
 ** with the smallest name), copied into out; its length, 0 when unknown. */
 size_t wp_cluster_leader(struct wp_cluster *c, char *out, size_t cap);
+
+/* ---- process groups (cpg.c; spec 07 §7, issue 13 item 8) ---- */
+
+struct wp_buf;
+/* The runtime's side of the groups (cli/ wires it to vm/pgroup.h): this
+** node's members are the runtime's truth, which the cluster writes to the
+** bucket <prefix>_pg; other nodes' members come back through apply. */
+struct wp_cluster_pg_hooks {
+  /* Node `node` (another one) now has exactly the members `pids` (len
+  ** bytes of NUL-terminated pids; 0: none) in `group` of `scope`. On the
+  ** cluster's pg thread; all borrowed. */
+  void (*apply)(void *ctx, const char *scope, size_t slen, const char *group, size_t glen,
+                const char *node, size_t nlen, const char *pids, size_t len);
+  /* Takes one group whose local members changed since it was last taken
+  ** (scope, name and sorted local pids into the buffers, which the caller
+  ** owns): 1, 0 when none is left, -1 out of memory. */
+  int (*take)(void *ctx, struct wp_buf *scope, struct wp_buf *group, struct wp_buf *pids);
+  /* Hands a group out again: its write failed or another node overwrote it. */
+  void (*redirty)(void *ctx, const char *scope, size_t slen, const char *group, size_t glen);
+  /* Hands out every group with local members again (after a reconnection,
+  ** or as a new incarnation). */
+  void (*dirty_all)(void *ctx);
+  void *ctx;
+};
+/* Starts the groups of a node whose transport runs: the bucket <prefix>_pg,
+** the replica of the other nodes' members (a watch, loaded before this
+** returns: what it shows has gone through hooks.apply), the thread that
+** writes this node's changes and, on the leader, empties the entries of
+** departed nodes. hooks is copied. 0, or -1 with a message. */
+int wp_cluster_start_pg(struct wp_cluster *c, const struct wp_cluster_pg_hooks *hooks,
+                        char *err, size_t errlen);
+/* The runtime's local members changed: the writer takes them soon. Any
+** thread; never waits on NATS. */
+void wp_cluster_pg_wake(struct wp_cluster *c);
+/* The most bytes of pids one group's entry of this node can carry (0 when
+** the groups are not started). */
+size_t wp_cluster_pg_limit(struct wp_cluster *c);
 
 /* Leaves gracefully: stops renewing, deletes the node's entry (if still its
 ** own) so the name is free at once, closes the connection and tears libnats

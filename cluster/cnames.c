@@ -62,7 +62,11 @@
 
 #define NAME_MAX_BYTES 256   /* a cluster name's limit: its key fits NATS's */
 #define SYNC_WAIT_MS 5000    /* the replica's first view, at start */
-#define POLL_MS 1000         /* the threads look at their stop flags this often */
+#define POLL_MS 1000         /* the request thread reaps this often */
+#define TICK_MS 250          /* the watch thread looks at its stop flag this often:
+                                nothing stops its wait from outside */
+#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher goes:
+                                 see transport.c */
 #define STOP_WAIT_MS 3000    /* queued requests still performed at stop */
 #define STRONG_DEADLINE_MS 10000
 #define ACK_WAIT_MS 2000     /* a member waits this long for its replica to catch up */
@@ -320,7 +324,7 @@ static void watch_entry(struct wp_cnames *cn, kvEntry *e, uint32_t gen) {
 
 static void *watch_main(void *arg) {
   struct wp_cnames *cn = arg;
-  uint64_t seen_reconnects = atomic_load(&cn->nats->reconnects);
+  uint64_t seen_reconnects = atomic_load(&cn->nats->reconnects), reconnect_at = 0;
   int rewatch = 1;
   uint32_t gen = 0;
   kvWatcher *w = NULL;
@@ -333,9 +337,10 @@ static void *watch_main(void *arg) {
     uint64_t r = atomic_load(&cn->nats->reconnects);
     if (r != seen_reconnects) {
       seen_reconnects = r;
+      reconnect_at = wp_clock_ns();
       rewatch = 1;
     }
-    if (rewatch) {
+    if (rewatch && (!w || wp_clock_ns() - reconnect_at >= (uint64_t)REWATCH_DELAY_MS * 1000000)) {
       cn->watcher = NULL;
       pthread_mutex_unlock(&cn->lock);
       if (w) kvWatcher_Destroy(w);
@@ -353,11 +358,10 @@ static void *watch_main(void *arg) {
       rewatch = 0;
       gen = atomic_fetch_add(&cn->gen, 1) + 1;
       cn->watcher = w;
-      if (cn->stop) kvWatcher_Stop(w);
     }
     pthread_mutex_unlock(&cn->lock);
     kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, w, POLL_MS);
+    natsStatus s = kvWatcher_Next(&e, w, TICK_MS);
     if (s == NATS_OK && e) {
       watch_entry(cn, e, gen);
       kvEntry_Destroy(e);
@@ -925,8 +929,8 @@ void wp_cnames_stop(struct wp_cnames *cn) {
   pthread_mutex_lock(&cn->lock);
   while (cn->head && cn->has_worker)
     if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
-  cn->stop = 1;
-  if (cn->watcher) kvWatcher_Stop(cn->watcher);
+  cn->stop = 1; /* the watch thread sees it within a tick (no kvWatcher_Stop:
+                   stopping a watcher while Next waits leaks its message) */
   pthread_cond_broadcast(&cn->cond);
   pthread_mutex_unlock(&cn->lock);
   if (cn->acks) {

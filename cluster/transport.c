@@ -88,7 +88,14 @@
 #include "msg.h"
 
 #define SYNC_WAIT_MS 5000  /* the watch's first view, at start */
-#define WATCH_POLL_MS 1000 /* the watch thread looks at its stop flag this often */
+#define WATCH_POLL_MS 1000 /* the watch thread looks at the members this often */
+#define WATCH_TICK_MS 250  /* ... and at its stop flag: nothing stops its wait
+                              from outside (see wp_transport_stop) */
+/* After a reconnect libnats resets each watcher's consumer on a thread of
+** its own; destroying the watcher meanwhile reads the consumer's name as
+** the reset frees it (seen under ASan). The old watcher goes this long
+** after the reconnect. */
+#define REWATCH_DELAY_MS 1000
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
 ** and reports a slow consumer (a session loss). Each peer has at most a
@@ -313,7 +320,7 @@ static void *watch_main(void *arg) {
   for (;;) {
     if (t->stop) break;
     kvWatcher *w = t->watcher;
-    if (t->rewatch || !w) {
+    if (!w || (t->rewatch && wp_clock_ns() >= t->rewatch_at)) {
       /* after a reconnect a watcher may go quiet without telling: make a
       ** new one, which shows every entry again */
       t->rewatch = 0;
@@ -331,10 +338,10 @@ static void *watch_main(void *arg) {
         continue;
       }
       t->watcher = w;
-      if (t->stop) kvWatcher_Stop(w);
     }
-    /* at the latest when the next live member turns silent */
+    /* at the latest when the next live member turns silent, or a tick */
     int64_t wait_ms = expire(t) / 1000000 + 1;
+    if (wait_ms > WATCH_TICK_MS) wait_ms = WATCH_TICK_MS;
     if (t->marks) {
       mark_silent(t);
       if (t->stop) break;
@@ -465,6 +472,7 @@ static void on_loss(void *arg, const char *why) {
   wp_transport_session_lost(t, NULL, why, 0);
   pthread_mutex_lock(&t->lock);
   t->rewatch = 1;
+  t->rewatch_at = wp_clock_ns() + (uint64_t)REWATCH_DELAY_MS * 1000000;
   /* while disconnected nobody could renew: after a loss, others get
   ** down_after to renew before their silence counts */
   t->quiet_until = wp_clock_ns() + (uint64_t)t->down_after_ns;
@@ -736,7 +744,9 @@ void wp_transport_stop(struct wp_transport *t) {
   atomic_store(&t->nats->on_loss, NULL);
   pthread_mutex_lock(&t->lock);
   t->stop = 1;
-  if (t->watcher) kvWatcher_Stop(t->watcher);
+  /* no kvWatcher_Stop here: stopping a watcher while its thread waits in
+  ** kvWatcher_Next leaks the message Next was handed; the thread sees the
+  ** flag within a tick */
   pthread_cond_broadcast(&t->synced_cond);
   pthread_mutex_unlock(&t->lock);
   pthread_cond_signal(&t->wake);

@@ -164,6 +164,7 @@ struct wp_transport {
   size_t mn, mcap;
   kvWatcher *watcher;
   int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
+  uint64_t rewatch_at; /* not before this (monotonic): see REWATCH_DELAY_MS */
   pthread_t sender, watch;
   int has_sender, has_watch;
   /* the sender thread's */

@@ -437,6 +437,37 @@ int wp_codec_encode_error(struct wp_buf *out, const char *kind, const char *msg)
   return 0;
 }
 
+/* The writer of wp_codec_w_*: an encoder over out without a size limit. */
+static struct enc w_enc(struct wp_buf *out) {
+  struct enc e;
+  memset(&e, 0, sizeof e);
+  e.b = out;
+  e.start = out->len;
+  e.limit = SIZE_MAX;
+  return e;
+}
+
+int wp_codec_w_chunk(struct wp_buf *out) {
+  struct enc e = w_enc(out);
+  return put_tag(&e, T_CHUNK);
+}
+
+int wp_codec_w_str(struct wp_buf *out, const char *s, size_t len) {
+  struct enc e = w_enc(out);
+  return put_str(&e, s, len);
+}
+
+int wp_codec_w_table(struct wp_buf *out, size_t narr, size_t npairs) {
+  struct enc e = w_enc(out);
+  uint8_t h = (uint8_t)(npairs > 255 ? 255 : npairs);
+  return put_tagv(&e, T_TABLE, narr) || put(&e, &h, 1) ? -1 : 0;
+}
+
+int wp_codec_w_end(struct wp_buf *out) {
+  struct enc e = w_enc(out);
+  return put_tag(&e, T_END);
+}
+
 /* }==================================================================== */
 
 /* {====================================================================

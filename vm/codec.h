@@ -42,6 +42,19 @@ int wp_codec_encode(lua_State *L, int first, int n, struct wp_buf *out,
 ** was). */
 int wp_codec_encode_error(struct wp_buf *out, const char *kind, const char *msg);
 
+/* Writing one chunk of values without Lua (a runtime thread's event, such
+** as a process group's membership change): wp_codec_w_chunk starts the
+** chunk, then each value is a string (wp_codec_w_str) or a table:
+** wp_codec_w_table with the number of array values and of key/value pairs
+** that follow it (the array values first, then each key and its value),
+** ended by wp_codec_w_end. The caller writes exactly what it announced;
+** no back-references. Each appends to out and returns 0, or -1 out of
+** memory (out then holds part of a value: the caller drops the buffer). */
+int wp_codec_w_chunk(struct wp_buf *out);
+int wp_codec_w_str(struct wp_buf *out, const char *s, size_t len);
+int wp_codec_w_table(struct wp_buf *out, size_t narr, size_t npairs);
+int wp_codec_w_end(struct wp_buf *out);
+
 /* Decodes every value in data[0..len) (borrowed) and pushes them onto L.
 ** Returns the number of values pushed, or -1 (nothing pushed) if the buffer is
 ** malformed. May raise a Lua memory error (the process's allocator limit). */

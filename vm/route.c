@@ -9,10 +9,11 @@
 ** to its sleeping task or channel (task.c), terminal input to the task
 ** blocked in a read, a child's EXIT to the task blocked in exec, other EXITs,
 ** LINK_DOWNs (trapped; else a pending link kill) and CANCELs to the events
-** queue, user messages to the inbox queue. The channel that reads the queue,
-** if the process made one (process.inbox(), events(), a listener's), is then
-** told (wp_chan_source_ready): it hands the queued messages to the receivers
-** waiting on it now. A sleeping task's timer (or an idle collection's, or one
+** queue, user messages to the inbox queue (one on a reserved "@" topic, a
+** runtime subscription's, goes to its listener or, closed, nowhere). The
+** channel that reads the queue, if the process made one (process.inbox(),
+** events(), a listener's), is then told (wp_chan_source_ready): it hands
+** the queued messages to the receivers waiting on it now. A sleeping task's timer (or an idle collection's, or one
 ** cancelled since) needs no Lua and is routed without it (wp_route_light);
 ** anything else is routed in a protected call on the runtime's stack
 ** (wp_sys_L), which an allocation failure may unwind (the run loop then ends
@@ -279,6 +280,14 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
       return;
     default: {
       struct wp_listener *l = vp->listeners ? listener_for(vp, m) : NULL;
+      if (!l && m->topic_len && wp_msg_topic(m)[0] == '@') {
+        /* A reserved topic is the runtime's own subscription (a pg
+        ** monitor): no process sends one. Without its listener the
+        ** subscription was closed, and what it had on the way is not for
+        ** the inbox. */
+        wp_msg_free(m);
+        return;
+      }
       wp_mq_push(&vp->inbox_q, m);
       if (l)
         wp_chan_source_ready(L, l->chan);

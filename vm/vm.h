@@ -34,6 +34,8 @@ struct wp_vmproc;
 struct wp_chan;
 struct wp_env; /* modules/env.c's variables and storages: opaque here */
 struct wp_remote; /* remote.c's cross-node relations: opaque here */
+struct wp_pg;     /* pgroup.c's process groups: opaque here */
+struct wp_pgproc; /* a process's part of them */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -201,6 +203,10 @@ struct wp_vmproc {
   /* It may hold cluster-wide names: its end releases them (rt->names_release).
   ** Set by whichever process registers a name for it, before the request. */
   _Atomic unsigned char holds_cnames;
+  /* Its process groups and their subscriptions (pgroup.c), once it used
+  ** pg: owned by rt->pg and changed only under its lock; its end
+  ** (wp_pg_exit) leaves them. */
+  struct wp_pgproc *pg;
   struct wp_msg *decoding;   /* being decoded; freed at teardown if that raised */
   struct wp_msg *routing;    /* taken from the mailbox, handed to wp_route_drain_protected;
                                 freed at teardown if the call failed first */
@@ -452,6 +458,11 @@ struct wp_rt {
 #define WP_RT_NODE_MAX 32
   size_t (*members)(struct wp_rt *rt, char (*out)[WP_RT_NODE_MAX + 1], size_t max);
   size_t (*leader)(struct wp_rt *rt, char *out, size_t cap);
+  /* Process groups (pgroup.h): the node's groups and subscriptions, made
+  ** by the command line before anything runs (NULL: the pg module says it
+  ** is not available); replicated across the cluster on a clustered
+  ** node. */
+  struct wp_pg *pg;
   /* On a clustered node: its monitors and links with processes of other
   ** nodes (vm/remote.c; made by the command line with remote_send). */
   struct wp_remote *remote;

@@ -56,6 +56,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "errobj.h"
+#include "pgroup.h"
 #include "remote.h"
 #include "vm.h"
 #include "vm_int.h"
@@ -152,6 +153,8 @@ static void notify_exit(struct wp_vmproc *vp, const struct wp_buf *res, int abno
   struct wp_rt *rt = vp->rt;
   if (atomic_load_explicit(&vp->holds_cnames, memory_order_relaxed) && rt->names_release)
     rt->names_release(rt, p->pid, p->pid_len);
+  /* its groups too: whoever gets its EXIT no longer finds it a member */
+  if (vp->pg) wp_pg_exit(rt->pg, vp);
   int64_t at = wp_wall_ns() / 1000000000;
   for (int pass = 0; pass < 2; pass++) {
     struct wp_hlist *l = pass == 0 ? &mons : &links;

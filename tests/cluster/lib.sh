@@ -170,4 +170,5 @@ expect_err() { # KEY TEXT: the node's stderr holds TEXT
 
 # short timings for the cases that wait for a departure; long enough that a
 # node on a loaded 2-core machine still renews in time
-FAST=(--set cluster.heartbeat=200ms --set cluster.down_after=1500ms)
+FAST_DOWN_MS=1500
+FAST=(--set cluster.heartbeat=200ms --set cluster.down_after=${FAST_DOWN_MS}ms)
