@@ -2,7 +2,9 @@
 # The distributed echo service (examples/echo-cluster, issue 13 items 10
 # and 12) on three nodes against a real nats-server: node b runs the relay
 # and its workers, nodes a and c each run the tutorial's CLI; every line
-# typed on a or c comes back in capitals from a worker of node b.
+# typed on a or c comes back in capitals from a worker of node b. Then its
+# second form: a relay per node in a process group, a client spreading
+# requests over them.
 #
 #   tests/cluster/echo.sh WIPPY_BINARY
 #
@@ -66,6 +68,33 @@ wait_pid "${NODE_PID[b]}" 30 || fail "node b did not stop"
 [ "$WAIT_RC" -eq 0 ] || fail "node b exited $WAIT_RC"
 forget_node b
 report "the CLIs end on an empty line; the relay node stops on SIGTERM"
+
+# The second form: every node runs examples/echo-cluster/group, its relay
+# in the process group "relays"; a client on one node spreads requests over
+# both nodes' relays, round robin: every answer comes back and each relay
+# handled half.
+example_dir g1 group
+example_dir g2 group
+ENTRY=none start_node g1 --node g1 --cluster "$URL"
+wait_match "$TMPROOT/g1/err" 'relay joined the group' 1 30 "${NODE_PID[g1]}" ||
+    fail "g1's relay did not join"
+ENTRY=app:terminal/app:spread start_node g2 --node g2 --cluster "$URL" -- 400 2 40
+if wait_pid "${NODE_PID[g2]}" 60; then
+    [ "$WAIT_RC" -eq 0 ] || fail "the spreading client exited $WAIT_RC"
+else
+    fail "the spreading client did not end"
+fi
+forget_node g2
+grep -qxF "answered 400 of 400, 0 wrong" "$TMPROOT/g2/out" || fail "not every answer came back right"
+grep -qxF "spread even (200 to 200 per relay)" "$TMPROOT/g2/out" || fail "the spread is not even"
+for k in g1 g2; do
+    grep -qE "^relay \{$k@app:processes\|0x[0-9a-f]{16}\} handled 200\$" "$TMPROOT/g2/out" ||
+        fail "no relay of node $k handled 200"
+done
+kill -TERM "${NODE_PID[g1]}"
+wait_pid "${NODE_PID[g1]}" 30 || fail "node g1 did not stop"
+forget_node g1
+report "the second form: a relay per node in a pg group, requests spread evenly"
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
