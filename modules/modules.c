@@ -14,6 +14,7 @@ static const struct {
             {"json", NULL, wp_open_json},       {"uuid", &wp_lib_uuid, NULL},
             {"system", &wp_lib_system, NULL},
             {"registry", &wp_lib_registry, NULL}, {"env", &wp_lib_env, NULL},
+            {"ctx", &wp_lib_ctx, NULL},
             {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {

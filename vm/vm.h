@@ -34,6 +34,7 @@ struct wp_vmproc;
 struct wp_chan;
 struct wp_env; /* modules/env.c's variables and storages: opaque here */
 struct wp_remote; /* remote.c's cross-node relations: opaque here */
+struct wp_fcall;  /* fcall.c's function calls in progress: opaque here */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -116,7 +117,8 @@ struct wp_task {
 
 /* ---- process-side timers (task.c) ---- */
 
-enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */ };
+enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */,
+                     WP_VT_CALL /* a function call's timeout or retry delay (fcall.c) */ };
 
 struct wp_vtimer {
   struct wp_timer node;   /* in the scheduler's wheel while armed */
@@ -125,6 +127,7 @@ struct wp_vtimer {
   struct wp_task *task;   /* SLEEP: the sleeping task */
   struct wp_chan *chan;   /* AFTER/TICKER: the channel (weak: cleared by its __gc) */
   uint64_t period;        /* TICKER: re-armed with this delay after each tick */
+  struct wp_fcall *call;  /* CALL: the call it belongs to (which frees it first) */
 };
 
 /* ---- per-process VM data (p->vm) ---- */
@@ -198,6 +201,11 @@ struct wp_vmproc {
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */
   uint64_t next_reply;       /* the last request id given out */
+  /* funcs.call/async calls in progress (fcall.c), and the context values
+  ** it was called with (a funcs call's callee: one encoded table; NULL for
+  ** none) */
+  struct wp_fcall *calls;
+  struct wp_buf *ctx;
   /* It may hold cluster-wide names: its end releases them (rt->names_release).
   ** Set by whichever process registers a name for it, before the request. */
   _Atomic unsigned char holds_cnames;
@@ -489,6 +497,16 @@ int wp_rt_args_from_node(const struct wp_node *seq, struct wp_buf *out, char *er
 ** its error. Raises on misuse; returns via lua_yield. */
 int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
                int flags);
+/* Spawns a funcs call's callee (fcall.c): code `id` on host `host_id`,
+** monitored by parent, flags as wp_rt_spawn; its arguments are the n values
+** at [first, first+n) of L (borrowed), or, when args is not NULL, that
+** encoded buffer (borrowed: copied); ctx, when not NULL, is the encoded
+** context table the callee reads with the ctx module (borrowed: copied).
+** Returns as wp_rt_spawn. */
+int wp_rt_spawn_call(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                     const char *host_id, int flags, lua_State *L, int first, int n,
+                     const struct wp_buf *args, const struct wp_buf *ctx,
+                     struct wp_proc **child, const char **kind, const char **msg);
 /* Spawns a terminal process with string arguments (the CLI's -x); child as
 ** for wp_rt_spawn. */
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
@@ -665,6 +683,48 @@ void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
 void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);
 struct wp_msg *wp_mq_pop(struct wp_mqueue *q);
 void wp_mq_free(struct wp_mqueue *q);
+
+/* ---- function calls: funcs.call and funcs.async (fcall.c) ---- */
+
+/* How a call is made (spec 10 §2.5 options, as modules/funcs.c read them).
+** Plain data: the caller owns it, fcall.c copies what it keeps. */
+#define WP_FCALL_KINDS 128
+struct wp_fcall_opts {
+  int64_t timeout_ns;        /* 0: no limit */
+  int max_attempts;          /* every attempt counted; <= 1: no retry */
+  int64_t initial_delay_ns, max_delay_ns;
+  double backoff, jitter;
+  /* kinds retried (allow-list) and never retried (deny-list), each a run
+  ** of NUL-terminated names ended by an empty one; unused when has_* is 0 */
+  unsigned char has_retry_kinds, has_skip_kinds;
+  char retry_kinds[WP_FCALL_KINDS], skip_kinds[WP_FCALL_KINDS];
+};
+/* The defaults of spec 10 §2.5: no timeout, one attempt, delays 100 ms to
+** 10 s, factor 2, jitter 0.1. */
+void wp_fcall_opts_init(struct wp_fcall_opts *o);
+/* The registry meta (a MAP) of entry id, or NULL (any thread: the
+** registry view does not change while processes run). */
+const struct wp_node *wp_fcall_meta(struct wp_rt *rt, const char *id);
+/* Starts a call of target `id` (a valid "ns:name", borrowed) from the
+** task running on L, with the n values at [first, first+n) of L as
+** arguments (borrowed: copied), the context table at ctx_idx (0: the
+** caller's own context, if it has one) and options o (borrowed). With
+** async 0 the calling task blocks until the call's outcome and then returns
+** the value, or nil and an error (returns via lua_yield; or at once with
+** nil, err when the call cannot start); with async 1 it pushes a Future
+** and returns 1 (spec 10 §2.4). Raises on misuse (a blocking call in a
+** coroutine.create coroutine) and when out of memory; the arguments and
+** context failing to copy are nil, err (Invalid). */
+int wp_fcall_start(lua_State *L, const char *id, int first, int n, int ctx_idx,
+                   const struct wp_fcall_opts *o, int async);
+/* Routing: m (an EXIT) ends an attempt of a call of vp's: handled (m
+** consumed, 1) or not a callee's (0). L is the running, protected stack. */
+int wp_fcall_exit(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m);
+/* A WP_VT_CALL timer fired (task.c, on L protected): frees vt and acts. */
+void wp_fcall_fired(struct wp_vmproc *vp, lua_State *L, struct wp_vtimer *vt);
+/* Teardown: forgets vp's calls (no Lua), sending each process entry still
+** running as a callee the CANCEL "caller context canceled" (spec 10 §2.6). */
+void wp_fcall_free_all(struct wp_vmproc *vp);
 
 /* Attaches (or clears, with NULL) the pending time.after timer of a channel. */
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);
