@@ -10,7 +10,7 @@
 ** blocked in a read, a child's EXIT to the task blocked in exec, other EXITs,
 ** LINK_DOWNs (trapped; else a pending link kill) and CANCELs to the events
 ** queue, user messages to the inbox queue, a funcs callee's EXIT to its call
-** (fcall.c). The channel that reads the queue,
+** (fcall.c), a bus event to its subscription's queue (evbus.c). The channel that reads the queue,
 ** if the process made one (process.inbox(), events(), a listener's), is then
 ** told (wp_chan_source_ready): it hands the queued messages to the receivers
 ** waiting on it now. A sleeping task's timer (or an idle collection's, or one
@@ -259,6 +259,9 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
     case WP_MSG_REPLY:
       reply_done(vp, L, m);
       wp_msg_free(m);
+      return;
+    case WP_MSG_EVENT:
+      wp_evbus_route(vp, L, m);
       return;
     case WP_MSG_EXIT:
       if (vp->calls && wp_fcall_exit(vp, L, m)) return;

@@ -35,6 +35,7 @@ struct wp_chan;
 struct wp_env; /* modules/env.c's variables and storages: opaque here */
 struct wp_remote; /* remote.c's cross-node relations: opaque here */
 struct wp_fcall;  /* fcall.c's function calls in progress: opaque here */
+struct wp_evsub;  /* evbus.c's event subscriptions: opaque here */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -201,10 +202,11 @@ struct wp_vmproc {
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */
   uint64_t next_reply;       /* the last request id given out */
-  /* funcs.call/async calls in progress (fcall.c), and the context values
-  ** it was called with (a funcs call's callee: one encoded table; NULL for
-  ** none) */
+  /* funcs.call/async calls in progress (fcall.c), the process's event
+  ** subscriptions (evbus.c), and the context values it was called with
+  ** (a funcs call's callee: one encoded table; NULL for none) */
   struct wp_fcall *calls;
+  struct wp_evsub *evsubs;
   struct wp_buf *ctx;
   /* It may hold cluster-wide names: its end releases them (rt->names_release).
   ** Set by whichever process registers a name for it, before the request. */
@@ -289,7 +291,8 @@ void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt);
 
 /* ---- channels (vm/chan.c) ---- */
 
-enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS, WP_CHAN_LISTEN };
+enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS, WP_CHAN_LISTEN,
+                   WP_CHAN_EVSUB /* an events.subscribe subscription's (evbus.c) */ };
 
 /* A process.listen subscription: messages with exactly this topic go to its
 ** channel instead of the inbox (spec 03 §3). */
@@ -464,6 +467,13 @@ struct wp_rt {
   /* The env module's variables and storages (modules/env.c), built from
   ** regview at boot; NULL: none declared. */
   struct wp_env *env;
+  /* The event bus (evbus.c): every live subscription of every process,
+  ** under lock; made ready by wp_evbus_init before any process runs. */
+  struct wp_evbus {
+    pthread_rwlock_t lock;
+    struct wp_evsub *head;
+    int ready;
+  } evbus;
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
@@ -684,6 +694,12 @@ void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);
 struct wp_msg *wp_mq_pop(struct wp_mqueue *q);
 void wp_mq_free(struct wp_mqueue *q);
 
+/* Ties a channel to an event subscription (or unties it, with NULL): the
+** channel is then a source channel reading the subscription's queue, and
+** its collection ends the subscription (evbus.c). */
+void wp_chan_set_evsub(struct wp_chan *c, struct wp_evsub *s);
+struct wp_evsub *wp_chan_get_evsub(struct wp_chan *c);
+
 /* ---- function calls: funcs.call and funcs.async (fcall.c) ---- */
 
 /* How a call is made (spec 10 §2.5 options, as modules/funcs.c read them).
@@ -725,6 +741,40 @@ void wp_fcall_fired(struct wp_vmproc *vp, lua_State *L, struct wp_vtimer *vt);
 /* Teardown: forgets vp's calls (no Lua), sending each process entry still
 ** running as a callee the CANCEL "caller context canceled" (spec 10 §2.6). */
 void wp_fcall_free_all(struct wp_vmproc *vp);
+
+/* ---- the event bus: events.subscribe and events.send (evbus.c) ---- */
+
+/* Makes rt's bus ready (before any process runs). 0, or -1 (no bus:
+** subscribe and send then fail with Unavailable). */
+int wp_evbus_init(struct wp_rt *rt);
+/* A subscription of the process running on L for the system and kind
+** patterns (borrowed: copied; "" or "*" match everything, a trailing "*"
+** a prefix, anything else itself), active when this returns. Pushes its
+** channel and returns it; NULL with *err (static) when there is no bus.
+** Raises when out of memory. */
+struct wp_chan *wp_evbus_subscribe(lua_State *L, const char *sys, size_t slen,
+                                   const char *kind, size_t klen, const char **err);
+/* Hands an event (strings borrowed; data the value at data_idx, 0: none) to
+** every matching subscription of every process, through their mailboxes.
+** Never blocks on a subscriber. 0, or -1 with *ekind (an error kind) and
+** *err (static: the data cannot be copied, no bus). */
+int wp_evbus_publish(lua_State *L, const char *sys, size_t slen, const char *kind,
+                     size_t klen, const char *path, size_t plen, int data_idx,
+                     const char **ekind, const char **err);
+/* Ends the subscription channel c reads, if any (idempotent): no more
+** events, the undelivered ones dropped, c closed. */
+void wp_evbus_close(lua_State *L, struct wp_chan *c);
+/* Routing: an EVENT message (consumed) to its subscription's queue, and on
+** to a receiver waiting on its channel (L running, protected). */
+void wp_evbus_route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m);
+/* The subscription's channel source (chan.c): whether an event waits, and
+** pushing the next one as a fresh event table (one must wait). */
+int wp_evbus_has(const struct wp_evsub *s);
+void wp_evbus_take(lua_State *L, struct wp_evsub *s);
+/* The subscription's channel was collected: ends it (no Lua). */
+void wp_evbus_chan_gone(struct wp_vmproc *vp, struct wp_evsub *s);
+/* Teardown: ends every subscription of vp (no Lua). */
+void wp_evbus_free_all(struct wp_vmproc *vp);
 
 /* Attaches (or clears, with NULL) the pending time.after timer of a channel. */
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);

@@ -203,6 +203,7 @@ static void vm_teardown(struct wp_vmproc *vp) {
   wp_msg_free(vp->routing);
   vp->routing = NULL;
   if (vp->calls) wp_fcall_free_all(vp); /* before the timers: it frees its own */
+  if (vp->evsubs) wp_evbus_free_all(vp);
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
   if (vp->listeners || vp->exitwaits || vp->replywaits) wp_route_free_waits(vp);
   wp_state_close(vp); /* channel __gc may free timers too: none left */
@@ -686,6 +687,7 @@ static void vm_free(struct wp_proc *p) {
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
     if (vp->calls) wp_fcall_free_all(vp);
+    if (vp->evsubs) wp_evbus_free_all(vp);
     while (vp->timers) wp_vtimer_free(vp, vp->timers);
     wp_route_free_waits(vp);
     wp_state_close(vp);
