@@ -427,11 +427,11 @@ void wp_fcall_fired(struct wp_vmproc *vp, lua_State *L, struct wp_vtimer *vt) {
   if (next_attempt(vp, L, c) != 0) answer(vp, L, c, 2);
 }
 
-void wp_fcall_free_all(struct wp_vmproc *vp) {
+void wp_fcall_free_all(struct wp_vmproc *vp, int cancel) {
   struct wp_ptab *pt = wp_sched_ptab(vp->p->sched);
   while (vp->calls) {
     struct wp_fcall *c = vp->calls;
-    if (c->is_process && c->counter) {
+    if (cancel && c->is_process && c->counter) {
       struct wp_proc *p = wp_ptab_get_counter(pt, c->counter);
       if (p) {
         wp_rt_cancel(p, vp->p->pid, "caller context canceled");

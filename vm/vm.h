@@ -738,9 +738,10 @@ int wp_fcall_start(lua_State *L, const char *id, int first, int n, int ctx_idx,
 int wp_fcall_exit(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m);
 /* A WP_VT_CALL timer fired (task.c, on L protected): frees vt and acts. */
 void wp_fcall_fired(struct wp_vmproc *vp, lua_State *L, struct wp_vtimer *vt);
-/* Teardown: forgets vp's calls (no Lua), sending each process entry still
-** running as a callee the CANCEL "caller context canceled" (spec 10 §2.6). */
-void wp_fcall_free_all(struct wp_vmproc *vp);
+/* Teardown: forgets vp's calls (no Lua); with `cancel`, each process entry
+** still running as a callee gets the CANCEL "caller context canceled" (spec
+** 10 §2.6; not while the scheduler is being taken down: vm_free). */
+void wp_fcall_free_all(struct wp_vmproc *vp, int cancel);
 
 /* ---- the event bus: events.subscribe and events.send (evbus.c) ---- */
 

@@ -202,7 +202,7 @@ static void vm_teardown(struct wp_vmproc *vp) {
   vp->decoding = NULL;
   wp_msg_free(vp->routing);
   vp->routing = NULL;
-  if (vp->calls) wp_fcall_free_all(vp); /* before the timers: it frees its own */
+  if (vp->calls) wp_fcall_free_all(vp, 1); /* before the timers: it frees its own */
   if (vp->evsubs) wp_evbus_free_all(vp);
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
   if (vp->listeners || vp->exitwaits || vp->replywaits) wp_route_free_waits(vp);
@@ -686,7 +686,7 @@ static void vm_free(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
-    if (vp->calls) wp_fcall_free_all(vp);
+    if (vp->calls) wp_fcall_free_all(vp, 0);
     if (vp->evsubs) wp_evbus_free_all(vp);
     while (vp->timers) wp_vtimer_free(vp, vp->timers);
     wp_route_free_waits(vp);
