@@ -26,7 +26,8 @@
 static const char *const known_modules[] = {"io", "time", "logger", "process", "channel",
                                             "payload", "errors", "coroutine", "string",
                                             "table", "math", "os", "funcs", "json", "uuid",
-                                            "system", "registry", "env", NULL};
+                                            "system", "registry", "env", "events",
+                                            "ctx", NULL};
 
 static int is_known_module(const char *m) {
   for (int i = 0; known_modules[i]; i++)

@@ -15,6 +15,7 @@ static const struct {
             {"system", &wp_lib_system, NULL},
             {"registry", &wp_lib_registry, NULL}, {"env", &wp_lib_env, NULL},
             {"pg", &wp_lib_pg, NULL},
+            {"events", &wp_lib_events, NULL},     {"ctx", &wp_lib_ctx, NULL},
             {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {
@@ -45,6 +46,8 @@ static const struct wp_libdef *module_def(const char *name) {
 }
 
 void wp_modules_init(struct wp_rt *rt) {
+  /* without a bus (a failed lock init: never on Linux), events.* say so */
+  if (wp_evbus_init(rt) != 0) wp_logf(WP_LOG_ERROR, "the event bus could not be made");
   rt->open_module = open_module;
   rt->module_def = module_def;
   rt->push_time = wp_time_push;

@@ -21,7 +21,9 @@ enum wp_msg_kind {
   WP_MSG_CANCEL,     /* cancel request; topic = reason */
   WP_MSG_TIMER,      /* a timer fired; aux = timer id */
   WP_MSG_IO,         /* terminal input; aux = status, payload = line bytes */
-  WP_MSG_REPLY       /* runtime reply (exec/funcs); aux = request id */
+  WP_MSG_REPLY,      /* runtime reply (exec/funcs); aux = request id */
+  WP_MSG_EVENT       /* an event of the bus (vm/evbus.c): topic = system, payload =
+                        encoded kind, path [, data]; aux = subscription id */
 };
 
 /* Mailbox link: first member of every message. */

@@ -58,6 +58,8 @@ struct wp_chan {
   struct wp_waiter *sq_head, *sq_tail; /* waiting senders */
   struct wp_vtimer *vt;                /* time.after: the pending timer */
   struct wp_listener *lst;             /* LISTEN: its subscription */
+  struct wp_evsub *evs;                /* EVSUB: its event subscription, until
+                                          it ends (evbus.c) */
 };
 
 struct wp_case {
@@ -197,6 +199,7 @@ static int source_has(lua_State *L, struct wp_chan *c) {
   switch (c->kind) {
     case WP_CHAN_EVENTS: return vp->events_q.n > 0;
     case WP_CHAN_INBOX: return wp_vm_has_user(vp, NULL);
+    case WP_CHAN_EVSUB: return c->evs && wp_evbus_has(c->evs);
     default: return c->lst && wp_vm_has_user(vp, c->lst); /* listen, subscribe */
   }
 }
@@ -208,6 +211,8 @@ static void source_take(lua_State *L, struct wp_chan *c) {
     wp_message_push_lua(L, wp_mq_pop(&vp->events_q));
   } else if (c->kind == WP_CHAN_INBOX) {
     wp_message_push_lua(L, wp_vm_take_user(vp, NULL));
+  } else if (c->kind == WP_CHAN_EVSUB) {
+    wp_evbus_take(L, c->evs);
   } else if (c->lst->raw) {
     wp_message_push_raw(L, wp_vm_take_user(vp, c->lst));
   } else {
@@ -264,6 +269,8 @@ static int chan_gc(lua_State *L) {
   struct wp_chan *c = lua_touserdata(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, c->bufref);
   c->bufref = LUA_NOREF;
+  if (c->evs) /* nobody can read its events any more */
+    wp_evbus_chan_gone(wp_vm_self(L), c->evs);
   if (c->vt) {
     struct wp_vmproc *vp = wp_vm_self(L);
     c->vt->chan = NULL;
@@ -534,6 +541,8 @@ int wp_chan_l_select(lua_State *L) {
   return lua_yield(L, 0);
 }
 
+void wp_chan_set_evsub(struct wp_chan *c, struct wp_evsub *s) { c->evs = s; }
+struct wp_evsub *wp_chan_get_evsub(struct wp_chan *c) { return c->evs; }
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt) { c->vt = vt; }
 struct wp_vtimer *wp_chan_get_timer(struct wp_chan *c) { return c->vt; }
 void wp_chan_reopen(struct wp_chan *c) { c->closed = 0; }

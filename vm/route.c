@@ -10,10 +10,12 @@
 ** blocked in a read, a child's EXIT to the task blocked in exec, other EXITs,
 ** LINK_DOWNs (trapped; else a pending link kill) and CANCELs to the events
 ** queue, user messages to the inbox queue (one on a reserved "@" topic, a
-** runtime subscription's, goes to its listener or, closed, nowhere). The
-** channel that reads the queue, if the process made one (process.inbox(),
-** events(), a listener's), is then told (wp_chan_source_ready): it hands
-** the queued messages to the receivers waiting on it now. A sleeping task's timer (or an idle collection's, or one
+** runtime subscription's, goes to its listener or, closed, nowhere), a funcs
+** callee's EXIT to its call (fcall.c), a bus event to its subscription's
+** queue (evbus.c). The channel that reads the queue, if the process made one
+** (process.inbox(), events(), a listener's), is then told
+** (wp_chan_source_ready): it hands the queued messages to the receivers
+** waiting on it now. A sleeping task's timer (or an idle collection's, or one
 ** cancelled since) needs no Lua and is routed without it (wp_route_light);
 ** anything else is routed in a protected call on the runtime's stack
 ** (wp_sys_L), which an allocation failure may unwind (the run loop then ends
@@ -114,8 +116,7 @@ void wp_vm_reroute(lua_State *L, struct wp_vmproc *vp) {
 
 /* ---- exec and function calls ---- */
 
-/* Pushes the result of an ended child on th: value, or nil + error. */
-static int push_exit_result(lua_State *th, struct wp_msg *m) {
+int wp_route_push_result(lua_State *th, struct wp_msg *m) {
   int n = wp_codec_decode(th, wp_msg_payload(m), m->len);
   if (n != 2) {
     if (n > 0) lua_pop(th, n);
@@ -152,7 +153,7 @@ static int exitwait_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
     wp_free(w);
     luaL_checkstack(L, 4, NULL);
     vp->decoding = m; /* freed at teardown if the decoding raises */
-    int n = push_exit_result(L, m);
+    int n = wp_route_push_result(L, m);
     vp->decoding = NULL;
     wp_msg_free(m);
     hand_over(L, t->th, n);
@@ -261,7 +262,11 @@ static void route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
       reply_done(vp, L, m);
       wp_msg_free(m);
       return;
+    case WP_MSG_EVENT:
+      wp_evbus_route(vp, L, m);
+      return;
     case WP_MSG_EXIT:
+      if (vp->calls && wp_fcall_exit(vp, L, m)) return;
       if (vp->exitwaits && exitwait_done(vp, L, m)) return;
       wp_mq_push(&vp->events_q, m);
       if (vp->events) wp_chan_source_ready(L, vp->events);

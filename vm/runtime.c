@@ -330,6 +330,31 @@ int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
   return spawn_finish(rt, NULL, vp, id, 0, child, kind, msg);
 }
 
+int wp_rt_spawn_call(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                     const char *host_id, int flags, lua_State *L, int first, int n,
+                     const struct wp_buf *args, const struct wp_buf *ctx,
+                     struct wp_proc **child, const char **kind, const char **msg) {
+  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, flags, kind, msg);
+  if (!vp) return -1;
+  const char *cerr = "out of memory";
+  *kind = WP_KIND_INTERNAL;
+  if (args) {
+    if (args->len && wp_buf_append(&vp->args, args->data, args->len) != 0) goto fail;
+  } else if (n > 0 && wp_codec_encode(L, first, n, &vp->args, rt->limits, &cerr) != 0) {
+    *kind = WP_KIND_INVALID;
+    goto fail;
+  }
+  if (ctx && ctx->len) {
+    vp->ctx = wp_calloc(1, sizeof *vp->ctx);
+    if (!vp->ctx || wp_buf_append(vp->ctx, ctx->data, ctx->len) != 0) goto fail;
+  }
+  return spawn_finish(rt, parent, vp, id, flags | WP_SPAWN_MONITOR, child, kind, msg);
+fail:
+  wp_proc_release(vp->p); /* its free hook frees vp's args and ctx */
+  *msg = cerr;
+  return -1;
+}
+
 /* The recursion is as deep as the tree, which its builder
 ** bounds (WP_YAML_MAX_DEPTH for a loaded file); each level makes room for
 ** its table and one child. */

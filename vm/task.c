@@ -156,6 +156,10 @@ struct wp_vtimer *wp_vtimer_find(struct wp_vmproc *vp, uint64_t id) {
 void wp_vtimer_fired(struct wp_vmproc *vp, lua_State *L, uint64_t id) {
   struct wp_vtimer *vt = wp_vtimer_find(vp, id);
   if (!vt) return;
+  if (vt->kind == WP_VT_CALL) {
+    wp_fcall_fired(vp, L, vt); /* frees vt */
+    return;
+  }
   if (vt->kind == WP_VT_SLEEP) {
     if (vt->task) wp_task_ready(vp, vt->task, 0);
   } else if (vt->chan) {

@@ -36,6 +36,8 @@ struct wp_env; /* modules/env.c's variables and storages: opaque here */
 struct wp_remote; /* remote.c's cross-node relations: opaque here */
 struct wp_pg;     /* pgroup.c's process groups: opaque here */
 struct wp_pgproc; /* a process's part of them */
+struct wp_fcall;  /* fcall.c's function calls in progress: opaque here */
+struct wp_evsub;  /* evbus.c's event subscriptions: opaque here */
 /* The application layer's types (app/): opaque here. */
 struct wp_entry;
 struct wp_service;
@@ -118,7 +120,8 @@ struct wp_task {
 
 /* ---- process-side timers (task.c) ---- */
 
-enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */ };
+enum wp_vtimer_kind { WP_VT_SLEEP, WP_VT_AFTER, WP_VT_TICKER, WP_VT_GC /* idle collection */,
+                     WP_VT_CALL /* a function call's timeout or retry delay (fcall.c) */ };
 
 struct wp_vtimer {
   struct wp_timer node;   /* in the scheduler's wheel while armed */
@@ -127,6 +130,7 @@ struct wp_vtimer {
   struct wp_task *task;   /* SLEEP: the sleeping task */
   struct wp_chan *chan;   /* AFTER/TICKER: the channel (weak: cleared by its __gc) */
   uint64_t period;        /* TICKER: re-armed with this delay after each tick */
+  struct wp_fcall *call;  /* CALL: the call it belongs to (which frees it first) */
 };
 
 /* ---- per-process VM data (p->vm) ---- */
@@ -200,6 +204,12 @@ struct wp_vmproc {
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */
   uint64_t next_reply;       /* the last request id given out */
+  /* funcs.call/async calls in progress (fcall.c), the process's event
+  ** subscriptions (evbus.c), and the context values it was called with
+  ** (a funcs call's callee: one encoded table; NULL for none) */
+  struct wp_fcall *calls;
+  struct wp_evsub *evsubs;
+  struct wp_buf *ctx;
   /* It may hold cluster-wide names: its end releases them (rt->names_release).
   ** Set by whichever process registers a name for it, before the request. */
   _Atomic unsigned char holds_cnames;
@@ -287,7 +297,8 @@ void wp_vtimer_free(struct wp_vmproc *vp, struct wp_vtimer *vt);
 
 /* ---- channels (vm/chan.c) ---- */
 
-enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS, WP_CHAN_LISTEN };
+enum wp_chan_kind { WP_CHAN_PLAIN, WP_CHAN_INBOX, WP_CHAN_EVENTS, WP_CHAN_LISTEN,
+                   WP_CHAN_EVSUB /* an events.subscribe subscription's (evbus.c) */ };
 
 /* A process.listen subscription: messages with exactly this topic go to its
 ** channel instead of the inbox (spec 03 §3). */
@@ -472,6 +483,13 @@ struct wp_rt {
   /* The env module's variables and storages (modules/env.c), built from
   ** regview at boot; NULL: none declared. */
   struct wp_env *env;
+  /* The event bus (evbus.c): every live subscription of every process,
+  ** under lock; made ready by wp_evbus_init before any process runs. */
+  struct wp_evbus {
+    pthread_rwlock_t lock;
+    struct wp_evsub *head;
+    int ready;
+  } evbus;
 };
 
 /* Spawns code `id` on host `host_id` with the values at stack [first, first+n)
@@ -505,6 +523,16 @@ int wp_rt_args_from_node(const struct wp_node *seq, struct wp_buf *out, char *er
 ** its error. Raises on misuse; returns via lua_yield. */
 int wp_vm_exec(lua_State *L, const char *id, const char *host_id, int first, int n,
                int flags);
+/* Spawns a funcs call's callee (fcall.c): code `id` on host `host_id`,
+** monitored by parent, flags as wp_rt_spawn; its arguments are the n values
+** at [first, first+n) of L (borrowed), or, when args is not NULL, that
+** encoded buffer (borrowed: copied); ctx, when not NULL, is the encoded
+** context table the callee reads with the ctx module (borrowed: copied).
+** Returns as wp_rt_spawn. */
+int wp_rt_spawn_call(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                     const char *host_id, int flags, lua_State *L, int first, int n,
+                     const struct wp_buf *args, const struct wp_buf *ctx,
+                     struct wp_proc **child, const char **kind, const char **msg);
 /* Spawns a terminal process with string arguments (the CLI's -x); child as
 ** for wp_rt_spawn. */
 int wp_rt_spawn_cli(struct wp_rt *rt, struct wp_code *code, struct wp_host *host,
@@ -681,6 +709,89 @@ void wp_result_push(lua_State *L, const uint8_t *data, size_t len);
 void wp_mq_push(struct wp_mqueue *q, struct wp_msg *m);
 struct wp_msg *wp_mq_pop(struct wp_mqueue *q);
 void wp_mq_free(struct wp_mqueue *q);
+
+/* Ties a channel to an event subscription (or unties it, with NULL): the
+** channel is then a source channel reading the subscription's queue, and
+** its collection ends the subscription (evbus.c). */
+void wp_chan_set_evsub(struct wp_chan *c, struct wp_evsub *s);
+struct wp_evsub *wp_chan_get_evsub(struct wp_chan *c);
+
+/* ---- function calls: funcs.call and funcs.async (fcall.c) ---- */
+
+/* How a call is made (spec 10 §2.5 options, as modules/funcs.c read them).
+** Plain data: the caller owns it, fcall.c copies what it keeps. */
+#define WP_FCALL_KINDS 128
+struct wp_fcall_opts {
+  int64_t timeout_ns;        /* 0: no limit */
+  int max_attempts;          /* every attempt counted; <= 1: no retry */
+  int64_t initial_delay_ns, max_delay_ns;
+  double backoff, jitter;
+  /* kinds retried (allow-list) and never retried (deny-list), each a run
+  ** of NUL-terminated names ended by an empty one; unused when has_* is 0 */
+  unsigned char has_retry_kinds, has_skip_kinds;
+  char retry_kinds[WP_FCALL_KINDS], skip_kinds[WP_FCALL_KINDS];
+};
+/* The defaults of spec 10 §2.5: no timeout, one attempt, delays 100 ms to
+** 10 s, factor 2, jitter 0.1. */
+void wp_fcall_opts_init(struct wp_fcall_opts *o);
+/* The registry meta (a MAP) of entry id, or NULL (any thread: the
+** registry view does not change while processes run). */
+const struct wp_node *wp_fcall_meta(struct wp_rt *rt, const char *id);
+/* Starts a call of target `id` (a valid "ns:name", borrowed) from the
+** task running on L, with the n values at [first, first+n) of L as
+** arguments (borrowed: copied), the context table at ctx_idx (0: the
+** caller's own context, if it has one) and options o (borrowed). With
+** async 0 the calling task blocks until the call's outcome and then returns
+** the value, or nil and an error (returns via lua_yield; or at once with
+** nil, err when the call cannot start); with async 1 it pushes a Future
+** and returns 1 (spec 10 §2.4). Raises on misuse (a blocking call in a
+** coroutine.create coroutine) and when out of memory; the arguments and
+** context failing to copy are nil, err (Invalid). */
+int wp_fcall_start(lua_State *L, const char *id, int first, int n, int ctx_idx,
+                   const struct wp_fcall_opts *o, int async);
+/* Routing: m (an EXIT) ends an attempt of a call of vp's: handled (m
+** consumed, 1) or not a callee's (0). L is the running, protected stack. */
+int wp_fcall_exit(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m);
+/* A WP_VT_CALL timer fired (task.c, on L protected): frees vt and acts. */
+void wp_fcall_fired(struct wp_vmproc *vp, lua_State *L, struct wp_vtimer *vt);
+/* Teardown: forgets vp's calls (no Lua); with `cancel`, each process entry
+** still running as a callee gets the CANCEL "caller context canceled" (spec
+** 10 §2.6; not while the scheduler is being taken down: vm_free). */
+void wp_fcall_free_all(struct wp_vmproc *vp, int cancel);
+
+/* ---- the event bus: events.subscribe and events.send (evbus.c) ---- */
+
+/* Makes rt's bus ready (before any process runs). 0, or -1 (no bus:
+** subscribe and send then fail with Unavailable). */
+int wp_evbus_init(struct wp_rt *rt);
+/* A subscription of the process running on L for the system and kind
+** patterns (borrowed: copied; "" or "*" match everything, a trailing "*"
+** a prefix, anything else itself), active when this returns. Pushes its
+** channel and returns it; NULL with *err (static) when there is no bus.
+** Raises when out of memory. */
+struct wp_chan *wp_evbus_subscribe(lua_State *L, const char *sys, size_t slen,
+                                   const char *kind, size_t klen, const char **err);
+/* Hands an event (strings borrowed; data the value at data_idx, 0: none) to
+** every matching subscription of every process, through their mailboxes.
+** Never blocks on a subscriber. 0, or -1 with *ekind (an error kind) and
+** *err (static: the data cannot be copied, no bus). */
+int wp_evbus_publish(lua_State *L, const char *sys, size_t slen, const char *kind,
+                     size_t klen, const char *path, size_t plen, int data_idx,
+                     const char **ekind, const char **err);
+/* Ends the subscription channel c reads, if any (idempotent): no more
+** events, the undelivered ones dropped, c closed. */
+void wp_evbus_close(lua_State *L, struct wp_chan *c);
+/* Routing: an EVENT message (consumed) to its subscription's queue, and on
+** to a receiver waiting on its channel (L running, protected). */
+void wp_evbus_route(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m);
+/* The subscription's channel source (chan.c): whether an event waits, and
+** pushing the next one as a fresh event table (one must wait). */
+int wp_evbus_has(const struct wp_evsub *s);
+void wp_evbus_take(lua_State *L, struct wp_evsub *s);
+/* The subscription's channel was collected: ends it (no Lua). */
+void wp_evbus_chan_gone(struct wp_vmproc *vp, struct wp_evsub *s);
+/* Teardown: ends every subscription of vp (no Lua). */
+void wp_evbus_free_all(struct wp_vmproc *vp);
 
 /* Attaches (or clears, with NULL) the pending time.after timer of a channel. */
 void wp_chan_set_timer(struct wp_chan *c, struct wp_vtimer *vt);

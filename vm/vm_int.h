@@ -94,6 +94,11 @@ static inline int wp_route_drain(struct wp_vmproc *vp, lua_State **errL) {
   return LUA_OK;
 }
 
+/* Pushes the result of an ended child (its EXIT m, borrowed) on th: the
+** value (returns 1), or nil and the error (2); "result lost" for a result
+** that did not travel. May raise a memory error. */
+int wp_route_push_result(lua_State *th, struct wp_msg *m);
+
 /* Frees the process's listeners and exec waits (its teardown). */
 void wp_route_free_waits(struct wp_vmproc *vp);
 

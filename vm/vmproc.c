@@ -192,14 +192,25 @@ static void free_queue(struct wp_mqueue *q) {
   if (q->head) wp_mq_free(q);
 }
 
+/* Frees the context values it was called with (a funcs callee's). */
+static void free_ctx(struct wp_vmproc *vp) {
+  if (!vp->ctx) return;
+  wp_buf_free(vp->ctx);
+  wp_free(vp->ctx);
+  vp->ctx = NULL;
+}
+
 static void vm_teardown(struct wp_vmproc *vp) {
   wp_msg_free(vp->decoding);
   vp->decoding = NULL;
   wp_msg_free(vp->routing);
   vp->routing = NULL;
+  if (vp->calls) wp_fcall_free_all(vp, 1); /* before the timers: it frees its own */
+  if (vp->evsubs) wp_evbus_free_all(vp);
   while (vp->timers) wp_vtimer_free(vp, vp->timers);
   if (vp->listeners || vp->exitwaits || vp->replywaits) wp_route_free_waits(vp);
   wp_state_close(vp); /* channel __gc may free timers too: none left */
+  free_ctx(vp);
   free_queue(&vp->inbox_q);
   free_queue(&vp->events_q);
   wp_buf_free(&vp->args);
@@ -299,6 +310,24 @@ enum { ERR_RETURNED, ERR_RAISED, ERR_RAISED_IN_CHUNK };
 static int error_result(lua_State *L) {
   int how = (int)lua_tointeger(L, 2);
   lua_settop(L, 1);
+  struct wp_code *code = wp_vm_self(L)->code;
+  if (how == ERR_RAISED_IN_CHUNK && code->is_function) {
+    /* A function entry whose chunk fails, or that lacks its method, is no
+    ** handler: its caller gets NotFound as for an unknown target (spec 10
+    ** §2.1), the cause in the details and the log. */
+    const char *why = wp_err_is(L, 1)                  ? wp_err_message(L, 1, NULL)
+                      : lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1)
+                                                      : luaL_typename(L, 1);
+    wp_logf(WP_LOG_WARN, "function %s cannot be called: %s", code->id, why);
+    wp_err_push(L, WP_KIND_NOT_FOUND, "no handler registered for target", -1);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, code->id);
+    lua_setfield(L, -2, "target");
+    lua_pushstring(L, why);
+    lua_setfield(L, -2, "error");
+    wp_err_set_details(L, -2);
+    return 1;
+  }
   if (lua_type(L, 1) == LUA_TSTRING && how == ERR_RETURNED) {
     wp_err_push(L, WP_KIND_INTERNAL, lua_tostring(L, 1), 0);
     return 1;
@@ -660,6 +689,8 @@ static void vm_free(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
+    if (vp->calls) wp_fcall_free_all(vp, 0);
+    if (vp->evsubs) wp_evbus_free_all(vp);
     while (vp->timers) wp_vtimer_free(vp, vp->timers);
     wp_route_free_waits(vp);
     wp_state_close(vp);
@@ -671,6 +702,7 @@ static void vm_free(struct wp_proc *p) {
   wp_msg_free(vp->routing);
   vp->routing = NULL;
   wp_buf_free(&vp->args);
+  free_ctx(vp);
   if (vp->argv) {
     for (int i = 0; i < vp->argc; i++) wp_free(vp->argv[i]);
     wp_free(vp->argv);

@@ -5,7 +5,8 @@
 #
 # WIPPY_BINARY must be a Debug build (WIPPY_FAULTS: CI's sanitizer builds).
 # The app in tests/faults/app runs spawn, send, monitor, link, timers,
-# terminal input, exec and funcs.call (its test.lua says what it checks).
+# terminal input, exec, funcs.call and funcs.async, and the event bus (its
+# test.lua says what it checks).
 # A first run with WIPPY_FAIL_ALLOC=count must finish cleanly and reports
 # how many allocations the app makes after boot (K). Then the app runs once
 # for each sampled N with the N-th allocation failing (allocations 1-40 all,
@@ -66,7 +67,7 @@ judge() {
 
 run count
 K=$(sed -nE 's/^alloc faults: ([0-9]+) allocations.*/\1/p' "$TMP/err")
-FULL="DONE call_err=0 calls=6 exit_err=2 exits=12 hellos=13 link_down=1 reads=1 spawn_err=0 spawned=12 timers=4"
+FULL="DONE call_err=0 calls=8 events=1 exit_err=2 exits=12 hellos=13 link_down=1 reads=1 spawn_err=0 spawned=12 timers=4"
 if [ "$RC" -ne 0 ] || [ -z "$K" ] || ! grep -qxF "$FULL" "$TMP/out"; then
     echo "not ok - the app without faults (exit $RC, expected: $FULL)"
     { printf '%s\n' "$OUT"; printf '%s\n' "$ERR"; } | tail -20 | sed 's/^/    | /'

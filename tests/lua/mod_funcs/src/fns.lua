@@ -28,6 +28,14 @@ function M.val_str_err()
     return "value", "error despite a value"
 end
 
+function M.empty_kind()
+    return nil, errors.new({ message = "kind left empty", retryable = true })
+end
+
+function M.no_json()
+    return json.encode({ 1 })
+end
+
 function M.false_second()
     return "v", false
 end

@@ -34,12 +34,19 @@ local function main()
         t.check(v ~= arg, "the result is another table")
     end)
 
-    t.test("call: second return values", function()
-        t.fails(errors.INTERNAL, "string second return", "nil, 'text'", funcs.call("app:fn_str_err"))
-        local err = t.fails(errors.NOT_FOUND, "object second return", "nil, err",
+    t.test("call: second return values (spec 10 §2.3)", function()
+        local err = t.fails(errors.INTERNAL, "string second return", "nil, 'text'",
+            funcs.call("app:fn_str_err"))
+        t.eq(err:message(), "string second return", "the text is the message")
+        t.eq(err:retryable(), false, "a text error is not retryable")
+        err = t.fails(errors.NOT_FOUND, "object second return", "nil, err",
             funcs.call("app:fn_obj_err"))
         t.eq(err:details().id, 7, "details kept")
-        t.fails(nil, "error despite a value", "value, 'text'", funcs.call("app:fn_val_str_err"))
+        err = t.fails(errors.INTERNAL, "kind left empty", "an error without kind",
+            funcs.call("app:fn_empty_kind"))
+        t.eq(err:retryable(), true, "retryable kept")
+        t.fails(errors.INTERNAL, "error despite a value", "value, 'text'",
+            funcs.call("app:fn_val_str_err"))
         local v, e2 = funcs.call("app:fn_false_second")
         t.eq(v, "v", "second value false is ignored")
         t.eq(e2, nil, "no error with false")
@@ -49,21 +56,60 @@ local function main()
     end)
 
     t.test("call: raised errors", function()
-        t.fails(nil, "function raised", "raised string", funcs.call("app:fn_raise"))
-        local err = t.fails(errors.CONFLICT, "raised object", "raised error object",
+        local err = t.fails(errors.INTERNAL, "function raised", "raised string",
+            funcs.call("app:fn_raise"))
+        t.contains(err:message(), "fns.lua:", "the chunk:line prefix")
+        err = t.fails(errors.CONFLICT, "raised object", "raised error object",
             funcs.call("app:fn_raise_obj"))
         t.eq(err:retryable(), true, "retryable kept")
         t.eq(process.pid(), me, "the caller is unaffected")
+        -- a callee failure never raises in the caller: pcall sees a normal return
+        local ok, v, e = pcall(funcs.call, "app:fn_raise")
+        t.eq(ok, true, "pcall: no error raised")
+        t.eq(v, nil, "pcall: nil value")
+        t.errkind(e, errors.INTERNAL, "function raised", "pcall: the error returned")
     end)
 
-    t.test("call: errors for bad ids", function()
-        t.fails(errors.INVALID, nil, "empty id", funcs.call(""))
-        t.fails(errors.INVALID, nil, "id without namespace", funcs.call("add"))
-        t.fails(errors.INVALID, nil, "id with an empty name", funcs.call("app:"))
-        t.fails(nil, nil, "unknown function", funcs.call("app:nope"))
-        t.fails(nil, nil, "a process.lua entry", funcs.call("app:a_process", 1, 2))
-        t.fails(nil, nil, "a library entry", funcs.call("app:helpers"))
-        t.fails(nil, nil, "missing method", funcs.call("app:fn_nomethod"))
+    t.test("call: targets (spec 10 §2.1)", function()
+        t.fails(errors.INVALID, "function ID required", "empty id", funcs.call(""))
+        local err = t.fails(errors.INVALID, nil, "id without namespace", funcs.call("add"))
+        t.eq(err:message(), "namespace required in function ID", "no namespace message")
+        t.fails(errors.INVALID, "namespace required in function ID", "empty namespace",
+            funcs.call(":add"))
+        err = t.fails(errors.INVALID, nil, "id with an empty name", funcs.call("app:"))
+        t.eq(err:message(), "name required in function ID", "no name message")
+        t.raises(nil, "nil target", funcs.call, nil)
+        t.raises(nil, "table target", funcs.call, {})
+        t.raises(nil, "no target", funcs.call)
+        -- only the argument errors are raised: pcall catches them
+        local ok = pcall(funcs.call, true)
+        t.eq(ok, false, "a boolean target raises")
+        for _, id in ipairs({ "app:nope", "app:a_process", "app:helpers", "app:terminal",
+                              "nope:add" }) do
+            err = t.fails(errors.NOT_FOUND, "no handler registered for target", id,
+                funcs.call(id, 1, 2))
+            t.eq(err:message(), "no handler registered for target", id .. ": message")
+            t.eq(err:details().target, id, id .. ": details.target")
+        end
+    end)
+
+    t.test("call: a function that cannot start is not a handler", function()
+        local err = t.fails(errors.NOT_FOUND, "no handler registered for target",
+            "missing method", funcs.call("app:fn_nomethod"))
+        t.eq(err:details().target, "app:fn_nomethod", "details.target")
+        t.contains(err:details().error, "does_not_exist", "details.error: the cause")
+        err = t.fails(errors.NOT_FOUND, "no handler registered for target", "failing chunk",
+            funcs.call("app:fn_bad_chunk"))
+        t.contains(err:details().error, "the chunk fails", "details.error of the chunk")
+    end)
+
+    t.test("call: the callee's modules, not the caller's", function()
+        -- the test process lists no json; the function that lists it has it
+        t.eq(json, nil, "the caller has no json")
+        t.eq(funcs.call("app:fn_uses_json", { 3 }), "[3]", "json in the function")
+        local err = t.fails(errors.INTERNAL, "json", "a function that lists no json",
+            funcs.call("app:fn_no_json"))
+        t.contains(err:message(), "nil", "json is nil there")
     end)
 
     t.test("a call has its own pid", function()
