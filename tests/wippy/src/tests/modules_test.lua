@@ -62,6 +62,29 @@ local function errors_api()
     expect.ok(errors.call_stack(e), "a call stack")
 end
 
+local function funcs_async()
+    local f = funcs.async("app.tests:double", 4)
+    local v = expect.recv(f:channel())
+    expect.eq(v:data(), 8, "the Future's payload")
+    expect.eq(f:is_complete(), true, "complete")
+    local r, err = f:result()
+    expect.eq(err, nil, "no error")
+    expect.eq(r:data(), 8, "result")
+    local bad = funcs.async("app.tests:double", "x")
+    local e = expect.recv(bad:channel())
+    expect.ok(string.find(tostring(e), "number expected", 1, true), "the callee's error: " .. tostring(e))
+end
+
+local function events_bus()
+    local sub = assert(events.subscribe("wippy.tests"))
+    expect.eq(events.send("wippy.tests", "made", "/things/1", { n = 1 }), true, "send")
+    local ev = expect.recv(sub:channel())
+    expect.eq(ev.kind, "made", "kind")
+    expect.eq(ev.path, "/things/1", "path")
+    expect.eq(ev.data.n, 1, "data")
+    sub:close()
+end
+
 -- returns false: the runner counts that as a failure (used by the
 -- runner's own check, never in the suite: its meta.type is not "test")
 local function returns_false(): boolean
@@ -71,4 +94,5 @@ end
 return { funcs_calls = funcs_calls, double = double, registry_find = registry_find,
     json_roundtrip = json_roundtrip, payload_transcode = payload_transcode,
     time_values = time_values, uuids = uuids, errors_api = errors_api,
+    funcs_async = funcs_async, events_bus = events_bus,
     returns_false = returns_false }
