@@ -47,7 +47,7 @@ cases=(
     "dist_echo 4 0 1"
     "dist_oneway 10000"
     "dist_pingpong 200"
-    "dist_down 500 100"
+    "dist_down 500 100 10"
     "dist_idle 1"
 )
 
