@@ -4,8 +4,8 @@
 # exits 0 (its counts matched) and printed its RESULT line; no timing is
 # checked. Prints "ok - ..." / "not ok - ..." per scenario and a final
 # "N passed, N failed" line; exits 1 if any failed. The dist_ scenarios
-# (two nodes and a nats-server) are skipped, saying so, when nats-server is
-# not installed.
+# and load (two nodes and a nats-server) are skipped, saying so, when
+# nats-server is not installed.
 #
 #   bench/smoke.sh WIPPY_BINARY [C_BENCH_DIR]
 #
@@ -47,8 +47,9 @@ cases=(
     "dist_echo 4 0 1"
     "dist_oneway 10000"
     "dist_pingpong 200"
-    "dist_down 500 100"
+    "dist_down 500 100 10"
     "dist_idle 1"
+    "load --start-cluster --clients 2 --duration 1 --warmup 0"
 )
 
 # chaos: RSS counts as settled after 2 quiet seconds (10 by default)
@@ -57,7 +58,7 @@ export WIPPY_BENCH_SETTLE_WINDOW=2
 passed=0
 failed=0
 for c in "${cases[@]}"; do
-    if [ "${c#dist_}" != "$c" ] && ! command -v nats-server >/dev/null 2>&1; then
+    if { [ "${c#dist_}" != "$c" ] || [ "${c#load }" != "$c" ]; } && ! command -v nats-server >/dev/null 2>&1; then
         echo "ok - $c # SKIP nats-server is not installed (tools/deps.sh --test installs it)"
         continue
     fi

@@ -1,10 +1,12 @@
 -- dist_echo RELAY C WARMUP_S MEASURE_S (node A): the closed-loop echo of
 -- `echo` with the relay and its workers on node B, so every request
 -- crosses the cluster twice (to the relay, and the worker's reply back).
--- RELAY is the pid node B printed. C client processes here (bench/apps/
--- echo's client.lua sending to that pid), warm-up and measure window as the
--- peer (../shared/peers/erlang/dist_bench.erl). Then the relay's counts
--- from node B. Asserted: every reply right, no timeout at all (warm-up
+-- RELAY is the relay's cluster name, "relay" (registered in the CONSISTENT
+-- scope by node B's relay: the tutorial's shape, and the peer's
+-- {relay, Node}), or its pid. C client processes here (bench/apps/echo's
+-- client.lua sending to RELAY), warm-up and measure window as the peer
+-- (../shared/peers/erlang/dist_bench.erl). Then the relay's counts from
+-- node B. Asserted: every reply right, no timeout at all (warm-up
 -- included), relay requests == requests sent, one EXIT per worker, none
 -- failed. The RESULT line is printed before a failed assertion exits 1.
 local io = require("io")
@@ -14,9 +16,10 @@ local fail = b.failer("dist_echo")
 
 local function main(relay, c, warm_s, meas_s)
     c, warm_s, meas_s = int_arg(c), int_arg(warm_s), int_arg(meas_s)
-    if type(relay) ~= "string" or not relay:match("^{.*}$") or not (c and warm_s and meas_s)
+    if type(relay) ~= "string" or relay == "" or not (c and warm_s and meas_s)
         or c < 1 or warm_s < 0 or meas_s < 1 then
-        io.eprint("usage: dist_echo RELAY_PID C WARMUP_S MEASURE_S (integers; C, MEASURE_S >= 1)")
+        io.eprint("usage: dist_echo RELAY C WARMUP_S MEASURE_S (RELAY a name or a pid; "
+                  .. "integers; C, MEASURE_S >= 1)")
         return 2
     end
     local inbox = process.inbox()

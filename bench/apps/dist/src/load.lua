@@ -1,8 +1,8 @@
 -- load MODE TARGET N DURATION_S WARMUP_S (bench/run load): this node's
 -- clients drive the echo service of an already running cluster, at the
--- relay TARGET (a pid, or a name: sending to a name needs cluster-wide
--- names, issue 13 item 7; until they exist a name that no process of this
--- node holds fails the first send, and the run stops there saying so).
+-- relay TARGET: a pid, or a name, which process.send resolves among the
+-- cluster's names first (the relay registers it in a cluster scope, e.g.
+-- examples/echo-cluster's in CONSISTENT), then this node's own.
 --   MODE closed: N client processes (bench/apps/echo's client.lua), each
 --                request -> reply (2 s timeout), as `echo`
 --   MODE open:   N requests per second from one generator, replies to one
@@ -36,8 +36,8 @@ local function main(mode, target, n, dur_s, warm_s)
     local ok, err = process.send(target, "echo", { sender = me, data = "hello world" })
     if not ok then
         return fail("cannot send to %s: %s%s", target, tostring(err),
-                    is_pid and "" or " (sending to a name needs cluster-wide names, which are "
-                    .. "not implemented yet: pass --relay PID)")
+                    is_pid and "" or " (no process of the cluster holds the name: the relay "
+                    .. "must register it in a cluster scope, e.g. CONSISTENT)")
     end
     local first, ferr = expect(inbox, "echo_response", "5s")
     if not first then return fail("no answer from the relay %s: %s", target, ferr) end

@@ -1,13 +1,15 @@
--- The relay: registered as "relay"; per "echo" request it starts one
+-- The relay: registered as "relay" (in `scope`, a process.registry scope;
+-- default LOCAL: bench/apps/dist's node B gives CONSISTENT, the cluster's
+-- name, as examples/echo-cluster's relay); per "echo" request it starts one
 -- monitored worker with the sender and the data as start arguments, counts
 -- the requests and receives one EXIT per worker. A "stats" message is
 -- answered with the counts ("relay_stats") once every worker's EXIT has
 -- arrived (at once if none is missing). A worker that failed is counted
 -- (the bench asserts there are none).
-local function main(parent, sleep_ms)
+local function main(parent, sleep_ms, scope)
     local inbox = process.inbox()
     local events = process.events()
-    local ok, err = process.registry.register("relay")
+    local ok, err = process.registry.register("relay", nil, scope)
     if not ok then error("relay: register failed: " .. tostring(err)) end
     process.send(parent, "relay_ready")
 
