@@ -193,6 +193,15 @@ static void connect_error(struct wp_nats *n, const struct wp_cluster_config *cfg
   }
 }
 
+/* Answers a probe (transport.c) with an empty reply, on a libnats thread. */
+static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  (void)sub;
+  (void)closure;
+  const char *reply = natsMsg_GetReply(msg);
+  if (reply) natsConnection_Publish(nc, reply, NULL, 0);
+  natsMsg_Destroy(msg);
+}
+
 int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
                     size_t errlen) {
   snprintf(n->node, sizeof n->node, "%s", cfg->name);
@@ -222,10 +231,24 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
     wp_nats_close(n);
     return -1;
   }
+  /* before the node claims its name: whoever sees the name can probe it */
+  char subject[2 * WP_CLUSTER_NAME_MAX + 8];
+  snprintf(subject, sizeof subject, "%s.n.%s.p", cfg->prefix, cfg->name);
+  if ((s = natsConnection_Subscribe(&n->ping, n->nc, subject, on_ping, n)) != NATS_OK) {
+    snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
+             wp_nats_reason(s, why, sizeof why));
+    wp_nats_close(n);
+    return -1;
+  }
   return 0;
 }
 
 void wp_nats_close(struct wp_nats *n) {
+  if (n->ping) {
+    natsSubscription_Unsubscribe(n->ping);
+    natsSubscription_Destroy(n->ping);
+    n->ping = NULL;
+  }
   if (n->js) jsCtx_Destroy(n->js);
   if (n->nc) {
     atomic_store(&n->closing, 1);

@@ -29,6 +29,10 @@ struct wp_nats {
   /* reconnections so far: a watcher made before one may have gone quiet
   ** (cnames.c makes a new one when this moves) */
   _Atomic uint64_t reconnects;
+  /* answers <prefix>.n.<node>.p while the connection lives: a request
+  ** there from another node gets "no responders" from the server once this
+  ** node's connection is gone (transport.c's prober) */
+  natsSubscription *ping;
 };
 
 /* Connects n (zeroed by the caller; stays at a fixed address while

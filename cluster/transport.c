@@ -96,6 +96,12 @@
 ** the reset frees it (seen under ASan). The old watcher goes this long
 ** after the reconnect. */
 #define REWATCH_DELAY_MS 1000
+/* The prober (probe_main) asks each live member's <prefix>.n.<node>.p
+** this often; a member found with no responder this many times in a row
+** is marked departed. */
+#define PROBE_MS 300
+#define PROBE_WAIT_MS 200
+#define PROBE_MISSES 2
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
 ** and reports a slow consumer (a session loss). Each peer has at most a
@@ -274,6 +280,7 @@ static int64_t expire(struct wp_transport *t) {
         k->m = m;
         k->inc = inc;
         k->rev = m->rev;
+        k->gone_conn = 0;
         k->next = t->marks;
         t->marks = k;
         m->marking = 1;
@@ -300,12 +307,18 @@ static void mark_silent(struct wp_transport *t) {
                       k->inc);
     memcpy(name, k->m->name, k->m->nlen + 1);
     int64_t da = k->m->down_after_ns;
+    int gone_conn = k->gone_conn;
     pthread_mutex_unlock(&t->lock);
     uint64_t rev = 0;
     natsStatus s = kvStore_Update(&rev, t->nodes, name, value, vl, k->rev);
     pthread_mutex_lock(&t->lock);
     k->m->marking = 0;
-    if (s == NATS_OK)
+    if (s == NATS_OK && gone_conn)
+      wp_logf(WP_LOG_INFO,
+              "cluster: node %s marked node %s (incarnation %" PRIu64
+              ") departed: its connection to NATS is gone",
+              t->self, name, k->inc);
+    else if (s == NATS_OK)
       wp_logf(WP_LOG_INFO,
               "cluster: node %s marked node %s (incarnation %" PRIu64
               ") departed: not renewed for %" PRId64 " ms",
@@ -359,6 +372,56 @@ static void *watch_main(void *arg) {
       pthread_cond_broadcast(&t->synced_cond);
     }
     if (s != NATS_OK && s != NATS_TIMEOUT && !t->stop) t->rewatch = 1;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return NULL;
+}
+
+/* The prober: a node killed outright (kill -9, a crash) loses its NATS
+** connection at once, and with it its subscription on <prefix>.n.<node>.p
+** (nats_conn.c), so a request there gets "no responders" from the server;
+** a paused node keeps its connection (its silence counts, after
+** down_after). A live member found so PROBE_MISSES times in a row, while
+** this node is connected and out of its quiet period, is queued to be
+** marked departed like a silent one (mark_silent, on the watch thread):
+** a kill -9 is noticed in well under a second. A node that reconnects at
+** once (a dropped TCP connection) answers again before the second probe. */
+static void *probe_main(void *arg) {
+  struct wp_transport *t = arg;
+  pthread_mutex_lock(&t->lock);
+  while (!t->stop) {
+    struct timespec ts;
+    wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)PROBE_MS * 1000000, &ts);
+    pthread_cond_timedwait(&t->synced_cond, &t->lock, &ts);
+    for (size_t i = 0; i < t->mn && !t->stop; i++) {
+      struct member *m = t->mv[i];
+      uint64_t inc = atomic_load(&m->inc);
+      if (m->self || !inc || t->fenced) continue;
+      char subject[2 * WP_CLUSTER_NAME_MAX + 8];
+      snprintf(subject, sizeof subject, "%s.n.%s.p", t->prefix, m->name);
+      pthread_mutex_unlock(&t->lock);
+      natsMsg *reply = NULL;
+      natsStatus s = natsConnection_Request(&reply, t->nats->nc, subject, NULL, 0, PROBE_WAIT_MS);
+      natsMsg_Destroy(reply);
+      int connected = natsConnection_Status(t->nats->nc) == NATS_CONN_STATUS_CONNECTED;
+      pthread_mutex_lock(&t->lock);
+      if (s != NATS_NO_RESPONDERS || !connected || wp_clock_ns() < t->quiet_until ||
+          atomic_load(&m->inc) != inc) {
+        m->unreachable = 0; /* an answer, a timeout (a paused node), or no verdict */
+        continue;
+      }
+      if (++m->unreachable < PROBE_MISSES || m->marking) continue;
+      struct mark *k = wp_malloc(sizeof *k);
+      if (!k) continue;
+      k->m = m;
+      k->inc = inc;
+      k->rev = m->rev;
+      k->gone_conn = 1;
+      k->next = t->marks;
+      t->marks = k;
+      m->marking = 1;
+      m->unreachable = 0;
+    }
   }
   pthread_mutex_unlock(&t->lock);
   return NULL;
@@ -699,6 +762,11 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
     goto fail;
   }
   t->has_sender = 1;
+  if (pthread_create(&t->prober, NULL, probe_main, t) != 0) {
+    snprintf(err, errlen, "cannot start the cluster prober thread: %s", strerror(errno));
+    goto fail;
+  }
+  t->has_prober = 1;
   atomic_store(&n->loss_arg, t);
   atomic_store(&n->on_loss, on_loss);
   return t;
@@ -755,6 +823,7 @@ void wp_transport_stop(struct wp_transport *t) {
   if (t->has_sender) pthread_join(t->sender, NULL);
   unsubscribe(t->sub);
   unsubscribe(t->ack_sub);
+  if (t->has_prober) pthread_join(t->prober, NULL);
   if (t->has_watch) pthread_join(t->watch, NULL);
   if (t->watcher) kvWatcher_Destroy(t->watcher);
   struct wp_cluster_stats s;

@@ -81,6 +81,7 @@ struct member {
   int64_t down_after_ns; /* how long it may stay silent: the longer of ours
                             and the one its entry declares (nodes may differ) */
   int marking;           /* a mark of it is being written (mark_silent) */
+  int unreachable;       /* the prober's: probes in a row that found nobody */
   /* under t->ack_lock: the newest ack from the node, and whether the
   ** sender thread waits for one */
   uint64_t ack_inc, ack_epoch, ack_off;
@@ -128,6 +129,7 @@ struct mark {
   struct mark *next;
   struct member *m;
   uint64_t inc, rev;
+  int gone_conn; /* found by the prober: its connection to NATS is gone */
 };
 
 struct wp_transport {
@@ -165,7 +167,8 @@ struct wp_transport {
   kvWatcher *watcher;
   int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
   uint64_t rewatch_at; /* not before this (monotonic): see REWATCH_DELAY_MS */
-  pthread_t sender, watch;
+  pthread_t sender, watch, prober;
+  int has_prober;
   int has_sender, has_watch;
   /* the sender thread's */
   struct member *work; /* members with frames queued, held or being split */
