@@ -40,6 +40,7 @@ struct opts {
   const char *exec, *host;
   const char *memory_limit; /* --memory-limit, as given */
   const char *node, *cluster; /* --node, --cluster */
+  const char *log_format;     /* --log-format */
   int workers;
   const char **sets;
   int nsets;
@@ -93,6 +94,7 @@ static void usage(FILE *f) {
         "  -v, --verbose         debug logging\n"
         "  -c, --console         log to stdout\n"
         "  -s, --silent          no logging\n"
+        "      --log-format F    console (default) or json (logger.encoding)\n"
         "  -h, --help            this help\n"
         "      --version         print the version\n",
         f);
@@ -141,6 +143,8 @@ static void parse(int argc, char **argv, int start, struct opts *o) {
       /* accepted and ignored */
     } else if (is_flag(a, "-m", "--memory-limit")) {
       o->memory_limit = flag_value(argc, argv, &i, "--memory-limit");
+    } else if (is_flag(a, NULL, "--log-format")) {
+      o->log_format = flag_value(argc, argv, &i, "--log-format");
     } else if (is_flag(a, NULL, "--node")) {
       o->node = flag_value(argc, argv, &i, "--node");
     } else if (is_flag(a, NULL, "--cluster")) {
@@ -611,6 +615,12 @@ static int cmd_run(struct opts *o) {
   if (!CONFIG) die("%s", err);
   for (int i = 0; i < o->nsets; i++)
     if (wp_config_set(CONFIG, o->sets[i], err, sizeof err)) die("--set %s: %s", o->sets[i], err);
+  const char *enc = o->log_format ? o->log_format
+                                  : wp_config_str(CONFIG, "logger.encoding", "console");
+  if (strcmp(enc, "json") != 0 && strcmp(enc, "console") != 0)
+    die("%s: the log encoding is console or json, not \"%s\"",
+        o->log_format ? "--log-format" : "logger.encoding", enc);
+  wp_log_set_json(enc[0] == 'j');
   if (wp_config_duration(CONFIG, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
                          err, sizeof err) ||
       wp_config_duration(CONFIG, "shutdown.timeout", 30000000000LL,
@@ -848,7 +858,7 @@ int main(int argc, char **argv) {
   while (cmd < argc && argv[cmd][0] == '-') {
     if (strcmp(argv[cmd], "--config") == 0 || strcmp(argv[cmd], "-m") == 0 ||
         strcmp(argv[cmd], "--memory-limit") == 0 || strcmp(argv[cmd], "--node") == 0 ||
-        strcmp(argv[cmd], "--cluster") == 0)
+        strcmp(argv[cmd], "--cluster") == 0 || strcmp(argv[cmd], "--log-format") == 0)
       cmd++; /* skip the flag's value */
     cmd++;
   }
