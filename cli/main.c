@@ -28,6 +28,7 @@
 #include "cluster_hooks.h"
 #include "codes.h"
 #include "config.h"
+#include "control.h"
 #include "duration.h"
 #include "lazylib.h"
 #include "modules.h"
@@ -719,6 +720,12 @@ static int cmd_run(struct opts *o) {
   pthread_detach(sigthr);
   if (wp_terminal_start(rt)) die("cannot start the terminal thread");
   if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
+  /* the control endpoint (wippy top, wippy inspect): a warning, never a
+  ** failed run, when it cannot open; control.enabled: false keeps it shut */
+  struct wp_control *control =
+      wp_config_bool(CONFIG, "control.enabled", 1)
+          ? wp_control_start(rt, CLUSTER ? cluster_cfg.name : NULL)
+          : NULL;
   wp_logf(WP_LOG_INFO, "starting runtime (%d workers, %s)", wp_sched_workers(rt->sched),
           wp_alloc_name());
   wp_services_start(rt);
@@ -807,6 +814,7 @@ static int cmd_run(struct opts *o) {
   }
 #endif
   wp_logf(WP_LOG_INFO, "stopped");
+  wp_control_stop(control); /* it reads the scheduler: before that stops */
   /* what processes sent to other nodes goes out; nothing is delivered
   ** here any more */
   wp_cluster_stop_transport(CLUSTER);
