@@ -73,6 +73,9 @@ static void usage(FILE *f) {
         "  wippy run -x [HOST/]NS:ENTRY [args] run a process on a terminal host, exit with it\n"
         "  wippy run COMMAND [args]           run the entry whose meta.command.name is COMMAND\n"
         "  wippy run list                     list the named commands\n"
+        "  wippy top [--once] [--json]        a live view of this project's running node\n"
+        "  wippy inspect PID|NAME             one process of the running node\n"
+        "                                     (both: --socket PATH, --node NAME; --help)\n"
         "\n"
         "Run flags:\n"
         "  -x, --exec ENTRY      entry to execute (ns:name or host/ns:name)\n"
@@ -887,6 +890,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (strcmp(c, "top") == 0) return wp_top_main(n - 1, rest + 1);
+  if (strcmp(c, "inspect") == 0) return wp_inspect_main(n - 1, rest + 1);
   if (strcmp(c, "version") == 0) {
     printf("wippy %s (Lua 5.4, %s)\n", WIPPY_VERSION, wp_alloc_name());
     return 0;
