@@ -37,10 +37,7 @@ void wp_observe_proc(const struct wp_proc *p, struct wp_observe_proc *out) {
   out->svc = vp ? vp->svc : NULL;
   out->mem = vp ? atomic_load_explicit(&vp->pub_mem, memory_order_relaxed) : 0;
   out->mailbox = vp ? atomic_load_explicit(&vp->pub_queued, memory_order_relaxed) : 0;
-  out->wait = NULL;
-  if (vp && st == WP_PS_IDLE) {
-    out->wait = atomic_load_explicit(&vp->pub_wait, memory_order_relaxed);
-    if (!out->wait) out->wait = "nothing yet (not started)";
-  }
+  out->wait = vp && st == WP_PS_IDLE ? atomic_load_explicit(&vp->pub_wait, memory_order_relaxed)
+                                     : NULL;
   out->cluster_names = vp && atomic_load_explicit(&vp->holds_cnames, memory_order_relaxed);
 }
