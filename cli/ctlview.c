@@ -11,7 +11,11 @@
 ** of one process are copied under that process's own lock, which its
 ** relation changes take, never its runs. So a snapshot is consistent only
 ** per field: processes run and end while it is taken, and totals may
-** disagree by the few that did.
+** disagree by the few that did. A reference taken here may turn out to be
+** a process's last (it ended meanwhile): releasing it frees the block on
+** this thread, which touches no Lua state, since the worker that ran the
+** process closed its state when it ended (vm_free closes one only for a
+** process that never ended, and the process table still holds those).
 **
 ** Rates. Samples of the counters are kept every WP_CTLVIEW_SAMPLE_MS in a
 ** ring; a snapshot compares the counters now with the newest sample at
@@ -22,6 +26,7 @@
 ** events, timer firings).
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,14 +311,19 @@ static void services_json(struct wp_rt *rt, struct wp_jw *w) {
 
 /* ---- the snapshot ---- */
 
+/* The node's resident set: /proc/self/statm's second field, in pages
+** (read with one read(2): stdio would cost more than the rest). */
 static uint64_t rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long long size = 0, res = 0;
-  int n = fscanf(f, "%llu %llu", &size, &res);
-  fclose(f);
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strchr(buf, ' ');
   long page = sysconf(_SC_PAGESIZE);
-  return n == 2 && page > 0 ? res * (uint64_t)page : 0;
+  return p && page > 0 ? strtoull(p + 1, NULL, 10) * (uint64_t)page : 0;
 }
 
 static void top_json(const struct top_ent *e, struct wp_jw *w) {
