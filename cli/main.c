@@ -890,8 +890,11 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (strcmp(c, "top") == 0) return wp_top_main(n - 1, rest + 1);
-  if (strcmp(c, "inspect") == 0) return wp_inspect_main(n - 1, rest + 1);
+  if (strcmp(c, "top") == 0 || strcmp(c, "inspect") == 0) { /* flags of their own */
+    int rc = c[0] == 't' ? wp_top_main(n - 1, rest + 1) : wp_inspect_main(n - 1, rest + 1);
+    free(rest);
+    return rc;
+  }
   if (strcmp(c, "version") == 0) {
     printf("wippy %s (Lua 5.4, %s)\n", WIPPY_VERSION, wp_alloc_name());
     return 0;
