@@ -206,25 +206,35 @@ static void build(const struct wp_node *s, int sort, struct lines *l) {
     ew = b > ew ? b : ew;
     hw = c > hw ? c : hw;
   }
-  int fixed = 9 + 1 + 10 + 1 + 8 + 1 + 10 + 3; /* STATE MEM MAILBOX CPU and gaps */
+  /* STATE MEM MAILBOX CPU and the gaps; on a narrow terminal the host
+  ** column goes first, then the entry and pid columns shrink */
+  int fixed = 9 + 1 + 10 + 1 + 8 + 1 + 10 + 3;
   int room = l->width - fixed;
-  if (pw + ew + hw > room) { /* shrink the longest columns first */
-    while (pw + ew + hw > room && (pw > 12 || ew > 10 || hw > 8)) {
-      if (pw >= ew && pw >= hw && pw > 12) pw--;
-      else if (ew >= hw && ew > 10) ew--;
-      else if (hw > 8) hw--;
-      else if (pw > 12) pw--;
-      else ew--;
-    }
+  if (pw + ew + hw > room) {
+    hw = 0;
+    room += 1;
   }
-  add(l, "%-*s %-*s %-*s %-9s %10s %8s %10s", pw, "PID", ew, "ENTRY", hw, "HOST", "STATE",
-      "MEM", "MAILBOX", "CPU ms");
+  while (pw + ew + hw > room && (ew > 10 || pw > 14)) {
+    if (ew > 10 && (ew >= pw || pw <= 14)) ew--;
+    else pw--;
+  }
+  const char *hgap = hw ? " " : "";
+  add(l, "%-*s %-*s%s%-*s %-9s %10s %8s %10s", pw, "PID", ew, "ENTRY", hgap, hw, hw ? "HOST" : "",
+      "STATE", "MEM", "MAILBOX", "CPU ms");
   l->table = l->n;
   for (size_t i = 0; i < nt; i++) {
     const struct wp_node *x = top->u.seq.items[i];
     fmt_bytes(b1, sizeof b1, num(x, "mem_bytes"));
-    add(l, "%-*.*s %-*.*s %-*.*s %-9s %10s %8.0f %10.1f", pw, pw, str(x, "pid"), ew, ew,
-        str(x, "entry"), hw, hw, str(x, "host"), str(x, "state"), b1, num(x, "mailbox"),
+    /* a pid cut short keeps its end, where processes differ */
+    const char *pid = str(x, "pid");
+    size_t plen = strlen(pid);
+    char pbuf[256];
+    if ((int)plen > pw && pw > 2) {
+      snprintf(pbuf, sizeof pbuf, "..%s", pid + plen - (size_t)(pw - 2));
+      pid = pbuf;
+    }
+    add(l, "%-*.*s %-*.*s%s%-*.*s %-9s %10s %8.0f %10.1f", pw, pw, pid, ew, ew,
+        str(x, "entry"), hgap, hw, hw, str(x, "host"), str(x, "state"), b1, num(x, "mailbox"),
         num(x, "cpu_ms"));
   }
 }

@@ -3,7 +3,8 @@
 #   1. release build (jemalloc): every test (unit, stress, Lua apps,
 #      end-to-end, the cluster against a real nats-server)
 #   2. ASan + UBSan build (libc malloc): every test again
-#   3. TSan build: the scheduler and mailbox tests and the Lua apps (label "tsan")
+#   3. TSan build: the scheduler and mailbox tests, the Lua apps and the
+#      control endpoint under load (label "tsan")
 # Ends with one "N passed, N failed" line summing the three runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
