@@ -157,11 +157,21 @@ static void build(const struct wp_node *s, int sort, struct lines *l) {
       sort_names[sort]);
   struct wrap w;
   const struct wp_node *ws = wp_node_get(s, "workers");
-  snprintf(item, sizeof item, "workers %zu:", ws && ws->type == WP_NODE_SEQ ? ws->u.seq.n : 0);
+  size_t nw = ws && ws->type == WP_NODE_SEQ ? ws->u.seq.n : 0, spares = 0;
+  for (size_t i = 0; i < nw; i++) {
+    const struct wp_node *sp = wp_node_get(ws->u.seq.items[i], "spare");
+    spares += sp && sp->type == WP_NODE_BOOL && sp->u.b;
+  }
+  if (spares) /* threads started beside workers stuck in a C call */
+    snprintf(item, sizeof item, "workers %zu (+%zu spare):", nw - spares, spares);
+  else
+    snprintf(item, sizeof item, "workers %zu:", nw);
   wrap_start(&w, l, item);
-  for (size_t i = 0; ws && ws->type == WP_NODE_SEQ && i < ws->u.seq.n; i++) {
+  for (size_t i = 0; i < nw; i++) {
     const struct wp_node *x = ws->u.seq.items[i];
-    snprintf(item, sizeof item, "#%.0f runq %.0f util %3.0f%%", num(x, "id"), num(x, "runq"),
+    const struct wp_node *sp = wp_node_get(x, "spare");
+    snprintf(item, sizeof item, "#%.0f%s runq %.0f util %3.0f%%", num(x, "id"),
+             sp && sp->type == WP_NODE_BOOL && sp->u.b ? "*" : "", num(x, "runq"),
              num(x, "util") * 100);
     wrap_item(&w, item);
   }
