@@ -69,7 +69,7 @@ need_log() {
 # workload: waits until the app's workload is in place and the flaky
 # service has given up; MAIN, HOARDER, BRIEF = the pids it printed.
 workload() {
-    MAIN= HOARDER= BRIEF=
+    MAIN='' HOARDER='' BRIEF=''
     need_log 'workload ready main=' || return 1
     need_log 'service app:flaky-service: giving up after 3 attempts' || return 1
     local line
@@ -79,7 +79,8 @@ workload() {
     BRIEF=$(sed -E 's/.*brief=(\{[^ }]*\}).*/\1/' <<<"$line")
 }
 
-# the node's socket path (one), or nothing
+# the node's socket path (one), or nothing (names are KEY.NODE.PID.sock)
+# shellcheck disable=SC2012
 node_socket() { ls "$SOCKDIR"/*."$NODE".sock 2>/dev/null | head -1; }
 
 # stop_node [CODE]: SIGTERM, then the exit is awaited (code CODE, default 0).

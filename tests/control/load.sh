@@ -18,6 +18,7 @@ command -v jq >/dev/null || { echo "jq is needed (tools/deps.sh --test)" >&2; ex
 . "$HERE/lib.sh"
 setup_tmp
 TOPPID=
+# shellcheck disable=SC2016 # expanded by cleanup
 EXTRA_CLEANUP='[ -n "$TOPPID" ] && kill "$TOPPID" 2>/dev/null; exec 3>&- 2>/dev/null'
 trap cleanup EXIT
 trap 'exit 130' INT TERM

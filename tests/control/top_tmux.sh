@@ -20,6 +20,7 @@ command -v tmux >/dev/null || { echo "tmux is needed (tools/deps.sh --test)" >&2
 . "$HERE/lib.sh"
 setup_tmp
 TM=(tmux -L "wippy-top-test-$$" -f /dev/null)
+# shellcheck disable=SC2016 # expanded by cleanup
 EXTRA_CLEANUP='"${TM[@]}" kill-server 2>/dev/null'
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -41,6 +42,7 @@ need_screen() {
 selected_line() { screen -e | grep -n $'\e\\[7m' | head -1 | cut -d: -f1; }
 
 new_app top
+# shellcheck disable=SC2119 # no arguments: a plain node
 start_node
 workload
 "${TM[@]}" new-session -d -s top -x 150 -y 45 \
