@@ -327,6 +327,7 @@ static int deps_running(const struct wp_service *s) {
 }
 
 static void svc_start(struct wp_rt *rt, struct wp_service *s) {
+  if (s->restart_at_ns) s->restarts++; /* a restart after a failure was due */
   s->restart_at_ns = 0;
   if (!s->code) {
     host_start_locked(rt, s->host);
@@ -649,4 +650,33 @@ void wp_services_free(struct wp_rt *rt) {
     rt->hosts = h->next;
     wp_free(h);
   }
+}
+
+/* ---- views (the control endpoint) ---- */
+
+static void view_fill(const struct wp_service *s, struct wp_service_view *v) {
+  static const char *const n[] = {"unknown", "starting", "running", "stopping",
+                                  "stopped", "failed",   "exited"};
+  v->id = s->entry->id;
+  v->state = n[s->state];
+  v->restarts = s->restarts;
+  v->is_host = !s->code;
+  v->counter = s->code ? s->counter : 0;
+}
+
+void wp_services_view(struct wp_rt *rt, void (*fn)(void *ud, const struct wp_service_view *v),
+                      void *ud) {
+  pthread_mutex_lock(&rt->lock);
+  for (struct wp_service *s = rt->services; s; s = s->next) {
+    struct wp_service_view v;
+    view_fill(s, &v);
+    fn(ud, &v);
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void wp_services_view_of(struct wp_rt *rt, struct wp_service *s, struct wp_service_view *out) {
+  pthread_mutex_lock(&rt->lock);
+  view_fill(s, out);
+  pthread_mutex_unlock(&rt->lock);
 }

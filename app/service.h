@@ -36,6 +36,7 @@ struct wp_service {
   int64_t started_ns;
   int64_t restart_at_ns;   /* 0 = none scheduled */
   int attempts;            /* consecutive starts since the last stable run */
+  int restarts;            /* restarts after a failure so far (under rt->lock) */
   int64_t initial_delay_ns, max_delay_ns, stop_timeout_ns, start_timeout_ns;
   int64_t stable_ns;
   double backoff, jitter;
@@ -68,5 +69,21 @@ int wp_services_stop(struct wp_rt *rt, int64_t deadline_ns);
 /* Sends CANCEL ("service stopping") to every running service process. */
 void wp_services_cancel(struct wp_rt *rt);
 void wp_services_free(struct wp_rt *rt);
+
+/* What the control endpoint shows of a service. */
+struct wp_service_view {
+  const char *id;     /* the entry id (lives as long as the runtime) */
+  const char *state;  /* "unknown", "starting", "running", "stopping", "stopped",
+                         "failed" or "exited" */
+  int restarts;
+  int is_host;
+  uint64_t counter;   /* pid counter of its process, 0 if none (or a host) */
+};
+/* Calls fn(ud, view) for every service, in dependency order, under
+** rt->lock (held only for the walk: fn must not block or take it). */
+void wp_services_view(struct wp_rt *rt, void (*fn)(void *ud, const struct wp_service_view *v),
+                      void *ud);
+/* The view of the service s (a process's vp->svc) under rt->lock. */
+void wp_services_view_of(struct wp_rt *rt, struct wp_service *s, struct wp_service_view *out);
 
 #endif

@@ -29,6 +29,7 @@
 #include "cluster_pg.h"
 #include "codes.h"
 #include "config.h"
+#include "control.h"
 #include "duration.h"
 #include "lazylib.h"
 #include "modules.h"
@@ -42,6 +43,7 @@ struct opts {
   const char *exec, *host;
   const char *memory_limit; /* --memory-limit, as given */
   const char *node, *cluster; /* --node, --cluster */
+  const char *log_format;     /* --log-format */
   int workers;
   const char **sets;
   int nsets;
@@ -73,6 +75,9 @@ static void usage(FILE *f) {
         "  wippy run -x [HOST/]NS:ENTRY [args] run a process on a terminal host, exit with it\n"
         "  wippy run COMMAND [args]           run the entry whose meta.command.name is COMMAND\n"
         "  wippy run list                     list the named commands\n"
+        "  wippy top [--once] [--json]        a live view of this project's running node\n"
+        "  wippy inspect PID|NAME             one process of the running node\n"
+        "                                     (both: --socket PATH, --node NAME; --help)\n"
         "\n"
         "Run flags:\n"
         "  -x, --exec ENTRY      entry to execute (ns:name or host/ns:name)\n"
@@ -95,6 +100,7 @@ static void usage(FILE *f) {
         "  -v, --verbose         debug logging\n"
         "  -c, --console         log to stdout\n"
         "  -s, --silent          no logging\n"
+        "      --log-format F    console (default) or json (logger.encoding)\n"
         "  -h, --help            this help\n"
         "      --version         print the version\n",
         f);
@@ -143,6 +149,8 @@ static void parse(int argc, char **argv, int start, struct opts *o) {
       /* accepted and ignored */
     } else if (is_flag(a, "-m", "--memory-limit")) {
       o->memory_limit = flag_value(argc, argv, &i, "--memory-limit");
+    } else if (is_flag(a, NULL, "--log-format")) {
+      o->log_format = flag_value(argc, argv, &i, "--log-format");
     } else if (is_flag(a, NULL, "--node")) {
       o->node = flag_value(argc, argv, &i, "--node");
     } else if (is_flag(a, NULL, "--cluster")) {
@@ -614,6 +622,12 @@ static int cmd_run(struct opts *o) {
   if (!CONFIG) die("%s", err);
   for (int i = 0; i < o->nsets; i++)
     if (wp_config_set(CONFIG, o->sets[i], err, sizeof err)) die("--set %s: %s", o->sets[i], err);
+  const char *enc = o->log_format ? o->log_format
+                                  : wp_config_str(CONFIG, "logger.encoding", "console");
+  if (strcmp(enc, "json") != 0 && strcmp(enc, "console") != 0)
+    die("%s: the log encoding is console or json, not \"%s\"",
+        o->log_format ? "--log-format" : "logger.encoding", enc);
+  wp_log_set_json(enc[0] == 'j');
   if (wp_config_duration(CONFIG, "shutdown.exec_grace", 500000000LL, &rt->exec_grace_ns,
                          err, sizeof err) ||
       wp_config_duration(CONFIG, "shutdown.timeout", 30000000000LL,
@@ -716,6 +730,12 @@ static int cmd_run(struct opts *o) {
   pthread_detach(sigthr);
   if (wp_terminal_start(rt)) die("cannot start the terminal thread");
   if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
+  /* the control endpoint (wippy top, wippy inspect): a warning, never a
+  ** failed run, when it cannot open; control.enabled: false keeps it shut */
+  struct wp_control *control =
+      wp_config_bool(CONFIG, "control.enabled", 1)
+          ? wp_control_start(rt, CLUSTER ? cluster_cfg.name : NULL)
+          : NULL;
   wp_logf(WP_LOG_INFO, "starting runtime (%d workers, %s)", wp_sched_workers(rt->sched),
           wp_alloc_name());
   wp_services_start(rt);
@@ -804,6 +824,7 @@ static int cmd_run(struct opts *o) {
   }
 #endif
   wp_logf(WP_LOG_INFO, "stopped");
+  wp_control_stop(control); /* it reads the scheduler: before that stops */
   /* what processes sent to other nodes goes out; nothing is delivered
   ** here any more */
   wp_cluster_stop_transport(CLUSTER);
@@ -856,7 +877,7 @@ int main(int argc, char **argv) {
   while (cmd < argc && argv[cmd][0] == '-') {
     if (strcmp(argv[cmd], "--config") == 0 || strcmp(argv[cmd], "-m") == 0 ||
         strcmp(argv[cmd], "--memory-limit") == 0 || strcmp(argv[cmd], "--node") == 0 ||
-        strcmp(argv[cmd], "--cluster") == 0)
+        strcmp(argv[cmd], "--cluster") == 0 || strcmp(argv[cmd], "--log-format") == 0)
       cmd++; /* skip the flag's value */
     cmd++;
   }
@@ -876,6 +897,11 @@ int main(int argc, char **argv) {
   if (strcmp(c, "help") == 0) {
     usage(stdout);
     return 0;
+  }
+  if (strcmp(c, "top") == 0 || strcmp(c, "inspect") == 0) { /* flags of their own */
+    int rc = c[0] == 't' ? wp_top_main(n - 1, rest + 1) : wp_inspect_main(n - 1, rest + 1);
+    free(rest);
+    return rc;
   }
   if (strcmp(c, "version") == 0) {
     printf("wippy %s (Lua 5.4, %s)\n", WIPPY_VERSION, wp_alloc_name());

@@ -77,6 +77,14 @@ static void add_value(lua_State *L, int idx, struct wp_buf *b, int depth) {
   idx = lua_absindex(L, idx);
   switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
+      if (!lua_isinteger(L, idx)) {
+        lua_Number x = lua_tonumber(L, idx);
+        if (x != x || x - x != 0) { /* NaN or an infinity: JSON has none, so a string */
+          add_json_string(b, x != x ? "nan" : x > 0 ? "inf" : "-inf", x != x ? 3 : x > 0 ? 3 : 4);
+          break;
+        }
+      }
+      /* fall through */
     case LUA_TBOOLEAN:
       luaL_tolstring(L, idx, NULL);
       buf_adds(b, lua_tostring(L, -1));

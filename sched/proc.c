@@ -81,6 +81,7 @@ void wp_proc_wake(struct wp_proc *p) {
 
 void wp_proc_deliver(struct wp_proc *p, struct wp_msg *m) {
   wp_mbox_push_mp(&p->mbox, m);
+  wp_sched_count_delivery(p->sched);
   wp_proc_wake(p);
 }
 
@@ -225,4 +226,37 @@ void wp_proc_forget_link(struct wp_proc *b, wp_handle gone) {
   pthread_mutex_lock(&b->lock);
   hlist_del(&b->links, gone);
   pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- views (the control endpoint) ---- */
+
+static int hlist_copy(struct wp_hlist *dst, const struct wp_hlist *src) {
+  for (uint32_t i = 0; i < src->n; i++)
+    if (hlist_add(dst, src->v[i]) != 0) return WP_ENOMEM;
+  return 0;
+}
+
+int wp_proc_relations(struct wp_proc *p, struct wp_hlist *links, struct wp_hlist *mons,
+                      void (*name)(void *ud, const char *s, size_t len), void *ud,
+                      int *remote) {
+  int rc = 0;
+  pthread_mutex_lock(&p->lock);
+  if (p->dead) {
+    rc = WP_EDEAD;
+  } else {
+    rc = hlist_copy(links, &p->links);
+    if (rc == 0) rc = hlist_copy(mons, &p->monitors);
+    for (struct wp_name_ref *n = p->names; rc == 0 && n && name; n = n->next)
+      name(ud, n->name, n->len);
+    *remote = p->remote;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
+int wp_proc_has_monitor(struct wp_proc *target, wp_handle watcher) {
+  pthread_mutex_lock(&target->lock);
+  int r = hlist_find(&target->monitors, watcher) >= 0;
+  pthread_mutex_unlock(&target->lock);
+  return r;
 }

@@ -80,6 +80,11 @@ struct wp_proc {
   struct wp_sched *sched;
   struct wp_mbox mbox;
   struct wp_proc *qnext;    /* inject-queue link */
+  /* Time spent running, in ns: added by the worker after each run, before
+  ** the run's state change hands p on (so one writer at a time, ordered by
+  ** the state word); read by anyone with relaxed loads (the control
+  ** endpoint), never a lock. */
+  _Atomic uint64_t cpu_ns;
   void *host;               /* opaque to sched/: the host this runs on */
   void *vm;                 /* opaque to sched/: the VM's per-process data */
   pthread_mutex_t lock;     /* guards dead, monitors, links, names */
@@ -151,5 +156,18 @@ void wp_hlist_free(struct wp_hlist *l);
 int wp_proc_remote_add(struct wp_proc *p, int (*add)(void *arg), void *arg);
 /* Removes the link to the exited process `gone` from b's side. */
 void wp_proc_forget_link(struct wp_proc *b, wp_handle gone);
+
+/* For the control endpoint (any thread, p referenced): copies p's links
+** and its monitors (the processes watching p) into *links and *mons
+** (zeroed lists the caller frees with wp_hlist_free), calls
+** name(ud, s, len) for each name p holds (under p's lock: name must not
+** block or take it), and sets *remote when p has relations with
+** processes of other nodes. Returns 0, WP_EDEAD when p is ending (nothing
+** copied) or WP_ENOMEM. */
+int wp_proc_relations(struct wp_proc *p, struct wp_hlist *links, struct wp_hlist *mons,
+                      void (*name)(void *ud, const char *s, size_t len), void *ud,
+                      int *remote);
+/* Whether `watcher` monitors target (any thread, target referenced). */
+int wp_proc_has_monitor(struct wp_proc *target, wp_handle watcher);
 
 #endif

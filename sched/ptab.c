@@ -107,6 +107,10 @@ void wp_ptab_seed_counter(struct wp_ptab *t, uint64_t last) {
   atomic_store_explicit(&t->counter, last, memory_order_relaxed);
 }
 
+uint64_t wp_ptab_counter(struct wp_ptab *t) {
+  return atomic_load_explicit(&t->counter, memory_order_relaxed);
+}
+
 uint64_t wp_ptab_count(struct wp_ptab *t) {
   return atomic_load_explicit(&t->live, memory_order_relaxed);
 }

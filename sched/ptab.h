@@ -46,6 +46,8 @@ struct wp_proc *wp_ptab_get_counter(struct wp_ptab *t, uint64_t counter);
 ** most to the slot's last generation. 0, or WP_EINVAL when the slot holds a
 ** process, is retired or never held `stale`. */
 int wp_ptab_age_slot(struct wp_ptab *t, wp_handle stale, uint64_t n);
+/* The last counter issued (the seed before the first). Any thread. */
+uint64_t wp_ptab_counter(struct wp_ptab *t);
 /* Number of processes in the table. */
 uint64_t wp_ptab_count(struct wp_ptab *t);
 /* Calls fn(p, ud) for every process in the table (each referenced for the

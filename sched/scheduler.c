@@ -85,6 +85,11 @@ struct worker {
   int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
   _Atomic uint64_t runs, steals, parks;
+  /* Counters the control endpoint reads (wp_sched_view). Only this worker
+  ** writes them, with a relaxed load and store (no locked instruction on
+  ** the run path); any thread reads them with relaxed loads. */
+  _Atomic uint64_t busy_ns;   /* time spent in ops->run */
+  _Atomic uint64_t delivered; /* messages this thread delivered (wp_sched_count_delivery) */
 } __attribute__((aligned(WP_CACHELINE)));
 
 struct fired {
@@ -107,6 +112,7 @@ struct wp_sched {
   _Atomic int nspinning, nsleepers;
   pthread_mutex_t park_lock;
   _Atomic uint64_t wakes, injects;
+  _Atomic uint64_t delivered_other; /* messages delivered by threads that are not its workers */
   uint64_t slice_ns;
   /* timer thread */
   pthread_t tthread;
@@ -319,6 +325,22 @@ static struct wp_proc *idle(struct worker *w) {
   return NULL;
 }
 
+/* Adds n to a counter that only the calling thread writes: a relaxed load
+** and store, which compile to plain moves (a fetch_add would be a locked
+** instruction on every run). */
+static inline void bump(_Atomic uint64_t *c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+void wp_sched_count_delivery(struct wp_sched *s) {
+  struct worker *w = tls_worker;
+  if (WP_LIKELY(w && w->s == s))
+    bump(&w->delivered, 1);
+  else if (s) /* the timer, terminal, cluster or main thread: shared, so atomic */
+    atomic_fetch_add_explicit(&s->delivered_other, 1, memory_order_relaxed);
+}
+
 static void run_one(struct worker *w, struct wp_proc *p) {
   struct wp_sched *s = w->s;
   /* seq_cst: the store-buffering pair with wp_proc_wake (see proc.h) */
@@ -331,6 +353,11 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   pthread_spin_unlock(&w->lock);
   atomic_store_explicit(&w->sig_proc, p, memory_order_release);
   int r = s->ops->run(p);
+  /* The run's time, charged before the state change below hands p to
+  ** another worker: p->cpu_ns has one writer at a time. */
+  uint64_t ran = wp_clock_ns() - w->run_start; /* run_start: written by this thread only */
+  bump(&p->cpu_ns, ran);
+  bump(&w->busy_ns, ran);
   atomic_store_explicit(&w->sig_proc, NULL, memory_order_relaxed);
   atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);
   pthread_spin_lock(&w->lock);
@@ -741,4 +768,31 @@ void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out) {
   }
   out->wakes = atomic_load(&s->wakes);
   out->injects = atomic_load(&s->injects);
+}
+
+int wp_sched_view(struct wp_sched *s, struct wp_sched_wview *out, int max, uint64_t *delivered) {
+  int n = nused(s);
+  uint64_t now = wp_clock_ns();
+  uint64_t msgs = atomic_load_explicit(&s->delivered_other, memory_order_relaxed);
+  for (int i = 0; i < n; i++) {
+    struct worker *w = &s->w[i];
+    msgs += atomic_load_explicit(&w->delivered, memory_order_relaxed);
+    if (i >= max) continue;
+    struct wp_sched_wview *v = &out[i];
+    v->id = i;
+    v->spare = i >= s->nworkers;
+    v->runq = wp_runq_size(&w->q) +
+              !!atomic_load_explicit(&w->runnext, memory_order_relaxed) +
+              !!atomic_load_explicit(&w->staged, memory_order_relaxed);
+    /* the run in progress counts up to now: its worker adds it at its end */
+    uint64_t since = atomic_load_explicit(&w->busy_since, memory_order_relaxed);
+    v->busy_ns = atomic_load_explicit(&w->busy_ns, memory_order_relaxed) +
+                 (since && now > since ? now - since : 0);
+    v->running = since != 0;
+    v->runs = atomic_load_explicit(&w->runs, memory_order_relaxed);
+    v->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+    v->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+  }
+  if (delivered) *delivered = msgs;
+  return n;
 }

@@ -108,4 +108,25 @@ struct wp_sched_stats {
 };
 void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out);
 
+/* Counts one message delivered to a process of s (wp_proc_deliver): in the
+** calling worker's own counter (no locked instruction), or in a shared one
+** from a thread that is not one of s's workers. Any thread. */
+void wp_sched_count_delivery(struct wp_sched *s);
+
+/* What the control endpoint shows of one worker slot. */
+struct wp_sched_wview {
+  int id;
+  int spare;        /* a spare thread started for a stuck worker */
+  int running;      /* in a run now */
+  unsigned runq;    /* processes queued on it (ring, runnext, staged) */
+  uint64_t busy_ns; /* time spent running processes, the current run included */
+  uint64_t runs, steals, parks;
+};
+/* Reads the worker slots ever used (at most max into out) and, in
+** *delivered (may be NULL), the messages delivered so far. Returns the
+** number of slots. Any thread, without a lock and without stopping
+** anything: each counter is a relaxed load, so the view may be slightly
+** inconsistent (a run ending between two loads). */
+int wp_sched_view(struct wp_sched *s, struct wp_sched_wview *out, int max, uint64_t *delivered);
+
 #endif

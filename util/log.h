@@ -9,6 +9,9 @@ enum wp_log_level { WP_LOG_DEBUG = -1, WP_LOG_INFO = 0, WP_LOG_WARN = 1, WP_LOG_
 /* Sets the threshold and the output (stderr, or stdout with to_stdout;
 ** nothing at all with silent). Called once, before any thread logs. */
 void wp_log_setup(int level, int to_stdout, int silent);
+/* JSON encoding (1) or console (0, the default): see log.c. Called after
+** wp_log_setup, before any thread logs. */
+void wp_log_set_json(int json);
 int wp_log_enabled(int level);
 /* Writes one log line: message plus pre-rendered JSON-ish fields (may be
 ** NULL; both borrowed). Thread-safe. */

@@ -427,6 +427,10 @@ int wp_chan_l_receive(lua_State *L) {
     return 2;
   }
   struct wp_task *t = wp_vm_blockable(L, "channel receive");
+  if (c->kind != WP_CHAN_PLAIN) /* more telling for inspect: which channel */
+    wp_vm_note_wait(wp_vm_self(L), c->kind == WP_CHAN_INBOX    ? "inbox receive"
+                                   : c->kind == WP_CHAN_EVENTS ? "events receive"
+                                                               : "listener receive");
   struct wp_selrec *s = new_selrec(L, t, 1, 0);
   wait_on(&s->w[0], s, c, 0, 0, 1);
   wp_task_block(wp_vm_self(L), t, s);

@@ -93,6 +93,7 @@ struct wp_task *wp_vm_blockable(lua_State *L, const char *what) {
                   "coroutine.create/wrap; use coroutine.spawn", what);
     return NULL;
   }
+  wp_vm_note_wait(vp, what);
   return t;
 }
 

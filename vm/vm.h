@@ -236,7 +236,29 @@ struct wp_vmproc {
   unsigned char entry_started; /* the entry function was called (boot done) */
   unsigned char ran_on;      /* the worker thread of its last run (vmproc.c: cold) */
   uint16_t ran_at;           /* that thread's run count then */
+  /* What the control endpoint reads from its own thread (vm/observe.c),
+  ** never touching the Lua state: written by the thread running the
+  ** process with relaxed stores (plain moves), read with relaxed loads. The
+  ** heap size and queue length are as of the end of its last run
+  ** (wp_vm_publish); `wait` is the blocking call its last blocked task
+  ** made (a static string, set by wp_vm_blockable and chan.c). */
+  _Atomic int64_t pub_mem;
+  _Atomic uint32_t pub_queued;
+  _Atomic(const char *) pub_wait;
 };
+
+/* Publishes the process's heap size and the messages waiting in its
+** queues for the control endpoint; the thread running it, at the end of
+** a run (vmproc.c). Inline: a load and a store each, on every run. */
+static inline void wp_vm_publish(struct wp_vmproc *vp) {
+  atomic_store_explicit(&vp->pub_mem, vp->mem_used, memory_order_relaxed);
+  atomic_store_explicit(&vp->pub_queued, (uint32_t)(vp->inbox_q.n + vp->events_q.n),
+                        memory_order_relaxed);
+}
+/* Notes the blocking call the running task is about to block in. */
+static inline void wp_vm_note_wait(struct wp_vmproc *vp, const char *what) {
+  atomic_store_explicit(&vp->pub_wait, what, memory_order_relaxed);
+}
 
 /* A process's collector starts once it has allocated this much. */
 #define WP_GC_START (16 * 1024)
@@ -586,6 +608,26 @@ const char *wp_pid_node(const char *s, size_t len, size_t *nlen);
 ** WP_PID_OVERHEAD always fits. Host ids have no length limit. */
 #define WP_PID_OVERHEAD 22 /* "{" "|0x" up to 16 digits "}" NUL */
 size_t wp_pid_format(char *out, size_t n, const char *host, size_t hl, uint64_t counter);
+
+/* ---- what the control endpoint reads (observe.c) ---- */
+
+/* A view of a live process from any thread holding a reference to it. */
+struct wp_observe_proc {
+  const char *pid;       /* p's (borrowed while the reference is held) */
+  size_t pid_len;
+  const char *entry;     /* the code's entry id, the host's id: live as */
+  const char *host;      /* long as the runtime; "" when unknown */
+  const char *state;     /* "waiting", "runnable", "running" or "exited" */
+  const char *wait;      /* waiting: the call it is blocked in; else NULL */
+  struct wp_service *svc; /* the service it runs, or NULL */
+  int64_t mem;           /* Lua heap bytes */
+  uint32_t mailbox;      /* messages routed and not yet received */
+  uint64_t cpu_ns;       /* time it has run */
+  int cluster_names;     /* it may hold cluster-wide names */
+};
+/* Fills *out without a lock and without touching p's Lua state (see
+** observe.c): fields as of p's last run, each read atomically. */
+void wp_observe_proc(const struct wp_proc *p, struct wp_observe_proc *out);
 
 /* The sched ops the runtime registers. */
 extern const struct wp_sched_ops wp_vm_ops;

@@ -633,6 +633,7 @@ static int vm_run(struct wp_proc *p) {
       }
       if ((vp->mem_used >= WP_GC_FORCE_MIN || vp->mem_state) && collect_idle(vp))
         continue; /* a finaliser made a task ready */
+      wp_vm_publish(vp);
       return WP_RUN_WAIT;
     }
     t->state = WP_TASK_RUNNING;
@@ -659,6 +660,7 @@ static int vm_run(struct wp_proc *p) {
         vp->preempted = 0;
         t->state = WP_TASK_READY;
         vp->resume_first = t;
+        wp_vm_publish(vp);
         return WP_RUN_YIELD;
       }
       if (t->state == WP_TASK_RUNNING) /* a bare coroutine.yield(): requeue */

@@ -1,0 +1,31 @@
+/*
+** ctlview.h: what the control endpoint's answers say (ctlview.c): the
+** counters' samples, the snapshot and the inspection of one process, as
+** JSON (docs/control.md). Only the endpoint's thread calls these.
+*/
+#ifndef WP_CTLVIEW_H
+#define WP_CTLVIEW_H
+
+#include "jsonw.h"
+#include "vm.h"
+
+#define WP_CTLVIEW_SAMPLE_MS 250 /* the counters are sampled this often */
+#define WP_CTLVIEW_TOP_MAX 1000  /* the longest `top` list a snapshot gives */
+
+enum { WP_CTLVIEW_SORT_MEM, WP_CTLVIEW_SORT_MAILBOX, WP_CTLVIEW_SORT_CPU };
+
+struct wp_ctlview;
+
+/* node: the node name (NULL: "local"); project: the project directory.
+** Both copied. NULL when out of memory. */
+struct wp_ctlview *wp_ctlview_new(struct wp_rt *rt, const char *node, const char *project);
+void wp_ctlview_free(struct wp_ctlview *v);
+/* Takes one sample of the counters (every WP_CTLVIEW_SAMPLE_MS). */
+void wp_ctlview_sample(struct wp_ctlview *v);
+/* The answers, appended to w (one JSON object, no newline). */
+void wp_ctlview_hello(struct wp_ctlview *v, struct wp_jw *w);
+void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *w);
+/* target: a pid or a registered name (len bytes, borrowed). */
+void wp_ctlview_inspect(struct wp_ctlview *v, const char *target, size_t len, struct wp_jw *w);
+
+#endif

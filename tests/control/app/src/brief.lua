@@ -1,0 +1,6 @@
+-- Ends at once.
+local function main()
+    return 0
+end
+
+return { main = main }

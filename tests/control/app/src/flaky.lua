@@ -1,0 +1,7 @@
+-- Fails 10 ms after it started.
+local function main()
+    time.sleep("10ms")
+    error("flaky by design")
+end
+
+return { main = main }
