@@ -57,6 +57,7 @@ static void answer(void *ctx, uint64_t t1, uint64_t t2, int status, const char *
       break;
     case WP_CLUSTER_NAME_TIMEOUT: kind = WP_KIND_TIMEOUT; break;
     case WP_CLUSTER_NAME_INVALID: kind = WP_KIND_INVALID; break;
+    case WP_CLUSTER_NAME_NOT_FOUND: kind = WP_KIND_NOT_FOUND; break;
     default: break;
   }
   wp_rt_reply(rt, (wp_handle)t1, t2, st, kind, msg);

@@ -515,6 +515,9 @@ static int rejoin(struct wp_cluster *c, int *logged) {
   char err[512];
   if (next_incarnation(c, c->prefix, err, sizeof err) == 0) {
     make_value(c);
+    pthread_mutex_lock(&c->lock);
+    if (c->tr) wp_transport_expect(c->tr, c->incarnation); /* before peers see it */
+    pthread_mutex_unlock(&c->lock);
     if (claim(c, err, sizeof err) == 0) {
       pthread_mutex_lock(&c->lock);
       struct wp_transport *tr = c->tr;

@@ -153,6 +153,7 @@ enum {
   WP_CLUSTER_NAME_UNAVAILABLE,/* NATS cannot be reached (retryable) */
   WP_CLUSTER_NAME_TIMEOUT,    /* STRONG: not every live node acknowledged in time */
   WP_CLUSTER_NAME_INVALID,    /* the name cannot be a cluster name */
+  WP_CLUSTER_NAME_NOT_FOUND,  /* register: the process ended meanwhile */
   WP_CLUSTER_NAME_ERROR       /* anything else (out of memory, contention) */
 };
 struct wp_cluster_names_hooks {

@@ -18,14 +18,21 @@
 **
 ** A held name is free to take when its holder is known dead: a pid of this
 ** node's current life that no longer lives (the alive hook), a pid of an
-** earlier life of any node, or a pid of a node that is not a live member.
-** So a relay restarted by its service never meets its previous life.
+** earlier life of any node, a pid of a node the bucket says is not live
+** (its entry deleted, marked departed or replaced: never this node's own
+** clock, which may be stale), or a pid of a live node that says, asked
+** over <prefix>.n.<node>.names, that the process ended. So a relay
+** restarted by its service never meets its previous life, and a monitor on
+** another node can take a name on its holder's EXIT even before the
+** holder's release lands.
 **
 ** The replica. A watch of the bucket (a thread of its own) keeps a hash
-** table of the active names, under a read-write lock; lookups read it and
-** never wait on NATS. Each entry keeps its revision: an older write never
-** replaces a newer one, and this node applies its own writes at once, so a
-** process sees its own register before the watch does. After a reconnect
+** table of the names, under a read-write lock; lookups read it and never
+** wait on NATS. Each entry keeps its revision: an older write never
+** replaces a newer one, and a released name stays as a tombstone with its
+** revision, so a value read before the release cannot come back. This
+** node applies its own writes at once, so a process sees its own register
+** before the watch does. After a reconnect
 ** (a watcher may go quiet without telling) a new watch is made: its first
 ** view is a full one, and whatever that view did not show is dropped.
 **
@@ -34,10 +41,12 @@
 ** hooks (cli/ delivers the answer to the waiting process), so a scheduler
 ** worker never waits on NATS. A process's exit queues a release of its
 ** names, after whatever it had queued before. When nothing is queued, the
-** thread reaps once a second: if this node is the leader (the live member
-** with the smallest name) and connected, it releases every name whose
-** holder is known dead (a departed node's, or a process whose release was
-** lost). Nothing is reaped while the connection is down.
+** thread reaps once a second, while connected: every node releases what
+** its own dead processes still hold (a release that failed, a register
+** that raced an exit), and the leader (the live member with the smallest
+** name) what departed nodes held. Nothing is reaped while the connection
+** is down, nor while this node is fenced; a register that finds the node
+** fenced after its write frees the name again.
 **
 ** STRONG. The name is written pending, then every other live member is
 ** asked, over NATS request-reply on <prefix>.n.<node>.names, to confirm
@@ -57,6 +66,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "cnfmt.h"
 #include "clock.h"
 #include "log.h"
 
@@ -70,6 +80,7 @@
 #define STOP_WAIT_MS 3000    /* queued requests still performed at stop */
 #define STRONG_DEADLINE_MS 10000
 #define ACK_WAIT_MS 2000     /* a member waits this long for its replica to catch up */
+#define ASK_WAIT_MS 1000     /* for another node to say whether its process lives */
 #define MAX_TRIES 8
 #define MAX_MEMBERS 256
 
@@ -79,6 +90,8 @@ struct cname {
   uint64_t inc;       /* the holder's node's incarnation */
   uint32_t gen;       /* the watch that last showed it */
   int scope, pending;
+  int released;       /* a tombstone: the name is free as of rev (lookups skip
+                         it; it keeps an older value from coming back) */
   char node[WP_CLUSTER_NAME_MAX + 1];
   size_t nlen, plen;
   char *pid;          /* into data, after the name */
@@ -125,86 +138,6 @@ struct wp_cnames {
   int has_watch, has_worker;
 };
 
-/* ---- keys and values ---- */
-
-/* Writes name's key into out (3 * nlen + 1 bytes). */
-static void make_key(const char *name, size_t nlen, char *out) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (size_t i = 0; i < nlen; i++) {
-    unsigned char ch = (unsigned char)name[i];
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-        ch == '_' || ch == '-') {
-      *out++ = (char)ch;
-    } else {
-      *out++ = '=';
-      *out++ = hex[ch >> 4];
-      *out++ = hex[ch & 15];
-    }
-  }
-  *out = '\0';
-}
-
-static int unhex(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The name of key into out (at least strlen(key) bytes); its length, or
-** -1 when key is not one of ours. */
-static long parse_key(const char *key, char *out) {
-  size_t n = 0;
-  for (const char *k = key; *k; k++) {
-    if (*k != '=') {
-      out[n++] = *k;
-      continue;
-    }
-    int a = unhex(k[1]), b = a < 0 ? -1 : unhex(k[2]);
-    if (b < 0) return -1;
-    out[n++] = (char)(a << 4 | b);
-    k += 2;
-  }
-  return (long)n;
-}
-
-/* A parsed value; pid points into the value. */
-struct holder {
-  int scope, pending;
-  char node[WP_CLUSTER_NAME_MAX + 1];
-  uint64_t inc;
-  const char *pid;
-  size_t plen;
-};
-
-/* Parses "v1 SCOPE STATE NODE INC PID" (len bytes); 0, or -1 when it is
-** not one (an empty value: a released name). */
-static int parse_value(const char *v, size_t len, struct holder *h) {
-  char buf[128];
-  if (len < 4 || memcmp(v, "v1 ", 3) != 0) return -1;
-  size_t head = len < sizeof buf - 1 ? len : sizeof buf - 1;
-  memcpy(buf, v, head);
-  buf[head] = '\0';
-  char state, node[WP_CLUSTER_NAME_MAX + 1];
-  unsigned long long inc;
-  int used = 0;
-  if (sscanf(buf, "v1 %d %c %32[A-Za-z0-9_-] %llu %n", &h->scope, &state, node, &inc, &used) <
-          4 ||
-      used <= 0 || (size_t)used >= len || h->scope < WP_CLUSTER_EVENTUAL ||
-      h->scope > WP_CLUSTER_STRONG || (state != 'A' && state != 'P'))
-    return -1;
-  h->pending = state == 'P';
-  memcpy(h->node, node, sizeof node);
-  h->inc = inc;
-  h->pid = v + used;
-  h->plen = len - (size_t)used;
-  return 0;
-}
-
-static int make_value(char *out, size_t cap, int scope, int pending, const char *node,
-                      uint64_t inc, const char *pid, size_t plen) {
-  int n = snprintf(out, cap, "v1 %d %c %s %" PRIu64 " %.*s", scope, pending ? 'P' : 'A', node,
-                   inc, (int)plen, pid);
-  return n > 0 && (size_t)n < cap ? n : -1;
-}
-
 /* ---- the replica ---- */
 
 static size_t hash(const char *s, size_t n) {
@@ -243,25 +176,28 @@ static int grow(struct wp_cnames *cn) {
   return 0;
 }
 
-/* Applies revision rev of name: value h, or released when h is NULL. A
-** revision older than the one the replica holds is ignored. */
+/* Applies revision rev of name: value h, or released when h is NULL, kept
+** as a tombstone with its revision, so a value read before the release
+** can never come back. A revision older than the one the replica holds is
+** ignored; the same one only brings gen up to date (a watch that showed
+** it). from_watch: the watch delivered it; only those raise last_rev, the
+** watermark STRONG confirmations wait for (this node applies its own
+** writes, and values it read, ahead of its watch). */
 static void apply(struct wp_cnames *cn, const char *name, size_t nlen, uint64_t rev,
-                  const struct holder *h, uint32_t gen) {
+                  const struct holder *h, uint32_t gen, int from_watch) {
   pthread_rwlock_wrlock(&cn->rw);
   struct cname **pp = NULL, *e = find(cn, name, nlen, &pp);
-  if (e && e->rev > rev) {
-    pthread_rwlock_unlock(&cn->rw);
-    return;
-  }
-  if (e && (!h || e->plen != h->plen)) { /* released, or the new value needs other room */
-    *pp = e->next;
-    wp_free(e);
-    cn->n--;
-    e = NULL;
-  }
-  if (h && !e && grow(cn) == 0) {
-    e = wp_malloc(sizeof *e + nlen + h->plen);
-    if (e) {
+  size_t plen = h ? h->plen : 0;
+  if (e && e->rev >= rev) {
+    if (e->rev == rev && gen > e->gen) e->gen = gen;
+  } else {
+    if (e && e->plen != plen) { /* the new value needs other room */
+      *pp = e->next;
+      wp_free(e);
+      cn->n--;
+      e = NULL;
+    }
+    if (!e && grow(cn) == 0 && (e = wp_malloc(sizeof *e + nlen + plen))) {
       find(cn, name, nlen, &pp);
       e->next = *pp;
       *pp = e;
@@ -269,22 +205,26 @@ static void apply(struct wp_cnames *cn, const char *name, size_t nlen, uint64_t 
       memcpy(e->data, name, nlen);
       e->nlen = nlen;
       e->pid = e->data + nlen;
-      e->plen = h->plen;
+      e->plen = plen;
+    }
+    if (e) {
+      if (h) {
+        memcpy(e->pid, h->pid, h->plen);
+        memcpy(e->node, h->node, sizeof e->node);
+        e->inc = h->inc;
+        e->scope = h->scope;
+        e->pending = h->pending;
+      }
+      e->released = !h;
+      e->rev = rev;
+      e->gen = gen;
+    } else {
+      wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory: name %.*s missing from its replica",
+              cn->self, (int)nlen, name);
     }
   }
-  if (h && e) {
-    memcpy(e->pid, h->pid, h->plen);
-    memcpy(e->node, h->node, sizeof e->node);
-    e->inc = h->inc;
-    e->scope = h->scope;
-    e->pending = h->pending;
-    e->rev = rev;
-    e->gen = gen;
-  } else if (h) {
-    wp_logf(WP_LOG_ERROR, "cluster: node %s: out of memory: name %.*s missing from its replica",
-            cn->self, (int)nlen, name);
-  }
   pthread_rwlock_unlock(&cn->rw);
+  if (!from_watch) return;
   pthread_mutex_lock(&cn->lock);
   if (rev > cn->last_rev) cn->last_rev = rev;
   pthread_cond_broadcast(&cn->cond); /* STRONG confirmations wait for this */
@@ -313,12 +253,12 @@ static void watch_entry(struct wp_cnames *cn, kvEntry *e, uint32_t gen) {
   size_t kl = strlen(key);
   char *name = wp_malloc(kl + 1);
   if (!name) return;
-  long nlen = parse_key(key, name);
+  long nlen = wp_cnfmt_parse_key(key, name);
   struct holder h;
   int len = kvEntry_ValueLen(e);
   int put = kvEntry_Operation(e) == kvOp_Put && len > 0 &&
-            parse_value(kvEntry_Value(e), (size_t)len, &h) == 0;
-  if (nlen > 0) apply(cn, name, (size_t)nlen, kvEntry_Revision(e), put ? &h : NULL, gen);
+            wp_cnfmt_parse_value(kvEntry_Value(e), (size_t)len, &h) == 0;
+  if (nlen > 0) apply(cn, name, (size_t)nlen, kvEntry_Revision(e), put ? &h : NULL, gen, 1);
   wp_free(name);
 }
 
@@ -384,7 +324,7 @@ size_t wp_cnames_lookup(struct wp_cnames *cn, const char *name, size_t nlen, cha
   size_t n = 0;
   pthread_rwlock_rdlock(&cn->rw);
   struct cname *e = find(cn, name, nlen, NULL);
-  if (e && !e->pending) {
+  if (e && !e->pending && !e->released) {
     n = e->plen;
     if (n <= cap) memcpy(out, e->pid, n);
     if (scope) *scope = e->scope;
@@ -399,14 +339,34 @@ static int connected(struct wp_cnames *cn) {
   return natsConnection_Status(cn->nats->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
-/* Whether the holder h is known dead. */
-static int holder_dead(struct wp_cnames *cn, const struct holder *h) {
+/* Whether holder h (of another node, whose life is live) is known dead
+** there: asks that node (on_confirm answers "no" once the process has
+** ended, even before its release ran). No answer: not known dead. */
+static int ask_dead(struct wp_cnames *cn, const struct holder *h) {
+  char subject[2 * WP_CLUSTER_NAME_MAX + 16], body[600];
+  snprintf(subject, sizeof subject, "%s.n.%s.names", cn->prefix, h->node);
+  int bl = snprintf(body, sizeof body, "alive %.*s", (int)h->plen, h->pid);
+  if (bl <= 0 || (size_t)bl >= sizeof body) return 0;
+  natsMsg *reply = NULL;
+  natsStatus s = natsConnection_Request(&reply, cn->nats->nc, subject, body, bl, ASK_WAIT_MS);
+  int dead = s == NATS_OK && natsMsg_GetDataLength(reply) == 2 &&
+             memcmp(natsMsg_GetData(reply), "no", 2) == 0;
+  natsMsg_Destroy(reply);
+  return dead;
+}
+
+/* Whether the holder h is known dead: an earlier life of its node, a node
+** the bucket says is not live (deleted, marked departed, another life), a
+** process of this node that ended; `ask`: also a process of a live node
+** that says it ended (a round trip: only where a name is to be taken). */
+static int holder_dead(struct wp_cnames *cn, const struct holder *h, int ask) {
   size_t nl = strlen(h->node);
   if (nl == cn->self_len && memcmp(h->node, cn->self, nl) == 0) {
     if (h->inc != atomic_load(&cn->inc)) return 1; /* an earlier life of this node */
     return !cn->hooks.alive(cn->hooks.ctx, h->pid, h->plen);
   }
-  return wp_transport_live(cn->tr, h->node, nl) != h->inc;
+  if (wp_transport_live(cn->tr, h->node, nl) != h->inc) return 1;
+  return ask && ask_dead(cn, h);
 }
 
 static int same_holder(struct wp_cnames *cn, const struct holder *h, const char *pid,
@@ -430,7 +390,7 @@ static int read_key(struct wp_cnames *cn, const char *key, kvEntry **e, struct h
   }
   *rev = kvEntry_Revision(*e);
   int len = kvEntry_ValueLen(*e);
-  return len > 0 && parse_value(kvEntry_Value(*e), (size_t)len, h) == 0;
+  return len > 0 && wp_cnfmt_parse_value(kvEntry_Value(*e), (size_t)len, h) == 0;
 }
 
 /* Writes value v (vl bytes; 0: a release) at key if its revision is still
@@ -469,8 +429,11 @@ static int confirm(struct wp_cnames *cn, const char *key, uint64_t rev, uint64_t
     natsMsg *reply = NULL;
     natsStatus s = natsConnection_Request(&reply, cn->nats->nc, subject, body, bl,
                                           (int64_t)((deadline - now) / 1000000) + 1);
-    int ok = s == NATS_OK && natsMsg_GetDataLength(reply) == 2 &&
-             memcmp(natsMsg_GetData(reply), "ok", 2) == 0;
+    /* no responders: that node has not subscribed yet, so it has served
+    ** no lookup and will load a full view, this name included */
+    int ok = s == NATS_NO_RESPONDERS ||
+             (s == NATS_OK && natsMsg_GetDataLength(reply) == 2 &&
+              memcmp(natsMsg_GetData(reply), "ok", 2) == 0);
     natsMsg_Destroy(reply);
     if (!ok) {
       snprintf(why, wl, "node %s did not acknowledge it in time", members[i]);
@@ -488,11 +451,19 @@ static void on_confirm(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
   struct wp_cnames *cn = arg;
   char body[32];
   int bl = natsMsg_GetDataLength(msg);
+  const char *data = natsMsg_GetData(msg);
+  if (bl > 6 && memcmp(data, "alive ", 6) == 0 && natsMsg_GetReply(msg)) {
+    /* is one of this node's pids alive (holder_dead on another node) */
+    int yes = cn->hooks.alive(cn->hooks.ctx, data + 6, (size_t)bl - 6);
+    natsConnection_Publish(nc, natsMsg_GetReply(msg), yes ? "yes" : "no", yes ? 3 : 2);
+    natsMsg_Destroy(msg);
+    return;
+  }
   if (bl <= 0 || (size_t)bl >= sizeof body || !natsMsg_GetReply(msg)) {
     natsMsg_Destroy(msg);
     return;
   }
-  memcpy(body, natsMsg_GetData(msg), (size_t)bl);
+  memcpy(body, data, (size_t)bl);
   body[bl] = '\0';
   uint64_t rev = strtoull(body, NULL, 10);
   struct timespec ts;
@@ -512,10 +483,16 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
   char value[512], why[256] = "";
   int strong = o->scope == WP_CLUSTER_STRONG;
   uint64_t inc = atomic_load(&cn->inc);
-  int vl = make_value(value, sizeof value, o->scope, strong, cn->self, inc, pid, o->plen);
+  int vl = wp_cnfmt_value(value, sizeof value, o->scope, strong, cn->self, inc, pid, o->plen);
   if (vl < 0) {
     snprintf(msg, ml, "pid too long for a cluster name");
     return WP_CLUSTER_NAME_INVALID;
+  }
+  /* a process that ended since the request was made (its release may have
+  ** run before this) must not get the name */
+  if (!cn->hooks.alive(cn->hooks.ctx, pid, o->plen)) {
+    snprintf(msg, ml, "process not found");
+    return WP_CLUSTER_NAME_NOT_FOUND;
   }
   uint64_t deadline = wp_clock_ns() + (uint64_t)STRONG_DEADLINE_MS * 1000000;
   for (int i = 0; i < MAX_TRIES; i++) {
@@ -534,9 +511,9 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
       snprintf(msg, ml, "name already registered in another scope");
       return WP_CLUSTER_NAME_EXISTS;
     }
-    if (r == 1 && !holder_dead(cn, &h)) {
+    if (r == 1 && !holder_dead(cn, &h, 1)) {
       /* what NATS just said is news the watch may not have brought yet */
-      apply(cn, name, o->nlen, rev, &h, atomic_load(&cn->gen));
+      apply(cn, name, o->nlen, rev, &h, atomic_load(&cn->gen), 0);
       kvEntry_Destroy(e);
       snprintf(msg, ml, "name already registered");
       return WP_CLUSTER_NAME_EXISTS;
@@ -554,23 +531,31 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
       continue; /* written meanwhile: look again */
     }
     struct holder mine;
-    parse_value(value, (size_t)vl, &mine);
-    apply(cn, name, o->nlen, nrev, &mine, atomic_load(&cn->gen));
+    wp_cnfmt_parse_value(value, (size_t)vl, &mine);
+    apply(cn, name, o->nlen, nrev, &mine, atomic_load(&cn->gen), 0);
+    if (atomic_load(&cn->fenced) || atomic_load(&cn->inc) != inc) {
+      /* fenced while it wrote: the name would belong to a departed life
+      ** its holder was never told of; free it again */
+      uint64_t frev = write_key(cn, key, "", 0, nrev, why, sizeof why);
+      if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen), 0);
+      snprintf(msg, ml, "cluster unavailable: this node is rejoining the cluster");
+      return WP_CLUSTER_NAME_UNAVAILABLE;
+    }
     if (!strong) return WP_CLUSTER_NAME_OK;
     /* STRONG: visible once every live member holds it */
     int ok = confirm(cn, key, nrev, deadline, why, sizeof why) == 0;
     uint64_t arev = 0;
     if (ok) {
-      vl = make_value(value, sizeof value, o->scope, 0, cn->self, inc, pid, o->plen);
+      vl = wp_cnfmt_value(value, sizeof value, o->scope, 0, cn->self, inc, pid, o->plen);
       arev = write_key(cn, key, value, vl, nrev, why, sizeof why);
     }
     if (arev) {
-      parse_value(value, (size_t)vl, &mine);
-      apply(cn, name, o->nlen, arev, &mine, atomic_load(&cn->gen));
+      wp_cnfmt_parse_value(value, (size_t)vl, &mine);
+      apply(cn, name, o->nlen, arev, &mine, atomic_load(&cn->gen), 0);
       return WP_CLUSTER_NAME_OK;
     }
     uint64_t frev = write_key(cn, key, "", 0, nrev, value, sizeof value);
-    if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen));
+    if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen), 0);
     snprintf(msg, ml, "%s", why);
     return ok ? WP_CLUSTER_NAME_ERROR : WP_CLUSTER_NAME_TIMEOUT;
   }
@@ -597,7 +582,7 @@ static int do_release(struct wp_cnames *cn, const char *name, size_t nlen, const
     if (!mine) return WP_CLUSTER_NAME_FALSE;
     uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
     if (nrev) {
-      apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen));
+      apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
       return WP_CLUSTER_NAME_OK;
     }
     if (!connected(cn)) {
@@ -618,19 +603,22 @@ struct victim {
 };
 
 /* The names whose holder pid is `pid` (plen > 0), or, with plen 0, whose
-** holder is known dead. Returns a list to free. */
-static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen) {
+** holder is known dead: held by this node's processes only when
+** `own_only`. Returns a list to free. */
+static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen, int own_only) {
   struct victim *list = NULL;
   pthread_rwlock_rdlock(&cn->rw);
   for (size_t i = 0; i < cn->cap; i++)
     for (struct cname *e = cn->tab[i]; e; e = e->next) {
       int take;
-      if (plen) {
+      if (e->released || (own_only && strcmp(e->node, cn->self) != 0)) {
+        take = 0;
+      } else if (plen) {
         take = e->plen == plen && memcmp(e->pid, pid, plen) == 0;
       } else {
         struct holder h = {e->scope, e->pending, "", e->inc, e->pid, e->plen};
         memcpy(h.node, e->node, sizeof h.node);
-        take = holder_dead(cn, &h);
+        take = holder_dead(cn, &h, 0);
       }
       if (!take) continue;
       struct victim *v = wp_malloc(sizeof *v + e->nlen);
@@ -654,28 +642,29 @@ static void reap_one(struct wp_cnames *cn, const char *name, size_t nlen, const 
     kvEntry_Destroy(e);
     return;
   }
-  int dead = holder_dead(cn, &h);
+  int dead = holder_dead(cn, &h, 0);
   char holder[WP_CLUSTER_NAME_MAX + 1];
   memcpy(holder, h.node, sizeof holder);
   kvEntry_Destroy(e);
   if (!dead) return;
   uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
   if (nrev) {
-    apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen));
+    apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
     wp_logf(WP_LOG_INFO, "cluster: node %s released name %.*s of %s, which is gone", cn->self,
             (int)nlen, name, holder);
   }
 }
 
-/* Releases what pid held (plen > 0), or, as the leader, what the dead held. */
-static void sweep(struct wp_cnames *cn, const char *pid, size_t plen) {
-  struct victim *list = collect(cn, pid, plen);
+/* Releases what pid held (plen > 0), or what dead holders hold: this
+** node's (own_only), or, as the leader, every node's. */
+static void sweep(struct wp_cnames *cn, const char *pid, size_t plen, int own_only) {
+  struct victim *list = collect(cn, pid, plen, own_only);
   while (list) {
     struct victim *v = list;
     list = v->next;
     char *key = wp_malloc(3 * v->nlen + 1);
     if (key) {
-      make_key(v->data, v->nlen, key);
+      wp_cnfmt_key(v->data, v->nlen, key);
       if (plen) {
         char msg[300];
         if (do_release(cn, v->data, v->nlen, key, pid, plen, 0, msg, sizeof msg) > WP_CLUSTER_NAME_FALSE)
@@ -700,7 +689,7 @@ void wp_cnames_fence(struct wp_cnames *cn) {
   pthread_rwlock_rdlock(&cn->rw);
   for (size_t i = 0; i < cn->cap; i++)
     for (struct cname *e = cn->tab[i]; e; e = e->next) {
-      if (strcmp(e->node, cn->self) != 0) continue;
+      if (e->released || strcmp(e->node, cn->self) != 0) continue;
       struct victim *v = wp_malloc(sizeof *v + e->nlen + e->plen);
       if (!v) break;
       memcpy(v->data, e->data, e->nlen);
@@ -743,7 +732,7 @@ size_t wp_cnames_leader(struct wp_cnames *cn, char *out, size_t cap) {
 static void perform(struct wp_cnames *cn, struct op *o) {
   const char *name = o->data, *pid = o->data + o->nlen;
   if (o->kind == RELEASE) {
-    sweep(cn, pid, o->plen);
+    sweep(cn, pid, o->plen, 0);
     return;
   }
   char msg[300] = "", *key = wp_malloc(3 * o->nlen + 1);
@@ -758,7 +747,7 @@ static void perform(struct wp_cnames *cn, struct op *o) {
     snprintf(msg, sizeof msg, "cluster unavailable: this node is rejoining the cluster");
     st = WP_CLUSTER_NAME_UNAVAILABLE;
   } else {
-    make_key(name, o->nlen, key);
+    wp_cnfmt_key(name, o->nlen, key);
     st = o->kind == WP_CLUSTER_REGISTER
              ? do_register(cn, o, key, msg, sizeof msg)
              : do_release(cn, name, o->nlen, key, pid, o->plen, o->scope, msg, sizeof msg);
@@ -778,10 +767,14 @@ static void *worker_main(void *arg) {
       if (now >= next_reap) {
         next_reap = now + (uint64_t)POLL_MS * 1000000;
         pthread_mutex_unlock(&cn->lock);
+        /* every node releases what its own dead processes still hold (a
+        ** release that failed, a register that raced an exit); only the
+        ** leader those of departed nodes */
         char leader[WP_CLUSTER_NAME_MAX + 1];
-        if (connected(cn) && wp_cnames_leader(cn, leader, sizeof leader) &&
-            strcmp(leader, cn->self) == 0)
-          sweep(cn, NULL, 0);
+        if (connected(cn) && !atomic_load(&cn->fenced)) {
+          int lead = wp_cnames_leader(cn, leader, sizeof leader) && strcmp(leader, cn->self) == 0;
+          sweep(cn, NULL, 0, !lead);
+        }
         pthread_mutex_lock(&cn->lock);
         continue;
       }
@@ -793,8 +786,19 @@ static void *worker_main(void *arg) {
     struct op *o = cn->head;
     cn->head = o->next;
     if (!cn->head) cn->tail = &cn->head;
+    int stopping = cn->stop;
     pthread_mutex_unlock(&cn->lock);
-    perform(cn, o);
+    if (!stopping) {
+      perform(cn, o);
+    } else if (o->kind != RELEASE) { /* past wp_cnames_stop's wait: no more NATS */
+      cn->hooks.answer(cn->hooks.ctx, o->t1, o->t2, WP_CLUSTER_NAME_UNAVAILABLE,
+                       "cluster unavailable: the node is stopping");
+    } else {
+      wp_logf(WP_LOG_WARN,
+              "cluster: node %s stopped before releasing the names of %.*s; the next register "
+              "of them takes them over",
+              cn->self, (int)o->plen, o->data + o->nlen);
+    }
     wp_free(o);
     pthread_mutex_lock(&cn->lock);
     if (!cn->head) pthread_cond_broadcast(&cn->cond); /* wp_cnames_stop waits for this */
@@ -933,8 +937,11 @@ void wp_cnames_stop(struct wp_cnames *cn) {
                    stopping a watcher while Next waits leaks its message) */
   pthread_cond_broadcast(&cn->cond);
   pthread_mutex_unlock(&cn->lock);
-  if (cn->acks) {
-    natsSubscription_Unsubscribe(cn->acks);
+  if (cn->acks) { /* drained: no on_confirm runs on cn after this */
+    if (natsSubscription_Drain(cn->acks) == NATS_OK)
+      natsSubscription_WaitForDrainCompletion(cn->acks, STOP_WAIT_MS);
+    else
+      natsSubscription_Unsubscribe(cn->acks);
     natsSubscription_Destroy(cn->acks);
   }
   if (cn->has_worker) pthread_join(cn->worker, NULL);

@@ -226,7 +226,7 @@ static void watch_entry(struct wp_transport *t, kvEntry *e) {
   if (m && silent) {
     /* marked departed (mark_silent): that life is over here too */
     uint64_t old = atomic_load(&m->inc);
-    atomic_store(&m->inc, 0);
+    if (old == inc) atomic_store(&m->inc, 0); /* not a newer life seen meanwhile */
     if (inc > m->fenced) m->fenced = inc;
     if (!m->self && old == inc) {
       snprintf(why, sizeof why, "its membership was not renewed for %" PRId64 " ms",
@@ -237,7 +237,11 @@ static void watch_entry(struct wp_transport *t, kvEntry *e) {
     uint64_t old = atomic_load(&m->inc);
     if (put && inc >= old && inc >= m->last && inc > m->fenced) {
       atomic_store(&m->inc, inc);
-      m->seen_ns = age > 0 && (uint64_t)age < now ? now - (uint64_t)age : now;
+      /* in a watcher's first view the entry's age is all there is (by the
+      ** server's clock); after it, an update is a renewal happening now:
+      ** our own clock, so a skew between the two cannot make a live node
+      ** look silent right after each renewal */
+      m->seen_ns = t->view_live || age <= 0 || (uint64_t)age >= now ? now : now - (uint64_t)age;
       if (!m->self && m->last && inc != m->last) {
         snprintf(why, sizeof why, "it came back as incarnation %" PRIu64, inc);
         if (old)
@@ -299,7 +303,7 @@ static int64_t expire(struct wp_transport *t) {
 ** watch then shows the mark to every node (watch_entry). Called with
 ** t->lock held; drops it around the writes. */
 static void mark_silent(struct wp_transport *t) {
-  while (t->marks) {
+  while (t->marks && !t->stop) {
     struct mark *k = t->marks;
     t->marks = k->next;
     char value[96], name[WP_CLUSTER_NAME_MAX + 1];
@@ -351,6 +355,7 @@ static void *watch_main(void *arg) {
         continue;
       }
       t->watcher = w;
+      t->view_live = 0;
     }
     /* at the latest when the next live member turns silent, or a tick */
     int64_t wait_ms = expire(t) / 1000000 + 1;
@@ -367,9 +372,12 @@ static void *watch_main(void *arg) {
       kvEntry_Destroy(e);
     }
     pthread_mutex_lock(&t->lock);
-    if (s == NATS_OK && !e && !t->synced) { /* the first view is complete */
-      t->synced = 1;
-      pthread_cond_broadcast(&t->synced_cond);
+    if (s == NATS_OK && !e) { /* this watcher's first view is complete */
+      t->view_live = 1;
+      if (!t->synced) {
+        t->synced = 1;
+        pthread_cond_broadcast(&t->synced_cond);
+      }
     }
     if (s != NATS_OK && s != NATS_TIMEOUT && !t->stop) t->rewatch = 1;
   }
@@ -430,12 +438,14 @@ static void *probe_main(void *arg) {
 /* Whether m is live at monotonic time now (under t->lock). seen_ns may be
 ** after now: a batch from the node came in meanwhile. */
 static int member_live(const struct wp_transport *t, struct member *m, uint64_t now) {
-  /* a silence that began while this node could not see NATS does not count
-  ** yet (t->quiet_until): the names reaper must not release what a node
-  ** still renewing holds, only because our own view is stale */
-  return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0 &&
-         (now < t->quiet_until ||
-          !(now > m->seen_ns && now - m->seen_ns > (uint64_t)m->down_after_ns));
+  /* the bucket's verdict, not this node's clock: a member is live until its
+  ** entry is deleted, marked departed or replaced by a new life. A silence
+  ** seen here only leads to a mark (expire); judging by it directly would
+  ** let a node whose own view is stale (it was paused, its watch is behind)
+  ** reap or take over what a live node holds */
+  (void)t;
+  (void)now;
+  return atomic_load_explicit(&m->inc, memory_order_relaxed) != 0;
 }
 
 uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen) {
@@ -464,6 +474,7 @@ size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_
 void wp_transport_fence(struct wp_transport *t) {
   pthread_mutex_lock(&t->lock);
   t->fenced = 1;
+  atomic_store(&t->inc, 0); /* no batch is for incarnation 0: nothing comes in */
   for (size_t i = 0; i < t->mn; i++) {
     struct member *m = t->mv[i];
     if (m->self) continue;
@@ -472,6 +483,10 @@ void wp_transport_fence(struct wp_transport *t) {
   }
   wp_transport_kick(t);
   pthread_mutex_unlock(&t->lock);
+}
+
+void wp_transport_expect(struct wp_transport *t, uint64_t inc) {
+  atomic_store(&t->inc, inc); /* batches for it come in; sends stay refused */
 }
 
 void wp_transport_rejoin(struct wp_transport *t, uint64_t inc) {
@@ -548,9 +563,9 @@ struct member *wp_transport_seen(struct wp_transport *t, const char *src, size_t
                                  uint64_t src_inc, int *gone) {
   pthread_mutex_lock(&t->lock);
   struct member *m = member_find(t, src, sl, 1);
-  if (m && (t->fenced || src_inc <= m->fenced)) {
-    /* this node, or that life of the source, was departed for its
-    ** silence: nothing of that life is delivered any more */
+  if (m && src_inc <= m->fenced) {
+    /* that life of the source was departed for its silence: nothing of
+    ** it is delivered any more (this node's own fence is t->inc 0) */
     pthread_mutex_unlock(&t->lock);
     *gone = -1;
     return m;

@@ -37,6 +37,10 @@ size_t wp_transport_members(struct wp_transport *t, char (*out)[WP_CLUSTER_NAME_
 ** or taken over): fires every cross-node relation, drops what is queued,
 ** refuses sends and drops what comes in, until wp_transport_rejoin. */
 void wp_transport_fence(struct wp_transport *t);
+/* A fenced node is about to claim its name as incarnation inc: batches for
+** inc are taken from now on (a peer that sees the claim may send at once),
+** sends stay refused until wp_transport_rejoin. */
+void wp_transport_expect(struct wp_transport *t, uint64_t inc);
 /* This node rejoined as incarnation inc: sessions start anew under it. */
 void wp_transport_rejoin(struct wp_transport *t, uint64_t inc);
 void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s);

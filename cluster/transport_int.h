@@ -167,6 +167,7 @@ struct wp_transport {
   kvWatcher *watcher;
   int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
   uint64_t rewatch_at; /* not before this (monotonic): see REWATCH_DELAY_MS */
+  int view_live; /* the watcher's first view is complete: updates are live */
   pthread_t sender, watch, prober;
   int has_prober;
   int has_sender, has_watch;
@@ -207,7 +208,7 @@ static inline uint64_t get64(const unsigned char *p) {
 ** design note) and returns the member (NULL: out of memory or a bad
 ** name); *gone: that life is known to have left (its messages still
 ** count), or -1: nothing of it may be delivered (that life was departed
-** for its silence, or this node is fenced). Takes t->lock. */
+** for its silence). Takes t->lock. */
 struct member *wp_transport_seen(struct wp_transport *t, const char *src, size_t sl,
                                  uint64_t src_inc, int *gone);
 /* The member named name, or NULL when not known. Takes t->lock. */

@@ -209,6 +209,7 @@ static void reply_done(struct wp_vmproc *vp, lua_State *L, struct wp_msg *m) {
     wp_free(w);
     int n = 1;
     vp->routing = m; /* freed at teardown if this raises */
+    luaL_checkstack(L, 3, NULL);
     if (m->flags >= WP_REPLY_ERROR) {
       lua_pushnil(L);
       wp_err_pushl(L, wp_msg_topic(m), (const char *)wp_msg_payload(m), m->len,

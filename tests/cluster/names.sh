@@ -117,6 +117,20 @@ has na "reg k1 CONSISTENT true"
 grep -q 'name k1 taken over' "$TMPROOT/na/err" && fail "k1 was taken over, not released"
 report "a process's end releases its cluster names"
 
+# A monitor on another node that registers the name on its holder's EXIT
+# gets it, whether or not the holder's release has landed yet (the holding
+# node says its process ended).
+run na "kid k3"
+wait_match "$TMPROOT/na/out" '^kid k3 ok$' 1 30 "${NODE_PID[na]}" || fail "the kid did not register k3"
+run nc "mon k3"
+has nc "mon k3 true"
+run nc "onexit k3"
+run na kidstop
+wait_match "$TMPROOT/nc/out" '^onexit k3 ' 1 30 "${NODE_PID[nc]}" ||
+    fail "c's monitor of k3's holder did not fire"
+has nc "onexit k3 true"
+report "a monitor on another node takes the name over on its holder's EXIT"
+
 # kill -9 of node a: the leader (b, the smallest live name) releases a's
 # names once a is departed; they can be registered again. A monitor set
 # through a cluster name (a process of a) fires.

@@ -5,6 +5,8 @@
 --   lookup NAME         process.registry.lookup(NAME)
 --   ping DEST           sends "ping" to DEST; its "pong" prints "pong PID"
 --   mon DEST            process.monitor(DEST); its EXIT prints "exit PID"
+--   onexit NAME         the next EXIT makes this process register NAME
+--                       (CONSISTENT) at once: "onexit NAME <outcome>"
 --   seq DEST N          sends N messages "num" 1..N to DEST; each prints
 --                       "num I" where it arrives
 -- A CANCEL event prints "cancel FROM REASON".
@@ -18,12 +20,19 @@ local scopes = {LOCAL = R.LOCAL, EVENTUAL = R.EVENTUAL, CONSISTENT = R.CONSISTEN
 
 return { main = function()
     local inbox, events = process.inbox(), process.events()
-    local kid
+    local kid, onexit
     coroutine.spawn(function()
         while true do
             local r = channel.select { inbox:case_receive(), events:case_receive() }
             if r.channel == events then
-                if r.value.kind == process.event.EXIT then io.print("exit " .. r.value.from) end
+                if r.value.kind == process.event.EXIT then
+                    if onexit then
+                        local name = onexit
+                        onexit = nil
+                        show("onexit " .. name, R.register(name, nil, R.CONSISTENT))
+                    end
+                    io.print("exit " .. r.value.from)
+                end
                 if r.value.kind == process.event.CANCEL then
                     io.print("cancel " .. r.value.from .. " " .. tostring(r.value.reason))
                 end
@@ -67,6 +76,8 @@ return { main = function()
             show(line, ok, err)
         elseif cmd == "kid" then
             kid = process.spawn_monitored("app:namekid", "app:processes", process.pid(), a)
+        elseif cmd == "onexit" then
+            onexit = a
         elseif cmd == "kidstop" then
             process.send(kid, "stop")
         end
