@@ -721,17 +721,18 @@ size_t wp_cluster_pg_limit(struct wp_cluster *c) { return c->pg ? wp_cpg_limit(c
 
 void wp_cluster_stop_transport(struct wp_cluster *c) {
   if (!c) return;
+  /* pg first: its threads read the names (the leader) and the transport
+  ** (the member view) through c until they are joined */
+  wp_cpg_stop(c->pg);
+  c->pg = NULL;
   pthread_mutex_lock(&c->lock); /* not while the heartbeat thread fences */
   while (c->in_fence) pthread_cond_wait(&c->cond, &c->lock);
-  struct wp_cpg *pg = c->pg;
   struct wp_cnames *cn = c->cn;
   struct wp_transport *tr = c->tr;
-  c->pg = NULL;
   c->cn = NULL;
   c->tr = NULL;
   pthread_mutex_unlock(&c->lock);
-  wp_cpg_stop(pg); /* first: both read the transport's member view */
-  wp_cnames_stop(cn);
+  wp_cnames_stop(cn); /* before the transport: it reads the member view */
   wp_transport_stop(tr);
 }
 
