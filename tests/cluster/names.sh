@@ -18,28 +18,6 @@ set -u
 
 export ENTRY=app:names
 
-# re TEXT: TEXT as an extended regular expression matching itself.
-re() { printf '%s' "$1" | sed 's/[][\.*^$(){}?+|/]/\\&/g'; }
-
-# send KEY LINE: writes LINE to the node's stdin.
-send() { printf '%s\n' "$2" >&"${NODE_FD[$1]}"; }
-# done_wait KEY LINE: waits for the node's "done LINE" (one more than it
-# printed before the matching send).
-declare -A SENT
-done_wait() {
-    local k="$1 $2"
-    SENT[$k]=$((${SENT[$k]:-0} + 1))
-    wait_match "${NODE_DIR[$1]}/out" "^done $(re "$2")\$" "${SENT[$k]}" 30 "${NODE_PID[$1]}" ||
-        fail "$1: no 'done $2'"
-}
-# run KEY LINE: send and wait.
-run() {
-    send "$1" "$2"
-    done_wait "$1" "$2"
-}
-# has KEY LINE: the node printed LINE whole.
-has() { grep -qxF -- "$2" "${NODE_DIR[$1]}/out" || fail "$1: no line: $2"; }
-
 start_node na --node a --cluster "$URL" "${FAST[@]}"
 start_node nb --node b --cluster "$URL" "${FAST[@]}"
 start_node nc --node c --cluster "$URL" "${FAST[@]}"

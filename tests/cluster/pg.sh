@@ -19,20 +19,6 @@ set -u
 
 export ENTRY=app:pgnode
 
-re() { printf '%s' "$1" | sed 's/[][\.*^$(){}?+|/]/\\&/g'; }
-send() { printf '%s\n' "$2" >&"${NODE_FD[$1]}"; }
-declare -A SENT
-done_wait() {
-    local k="$1 $2"
-    SENT[$k]=$((${SENT[$k]:-0} + 1))
-    wait_match "${NODE_DIR[$1]}/out" "^done $(re "$2")\$" "${SENT[$k]}" 30 "${NODE_PID[$1]}" ||
-        fail "$1: no 'done $2'"
-}
-run() {
-    send "$1" "$2"
-    done_wait "$1" "$2"
-}
-has() { grep -qxF -- "$2" "${NODE_DIR[$1]}/out" || fail "$1: no line: $2"; }
 # sorted PID...: the pids as pgnode lists them.
 sorted() { printf '%s\n' "$@" | sort | paste -sd, -; }
 # await KEY GROUP N: the node saw GROUP reach N members.
