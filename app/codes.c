@@ -27,7 +27,7 @@ static const char *const known_modules[] = {"io", "time", "logger", "process", "
                                             "payload", "errors", "coroutine", "string",
                                             "table", "math", "os", "funcs", "json", "uuid",
                                             "system", "registry", "env", "events",
-                                            "ctx", NULL};
+                                            "ctx", "metrics", NULL};
 
 static int is_known_module(const char *m) {
   for (int i = 0; known_modules[i]; i++)

@@ -30,6 +30,7 @@
 #include "codes.h"
 #include "config.h"
 #include "control.h"
+#include "prom.h"
 #include "duration.h"
 #include "lazylib.h"
 #include "modules.h"
@@ -44,6 +45,7 @@ struct opts {
   const char *memory_limit; /* --memory-limit, as given */
   const char *node, *cluster; /* --node, --cluster */
   const char *log_format;     /* --log-format */
+  const char *metrics;        /* --metrics ADDR:PORT */
   int workers;
   const char **sets;
   int nsets;
@@ -101,6 +103,8 @@ static void usage(FILE *f) {
         "  -c, --console         log to stdout\n"
         "  -s, --silent          no logging\n"
         "      --log-format F    console (default) or json (logger.encoding)\n"
+        "      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+        "                        (prometheus.enabled, prometheus.address)\n"
         "  -h, --help            this help\n"
         "      --version         print the version\n",
         f);
@@ -151,6 +155,8 @@ static void parse(int argc, char **argv, int start, struct opts *o) {
       o->memory_limit = flag_value(argc, argv, &i, "--memory-limit");
     } else if (is_flag(a, NULL, "--log-format")) {
       o->log_format = flag_value(argc, argv, &i, "--log-format");
+    } else if (is_flag(a, NULL, "--metrics")) {
+      o->metrics = flag_value(argc, argv, &i, "--metrics");
     } else if (is_flag(a, NULL, "--node")) {
       o->node = flag_value(argc, argv, &i, "--node");
     } else if (is_flag(a, NULL, "--cluster")) {
@@ -730,6 +736,20 @@ static int cmd_run(struct opts *o) {
   pthread_detach(sigthr);
   if (wp_terminal_start(rt)) die("cannot start the terminal thread");
   if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
+  /* Prometheus: --metrics, or prometheus.enabled with prometheus.address;
+  ** off by default. An address that cannot be served is a boot error: the
+  ** user asked for it, and a scraper would otherwise see nothing. */
+  struct wp_prom *prom = NULL;
+  {
+    const char *maddr = o->metrics;
+    if (!maddr && wp_config_bool(CONFIG, "prometheus.enabled", 0))
+      maddr = wp_config_str(CONFIG, "prometheus.address", "localhost:9090");
+    if (maddr) {
+      prom = wp_prom_start(rt, maddr, err, sizeof err);
+      if (!prom) die("%s", err);
+      wp_logf(WP_LOG_INFO, "metrics at http://%s/metrics", maddr);
+    }
+  }
   /* the control endpoint (wippy top, wippy inspect): a warning, never a
   ** failed run, when it cannot open; control.enabled: false keeps it shut */
   struct wp_control *control =
@@ -825,6 +845,7 @@ static int cmd_run(struct opts *o) {
 #endif
   wp_logf(WP_LOG_INFO, "stopped");
   wp_control_stop(control); /* it reads the scheduler: before that stops */
+  wp_prom_stop(prom);
   /* what processes sent to other nodes goes out; nothing is delivered
   ** here any more */
   wp_cluster_stop_transport(CLUSTER);

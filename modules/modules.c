@@ -15,7 +15,7 @@ static const struct {
             {"system", &wp_lib_system, NULL},
             {"registry", &wp_lib_registry, NULL}, {"env", &wp_lib_env, NULL},
             {"pg", &wp_lib_pg, NULL},
-            {"events", &wp_lib_events, NULL},     {"ctx", &wp_lib_ctx, NULL},
+            {"events", &wp_lib_events, NULL},     {"metrics", &wp_lib_metrics, NULL},     {"ctx", &wp_lib_ctx, NULL},
             {NULL, NULL, NULL}};
 
 static void open_module(lua_State *L, const char *name) {

@@ -13,7 +13,7 @@ void wp_modules_init(struct wp_rt *rt);
 
 /* Modules are lazy library tables (vm/lazylib.h) ... */
 extern const struct wp_libdef wp_lib_process, wp_lib_channel, wp_lib_time, wp_lib_io,
-    wp_lib_errors, wp_lib_payload, wp_lib_funcs, wp_lib_uuid, wp_lib_system,
+    wp_lib_errors, wp_lib_payload, wp_lib_funcs, wp_lib_uuid, wp_lib_metrics, wp_lib_system,
     wp_lib_registry, wp_lib_env, wp_lib_pg, wp_lib_events, wp_lib_ctx;
 /* ... or built by an opener that pushes the module value. */
 int wp_open_logger(lua_State *L);

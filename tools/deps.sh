@@ -3,10 +3,11 @@
 # run every test), skipping those already installed. Uses sudo when not root.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libjemalloc-dev libutf8proc-dev
-      libnats-dev libssl-dev libncurses-dev)
+      libnats-dev libssl-dev libncurses-dev libmicrohttpd-dev)
 if [ "${1:-}" = "--test" ]; then
   # tmux and jq: tests/control/ drives wippy top in tmux and reads its JSON
-  pkgs+=(procps clang-14 libclang-rt-14-dev nats-server tmux jq)
+  # curl and prometheus (promtool): tests/metrics/ scrapes /metrics and checks it
+  pkgs+=(procps clang-14 libclang-rt-14-dev nats-server tmux jq curl prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

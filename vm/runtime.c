@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "errobj.h"
+#include "metrics.h"
 #include "vm.h"
 #include "vm_int.h"
 
@@ -437,9 +438,30 @@ oom:
 
 /* ---- exits and shutdown ---- */
 
+void wp_rt_count_exit(struct wp_vmproc *vp, int kill, int abnormal) {
+  if (!wp_metrics_enabled()) return;
+  const char *why = kill == WP_KILL_TERMINATE ? "terminated"
+                    : kill == WP_KILL_LINK    ? "linked"
+                    : kill == WP_KILL_SHUTDOWN ? "shutdown"
+                    : abnormal                ? "error"
+                                              : "normal";
+  char labels[320], err[160];
+  const char *host = vp->host ? vp->host->id : "";
+  struct wp_buf b = WP_BUF_INIT;
+  if (wp_metrics_label(&b, "host", host, strlen(host)) == 0 &&
+      wp_metrics_label(&b, "reason", why, strlen(why)) == 0 && b.len < sizeof labels) {
+    memcpy(labels, b.data, b.len);
+    labels[b.len] = '\0';
+    wp_metrics_update(WP_METRICS_COUNTER, WP_METRICS_ADD, "wippy_processes_exited_total", labels,
+                      1, err, sizeof err);
+  }
+  wp_buf_free(&b);
+}
+
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
                          int retryable) {
   struct wp_rt *rt = vp->rt;
+  wp_rt_count_exit(vp, vp->exit_kill, abnormal);
   if (vp->svc) {
     if (abnormal && errmsg)
       wp_logf(WP_LOG_ERROR, "service process %s (%s) failed: %s", vp->p->pid,

@@ -234,6 +234,7 @@ struct wp_vmproc {
   unsigned char exit_code_set;
   unsigned char first_blocked;
   unsigned char entry_started; /* the entry function was called (boot done) */
+  unsigned char exit_kill;     /* the WP_KILL_* reason that ended it, 0: none */
   unsigned char ran_on;      /* the worker thread of its last run (vmproc.c: cold) */
   uint16_t ran_at;           /* that thread's run count then */
   /* What the control endpoint reads from its own thread (vm/observe.c),

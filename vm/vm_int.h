@@ -12,6 +12,10 @@
 ** process, logs a failure. errmsg borrowed, may be NULL; code is the exit
 ** code a terminal process asked for; retryable is the error's retryable
 ** flag (-1: not known). */
+/* Counts a process's exit in wippy_processes_exited_total{host, reason}
+** when the metrics collector is on: kill is the WP_KILL_* reason that
+** ended it (0: none; then abnormal says error or normal). */
+void wp_rt_count_exit(struct wp_vmproc *vp, int kill, int abnormal);
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,
                          int retryable);
 

@@ -421,6 +421,7 @@ static void finish_error(struct wp_vmproc *vp, lua_State *th, int how) {
 ** none left). */
 static void finish_killed(struct wp_vmproc *vp, int reason) {
   char msg[64];
+  vp->exit_kill = (unsigned char)reason;
   if (reason == WP_KILL_LINK) {
     finish_c(vp, WP_KIND_UNKNOWN, "linked process failed");
     return;
@@ -691,6 +692,7 @@ static void vm_free(struct wp_proc *p) {
   struct wp_vmproc *vp = p->vm;
   if (!vp) return;
   if (vp->L) { /* never ran to completion (shutdown) */
+    wp_rt_count_exit(vp, WP_KILL_SHUTDOWN, 1);
     if (vp->calls) wp_fcall_free_all(vp, 0);
     if (vp->evsubs) wp_evbus_free_all(vp);
     while (vp->timers) wp_vtimer_free(vp, vp->timers);

@@ -1,0 +1,2 @@
+local function main() error("bad by design") end
+return { main = main }

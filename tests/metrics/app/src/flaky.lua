@@ -1,0 +1,5 @@
+local function main()
+    time.sleep("10ms")
+    error("flaky by design")
+end
+return { main = main }

@@ -1,0 +1,2 @@
+local function main() process.inbox():receive() end
+return { main = main }

@@ -1,0 +1,2 @@
+local function main() return 0 end
+return { main = main }
