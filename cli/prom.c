@@ -12,6 +12,8 @@
 */
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,19 +145,21 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
   rc |= family(b, "wippy_messages_delivered_total", "counter",
                "Messages delivered to local processes' mailboxes.");
   rc |= sample(b, "wippy_messages_delivered_total", NULL, (double)delivered);
-  static const char *const wf[4][2] = {
+  static const char *const wf[5][2] = {
       {"wippy_scheduler_runs_total", "Process runs by worker."},
       {"wippy_scheduler_steals_total", "Processes a worker stole from another's queue."},
       {"wippy_scheduler_parks_total", "Times a worker parked for lack of work."},
       {"wippy_worker_busy_seconds_total",
-       "Time a worker spent running processes: its utilisation is the rate."}};
-  for (int f = 0; f < 4; f++) {
+       "Time a worker spent running processes: its utilisation is the rate."},
+      {"wippy_scheduler_preemptions_total", "Runs asked to yield at the end of their time slice."}};
+  for (int f = 0; f < 5; f++) {
     rc |= family(b, wf[f][0], "counter", wf[f][1]);
     for (int i = 0; i < nw; i++) {
       char l[32];
       snprintf(l, sizeof l, "worker=\"%d\"", wv[i].id);
       double v = f == 0 ? (double)wv[i].runs : f == 1 ? (double)wv[i].steals
-                 : f == 2 ? (double)wv[i].parks : (double)wv[i].busy_ns / 1e9;
+                 : f == 2 ? (double)wv[i].parks : f == 3 ? (double)wv[i].busy_ns / 1e9
+                                                 : (double)wv[i].preempts;
       rc |= sample(b, wf[f][0], l, v);
     }
   }
@@ -247,9 +251,14 @@ struct wp_prom *wp_prom_start(struct wp_rt *rt, const char *addr, char *err, siz
                       "linked, shutdown).");
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  /* MHD's thread takes no signal: SIGINT/SIGTERM belong to the signal thread */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   p->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, p, MHD_OPTION_SOCK_ADDR,
                           ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
                           MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   freeaddrinfo(ai);
   if (!p->d) {
     snprintf(err, errlen, "cannot serve metrics on %s (the port is in use or not ours to bind)",

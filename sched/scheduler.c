@@ -90,6 +90,7 @@ struct worker {
   ** the run path); any thread reads them with relaxed loads. */
   _Atomic uint64_t busy_ns;   /* time spent in ops->run */
   _Atomic uint64_t delivered; /* messages this thread delivered (wp_sched_count_delivery) */
+  _Atomic uint64_t preempts;  /* runs past their slice (written by the watchdog only) */
 } __attribute__((aligned(WP_CACHELINE)));
 
 struct fired {
@@ -614,6 +615,9 @@ static void watchdog(struct wp_sched *s) {
       uint64_t ran = now - w->run_start;
       if (!w->preempted && ran >= s->slice_ns) {
         w->preempted = 1;
+        atomic_store_explicit(&w->preempts,
+                              atomic_load_explicit(&w->preempts, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         asked = w->current;
         if (s->ops->preempt) s->ops->preempt(w->current);
       } else if (w->preempted && !w->stuck && ran >= STUCK_SLICES * s->slice_ns) {
@@ -792,6 +796,7 @@ int wp_sched_view(struct wp_sched *s, struct wp_sched_wview *out, int max, uint6
     v->runs = atomic_load_explicit(&w->runs, memory_order_relaxed);
     v->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
     v->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+    v->preempts = atomic_load_explicit(&w->preempts, memory_order_relaxed);
   }
   if (delivered) *delivered = msgs;
   return n;

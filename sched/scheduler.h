@@ -121,6 +121,7 @@ struct wp_sched_wview {
   unsigned runq;    /* processes queued on it (ring, runnext, staged) */
   uint64_t busy_ns; /* time spent running processes, the current run included */
   uint64_t runs, steals, parks;
+  uint64_t preempts; /* runs the watchdog asked to yield at the end of their slice */
 };
 /* Reads the worker slots ever used (at most max into out) and, in
 ** *delivered (may be NULL), the messages delivered so far. Returns the

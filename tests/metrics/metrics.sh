@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Prometheus endpoint (--metrics, prometheus.enabled) and the Lua
 # `metrics` module against a node running a known workload
-# (tests/metrics/app: 5 processes that end normally, 3 that fail, 1
+# (tests/metrics/app: 6 processes that end normally, one of them
+# preempted, 3 that fail, 1
 # terminated, 1 killed by a link, a service restarted twice; the module's
 # known values and error rows).
 #
@@ -49,9 +50,9 @@ check "GET /metrics answers text/plain; version=0.0.4"
 promtool check metrics <"$M" >"$TMPROOT/promtool.out" 2>&1 || fail "promtool: $(cat "$TMPROOT/promtool.out")"
 check "promtool check metrics accepts the output"
 
-# main + 5 ok + 2 bad + idle + chain + chain's bad + 3 flaky runs
-want "$M" 'wippy_processes_spawned_total' 14
-want "$M" 'wippy_processes_exited_total{host="app:processes",reason="normal"}' 5
+# main + 5 ok + spin + 2 bad + idle + chain + chain's bad + 3 flaky runs
+want "$M" 'wippy_processes_spawned_total' 15
+want "$M" 'wippy_processes_exited_total{host="app:processes",reason="normal"}' 6
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="error"}' 6
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="terminated"}' 1
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="linked"}' 1
@@ -64,10 +65,12 @@ grep -qE '^wippy_messages_delivered_total [1-9]' "$M" || fail "no messages deliv
 for f in runs steals parks; do
     grep -qE "^wippy_scheduler_${f}_total\\{worker=\"0\"\\} [0-9]" "$M" || fail "no wippy_scheduler_${f}_total for worker 0"
 done
+awk '/^wippy_scheduler_preemptions_total/ { n += $NF } END { exit !(n >= 1) }' "$M" ||
+    fail "the spinning process was not counted as preempted"
 grep -qE '^wippy_worker_busy_seconds_total\{worker="1"\} [0-9]' "$M" || fail "no busy time for worker 1"
 awk '/^wippy_memory_rss_bytes / { exit !($2 > 1000000) }' "$M" || fail "rss"
 awk '/^wippy_memory_process_bytes / { exit !($2 > 1000) }' "$M" || fail "process bytes"
-check "messages, scheduler counters, worker busy time, memory"
+check "messages, scheduler counters (preemptions too), worker busy time, memory"
 
 want "$M" 'app_jobs_total{queue="a"}' 3
 want "$M" 'app_jobs_total{queue="b"}' 1

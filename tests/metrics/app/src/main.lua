@@ -21,7 +21,8 @@ local function main()
     pending[idle] = true
     process.terminate(idle)
     pending[process.spawn_monitored("app:chain", "app:processes")] = true
-    local left = 9
+    pending[process.spawn_monitored("app:spin", "app:processes")] = true
+    local left = 10
     while left > 0 do
         local ev = events:receive()
         if ev.kind == process.event.EXIT and pending[ev.from] then
