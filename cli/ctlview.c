@@ -313,7 +313,7 @@ static void services_json(struct wp_rt *rt, struct wp_jw *w) {
 
 /* The node's resident set: /proc/self/statm's second field, in pages
 ** (read with one read(2): stdio would cost more than the rest). */
-static uint64_t rss_bytes(void) {
+uint64_t wp_ctlview_rss(void) {
   char buf[128];
   int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -424,7 +424,7 @@ void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *
   wp_jw_lit(w, ",\"msgs\":");
   wp_jw_uint(w, now.msgs);
   wp_jw_lit(w, "},\"memory\":{\"rss_bytes\":");
-  wp_jw_uint(w, rss_bytes());
+  wp_jw_uint(w, wp_ctlview_rss());
   wp_jw_lit(w, ",\"process_bytes\":");
   wp_jw_int(w, wk.mem);
   wp_jw_lit(w, "},\"sort\":");

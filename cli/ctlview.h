@@ -22,6 +22,9 @@ struct wp_ctlview *wp_ctlview_new(struct wp_rt *rt, const char *node, const char
 void wp_ctlview_free(struct wp_ctlview *v);
 /* Takes one sample of the counters (every WP_CTLVIEW_SAMPLE_MS). */
 void wp_ctlview_sample(struct wp_ctlview *v);
+/* The node's resident set size in bytes (0 when /proc cannot say). Any
+** thread (the metrics endpoint reads it too). */
+uint64_t wp_ctlview_rss(void);
 /* The answers, appended to w (one JSON object, no newline). */
 void wp_ctlview_hello(struct wp_ctlview *v, struct wp_jw *w);
 void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *w);

@@ -10,18 +10,17 @@
 ** what the control endpoint already costs plus, per exit, one update of
 ** its own thread's shard.
 */
-#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "alloc.h"
+#include "ctlview.h"
 #include "metrics.h"
 #include "prom.h"
 #include "service.h"
@@ -88,19 +87,6 @@ static int sample(struct wp_buf *b, const char *name, const char *labels, double
   if (labels && labels[0]) rc |= put(b, "{") | put(b, labels) | put(b, "}");
   wp_metrics_fmt(t, sizeof t, v);
   return rc | put(b, " ") | put(b, t) | put(b, "\n");
-}
-
-static uint64_t rss_bytes(void) {
-  char buf[128];
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  char *p = strchr(buf, ' ');
-  long page = sysconf(_SC_PAGESIZE);
-  return p && page > 0 ? strtoull(p + 1, NULL, 10) * (uint64_t)page : 0;
 }
 
 struct svc_acc {
@@ -170,7 +156,7 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
     rc |= sample(b, "wippy_worker_run_queue", l, wv[i].runq);
   }
   rc |= family(b, "wippy_memory_rss_bytes", "gauge", "The node's resident set size.");
-  rc |= sample(b, "wippy_memory_rss_bytes", NULL, (double)rss_bytes());
+  rc |= sample(b, "wippy_memory_rss_bytes", NULL, (double)wp_ctlview_rss());
   rc |= family(b, "wippy_memory_process_bytes", "gauge",
                "The processes' Lua heaps, in total (as of each one's last run).");
   rc |= sample(b, "wippy_memory_process_bytes", NULL, (double)wk.mem);

@@ -261,6 +261,23 @@ static void watch_entry(struct wp_transport *t, kvEntry *e) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* Queues life inc of m to be marked departed (mark_silent, on the watch
+** thread), unless a mark of it is under way (under t->lock). gone_conn:
+** the prober found its connection gone, else its silence. Whether it was
+** queued (not: one under way, or out of memory). */
+static int queue_mark(struct wp_transport *t, struct member *m, uint64_t inc, int gone_conn) {
+  struct mark *k = m->marking ? NULL : wp_malloc(sizeof *k);
+  if (!k) return 0;
+  k->m = m;
+  k->inc = inc;
+  k->rev = m->rev;
+  k->gone_conn = gone_conn;
+  k->next = t->marks;
+  t->marks = k;
+  m->marking = 1;
+  return 1;
+}
+
 /* Departs the live members whose last sign of life is down_after old
 ** (under t->lock). Returns how long until the next one turns so old. */
 static int64_t expire(struct wp_transport *t) {
@@ -279,16 +296,7 @@ static int64_t expire(struct wp_transport *t) {
     } else if (left < 0) {
       /* departed once the bucket says so (mark_silent): every node then
       ** departs it alike, and it learns at its next renewal (cluster.c) */
-      struct mark *k = m->marking ? NULL : wp_malloc(sizeof *k);
-      if (k) {
-        k->m = m;
-        k->inc = inc;
-        k->rev = m->rev;
-        k->gone_conn = 0;
-        k->next = t->marks;
-        t->marks = k;
-        m->marking = 1;
-      }
+      queue_mark(t, m, inc, 0);
       if (next > (int64_t)WATCH_POLL_MS * 1000000 / 4) next = (int64_t)WATCH_POLL_MS * 1000000 / 4;
     } else if (left < next) {
       next = left;
@@ -418,17 +426,8 @@ static void *probe_main(void *arg) {
         m->unreachable = 0; /* an answer, a timeout (a paused node), or no verdict */
         continue;
       }
-      if (++m->unreachable < PROBE_MISSES || m->marking) continue;
-      struct mark *k = wp_malloc(sizeof *k);
-      if (!k) continue;
-      k->m = m;
-      k->inc = inc;
-      k->rev = m->rev;
-      k->gone_conn = 1;
-      k->next = t->marks;
-      t->marks = k;
-      m->marking = 1;
-      m->unreachable = 0;
+      if (++m->unreachable < PROBE_MISSES) continue;
+      if (queue_mark(t, m, inc, 1)) m->unreachable = 0;
     }
   }
   pthread_mutex_unlock(&t->lock);
