@@ -83,6 +83,29 @@ start_nats() {
 PORT=
 start_nats
 
+# stop_nats KEY...: stops the server; each node KEY logs that it lost it.
+stop_nats() {
+    local k
+    kill -TERM "$NATS_PID"
+    wait "$NATS_PID" 2>/dev/null
+    NATS_PID=
+    for k in "$@"; do
+        wait_match "$TMPROOT/$k/err" 'lost its connection to NATS' 1 10 "${NODE_PID[$k]}" ||
+            fail "$k did not notice NATS going away"
+    done
+}
+
+# restart_nats KEY...: starts it again (same port and store); each node KEY
+# logs that it reconnected.
+restart_nats() {
+    local k
+    start_nats
+    for k in "$@"; do
+        wait_match "$TMPROOT/$k/err" 'reconnected to NATS' 1 30 "${NODE_PID[$k]}" ||
+            fail "$k did not reconnect"
+    done
+}
+
 # ---- nodes ----
 
 # app_dir DIR [YAML]: a copy of the test app in DIR, with .wippy.yaml = YAML.
@@ -197,3 +220,13 @@ run() {
 }
 # has KEY LINE: the node printed LINE whole.
 has() { grep -qxF -- "$2" "${NODE_DIR[$1]}/out" || fail "$1: no line: $2"; }
+# quit_nodes KEY...: a "quit" line ends each node; each exits 0.
+quit_nodes() {
+    local k
+    for k in "$@"; do
+        send "$k" quit
+        wait_pid "${NODE_PID[$k]}" 30 || fail "$k did not stop"
+        [ "$WAIT_RC" -eq 0 ] || fail "$k exited $WAIT_RC"
+        forget_node "$k"
+    done
+}

@@ -132,21 +132,11 @@ report "the leader releases a killed node's names; a monitor by name fires"
 # NATS down: register is Unavailable at once; a restarted server (same
 # port and store) gets the nodes back, names survive, and a new STRONG
 # name needs the other live node's re-created watch.
-kill -TERM "$NATS_PID"
-wait "$NATS_PID" 2>/dev/null
-NATS_PID=
-for k in nb nc; do
-    wait_match "$TMPROOT/$k/err" 'lost its connection to NATS' 1 10 "${NODE_PID[$k]}" ||
-        fail "$k did not notice NATS going away"
-done
+stop_nats nb nc
 run nb "reg down CONSISTENT"
 grep -qE '^reg down CONSISTENT nil Unavailable cluster unavailable' "$TMPROOT/nb/out" ||
     fail "register with NATS down: not Unavailable 'cluster unavailable'"
-start_nats
-for k in nb nc; do
-    wait_match "$TMPROOT/$k/err" 'reconnected to NATS' 1 30 "${NODE_PID[$k]}" ||
-        fail "$k did not reconnect"
-done
+restart_nats nb nc
 run nb "lookup race"
 has nb "lookup race $(pid_of "$LOSER" pid)"
 run nc "reg after STRONG"
@@ -203,12 +193,7 @@ wait_match "$TMPROOT/nb/out" "^pong $(re "$PC")\$" 1 10 "${NODE_PID[nb]}" ||
     fail "no pong from c after it rejoined"
 report "SIGSTOP past down_after: departed, fenced, names revoked, rejoined"
 
-for k in nb nc nd ne; do
-    send "$k" quit
-    wait_pid "${NODE_PID[$k]}" 30 || fail "$k did not stop"
-    [ "$WAIT_RC" -eq 0 ] || fail "$k exited $WAIT_RC"
-    forget_node "$k"
-done
+quit_nodes nb nc nd ne
 report "nodes stop cleanly"
 
 echo "${passed} passed, ${failed} failed"

@@ -136,18 +136,8 @@ report "kill -9 of a node: its members leave within down_after + 1s; the leader 
 
 # NATS restarts: the nodes reconnect and watch again; the groups are still
 # there, and new joins travel again.
-kill -TERM "$NATS_PID"
-wait "$NATS_PID" 2>/dev/null
-NATS_PID=
-for k in na nb; do
-    wait_match "$TMPROOT/$k/err" 'lost its connection to NATS' 1 10 "${NODE_PID[$k]}" ||
-        fail "$k did not notice NATS going away"
-done
-start_nats
-for k in na nb; do
-    wait_match "$TMPROOT/$k/err" 'reconnected to NATS' 1 30 "${NODE_PID[$k]}" ||
-        fail "$k did not reconnect"
-done
+stop_nats na nb
+restart_nats na nb
 run nb "join after"
 has nb "join after true"
 await na after 1
@@ -157,12 +147,7 @@ run nb "members work"
 has nb "members work $PA"
 report "after a restart of nats-server groups are intact and joins travel"
 
-for k in na nb; do
-    send "$k" quit
-    wait_pid "${NODE_PID[$k]}" 30 || fail "$k did not stop"
-    [ "$WAIT_RC" -eq 0 ] || fail "$k exited $WAIT_RC"
-    forget_node "$k"
-done
+quit_nodes na nb
 report "nodes stop cleanly"
 
 echo "${passed} passed, ${failed} failed"

@@ -338,10 +338,7 @@ if wait_ready sb 30; then
     if wait_match "$TMPROOT/sa/out" '^armed$' 1 60 "${NODE_PID[sa]}"; then
         kill -TERM "$NATS_PID"
         wait "$NATS_PID"
-        nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$TMPROOT/store" >>"$TMPROOT/nats.log" 2>&1 &
-        NATS_PID=$!
-        wait_match "$TMPROOT/nats.log" 'Server is ready' 2 30 "$NATS_PID" ||
-            fail "nats-server did not start again"
+        start_nats # the same port and store
         wait_match "$TMPROOT/sa/out" '^lost ' 2 30 "${NODE_PID[sa]}" ||
             fail "sa's monitor and link did not fire"
         MORTAL=$(pid_of sa mortal)

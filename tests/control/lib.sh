@@ -32,6 +32,14 @@ check() {
     return 0
 }
 
+# takes_ctlraw ARGS...: for the scripts run as `SCRIPT WIPPY_BINARY
+# CTLRAW_BINARY`: CTLRAW = the raw test client; jq is needed too.
+takes_ctlraw() {
+    [ $# -ge 2 ] || { echo "usage: $0 WIPPY_BINARY CTLRAW_BINARY" >&2; exit 2; }
+    CTLRAW=$(abspath "$2")
+    command -v jq >/dev/null || { echo "jq is needed (tools/deps.sh --test)" >&2; exit 2; }
+}
+
 setup_tmp() {
     TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wippy-control.XXXXXX")
     export XDG_RUNTIME_DIR=$TMPROOT/xdg

@@ -12,10 +12,8 @@
 set -u
 WIPPY_USAGE="CTLRAW_BINARY"
 . "$(dirname "${BASH_SOURCE[0]}")/../common.sh" "$@"
-[ $# -ge 2 ] || { echo "usage: $0 WIPPY_BINARY CTLRAW_BINARY" >&2; exit 2; }
-CTLRAW=$(abspath "$2")
-command -v jq >/dev/null || { echo "jq is needed (tools/deps.sh --test)" >&2; exit 2; }
 . "$HERE/lib.sh"
+takes_ctlraw "$@"
 setup_tmp
 TOPPID=
 # shellcheck disable=SC2016 # expanded by cleanup
