@@ -239,34 +239,32 @@ static struct shard *shard_get(void) {
   return my_shard = sh;
 }
 
-/* The slot of (name, labels) in sh (sh->mu held), made on first use. */
-static struct slot *slot_get(struct shard *sh, const char *name, const char *labels,
-                             enum wp_metrics_kind kind, char *err, size_t errlen) {
-  uint64_t h = hash2(name, labels);
-  if (sh->cap) {
-    for (size_t i = h & (sh->cap - 1);; i = (i + 1) & (sh->cap - 1)) {
-      struct slot *sl = &sh->slots[i];
-      if (!sl->s) break;
-      if (sl->hash == h && !strcmp(sl->s->fam->name, name) && !strcmp(sl->s->labels, labels)) {
-        if (sl->s->fam->kind == kind) return sl;
-        pthread_mutex_lock(&reg_lock);
-        family_get(name, kind, err, errlen);
-        pthread_mutex_unlock(&reg_lock);
-        return NULL;
-      }
-    }
+/* Lock order: reg_lock before a shard's mu (the scrape takes both, in that
+** order), never the other way. An update therefore never holds its shard's
+** mu while it takes reg_lock: the shard's owner thread is the only one that
+** changes its table (slots, cap, n), so it looks a slot up without the mu,
+** meets a new series under reg_lock alone, and takes the mu only to insert
+** the slot (the scrape reads the table) and to add to it. */
+
+/* The slot of (name, labels) in sh, or NULL. The owner thread only. */
+static struct slot *slot_find(struct shard *sh, const char *name, const char *labels,
+                              uint64_t h) {
+  if (!sh->cap) return NULL;
+  for (size_t i = h & (sh->cap - 1);; i = (i + 1) & (sh->cap - 1)) {
+    struct slot *sl = &sh->slots[i];
+    if (!sl->s) return NULL;
+    if (sl->hash == h && !strcmp(sl->s->fam->name, name) && !strcmp(sl->s->labels, labels))
+      return sl;
   }
-  pthread_mutex_lock(&reg_lock);
-  struct series *s = series_get(name, labels, h, kind, err, errlen);
-  pthread_mutex_unlock(&reg_lock);
-  if (!s) return NULL;
+}
+
+/* Inserts a slot for s in sh (the owner thread, sh->mu held). NULL when out
+** of memory. */
+static struct slot *slot_insert(struct shard *sh, struct series *s, uint64_t h) {
   if (sh->n + 1 > sh->cap / 2) {
     size_t nc = sh->cap ? sh->cap * 2 : 32;
     struct slot *ns = wp_calloc(nc, sizeof *ns);
-    if (!ns) {
-      snprintf(err, errlen, "out of memory");
-      return NULL;
-    }
+    if (!ns) return NULL;
     for (size_t i = 0; i < sh->cap; i++) {
       if (!sh->slots[i].s) continue;
       size_t j = sh->slots[i].hash & (nc - 1);
@@ -285,6 +283,31 @@ static struct slot *slot_get(struct shard *sh, const char *name, const char *lab
   return &sh->slots[j];
 }
 
+/* The slot of (name, labels) in this thread's shard sh, made on first use
+** (no lock held on entry or return). NULL with err: another kind, no
+** memory. */
+static struct slot *slot_get(struct shard *sh, const char *name, const char *labels,
+                             enum wp_metrics_kind kind, char *err, size_t errlen) {
+  uint64_t h = hash2(name, labels);
+  struct slot *sl = slot_find(sh, name, labels, h);
+  if (sl) {
+    if (sl->s->fam->kind == kind) return sl;
+    pthread_mutex_lock(&reg_lock);
+    family_get(name, kind, err, errlen); /* writes the error */
+    pthread_mutex_unlock(&reg_lock);
+    return NULL;
+  }
+  pthread_mutex_lock(&reg_lock);
+  struct series *s = series_get(name, labels, h, kind, err, errlen);
+  pthread_mutex_unlock(&reg_lock);
+  if (!s) return NULL;
+  pthread_mutex_lock(&sh->mu);
+  sl = slot_insert(sh, s, h);
+  pthread_mutex_unlock(&sh->mu);
+  if (!sl) snprintf(err, errlen, "out of memory");
+  return sl;
+}
+
 int wp_metrics_update(enum wp_metrics_kind kind, enum wp_metrics_op op, const char *name,
                       const char *labels, double v, char *err, size_t errlen) {
   if (!wp_metrics_enabled()) {
@@ -296,33 +319,32 @@ int wp_metrics_update(enum wp_metrics_kind kind, enum wp_metrics_op op, const ch
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  pthread_mutex_lock(&sh->mu);
   struct slot *sl = slot_get(sh, name, labels, kind, err, errlen);
-  if (sl) {
-    if (kind == WP_METRICS_COUNTER) {
-      sl->sum += v;
-    } else if (kind == WP_METRICS_HISTOGRAM) {
-      sl->sum += v;
-      sl->count++;
-      for (int i = 0; i < NB; i++)
-        if (v <= buckets[i]) {
-          sl->bk[i]++;
-          break;
-        }
-    } else {
-      _Atomic uint64_t *g = &sl->s->gauge;
-      uint64_t old = atomic_load_explicit(g, memory_order_relaxed), nw;
-      do {
-        double d;
-        memcpy(&d, &old, 8);
-        d = op == WP_METRICS_SET ? v : d + v;
-        memcpy(&nw, &d, 8);
-      } while (!atomic_compare_exchange_weak_explicit(g, &old, nw, memory_order_relaxed,
-                                                      memory_order_relaxed));
-    }
+  if (!sl) return -1;
+  if (kind == WP_METRICS_GAUGE) { /* one atomic per series: no shard */
+    _Atomic uint64_t *g = &sl->s->gauge;
+    uint64_t old = atomic_load_explicit(g, memory_order_relaxed), nw;
+    do {
+      double d;
+      memcpy(&d, &old, 8);
+      d = op == WP_METRICS_SET ? v : d + v;
+      memcpy(&nw, &d, 8);
+    } while (!atomic_compare_exchange_weak_explicit(g, &old, nw, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return 0;
+  }
+  pthread_mutex_lock(&sh->mu);
+  sl->sum += v;
+  if (kind == WP_METRICS_HISTOGRAM) {
+    sl->count++;
+    for (int i = 0; i < NB; i++)
+      if (v <= buckets[i]) {
+        sl->bk[i]++;
+        break;
+      }
   }
   pthread_mutex_unlock(&sh->mu);
-  return sl ? 0 : -1;
+  return 0;
 }
 
 /* ---- the scrape ---- */
