@@ -5,10 +5,11 @@
 ** the scheduler or touches a process's Lua state: it reads the workers'
 ** counters (wp_sched_view), walks the process table reading what each
 ** process published (vm/observe.c), reads the services' view, and sums
-** the collector's per-thread shards (util/metrics.c), where process exits
-** and the apps' metrics are counted. What a process pays is therefore
-** what the control endpoint already costs plus, per exit, one update of
-** its own thread's shard.
+** the collector's per-thread shards (util/metrics.c), where spawns and
+** exits (by host) and the apps' metrics are counted. What a process pays is
+** therefore what the control endpoint already costs plus, per spawn and per
+** exit, one update of its own thread's shard; a send is one counter of its
+** worker, counted whether metrics are on or not (as deliveries are).
 */
 #include <netdb.h>
 #include <pthread.h>
@@ -30,7 +31,6 @@
 struct wp_prom {
   struct wp_rt *rt;
   struct MHD_Daemon *d;
-  uint64_t base_counter;
 };
 
 struct hostc {
@@ -112,9 +112,6 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
   int nw = wp_sched_view(rt->sched, wv, MAX_WORKERS, &delivered);
   if (nw > MAX_WORKERS) nw = MAX_WORKERS;
   int rc = 0;
-  rc |= family(b, "wippy_processes_spawned_total", "counter", "Processes spawned.");
-  rc |= sample(b, "wippy_processes_spawned_total", NULL,
-               (double)(wp_ptab_counter(pt) - p->base_counter));
   struct walk wk = {0};
   wp_ptab_each(pt, walk_one, &wk);
   rc |= family(b, "wippy_processes", "gauge", "Live processes by host and state.");
@@ -128,9 +125,19 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
       wp_buf_free(&l);
     }
   wp_free(wk.h);
-  rc |= family(b, "wippy_messages_delivered_total", "counter",
-               "Messages delivered to local processes' mailboxes.");
-  rc |= sample(b, "wippy_messages_delivered_total", NULL, (double)delivered);
+  rc |= family(b, "wippy_messages_sent_total", "counter",
+               "Messages the node's processes sent with process.send, to any node.");
+  rc |= sample(b, "wippy_messages_sent_total", NULL, (double)wp_sched_sent(rt->sched));
+  rc |= family(b, "wippy_messages_received_total", "counter",
+               "Messages put in the node's processes' mailboxes: sent by processes of this "
+               "or another node, timers, events, exits.");
+  rc |= sample(b, "wippy_messages_received_total", NULL, (double)delivered);
+  uint64_t armed, fired;
+  wp_sched_timers(rt->sched, &armed, &fired);
+  rc |= family(b, "wippy_timers_armed", "gauge", "Timers armed now (sleeps, time.after, tickers).");
+  rc |= sample(b, "wippy_timers_armed", NULL, (double)armed);
+  rc |= family(b, "wippy_timers_fired_total", "counter", "Timers that fired.");
+  rc |= sample(b, "wippy_timers_fired_total", NULL, (double)fired);
   static const char *const wf[5][2] = {
       {"wippy_scheduler_runs_total", "Process runs by worker."},
       {"wippy_scheduler_steals_total", "Processes a worker stole from another's queue."},
@@ -230,8 +237,9 @@ struct wp_prom *wp_prom_start(struct wp_rt *rt, const char *addr, char *err, siz
     return NULL;
   }
   p->rt = rt;
-  p->base_counter = wp_ptab_counter(wp_sched_ptab(rt->sched));
   wp_metrics_enable();
+  wp_metrics_describe("wippy_processes_spawned_total", WP_METRICS_COUNTER,
+                      "Processes spawned, by host.");
   wp_metrics_describe("wippy_processes_exited_total", WP_METRICS_COUNTER,
                       "Processes exited, by host and reason (normal, error, terminated, "
                       "linked, shutdown).");

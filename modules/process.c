@@ -147,6 +147,7 @@ static int l_send(lua_State *L) {
                 ? send_remote(L, WP_MSG_USER, topic, tlen, b.data, b.len)
                 : 2;
     wp_buf_free(&b);
+    if (r == 1) wp_sched_count_send(vp->rt->sched); /* queued for its node */
     return r;
   }
   struct wp_host *h = p->host;
@@ -164,6 +165,7 @@ static int l_send(lua_State *L) {
   }
   wp_proc_deliver(p, m);
   wp_proc_release(p);
+  wp_sched_count_send(vp->rt->sched);
   lua_pushboolean(L, 1);
   return 1;
 }

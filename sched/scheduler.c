@@ -90,6 +90,7 @@ struct worker {
   ** the run path); any thread reads them with relaxed loads. */
   _Atomic uint64_t busy_ns;   /* time spent in ops->run */
   _Atomic uint64_t delivered; /* messages this thread delivered (wp_sched_count_delivery) */
+  _Atomic uint64_t sent;      /* messages its processes sent (wp_sched_count_send) */
   _Atomic uint64_t preempts;  /* runs past their slice (written by the watchdog only) */
 } __attribute__((aligned(WP_CACHELINE)));
 
@@ -114,6 +115,7 @@ struct wp_sched {
   pthread_mutex_t park_lock;
   _Atomic uint64_t wakes, injects;
   _Atomic uint64_t delivered_other; /* messages delivered by threads that are not its workers */
+  _Atomic uint64_t sent_other;      /* sends counted on threads that are not its workers */
   uint64_t slice_ns;
   /* timer thread */
   pthread_t tthread;
@@ -130,6 +132,7 @@ struct wp_sched {
   size_t fn, fcap;
   size_t tarmed;  /* timers in the wheel */
   size_t fout;    /* taken out by the timer thread, being delivered */
+  uint64_t tfired; /* timers fired so far (under tlock) */
   int started;
 };
 
@@ -342,6 +345,14 @@ void wp_sched_count_delivery(struct wp_sched *s) {
     atomic_fetch_add_explicit(&s->delivered_other, 1, memory_order_relaxed);
 }
 
+void wp_sched_count_send(struct wp_sched *s) {
+  struct worker *w = tls_worker;
+  if (WP_LIKELY(w && w->s == s))
+    bump(&w->sent, 1);
+  else if (s)
+    atomic_fetch_add_explicit(&s->sent_other, 1, memory_order_relaxed);
+}
+
 static void run_one(struct worker *w, struct wp_proc *p) {
   struct wp_sched *s = w->s;
   /* seq_cst: the store-buffering pair with wp_proc_wake (see proc.h) */
@@ -462,6 +473,7 @@ static void *worker_main(void *arg) {
 static void collect_fired(struct wp_timer *t, void *ud) {
   struct wp_sched *s = ud; /* tlock held; the room was made in timer_add */
   s->tarmed--;
+  s->tfired++;
   s->fv[s->fn].target = t->target;
   s->fv[s->fn].id = t->id;
   s->fn++;
@@ -772,6 +784,20 @@ void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out) {
   }
   out->wakes = atomic_load(&s->wakes);
   out->injects = atomic_load(&s->injects);
+}
+
+void wp_sched_timers(struct wp_sched *s, uint64_t *armed, uint64_t *fired) {
+  pthread_mutex_lock(&s->tlock);
+  *armed = s->tarmed;
+  *fired = s->tfired;
+  pthread_mutex_unlock(&s->tlock);
+}
+
+uint64_t wp_sched_sent(struct wp_sched *s) {
+  int n = nused(s);
+  uint64_t sent = atomic_load_explicit(&s->sent_other, memory_order_relaxed);
+  for (int i = 0; i < n; i++) sent += atomic_load_explicit(&s->w[i].sent, memory_order_relaxed);
+  return sent;
 }
 
 int wp_sched_view(struct wp_sched *s, struct wp_sched_wview *out, int max, uint64_t *delivered) {

@@ -113,6 +113,14 @@ void wp_sched_stats(struct wp_sched *s, struct wp_sched_stats *out);
 ** from a thread that is not one of s's workers. Any thread. */
 void wp_sched_count_delivery(struct wp_sched *s);
 
+/* Counts one message a process of s sent (to a process of any node), the
+** same way. Any thread. */
+void wp_sched_count_send(struct wp_sched *s);
+/* The messages s's processes sent so far (relaxed loads, as wp_sched_view). */
+uint64_t wp_sched_sent(struct wp_sched *s);
+/* The timers armed now and fired so far (takes the timer lock briefly). */
+void wp_sched_timers(struct wp_sched *s, uint64_t *armed, uint64_t *fired);
+
 /* What the control endpoint shows of one worker slot. */
 struct wp_sched_wview {
   int id;

@@ -4,8 +4,8 @@
 #      end-to-end, the cluster against a real nats-server)
 #   2. ASan + UBSan build (libc malloc): every test again
 #   3. TSan build: the scheduler and mailbox tests, the Lua apps and the
-#      cluster tests (nodes with their NATS threads) and the control
-#      endpoint under load (label "tsan")
+#      cluster tests (nodes with their NATS threads), the control
+#      endpoint under load and the metrics endpoint (label "tsan")
 # Ends with one "N passed, N failed" line summing the three runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -212,6 +212,23 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
 /* Gives vp's process its pid and inserts it into the process table. Returns
 ** the process, or NULL on failure (then everything is freed). With `child`,
 ** also a reference to it for the caller. */
+/* Counts one process of a host in a runtime counter family (spawns, exits)
+** of the metrics collector, with the labels host and, when given, reason.
+** Only while the collector is on; the caller checked. */
+static void count_by_host(const char *family, const struct wp_vmproc *vp, const char *reason) {
+  char labels[320], err[160];
+  const char *host = vp->host ? vp->host->id : "";
+  struct wp_buf b = WP_BUF_INIT;
+  if (wp_metrics_label(&b, "host", host, strlen(host)) == 0 &&
+      (!reason || wp_metrics_label(&b, "reason", reason, strlen(reason)) == 0) &&
+      b.len < sizeof labels) {
+    memcpy(labels, b.data, b.len);
+    labels[b.len] = '\0';
+    wp_metrics_update(WP_METRICS_COUNTER, WP_METRICS_ADD, family, labels, 1, err, sizeof err);
+  }
+  wp_buf_free(&b);
+}
+
 static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
                                    struct wp_proc **child, const char *pid_host, size_t hl) {
   struct wp_proc *p = vp->p;
@@ -231,6 +248,7 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
   if (child) *child = p;
   atomic_fetch_add(&vp->host->live, 1);
   atomic_fetch_add(&rt->live, 1);
+  if (wp_metrics_enabled()) count_by_host("wippy_processes_spawned_total", vp, NULL);
   return p;
 }
 
@@ -445,17 +463,7 @@ void wp_rt_count_exit(struct wp_vmproc *vp, int kill, int abnormal) {
                     : kill == WP_KILL_SHUTDOWN ? "shutdown"
                     : abnormal                ? "error"
                                               : "normal";
-  char labels[320], err[160];
-  const char *host = vp->host ? vp->host->id : "";
-  struct wp_buf b = WP_BUF_INIT;
-  if (wp_metrics_label(&b, "host", host, strlen(host)) == 0 &&
-      wp_metrics_label(&b, "reason", why, strlen(why)) == 0 && b.len < sizeof labels) {
-    memcpy(labels, b.data, b.len);
-    labels[b.len] = '\0';
-    wp_metrics_update(WP_METRICS_COUNTER, WP_METRICS_ADD, "wippy_processes_exited_total", labels,
-                      1, err, sizeof err);
-  }
-  wp_buf_free(&b);
+  count_by_host("wippy_processes_exited_total", vp, why);
 }
 
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,

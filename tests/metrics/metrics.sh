@@ -2,14 +2,15 @@
 # The Prometheus endpoint (--metrics, prometheus.enabled) and the Lua
 # `metrics` module against a node running a known workload
 # (tests/metrics/app: 6 processes that end normally, one of them
-# preempted, 3 that fail, 1
-# terminated, 1 killed by a link, a service restarted twice; the module's
-# known values and error rows).
+# preempted, 3 that fail, 1 terminated, 1 killed by a link, a service
+# restarted twice, 4 messages sent, a timer held; at shutdown one process
+# killed by its host's stop; the module's known values and error rows).
 #
 #   tests/metrics/metrics.sh WIPPY_BINARY
 #
 # Checks, each an ok/not ok line: the scrape's values against the
-# workload; `promtool check metrics` on it; the module's rows (the app
+# workload; the exits of a shutdown, scraped while it runs; `promtool
+# check metrics` on it; the module's rows (the app
 # prints "metrics module ok" or what failed); without a collector a call
 # is nil, Internal; prometheus.enabled/address from the configuration; a
 # port that cannot be bound and a bad address are boot errors.
@@ -51,17 +52,25 @@ promtool check metrics <"$M" >"$TMPROOT/promtool.out" 2>&1 || fail "promtool: $(
 check "promtool check metrics accepts the output"
 
 # main + 5 ok + spin + 2 bad + idle + chain + chain's bad + 3 flaky runs
-want "$M" 'wippy_processes_spawned_total' 15
+# + stubborn; the lingerer on its own host
+want "$M" 'wippy_processes_spawned_total{host="app:processes"}' 16
+want "$M" 'wippy_processes_spawned_total{host="app:late"}' 1
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="normal"}' 6
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="error"}' 6
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="terminated"}' 1
 want "$M" 'wippy_processes_exited_total{host="app:processes",reason="linked"}' 1
-want "$M" 'wippy_processes{host="app:processes",state="waiting"}' 1
+want "$M" 'wippy_processes{host="app:processes",state="waiting"}' 2
+want "$M" 'wippy_processes{host="app:late",state="waiting"}' 1
 check "processes: spawned, exited by host and reason, live by host and state"
 want "$M" 'wippy_service_restarts_total{service="app:flaky-service"}' 2
 want "$M" 'wippy_service_restarts_total{service="app:main-service"}' 0
 check "service restarts"
-grep -qE '^wippy_messages_delivered_total [1-9]' "$M" || fail "no messages delivered"
+# main's 4 to itself; received: those, main's 10 EXITs, chain's link
+# down, flaky's 3 timers
+want "$M" 'wippy_messages_sent_total' 4
+want "$M" 'wippy_messages_received_total' 18
+want "$M" 'wippy_timers_armed' 1
+want "$M" 'wippy_timers_fired_total' 3
 for f in runs steals parks; do
     grep -qE "^wippy_scheduler_${f}_total\\{worker=\"0\"\\} [0-9]" "$M" || fail "no wippy_scheduler_${f}_total for worker 0"
 done
@@ -70,7 +79,7 @@ awk '/^wippy_scheduler_preemptions_total/ { n += $NF } END { exit !(n >= 1) }' "
 grep -qE '^wippy_worker_busy_seconds_total\{worker="1"\} [0-9]' "$M" || fail "no busy time for worker 1"
 awk '/^wippy_memory_rss_bytes / { exit !($2 > 1000000) }' "$M" || fail "rss"
 awk '/^wippy_memory_process_bytes / { exit !($2 > 1000) }' "$M" || fail "process bytes"
-check "messages, scheduler counters (preemptions too), worker busy time, memory"
+check "messages sent and received, timers, scheduler counters (preemptions too), worker busy time, memory"
 
 want "$M" 'app_jobs_total{queue="a"}' 3
 want "$M" 'app_jobs_total{queue="b"}' 1
@@ -98,8 +107,27 @@ grep -q "cannot serve metrics on 127.0.0.1:$PORT" "$TMPROOT/busy.out" || fail "n
 (cd "$W" && "$WIPPY" run --metrics nonsense >"$TMPROOT/bad.out" 2>&1) && fail "a bad address ran"
 grep -q "want HOST:PORT" "$TMPROOT/bad.out" || fail "no clear error: $(tail -2 "$TMPROOT/bad.out")"
 check "a taken port and a bad address are boot errors"
-stop_node
-check "the node stops"
+
+# ---- a shutdown: its exits, scraped while it runs ----
+# SIGTERM stops the services in reverse dependency order: main, then the
+# host app:processes (it kills stubborn after its stop_timeout), then the
+# lingerer, which says so and stays; a second signal (SIGINT) ends it all.
+force_stop() {
+    kill -TERM "$NODE"
+    need_log 'lingerer cancelled'
+    [ "${1:-}" = scrape ] && { curl -fsS "http://127.0.0.1:$PORT/metrics" -o "$M" || fail "curl during the shutdown failed"; }
+    kill -INT "$NODE"
+    if ! wait_pid "$NODE" 60; then
+        fail "the node did not stop within 60 s of its second signal"
+    elif [ "$WAIT_RC" -ne 1 ]; then
+        fail "a forced stop exited with $WAIT_RC, not 1"
+    fi
+    NODE=
+}
+force_stop scrape
+want "$M" 'wippy_processes_exited_total{host="app:processes",reason="shutdown"}' 1
+want "$M" 'wippy_processes_exited_total{host="app:processes",reason="terminated"}' 2
+check "a shutdown: the process its host killed counts as shutdown, the service stopped as terminated"
 
 # ---- no collector: nil, Internal ----
 (cd "$W" && "$WIPPY" run -x app:terminal/app:nometrics >"$TMPROOT/none.out" 2>&1) \
@@ -113,7 +141,7 @@ need_log 'workload ready'
 need_log "metrics at http://127.0.0.1:$PORT/metrics"
 curl -fsS "http://127.0.0.1:$PORT/metrics" -o "$M" || fail "curl via the configuration failed"
 want "$M" 'app_jobs_total{queue="a"}' 3
-stop_node
+force_stop
 check "prometheus.enabled and prometheus.address in the configuration"
 
 echo "# $passed passed, $failed failed"

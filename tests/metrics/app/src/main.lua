@@ -61,13 +61,21 @@ local function main()
     expect_err("an infinite value", "Invalid", metrics.gauge_set("g", math.huge))
     expect_err("another type", "Internal", metrics.gauge_set("app_jobs_total", 1, {queue = "a"}))
 
+    -- messages and timers
+    for i = 1, 4 do expect_ok("send to self", process.send(process.pid(), "self", i)) end
+    local inbox = process.inbox()
+    for _ = 1, 4 do inbox:receive() end
+    local held = time.after("1h") -- armed while main lives
+    process.spawn("app:stubborn", "app:processes")
+
     if #failures == 0 then
         print("metrics module ok")
     else
         for _, f in ipairs(failures) do print("metrics module FAIL: " .. f) end
     end
     print("workload ready")
-    process.inbox():receive()
+    inbox:receive()
+    return held and 0
 end
 
 return { main = main }
