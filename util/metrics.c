@@ -21,16 +21,17 @@
 #include "alloc.h"
 #include "metrics.h"
 
+
 /* Prometheus's default buckets (client_golang DefBuckets) and +Inf. */
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NB ((int)(sizeof buckets / sizeof buckets[0]))
 
 struct family;
-struct series {
+struct wp_metrics_series {
   struct family *fam;
   char *labels;
-  struct series *next; /* in its family, in the order met */
-  struct series *hnext; /* in the registry's hash chain */
+  struct wp_metrics_series *next; /* in its family, in the order met */
+  struct wp_metrics_series *hnext; /* in the registry's hash chain */
   uint64_t hash;
   _Atomic uint64_t gauge; /* a gauge's value: the bits of a double */
   /* sums of a scrape (under reg_lock) */
@@ -42,12 +43,12 @@ struct family {
   char *name;
   const char *help;
   enum wp_metrics_kind kind;
-  struct series *first, *last;
+  struct wp_metrics_series *first, *last;
   struct family *next;
 };
 
 struct slot {
-  struct series *s; /* NULL: empty */
+  struct wp_metrics_series *s; /* NULL: empty */
   uint64_t hash;
   double sum;        /* a counter's total, a histogram's sum */
   uint64_t count, bk[NB];
@@ -64,7 +65,7 @@ struct shard {
 static _Atomic int enabled;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct family *families;
-static struct series **reg; /* hash chains */
+static struct wp_metrics_series **reg; /* hash chains */
 static size_t reg_cap, reg_n;
 static struct shard *shards;
 static pthread_key_t shard_key;
@@ -158,14 +159,14 @@ static struct family *family_get(const char *name, enum wp_metrics_kind kind, ch
   return f;
 }
 
-static struct series *series_get(const char *name, const char *labels, uint64_t h,
+static struct wp_metrics_series *series_get(const char *name, const char *labels, uint64_t h,
                                  enum wp_metrics_kind kind, char *err, size_t errlen) {
   if (reg_n >= reg_cap / 2) {
     size_t nc = reg_cap ? reg_cap * 2 : 64;
-    struct series **nr = wp_calloc(nc, sizeof *nr);
+    struct wp_metrics_series **nr = wp_calloc(nc, sizeof *nr);
     if (!nr) goto oom;
     for (size_t i = 0; i < reg_cap; i++)
-      for (struct series *s = reg[i], *nx; s; s = nx) {
+      for (struct wp_metrics_series *s = reg[i], *nx; s; s = nx) {
         nx = s->hnext;
         s->hnext = nr[s->hash & (nc - 1)];
         nr[s->hash & (nc - 1)] = s;
@@ -174,14 +175,14 @@ static struct series *series_get(const char *name, const char *labels, uint64_t 
     reg = nr;
     reg_cap = nc;
   }
-  for (struct series *s = reg[h & (reg_cap - 1)]; s; s = s->hnext)
+  for (struct wp_metrics_series *s = reg[h & (reg_cap - 1)]; s; s = s->hnext)
     if (s->hash == h && !strcmp(s->fam->name, name) && !strcmp(s->labels, labels)) {
       if (s->fam->kind != kind) return family_get(name, kind, err, errlen), NULL;
       return s;
     }
   struct family *f = family_get(name, kind, err, errlen);
   if (!f) return NULL;
-  struct series *s = wp_calloc(1, sizeof *s);
+  struct wp_metrics_series *s = wp_calloc(1, sizeof *s);
   if (!s || !(s->labels = wp_strdup(labels))) {
     wp_free(s);
     goto oom;
@@ -260,7 +261,7 @@ static struct slot *slot_find(struct shard *sh, const char *name, const char *la
 
 /* Inserts a slot for s in sh (the owner thread, sh->mu held). NULL when out
 ** of memory. */
-static struct slot *slot_insert(struct shard *sh, struct series *s, uint64_t h) {
+static struct slot *slot_insert(struct shard *sh, struct wp_metrics_series *s, uint64_t h) {
   if (sh->n + 1 > sh->cap / 2) {
     size_t nc = sh->cap ? sh->cap * 2 : 32;
     struct slot *ns = wp_calloc(nc, sizeof *ns);
@@ -298,7 +299,7 @@ static struct slot *slot_get(struct shard *sh, const char *name, const char *lab
     return NULL;
   }
   pthread_mutex_lock(&reg_lock);
-  struct series *s = series_get(name, labels, h, kind, err, errlen);
+  struct wp_metrics_series *s = series_get(name, labels, h, kind, err, errlen);
   pthread_mutex_unlock(&reg_lock);
   if (!s) return NULL;
   pthread_mutex_lock(&sh->mu);
@@ -306,6 +307,33 @@ static struct slot *slot_get(struct shard *sh, const char *name, const char *lab
   pthread_mutex_unlock(&sh->mu);
   if (!sl) snprintf(err, errlen, "out of memory");
   return sl;
+}
+
+struct wp_metrics_series *wp_metrics_series(const char *name, const char *labels, char *err,
+                                 size_t errlen) {
+  pthread_mutex_lock(&reg_lock);
+  struct wp_metrics_series *s = series_get(name, labels, hash2(name, labels), WP_METRICS_COUNTER, err, errlen);
+  pthread_mutex_unlock(&reg_lock);
+  return s;
+}
+
+int wp_metrics_count(struct wp_metrics_series *s, double v) {
+  struct shard *sh = shard_get();
+  if (!sh) return -1;
+  struct slot *sl = NULL;
+  if (sh->cap) /* by the series' address: no string compared */
+    for (size_t i = s->hash & (sh->cap - 1);; i = (i + 1) & (sh->cap - 1)) {
+      if (!sh->slots[i].s) break;
+      if (sh->slots[i].s == s) {
+        sl = &sh->slots[i];
+        break;
+      }
+    }
+  pthread_mutex_lock(&sh->mu);
+  if (!sl) sl = slot_insert(sh, s, s->hash);
+  if (sl) sl->sum += v;
+  pthread_mutex_unlock(&sh->mu);
+  return sl ? 0 : -1;
 }
 
 int wp_metrics_update(enum wp_metrics_kind kind, enum wp_metrics_op op, const char *name,
@@ -393,7 +421,7 @@ int wp_metrics_render(struct wp_buf *out) {
   size_t nf = 0;
   for (struct family *f = families; f; f = f->next) {
     nf++;
-    for (struct series *s = f->first; s; s = s->next) {
+    for (struct wp_metrics_series *s = f->first; s; s = s->next) {
       s->sum = 0;
       s->count = 0;
       memset(s->bk, 0, sizeof s->bk);
@@ -421,7 +449,7 @@ int wp_metrics_render(struct wp_buf *out) {
           put(out, f->help ? f->help : "Application metric.") | put(out, "\n");
     rc |= put(out, "# TYPE ") | put(out, f->name) | put(out, " ") | put(out, kn[f->kind]) |
           put(out, "\n");
-    for (struct series *s = f->first; s && !rc; s = s->next) {
+    for (struct wp_metrics_series *s = f->first; s && !rc; s = s->next) {
       if (f->kind == WP_METRICS_COUNTER) {
         rc |= line(out, f->name, "", s->labels, NULL, s->sum);
       } else if (f->kind == WP_METRICS_GAUGE) {

@@ -44,6 +44,16 @@ int wp_metrics_label(struct wp_buf *b, const char *name, const char *value, size
 int wp_metrics_update(enum wp_metrics_kind kind, enum wp_metrics_op op, const char *name,
                       const char *labels, double v, char *err, size_t errlen);
 
+/* A series by handle, for counts made often (the runtime's spawns and
+** exits): wp_metrics_series finds or makes the counter series (name,
+** labels) once, NULL with err (another kind, no memory); wp_metrics_count
+** adds v (>= 0) to it in this thread's shard without building or hashing
+** any string. The handle lives as long as the process. */
+struct wp_metrics_series;
+struct wp_metrics_series *wp_metrics_series(const char *name, const char *labels, char *err,
+                                            size_t errlen);
+int wp_metrics_count(struct wp_metrics_series *s, double v);
+
 /* Gives a family its HELP text (a static string) and kind before any
 ** update: the runtime's own metrics. 0, or -1 (another kind, no memory). */
 int wp_metrics_describe(const char *name, enum wp_metrics_kind kind, const char *help);

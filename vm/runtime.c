@@ -212,21 +212,30 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
 /* Gives vp's process its pid and inserts it into the process table. Returns
 ** the process, or NULL on failure (then everything is freed). With `child`,
 ** also a reference to it for the caller. */
-/* Counts one process of a host in a runtime counter family (spawns, exits)
-** of the metrics collector, with the labels host and, when given, reason.
-** Only while the collector is on; the caller checked. */
-static void count_by_host(const char *family, const struct wp_vmproc *vp, const char *reason) {
-  char labels[320], err[160];
-  const char *host = vp->host ? vp->host->id : "";
-  struct wp_buf b = WP_BUF_INIT;
-  if (wp_metrics_label(&b, "host", host, strlen(host)) == 0 &&
-      (!reason || wp_metrics_label(&b, "reason", reason, strlen(reason)) == 0) &&
-      b.len < sizeof labels) {
-    memcpy(labels, b.data, b.len);
-    labels[b.len] = '\0';
-    wp_metrics_update(WP_METRICS_COUNTER, WP_METRICS_ADD, family, labels, 1, err, sizeof err);
+/* Counts one process of vp's host in the metrics collector: spawned
+** (which 0) or exited for a reason (1..5, as reasons[]). The host's series
+** are found once each, so a count is one add to this thread's shard. Only
+** while the collector is on; the caller checked. */
+static void count_by_host(const struct wp_vmproc *vp, int which) {
+  static const char *const reasons[6] = {NULL, "normal", "error", "terminated", "linked",
+                                         "shutdown"};
+  struct wp_host *h = vp->host;
+  struct wp_metrics_series *s = atomic_load_explicit(&h->mseries[which], memory_order_acquire);
+  if (!s) {
+    char err[160];
+    struct wp_buf b = WP_BUF_INIT;
+    if (wp_metrics_label(&b, "host", h->id, strlen(h->id)) == 0 &&
+        (!reasons[which] ||
+         wp_metrics_label(&b, "reason", reasons[which], strlen(reasons[which])) == 0) &&
+        wp_buf_append(&b, "", 1) == 0)
+      s = wp_metrics_series(which ? "wippy_processes_exited_total"
+                                  : "wippy_processes_spawned_total",
+                            (const char *)b.data, err, sizeof err);
+    wp_buf_free(&b);
+    if (!s) return; /* out of memory: this one goes uncounted */
+    atomic_store_explicit(&h->mseries[which], s, memory_order_release); /* the same s if raced */
   }
-  wp_buf_free(&b);
+  wp_metrics_count(s, 1);
 }
 
 static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
@@ -248,7 +257,7 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
   if (child) *child = p;
   atomic_fetch_add(&vp->host->live, 1);
   atomic_fetch_add(&rt->live, 1);
-  if (wp_metrics_enabled()) count_by_host("wippy_processes_spawned_total", vp, NULL);
+  if (wp_metrics_enabled()) count_by_host(vp, 0);
   return p;
 }
 
@@ -458,12 +467,11 @@ oom:
 
 void wp_rt_count_exit(struct wp_vmproc *vp, int kill, int abnormal) {
   if (!wp_metrics_enabled()) return;
-  const char *why = kill == WP_KILL_TERMINATE ? "terminated"
-                    : kill == WP_KILL_LINK    ? "linked"
-                    : kill == WP_KILL_SHUTDOWN ? "shutdown"
-                    : abnormal                ? "error"
-                                              : "normal";
-  count_by_host("wippy_processes_exited_total", vp, why);
+  count_by_host(vp, kill == WP_KILL_TERMINATE  ? 3
+                    : kill == WP_KILL_LINK     ? 4
+                    : kill == WP_KILL_SHUTDOWN ? 5
+                    : abnormal                 ? 2
+                                               : 1);
 }
 
 void wp_rt_process_ended(struct wp_vmproc *vp, int abnormal, const char *errmsg, int code,

@@ -58,6 +58,10 @@ struct wp_host {
   _Atomic int running;  /* accepts spawns */
   _Atomic int stopping; /* shutting down: refuses spawns and sends */
   _Atomic int64_t live; /* processes alive on this host */
+  /* its spawn and exit counters in the metrics collector (spawned, then
+  ** exited by reason: normal, error, terminated, linked, shutdown), found
+  ** on first use (wp_rt_count_exit) */
+  _Atomic(struct wp_metrics_series *) mseries[6];
 };
 
 /* ---- compiled process/function entries ---- */
