@@ -408,10 +408,10 @@ static int t_unix_nano(lua_State *L) {
 
 /* One-field accessors share a dispatcher keyed by an upvalue. */
 enum { F_YEAR, F_MONTH, F_DAY, F_HOUR, F_MINUTE, F_SECOND, F_NANO, F_WDAY, F_YDAY };
-static int t_field(lua_State *L) {
+static int t_field(lua_State *L, int f) {
   struct wp_tparts tp;
   split(check_time(L, 1), &tp);
-  switch ((int)lua_tointeger(L, lua_upvalueindex(1))) {
+  switch (f) {
     case F_YEAR: lua_pushinteger(L, tp.year); break;
     case F_MONTH: lua_pushinteger(L, tp.month); break;
     case F_DAY: lua_pushinteger(L, tp.day); break;
@@ -424,6 +424,15 @@ static int t_field(lua_State *L) {
   }
   return 1;
 }
+static int t_year(lua_State *L) { return t_field(L, F_YEAR); }
+static int t_month(lua_State *L) { return t_field(L, F_MONTH); }
+static int t_day(lua_State *L) { return t_field(L, F_DAY); }
+static int t_hour(lua_State *L) { return t_field(L, F_HOUR); }
+static int t_minute(lua_State *L) { return t_field(L, F_MINUTE); }
+static int t_second(lua_State *L) { return t_field(L, F_SECOND); }
+static int t_nano(lua_State *L) { return t_field(L, F_NANO); }
+static int t_wday(lua_State *L) { return t_field(L, F_WDAY); }
+static int t_yday(lua_State *L) { return t_field(L, F_YDAY); }
 static int t_date(lua_State *L) {
   struct wp_tparts tp;
   split(check_time(L, 1), &tp);
@@ -516,30 +525,34 @@ static int round_or_truncate(lua_State *L, int round) {
 static int t_round(lua_State *L) { return round_or_truncate(L, 1); }
 static int t_truncate(lua_State *L) { return round_or_truncate(L, 0); }
 
+/* A Time's methods: a lazy table (lazylib.c), each method made in the
+** process's state on its first use. A process that reads a time or two
+** (time.now():unix_nano()) so holds one entry, not all 28 with their names
+** (~2 KB of every such process's heap). */
+static const struct wp_libentry time_methods[] = {
+    WP_LF("add", t_add),         WP_LF("sub", t_sub),
+    WP_LF("add_date", t_add_date), WP_LF("before", t_before),
+    WP_LF("after", t_after),     WP_LF("equal", t_equal),
+    WP_LF("format", t_format),   WP_LF("format_rfc3339", t_rfc3339),
+    WP_LF("unix", t_unix),       WP_LF("unix_nano", t_unix_nano),
+    WP_LF("date", t_date),       WP_LF("clock", t_clock),
+    WP_LF("is_zero", t_is_zero), WP_LF("utc", t_utc),
+    WP_LF("in_local", t_in_local), WP_LF("in_location", t_in_location),
+    WP_LF("location", t_location), WP_LF("round", t_round),
+    WP_LF("truncate", t_truncate), WP_LF("year", t_year),
+    WP_LF("month", t_month),     WP_LF("day", t_day),
+    WP_LF("hour", t_hour),       WP_LF("minute", t_minute),
+    WP_LF("second", t_second),   WP_LF("nanosecond", t_nano),
+    WP_LF("weekday", t_wday),    WP_LF("year_day", t_yday),
+    WP_LEND};
+static const struct wp_libdef time_methods_def = {"Time", time_methods, NULL};
+
 static void time_mt(lua_State *L) {
   if (wp_state_mt_new(L, WP_MT_TIME, TIME_MT)) {
-    static const luaL_Reg m[] = {
-        {"add", t_add},         {"sub", t_sub},
-        {"add_date", t_add_date}, {"before", t_before},
-        {"after", t_after},     {"equal", t_equal},
-        {"format", t_format},   {"format_rfc3339", t_rfc3339},
-        {"unix", t_unix},       {"unix_nano", t_unix_nano},
-        {"date", t_date},       {"clock", t_clock},
-        {"is_zero", t_is_zero}, {"utc", t_utc},
-        {"in_local", t_in_local}, {"in_location", t_in_location},
-        {"location", t_location}, {"round", t_round},
-        {"truncate", t_truncate}, {NULL, NULL}};
-    static const char *const fields[] = {"year",   "month",      "day",     "hour",    "minute",
-                                         "second", "nanosecond", "weekday", "year_day"};
     static const luaL_Reg meta[] = {{"__tostring", t_tostring}, {"__eq", t_eq},
                                     {"__lt", t_before}, {"__le", t_le},
                                     {"__concat", m_concat}, {NULL, NULL}};
-    luaL_newlib(L, m);
-    for (int i = 0; i < (int)(sizeof fields / sizeof fields[0]); i++) {
-      lua_pushinteger(L, i);
-      lua_pushcclosure(L, t_field, 1);
-      lua_setfield(L, -2, fields[i]);
-    }
+    wp_lazylib_push(L, &time_methods_def);
     lua_setfield(L, -2, "__index");
     luaL_setfuncs(L, meta, 0);
   }

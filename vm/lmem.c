@@ -30,16 +30,26 @@
 ** process's chunks. A freed one goes on a free list of its size (sizes are
 ** multiples of 8) and is the next block of that size handed out. When the
 ** bump region is full, a small block comes from a new chunk, carved the same
-** way: AR_XFIRST bytes first, each next one twice the size of the one
-** before, up to AR_XMAX. Except for the first AR_XDELAY bytes past a full
+** way. Chunks are all AR_CHUNK bytes (2 KB), so that a process holds about
+** what it uses: with chunks doubling to 16 KB, the newest one of a client
+** looping on receive stood mostly uncarved (7 KB of its 32). Except for the
+** first AR_XDELAY bytes past a full
 ** arena, which come from jemalloc (ar_delay): an idle process overflows its
 ** arena by a little, and jemalloc's blocks of exact sizes cost it less than
 ** a chunk. Those few are remembered in the table, and each sets two bits of
 ** a filter (xbits), so a small block is the process's own unless its bits
-** are set and it is in the table. Large blocks come from the arena while it has room (a freed
-** one stays a hole unless it was the most recent: a stack or a table growing
-** in place), then from jemalloc: a large block is the process's own when it
-** lies in the arena. wp_lmem_alloc makes and frees small blocks inline, in
+** are set and it is in the table. Large blocks come from the arena while it
+** has room, then from jemalloc: a large block is the process's own when it
+** lies in the arena. A large block freed in the arena (but the most recent,
+** which gives its bytes back to the bump region: a stack or a table growing
+** in place) is a hole: holes are kept on a list of their own (ar_tail's
+** `holes`, each with its size) and a large block is taken from the first
+** hole it fits before the bump region or jemalloc, the rest of the hole
+** staying a hole or, when small, a free block of its size; a small block
+** too comes from a hole when its free list is empty and the bump region is
+** full, before a new chunk. The holes of a long-lived process are the
+** stacks and table parts it outgrew: an echo client's main stack alone, 720
+** bytes in its image, leaves one when it grows. wp_lmem_alloc makes and frees small blocks inline, in
 ** a few instructions.
 **
 ** A long-lived process (a client looping on receive) so keeps its objects,
@@ -61,8 +71,7 @@
 ** ASan free blocks are poisoned (a free list's link is unpoisoned only to be
 ** read or written), so that a use after free still reports. */
 
-#define AR_XFIRST 2048        /* the first chunk */
-#define AR_XMAX (16 * 1024)   /* chunks grow to this */
+#define AR_CHUNK 2048         /* a chunk's size, and its alignment (ar_trim) */
 #define AR_PREFETCH (64 * 1024) /* wp_state_prefetch stops after this much */
 #define AR_XDELAY 1024        /* small bytes from jemalloc before the first chunk */
 
@@ -111,16 +120,23 @@ static void ar_zero(char *p, size_t from, size_t n, size_t r) {
 
 /* Moves the bump region to a new chunk; 0 when out of memory (or building
 ** an image's template, which must fit its arena). The rest of the old region
-** is left unused. */
+** (less than the small block that did not fit) becomes a free block of its
+** size, so it counts as carved (ar_trim). */
 static int ar_newchunk(struct wp_vmproc *vp) {
   if (vp->ar_zero) return 0;
   struct ar_tail *t = AR_TAIL(vp);
-  size_t size = t->chunks ? t->chunks->size * 2 : AR_XFIRST;
-  if (size > AR_XMAX) size = AR_XMAX;
-  /* full-size chunks are aligned to their size: ar_trim finds a block's
-  ** chunk by its address */
-  struct ar_chunk *c = size == AR_XMAX ? wp_malloc_aligned(AR_XMAX, AR_XMAX) : wp_malloc(size);
+  size_t size = AR_CHUNK, left = (size_t)(vp->ar_end - vp->ar_cur);
+  /* aligned to its size: ar_trim finds a block's chunk by its address */
+  struct ar_chunk *c = wp_malloc_aligned(AR_CHUNK, AR_CHUNK);
   if (!c) return 0;
+  if (left >= AR_ALIGN && left <= AR_FREEMAX) {
+    void **h = &t->free[left / AR_ALIGN - 1];
+    AR_UNPOISON(vp->ar_cur, sizeof(void *));
+    *(void **)(void *)vp->ar_cur = *h;
+    AR_POISON(vp->ar_cur, sizeof(void *));
+    *h = vp->ar_cur;
+    vp->ar_cur = vp->ar_end;
+  }
   if (t->chunks) t->chunks->end = vp->ar_cur;
   c->prev = t->chunks;
   c->size = size;
@@ -146,6 +162,66 @@ static inline void *fl_pop(void **h, size_t r) {
   return p;
 }
 
+/* A hole: a free large block of the arena, its first two words its link
+** and its size (rounded). Poisoned but for those while they are read or
+** written. */
+struct ar_hole {
+  struct ar_hole *next;
+  size_t size;
+};
+
+static void hole_put(struct ar_tail *t, void *p, size_t r) {
+  struct ar_hole *h = p;
+  AR_UNPOISON(h, sizeof *h);
+  h->next = t->holes;
+  h->size = r;
+  AR_POISON(h, sizeof *h);
+  t->holes = h;
+}
+
+/* r free bytes at p in the arena: a hole, or a small free block, or
+** nothing when fewer than AR_ALIGN (never: sizes are multiples of it). */
+static void ar_put_free(struct ar_tail *t, void *p, size_t r) {
+  if (r > AR_FREEMAX) {
+    hole_put(t, p, r);
+  } else if (r >= AR_ALIGN) {
+    void **h = &t->free[r / AR_ALIGN - 1];
+    AR_UNPOISON(p, sizeof(void *));
+    *(void **)p = *h;
+    AR_POISON(p, sizeof(void *));
+    *h = p;
+  }
+}
+
+/* A large block of r (rounded) bytes from the first of the first
+** HOLE_LOOK holes it fits, or NULL (a long list of holes too small for
+** most requests is not walked on every large block). What the block leaves
+** of the hole is put back (ar_put_free). */
+#define HOLE_LOOK 8
+static void *hole_take(struct ar_tail *t, size_t r) {
+  struct ar_hole *prev = NULL, *h = t->holes;
+  for (int look = HOLE_LOOK; h && look > 0; look--) {
+    AR_UNPOISON(h, sizeof *h);
+    struct ar_hole *next = h->next;
+    size_t size = h->size;
+    AR_POISON(h, sizeof *h);
+    if (size >= r) {
+      if (prev) {
+        AR_UNPOISON(&prev->next, sizeof prev->next);
+        prev->next = next;
+        AR_POISON(&prev->next, sizeof prev->next);
+      } else {
+        t->holes = next;
+      }
+      if (size > r) ar_put_free(t, (char *)h + r, size - r);
+      return h;
+    }
+    prev = h;
+    h = next;
+  }
+  return NULL;
+}
+
 /* A block of n bytes from the arena or a chunk, or NULL: then a large block
 ** comes from jemalloc, and a small one means out of memory. */
 static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
@@ -153,9 +229,15 @@ static inline void *ar_take(struct wp_vmproc *vp, size_t n) {
   void *p;
   if (r <= AR_FREEMAX) {
     if ((p = fl_pop(&AR_TAIL(vp)->free[r / AR_ALIGN - 1], r)) != NULL) goto got;
-    if ((size_t)(vp->ar_end - vp->ar_cur) < r && !ar_newchunk(vp)) return NULL;
-  } else if ((size_t)(vp->ar_end - vp->ar_cur) < r || !ar_in_arena(vp)) {
-    return NULL;
+    if ((size_t)(vp->ar_end - vp->ar_cur) < r) {
+      /* a hole before a new chunk: every hole is larger than any small block */
+      if (AR_TAIL(vp)->holes && (p = hole_take(AR_TAIL(vp), r)) != NULL) goto got;
+      if (!ar_newchunk(vp)) return NULL;
+    }
+  } else {
+    struct ar_tail *t = AR_TAIL(vp);
+    if (t->holes && (p = hole_take(t, r)) != NULL) goto got;
+    if ((size_t)(vp->ar_end - vp->ar_cur) < r || !ar_in_arena(vp)) return NULL;
   }
   p = vp->ar_cur;
   vp->ar_cur += r;
@@ -176,6 +258,8 @@ static inline void ar_release(struct wp_vmproc *vp, void *p, size_t n) {
     *(void **)p = *h;
     AR_POISON(p, sizeof(void *));
     *h = p;
+  } else {
+    hole_put(AR_TAIL(vp), p, r); /* large blocks lie in the arena */
   }
 }
 
@@ -217,7 +301,7 @@ static void ext_free(struct wp_vmproc *vp, void *p, size_t n) {
 static int ar_delay(struct wp_vmproc *vp, size_t n) {
   struct ar_tail *t = AR_TAIL(vp);
   size_t r = AR_ROUND(n);
-  return !t->chunks && (size_t)(vp->ar_end - vp->ar_cur) < r && !t->free[r / AR_ALIGN - 1] &&
+  return !t->chunks && !t->holes && (size_t)(vp->ar_end - vp->ar_cur) < r && !t->free[r / AR_ALIGN - 1] &&
          vp->ext_n < AR_TRACK && t->xsmall_bytes + n <= AR_XDELAY && !vp->ar_zero;
 }
 
@@ -264,9 +348,12 @@ static void *ar_resize(struct wp_vmproc *vp, void *p, size_t osize, size_t nsize
       if (vp->ar_zero) ar_zero(p, osize, nsize, rn);
     } else {
       AR_POISON((char *)p + nsize, ro - nsize);
-      /* a small block's freed tail is a free block of its own: every byte
-      ** of a chunk is a block in use or on a free list (ar_trim) */
-      if (!last && rn < ro && ro <= AR_FREEMAX) ar_release(vp, (char *)p + rn, ro - rn);
+      /* the freed tail is a free block of its own (every byte of a chunk
+      ** is a block in use or on a free list: ar_trim), or a hole */
+      if (!last && rn < ro) {
+        AR_POISON((char *)p + rn, ro - rn);
+        ar_put_free(AR_TAIL(vp), (char *)p + rn, ro - rn);
+      }
     }
     return p;
   }
@@ -454,12 +541,8 @@ void wp_lmem_init(struct wp_vmproc *vp, size_t size) {
 }
 
 static void chunk_free(struct ar_chunk *c) {
-  size_t size = c->size;
-  AR_UNPOISON(c, size);
-  if (size == AR_XMAX)
-    wp_free(c); /* aligned (ar_newchunk) */
-  else
-    wp_free_sized(c, size);
+  AR_UNPOISON(c, c->size);
+  wp_free(c); /* aligned (ar_newchunk) */
 }
 
 void wp_lmem_free_all(struct wp_vmproc *vp) {
@@ -481,11 +564,10 @@ void wp_lmem_free_all(struct wp_vmproc *vp) {
 /* ---- giving memory back ----
 **
 ** After a full collection, most blocks of a peak the process dropped are on
-** its free lists, spread over its chunks. ar_trim frees every full-size
-** chunk all of whose blocks are free (but the newest, being carved): it sums
-** the free blocks per chunk (a full-size chunk is aligned to its size, so a
-** block's chunk is its address rounded down, found in a table of the
-** process's full-size chunks), compares that with the bytes carved from the
+** its free lists, spread over its chunks. ar_trim frees every chunk all of
+** whose blocks are free (but the newest, being carved): it sums the free
+** blocks per chunk (a chunk is aligned to its size, so a block's chunk is
+** its address rounded down, found in a table of the process's chunks), compares that with the bytes carved from the
 ** chunk, and takes the empty chunks' blocks off the free lists. Every byte
 ** carved from a chunk is a block in use or a free block on a list (see
 ** ar_resize), so a chunk whose free blocks sum to its carved bytes holds
@@ -509,10 +591,10 @@ static void fl_set_next(void *p, void *n) {
   AR_POISON(p, sizeof(void *));
 }
 
-/* The entry of the full-size chunk p lies in, or NULL. */
+/* The entry of the chunk p lies in, or NULL. */
 static struct trim_ent *trim_find(struct trim_ent *tab, size_t mask, const void *p, int add) {
-  uintptr_t c = (uintptr_t)p & ~(uintptr_t)(AR_XMAX - 1);
-  size_t i = (size_t)(((uint64_t)(c / AR_XMAX) * 0x9E3779B97F4A7C15u) >> 32) & mask;
+  uintptr_t c = (uintptr_t)p & ~(uintptr_t)(AR_CHUNK - 1);
+  size_t i = (size_t)(((uint64_t)(c / AR_CHUNK) * 0x9E3779B97F4A7C15u) >> 32) & mask;
   for (;; i = (i + 1) & mask) {
     if ((uintptr_t)tab[i].c == c) return &tab[i];
     if (!tab[i].c) break;
@@ -522,18 +604,17 @@ static struct trim_ent *trim_find(struct trim_ent *tab, size_t mask, const void 
   return &tab[i];
 }
 
-/* Frees the empty full-size chunks; returns the bytes freed. */
+/* Frees the empty chunks; returns the bytes freed. */
 static size_t ar_trim(struct wp_vmproc *vp) {
   struct ar_tail *t = AR_TAIL(vp);
   size_t n = 0, cap = 16, freed = 0;
   if (!t->chunks) return 0;
-  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev) n += c->size == AR_XMAX;
+  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev) n++;
   if (n == 0) return 0;
   while (cap < 2 * n) cap *= 2;
   struct trim_ent *tab = wp_calloc(cap, sizeof *tab);
   if (!tab) return 0;
-  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev)
-    if (c->size == AR_XMAX) trim_find(tab, cap - 1, c, 1);
+  for (struct ar_chunk *c = t->chunks->prev; c; c = c->prev) trim_find(tab, cap - 1, c, 1);
   for (int k = 0; k < AR_CLASSES; k++) {
     size_t r = (size_t)(k + 1) * AR_ALIGN;
     for (void *p = t->free[k]; p; p = fl_next(p)) {
@@ -545,7 +626,7 @@ static size_t ar_trim(struct wp_vmproc *vp) {
     struct ar_chunk *c = tab[i].c;
     if (c && tab[i].free == (size_t)(c->end - (char *)(c + 1))) {
       tab[i].free = SIZE_MAX;
-      freed += AR_XMAX;
+      freed += AR_CHUNK;
     }
   }
   if (freed) {
@@ -570,7 +651,7 @@ static size_t ar_trim(struct wp_vmproc *vp) {
     }
     for (struct ar_chunk **pp = &t->chunks->prev; *pp;) {
       struct ar_chunk *c = *pp;
-      struct trim_ent *e = c->size == AR_XMAX ? trim_find(tab, cap - 1, c, 0) : NULL;
+      struct trim_ent *e = trim_find(tab, cap - 1, c, 0);
       if (e && e->free == SIZE_MAX) {
         *pp = c->prev;
         chunk_free(c);

@@ -35,7 +35,7 @@
 #define AR_ROUND(n) (((n) + (AR_ALIGN - 1)) & ~(size_t)(AR_ALIGN - 1))
 #define AR_CLASSES 32 /* free lists for blocks of 8, 16, ..., 256 bytes */
 #define AR_FREEMAX (AR_CLASSES * AR_ALIGN)
-#define AR_TRACK 14           /* jemalloc blocks remembered */
+#define AR_TRACK 13           /* jemalloc blocks remembered */
 
 struct ar_ext {
   void *p;
@@ -55,6 +55,7 @@ struct ar_chunk { /* the head of a chunk; blocks follow */
 struct ar_tail {
   void *free[AR_CLASSES];   /* by rounded size / AR_ALIGN - 1 */
   struct ar_chunk *chunks;  /* the newest chunk, or NULL */
+  void *holes;              /* the arena's free large blocks (lmem.c ar_hole) */
   struct ar_ext ext[AR_TRACK]; /* vp->ext_n of them */
   uint64_t xbloom[2];       /* bits of the small blocks from jemalloc (xbits) */
   uint8_t xsmall;           /* small blocks from jemalloc, alive (all in ext) */

@@ -652,7 +652,7 @@ static int vm_run(struct wp_proc *p) {
       vp->gc_on = 1;
       /* generational: a long-lived process (a relay) mostly makes young
       ** garbage (messages, events, select results) */
-      lua_gc(L, LUA_GCGEN, 0, 0);
+      lua_gc(L, LUA_GCGEN, WP_GC_MINORMUL, 0);
       lua_gc(L, LUA_GCRESTART);
     }
     if (st == LUA_YIELD) {

@@ -29,6 +29,13 @@ local function main()
         churn(5000, 400, 4)
     end)
 
+    test("a live set of a few objects: the arena's holes reused", function()
+        -- array parts and strings over 256 bytes are large blocks made in
+        -- the arena; freed, each is a hole that later blocks, large and
+        -- small, are carved from
+        churn(3000, 3, 8)
+    end)
+
     test("many short-lived churners at once", function()
         churn(300, 20, 64)
     end)
