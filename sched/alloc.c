@@ -49,11 +49,10 @@ static int fault(void) {
 ** not jemalloc's default of four per CPU: a process's blocks are made on
 ** one worker and freed on another (its state is built where it first runs
 ** and freed where it ends), and with an arena per thread each arena kept
-** the peak of its own partly used slabs. Echo at C=10000 (sleep 100) with
-** 2 workers peaked at 510-590 MB with 8 arenas, 490-550 MB with 2, and
-** 380 MB with 1; echo at C=64 (sleep 0) was no slower. The threads still
-** have their caches (tcache): the arena's bins are locked only to refill
-** or flush one. */
+** the peak of its own partly used slabs (the figures: bench/RESULTS.md,
+** "Memory per process"). The threads still have their caches (tcache):
+** the arena's bins are locked only to refill or flush one. Unmeasured on
+** many cores, where every worker's refills share those locks. */
 const char *malloc_conf = "narenas:1";
 #endif
 
