@@ -56,7 +56,12 @@
 #include "runq.h"
 
 #define RUNQ_SIZE 4096
-#define SPIN_ROUNDS 64
+/* Rounds of spinning (a look at every queue, then 50 pauses) before a worker
+** parks. About as long as waking a parked thread costs on these machines
+** (pitfalls.md 13): a peer that gets work back within that time finds it
+** without a futex trip, and one that does not stops taking the CPU from the
+** thread doing the work when the cores are shared. */
+#define SPIN_ROUNDS 16
 #define WATCHDOG_MS 2
 #define SPARES 32       /* extra threads for workers stuck in a C call */
 #define RUNNEXT_STREAK 32        /* then the ring gets a turn (fairness) */
