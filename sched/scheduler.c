@@ -56,7 +56,12 @@
 #include "runq.h"
 
 #define RUNQ_SIZE 4096
-#define SPIN_ROUNDS 64
+/* Rounds of spinning (a look at every queue, then 50 pauses) before a worker
+** parks. About as long as waking a parked thread costs on these machines
+** (pitfalls.md 13): a peer that gets work back within that time finds it
+** without a futex trip, and one that does not stops taking the CPU from the
+** thread doing the work when the cores are shared. */
+#define SPIN_ROUNDS 16
 #define WATCHDOG_MS 2
 #define SPARES 32       /* extra threads for workers stuck in a C call */
 #define RUNNEXT_STREAK 32        /* then the ring gets a turn (fairness) */
@@ -353,13 +358,19 @@ void wp_sched_count_send(struct wp_sched *s) {
     atomic_fetch_add_explicit(&s->sent_other, 1, memory_order_relaxed);
 }
 
-static void run_one(struct worker *w, struct wp_proc *p) {
+/* Runs p. start: the clock read at the end of this worker's previous run
+** when it went straight on to this one, else 0. Returns the clock read at
+** the end of this run, for the next. Reading the clock once per run instead
+** of twice charges the gap between two runs (the previous process's
+** hand-off or exit, finding and staging this one) to this run and to the
+** worker's busy time, which it is. */
+static uint64_t run_one(struct worker *w, struct wp_proc *p, uint64_t start) {
   struct wp_sched *s = w->s;
   /* seq_cst: the store-buffering pair with wp_proc_wake (see proc.h) */
   atomic_store_explicit(&p->state, WP_PS_RUNNING, memory_order_seq_cst);
   pthread_spin_lock(&w->lock);
   w->current = p;
-  w->run_start = wp_clock_ns();
+  w->run_start = start ? start : wp_clock_ns();
   atomic_store_explicit(&w->busy_since, w->run_start, memory_order_relaxed);
   w->preempted = 0;
   pthread_spin_unlock(&w->lock);
@@ -367,7 +378,8 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   int r = s->ops->run(p);
   /* The run's time, charged before the state change below hands p to
   ** another worker: p->cpu_ns has one writer at a time. */
-  uint64_t ran = wp_clock_ns() - w->run_start; /* run_start: written by this thread only */
+  uint64_t end = wp_clock_ns();
+  uint64_t ran = end - w->run_start; /* run_start: written by this thread only */
   bump(&p->cpu_ns, ran);
   bump(&w->busy_ns, ran);
   atomic_store_explicit(&w->sig_proc, NULL, memory_order_relaxed);
@@ -382,18 +394,19 @@ static void run_one(struct worker *w, struct wp_proc *p) {
   if (r == WP_RUN_DONE) {
     atomic_store_explicit(&p->state, WP_PS_DEAD, memory_order_release);
     wp_ptab_remove(s->ptab, p);
-    return;
+    return end;
   }
   if (r == WP_RUN_WAIT) {
     uint32_t st = WP_PS_RUNNING;
     if (atomic_compare_exchange_strong_explicit(&p->state, &st, WP_PS_IDLE,
                                                 memory_order_acq_rel,
                                                 memory_order_acquire))
-      return;
+      return end;
     /* NOTIFIED: a wake-up arrived while it ran; run it again later. */
   }
   atomic_store_explicit(&p->state, WP_PS_RUNNABLE, memory_order_release);
   wp_sched_enqueue(s, p);
+  return end;
 }
 
 /* Staging. When every worker is busy, a worker takes the process it will
@@ -448,14 +461,18 @@ static void *worker_main(void *arg) {
   struct worker *w = arg;
   tls_worker = w;
   w->self = pthread_self();
+  uint64_t last = 0; /* the end of the previous run, while no idle came between */
   while (!atomic_load_explicit(&w->s->stop, memory_order_relaxed)) {
     struct wp_proc *p = NULL;
     if (atomic_load_explicit(&w->staged, memory_order_relaxed))
       p = atomic_exchange(&w->staged, NULL); /* NULL: a thief took it */
-    if (!p && !(p = find_work(w))) p = idle(w);
+    if (!p && !(p = find_work(w))) {
+      p = idle(w);
+      last = 0;
+    }
     if (p) {
       stage(w);
-      run_one(w, p);
+      last = run_one(w, p, last);
     }
     if (w->retire && retire(w)) break;
   }

@@ -469,6 +469,19 @@ static int make_case(lua_State *L, int is_send) {
 int wp_chan_l_case_send(lua_State *L) { return make_case(L, 1); }
 int wp_chan_l_case_receive(lua_State *L) { return make_case(L, 0); }
 
+/* The cases a select found in its first pass, for the second (the blocking
+** one), which then need not look each value up and check its type again:
+** up to SEL_SEEN of them, each left on the stack as [case, channel] (which
+** keeps both alive whatever happens to the list meanwhile: a finaliser run
+** by an allocation may change it). With more cases the second pass reads
+** the list again. */
+#define SEL_SEEN 8
+struct sel_seen {
+  struct wp_case *k;
+  struct wp_chan *c;
+  lua_Integer i;
+};
+
 int wp_chan_l_select(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int dflt = lua_toboolean(L, 2);
@@ -476,7 +489,9 @@ int wp_chan_l_select(lua_State *L) {
   if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
   lua_pop(L, 1);
   lua_Integer n = luaL_len(L, 1);
+  luaL_checkstack(L, 2 * SEL_SEEN + LUA_MINSTACK, "channel.select");
   int ncases = 0;
+  struct sel_seen seen[SEL_SEEN];
   /* 1: the first ready case in array order */
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
@@ -485,7 +500,6 @@ int wp_chan_l_select(lua_State *L) {
       lua_pop(L, 1);
       continue;
     }
-    ncases++;
     lua_getiuservalue(L, -1, 1);
     struct wp_chan *c = lua_touserdata(L, -1);
     int ud = lua_gettop(L);
@@ -502,7 +516,11 @@ int wp_chan_l_select(lua_State *L) {
       push_select_result(L, ok);
       return 1;
     }
-    lua_pop(L, 2);
+    if (ncases < SEL_SEEN)
+      seen[ncases] = (struct sel_seen){k, c, i}; /* [case, channel] stay */
+    else
+      lua_pop(L, 2);
+    ncases++;
   }
   if (dflt) {
     lua_createtable(L, 0, 2);
@@ -516,17 +534,26 @@ int wp_chan_l_select(lua_State *L) {
   struct wp_task *t = wp_vm_blockable(L, "channel.select");
   struct wp_selrec *s = new_selrec(L, t, ncases, 1);
   int w = 0;
-  for (lua_Integer i = 1; i <= n && w < ncases; i++) {
-    lua_rawgeti(L, 1, i);
-    struct wp_case *k = wp_state_mt_test(L, -1, WP_MT_CASE);
-    if (!k) {
-      lua_pop(L, 1);
-      continue;
+  for (lua_Integer i = 1, j = 0; i <= n && w < ncases; i++) {
+    struct sel_seen e;
+    if (ncases <= SEL_SEEN) { /* pass 1's: [case, channel] at 2 + 2j */
+      if (j == ncases) break; /* the rest were closed sends */
+      e = seen[j];
+      i = e.i;
+      lua_pushvalue(L, (int)(2 + 2 * j));
+      lua_pushvalue(L, (int)(3 + 2 * j));
+      j++;
+    } else {
+      lua_rawgeti(L, 1, i);
+      if (!(e.k = wp_state_mt_test(L, -1, WP_MT_CASE))) {
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_getiuservalue(L, -1, 1);
+      e.c = lua_touserdata(L, -1);
     }
-    lua_getiuservalue(L, -1, 1);
-    struct wp_chan *c = lua_touserdata(L, -1);
-    if (k->is_send) {
-      if (c->closed) { /* never ready (spec 04 §1.3) */
+    if (e.k->is_send) {
+      if (e.c->closed) { /* never ready (spec 04 §1.3) */
         lua_pop(L, 2);
         s->n--;
         continue;
@@ -534,11 +561,10 @@ int wp_chan_l_select(lua_State *L) {
       lua_getiuservalue(L, -2, 2);
       lua_setiuservalue(L, s->idx, 2 * w + 2);
     }
-    lua_pushvalue(L, -1); /* the channel, for the result table */
-    lua_setiuservalue(L, s->idx, 2 * w + 1);
-    wait_on(&s->w[w], s, c, (int)i, k->is_send, 2 * w + 1);
+    lua_setiuservalue(L, s->idx, 2 * w + 1); /* the channel, for the result table */
+    wait_on(&s->w[w], s, e.c, (int)i, e.k->is_send, 2 * w + 1);
     w++;
-    lua_pop(L, 2);
+    lua_pop(L, 1);
   }
   s->n = w;
   wp_task_block(wp_vm_self(L), t, s);

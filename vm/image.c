@@ -65,7 +65,7 @@
 ** A state copied from an image has the code's chunk loaded, and also the
 ** library tables and functions the code names (what lazy_global, state.c,
 ** and lazy_index, lazylib.c, would make on its first use of them): `process`,
-** `process.send`, `string.upper`, ... The names come from a scan of the
+** `process.send`, `string.upper`, ..., and `require`. The names come from a scan of the
 ** source at compile time: every identifier naming a lazy library global
 ** (string, table, os, coroutine, a module whose table is a lazy library)
 ** and every `lib.field` where field is one of that library's entries. A
@@ -129,7 +129,13 @@ void wp_code_scan(struct wp_rt *rt, struct wp_code *c, const char *src, size_t l
     if (!take_ident(src, len, &i, name, sizeof name)) continue;
     const char *gname;
     const struct wp_libdef *def = prefill_def(rt, c, name, &gname);
-    if (!def) continue;
+    if (!def) {
+      /* `require`: a module's chunk calls it at its start, in every
+      ** process of the code, so the global is made once, in the image */
+      const struct wp_gname *g = wp_state_gname(name);
+      if (g && g->kind == WP_G_REQUIRE) prefill_add(c, g->name, NULL);
+      continue;
+    }
     prefill_add(c, gname, NULL);
     if (i + 1 < len && src[i] == '.' && ident_start((unsigned char)src[i + 1])) {
       i++;

@@ -105,6 +105,14 @@ static int to_lua(lua_State *L, const char *fmt, int converting) {
 ** nothing is an error (spec 10 §6.2). Upvalue 1: whether unmarshal. */
 static int pl_data(lua_State *L) {
   wp_state_mt_check(L, 1, WP_MT_PAYLOAD, PAYLOAD_MT);
+  /* No format string: lua/any or golang/error, whose value is the one held
+  ** (to_lua below with converting == 0), so every received message's
+  ** data() skips the format lookup and its string compares. */
+  if (lua_getiuservalue(L, 1, 2) == LUA_TNIL) {
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  lua_pop(L, 1);
   const char *fmt = payload_format(L, 1);
   int is_lua = strcmp(fmt, FMT_LUA) == 0 || strcmp(fmt, FMT_ERROR) == 0;
   if (to_lua(L, fmt, 0) != 0) {

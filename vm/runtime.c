@@ -263,9 +263,31 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
 
 /* The first half of a spawn: checks host and code and makes the process's
 ** VM data (not yet in the process table). NULL with *kind and *msg. */
-static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, const char *id, const char *host_id,
-                                       int flags, const char **kind, const char **msg) {
-  struct wp_host *host = wp_rt_host(rt, host_id);
+/* The code and the host a spawn names. A process that spawns names the
+** same ones again and again (a relay: one worker per request): its last
+** pair is tried first, one strcmp each instead of a walk of every entry
+** and host. */
+static struct wp_code *spawn_code(struct wp_rt *rt, struct wp_vmproc *parent, const char *id) {
+  if (parent && parent->spawned_code && strcmp(parent->spawned_code->id, id) == 0)
+    return parent->spawned_code;
+  struct wp_code *c = wp_rt_code(rt, id);
+  if (parent && c) parent->spawned_code = c;
+  return c;
+}
+
+static struct wp_host *spawn_host(struct wp_rt *rt, struct wp_vmproc *parent, const char *id) {
+  if (parent && parent->spawned_host && strcmp(parent->spawned_host->id, id) == 0)
+    return parent->spawned_host;
+  struct wp_host *h = wp_rt_host(rt, id);
+  if (parent && h) parent->spawned_host = h;
+  return h;
+}
+
+/* parent: the spawning process, or NULL. */
+static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
+                                       const char *host_id, int flags, const char **kind,
+                                       const char **msg) {
+  struct wp_host *host = spawn_host(rt, parent, host_id);
   if (!host) {
     *kind = WP_KIND_NOT_FOUND;
     *msg = "host not found";
@@ -276,7 +298,7 @@ static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, const char *id, const c
     *msg = atomic_load(&host->stopping) ? "host is shutting down" : "host is not running";
     return NULL;
   }
-  struct wp_code *code = wp_rt_code(rt, id);
+  struct wp_code *code = spawn_code(rt, parent, id);
   if (!code || code->is_library || code->is_function != !!(flags & WP_SPAWN_FUNC)) {
     *kind = WP_KIND_NOT_FOUND;
     *msg = flags & WP_SPAWN_FUNC ? "function not found" : "factory not found";
@@ -330,7 +352,7 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                 const char *host_id, lua_State *L, int first, int n, int flags,
                 struct wp_service *svc, struct wp_proc **child, const char **kind,
                 const char **msg) {
-  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, flags, kind, msg);
+  struct wp_vmproc *vp = spawn_prepare(rt, parent, id, host_id, flags, kind, msg);
   if (!vp) return -1;
   vp->svc = svc;
   const char *cerr;
@@ -346,7 +368,7 @@ int wp_rt_spawn(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
 int wp_rt_spawn_encoded(struct wp_rt *rt, const char *id, const char *host_id,
                         const struct wp_buf *args, struct wp_service *svc,
                         struct wp_proc **child, const char **kind, const char **msg) {
-  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, 0, kind, msg);
+  struct wp_vmproc *vp = spawn_prepare(rt, NULL, id, host_id, 0, kind, msg);
   if (!vp) return -1;
   vp->svc = svc;
   if (args->len && wp_buf_append(&vp->args, args->data, args->len) != 0) {
@@ -362,7 +384,7 @@ int wp_rt_spawn_call(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                      const char *host_id, int flags, lua_State *L, int first, int n,
                      const struct wp_buf *args, const struct wp_buf *ctx,
                      struct wp_proc **child, const char **kind, const char **msg) {
-  struct wp_vmproc *vp = spawn_prepare(rt, id, host_id, flags, kind, msg);
+  struct wp_vmproc *vp = spawn_prepare(rt, parent, id, host_id, flags, kind, msg);
   if (!vp) return -1;
   const char *cerr = "out of memory";
   *kind = WP_KIND_INTERNAL;

@@ -164,6 +164,11 @@ struct wp_vmproc {
   struct wp_proc *p;
   struct wp_host *host;
   struct wp_code *code;
+  /* the code and host this process last spawned by name (runtime.c
+  ** spawn_prepare): read and written only by the process's own thread;
+  ** both live as long as the runtime */
+  struct wp_code *spawned_code;
+  struct wp_host *spawned_host;
   lua_State *L;              /* NULL until first run */
   struct wp_buf args;        /* encoded spawn arguments, until first run */
   char **argv;               /* CLI arguments (terminal processes) */

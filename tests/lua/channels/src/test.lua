@@ -185,6 +185,40 @@ local function main()
         eq(type(r.value), "userdata", "fire time value")
     end)
 
+    -- A blocking select keeps the cases its first pass found for the
+    -- second (chan.c, up to 8): with a closed channel's send case (never
+    -- ready), a value that is no case, and with more cases than that.
+    test("blocking select: a closed send case and a value that is no case", function()
+        local closed, other, ready = channel.new(), channel.new(), channel.new()
+        closed:close()
+        coroutine.spawn(function() ready:send("late") end)
+        local r = channel.select({ closed:case_send(1), "not a case", other:case_receive(),
+                                   ready:case_receive() })
+        eq(r.channel, ready, "the ready case's channel")
+        eq(r.value, "late", "value")
+        eq(r.ok, true, "ok")
+    end)
+
+    test("blocking select over more than eight cases", function()
+        local list, chans = {}, {}
+        for i = 1, 12 do
+            chans[i] = channel.new()
+            list[#list + 1] = chans[i]:case_receive()
+            if i == 5 then list[#list + 1] = 42 end -- no case
+        end
+        local closed = channel.new()
+        closed:close()
+        list[#list + 1] = closed:case_send("x")
+        coroutine.spawn(function() chans[11]:send("eleven") end)
+        local r = channel.select(list)
+        eq(r.channel, chans[11], "the ready case's channel")
+        eq(r.value, "eleven", "value")
+        coroutine.spawn(function() chans[2]:send("two") end)
+        r = channel.select(list)
+        eq(r.channel, chans[2], "again, another case")
+        eq(r.value, "two", "value")
+    end)
+
     test("channel identity", function()
         local a = channel.new(1)
         a:send(1)
