@@ -209,9 +209,6 @@ static struct wp_vmproc *vmproc_new(struct wp_rt *rt, struct wp_code *code,
   return vp;
 }
 
-/* Gives vp's process its pid and inserts it into the process table. Returns
-** the process, or NULL on failure (then everything is freed). With `child`,
-** also a reference to it for the caller. */
 /* Counts one process of vp's host in the metrics collector: spawned
 ** (which 0) or exited for a reason (1..5, as reasons[]). The host's series
 ** are found once each, so a count is one add to this thread's shard. Only
@@ -238,6 +235,9 @@ static void count_by_host(const struct wp_vmproc *vp, int which) {
   wp_metrics_count(s, 1);
 }
 
+/* Gives vp's process its pid and inserts it into the process table. Returns
+** the process, or NULL on failure (then everything is freed). With `child`,
+** also a reference to it for the caller. */
 static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
                                    struct wp_proc **child, const char *pid_host, size_t hl) {
   struct wp_proc *p = vp->p;
@@ -261,8 +261,6 @@ static struct wp_proc *proc_create(struct wp_rt *rt, struct wp_vmproc *vp,
   return p;
 }
 
-/* The first half of a spawn: checks host and code and makes the process's
-** VM data (not yet in the process table). NULL with *kind and *msg. */
 /* The code and the host a spawn names. A process that spawns names the
 ** same ones again and again (a relay: one worker per request): its last
 ** pair is tried first, one strcmp each instead of a walk of every entry
@@ -283,7 +281,9 @@ static struct wp_host *spawn_host(struct wp_rt *rt, struct wp_vmproc *parent, co
   return h;
 }
 
-/* parent: the spawning process, or NULL. */
+/* The first half of a spawn: checks host and code and makes the process's
+** VM data (not yet in the process table). NULL with *kind and *msg.
+** parent: the spawning process, or NULL. */
 static struct wp_vmproc *spawn_prepare(struct wp_rt *rt, struct wp_vmproc *parent, const char *id,
                                        const char *host_id, int flags, const char **kind,
                                        const char **msg) {

@@ -276,8 +276,8 @@ static inline void wp_vm_note_wait(struct wp_vmproc *vp, const char *what) {
 ** allocated this percentage of its heap (Lua's default, 20). The young
 ** garbage made between two of them ends up on the process's free lists
 ** and, at its peak, in chunks it then keeps (lmem.c), so a smaller one
-** holds less: an echo client at C=10000 keeps ~1 KB less at 15, ~4 KB less
-** at 10, but 15 costs ~1.3% more instructions per echo and 10 costs 3-5%. */
+** holds less but costs more instructions per echo (the trade measured:
+** bench/RESULTS.md, "Memory per process"). */
 #define WP_GC_MINORMUL 20
 /* A process that blocks holding more than this (and twice its heap after
 ** its last forced collection) is collected fully, its empty chunks freed
