@@ -268,9 +268,15 @@ int wp_terminal_start(struct wp_rt *rt) {
   return 0;
 }
 
+/* The eventfds are written and closed under T.lock: the signal thread
+** interrupts at any time, possibly while the main thread stops the
+** terminal, and a write to a descriptor closed meanwhile could land in
+** whatever file took its number. */
 void wp_terminal_interrupt(void) {
   atomic_store(&T.interrupted, 1);
+  pthread_mutex_lock(&T.lock);
   if (T.efd >= 0) wake(T.efd);
+  pthread_mutex_unlock(&T.lock);
 }
 
 void wp_terminal_stop(void) {
@@ -282,10 +288,12 @@ void wp_terminal_stop(void) {
   pthread_mutex_unlock(&T.lock);
   pthread_join(T.thread, NULL);
   T.started = 0;
+  pthread_mutex_lock(&T.lock);
   if (T.efd >= 0) close(T.efd);
   if (T.wfd >= 0) close(T.wfd);
   T.wfd = -1;
   T.efd = -1;
+  pthread_mutex_unlock(&T.lock);
   wp_free(T.buf);
   T.buf = NULL;
   T.blen = T.bcap = 0;
