@@ -21,7 +21,6 @@
 #include "alloc.h"
 #include "metrics.h"
 
-
 /* Prometheus's default buckets (client_golang DefBuckets) and +Inf. */
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NB ((int)(sizeof buckets / sizeof buckets[0]))
@@ -160,7 +159,8 @@ static struct family *family_get(const char *name, enum wp_metrics_kind kind, ch
 }
 
 static struct wp_metrics_series *series_get(const char *name, const char *labels, uint64_t h,
-                                 enum wp_metrics_kind kind, char *err, size_t errlen) {
+                                            enum wp_metrics_kind kind, char *err,
+                                            size_t errlen) {
   if (reg_n >= reg_cap / 2) {
     size_t nc = reg_cap ? reg_cap * 2 : 64;
     struct wp_metrics_series **nr = wp_calloc(nc, sizeof *nr);
@@ -310,9 +310,10 @@ static struct slot *slot_get(struct shard *sh, const char *name, const char *lab
 }
 
 struct wp_metrics_series *wp_metrics_series(const char *name, const char *labels, char *err,
-                                 size_t errlen) {
+                                            size_t errlen) {
   pthread_mutex_lock(&reg_lock);
-  struct wp_metrics_series *s = series_get(name, labels, hash2(name, labels), WP_METRICS_COUNTER, err, errlen);
+  struct wp_metrics_series *s =
+      series_get(name, labels, hash2(name, labels), WP_METRICS_COUNTER, err, errlen);
   pthread_mutex_unlock(&reg_lock);
   return s;
 }
