@@ -33,24 +33,24 @@
 ** way. Chunks are all AR_CHUNK bytes (2 KB), so that a process holds about
 ** what it uses: with chunks doubling to 16 KB, the newest one of a client
 ** looping on receive stood mostly uncarved (7 KB of its 32). Except for the
-** first AR_XDELAY bytes past a full
-** arena, which come from jemalloc (ar_delay): an idle process overflows its
-** arena by a little, and jemalloc's blocks of exact sizes cost it less than
-** a chunk. Those few are remembered in the table, and each sets two bits of
-** a filter (xbits), so a small block is the process's own unless its bits
-** are set and it is in the table. Large blocks come from the arena while it
-** has room, then from jemalloc: a large block is the process's own when it
-** lies in the arena. A large block freed in the arena (but the most recent,
-** which gives its bytes back to the bump region: a stack or a table growing
-** in place) is a hole: holes are kept on a list of their own (ar_tail's
-** `holes`, each with its size) and a large block is taken from the first
-** hole it fits before the bump region or jemalloc, the rest of the hole
-** staying a hole or, when small, a free block of its size; a small block
-** too comes from a hole when its free list is empty and the bump region is
-** full, before a new chunk. The holes of a long-lived process are the
-** stacks and table parts it outgrew: an echo client's main stack alone, 720
-** bytes in its image, leaves one when it grows. wp_lmem_alloc makes and frees small blocks inline, in
-** a few instructions.
+** first AR_XDELAY bytes past a full arena, which come from jemalloc
+** (ar_delay): an idle process overflows its arena by a little, and
+** jemalloc's blocks of exact sizes cost it less than a chunk. Those few are
+** remembered in the table, and each sets two bits of a filter (xbits), so a
+** small block is the process's own unless its bits are set and it is in the
+** table. Large blocks come from the arena while it has room, then from
+** jemalloc: a large block is the process's own when it lies in the arena. A
+** large block freed in the arena (but the most recent, which gives its bytes
+** back to the bump region: a stack or a table growing in place) is a hole:
+** holes are kept on a list of their own (ar_tail's `holes`, each with its
+** size) and a large block is taken from the first hole it fits before the
+** bump region or jemalloc, the rest of the hole staying a hole or, when
+** small, a free block of its size; a small block too comes from a hole when
+** its free list is empty and the bump region is full, before a new chunk.
+** The holes of a long-lived process are the stacks and table parts it
+** outgrew: an echo client's main stack alone, 720 bytes in its image, leaves
+** one when it grows. wp_lmem_alloc makes and frees small blocks inline, in a
+** few instructions.
 **
 ** A long-lived process (a client looping on receive) so keeps its objects,
 ** its garbage between collections included, in a few blocks of its own
@@ -301,8 +301,9 @@ static void ext_free(struct wp_vmproc *vp, void *p, size_t n) {
 static int ar_delay(struct wp_vmproc *vp, size_t n) {
   struct ar_tail *t = AR_TAIL(vp);
   size_t r = AR_ROUND(n);
-  return !t->chunks && !t->holes && (size_t)(vp->ar_end - vp->ar_cur) < r && !t->free[r / AR_ALIGN - 1] &&
-         vp->ext_n < AR_TRACK && t->xsmall_bytes + n <= AR_XDELAY && !vp->ar_zero;
+  return !t->chunks && !t->holes && (size_t)(vp->ar_end - vp->ar_cur) < r &&
+         !t->free[r / AR_ALIGN - 1] && vp->ext_n < AR_TRACK &&
+         t->xsmall_bytes + n <= AR_XDELAY && !vp->ar_zero;
 }
 
 /* A block of n bytes for the process: its own (small, or large while the
@@ -567,8 +568,9 @@ void wp_lmem_free_all(struct wp_vmproc *vp) {
 ** its free lists, spread over its chunks. ar_trim frees every chunk all of
 ** whose blocks are free (but the newest, being carved): it sums the free
 ** blocks per chunk (a chunk is aligned to its size, so a block's chunk is
-** its address rounded down, found in a table of the process's chunks), compares that with the bytes carved from the
-** chunk, and takes the empty chunks' blocks off the free lists. Every byte
+** its address rounded down, found in a table of the process's chunks),
+** compares that with the bytes carved from the chunk, and takes the empty
+** chunks' blocks off the free lists. Every byte
 ** carved from a chunk is a block in use or a free block on a list (see
 ** ar_resize), so a chunk whose free blocks sum to its carved bytes holds
 ** nothing alive. */
