@@ -52,7 +52,13 @@
 ** asked, over NATS request-reply on <prefix>.n.<node>.names, to confirm
 ** that its replica has that revision; once all did, the name is made
 ** active. A member that does not answer before the deadline fails the
-** register, and the pending name is released.
+** register, and the pending name is released. Should that release be lost
+** (its write landed nowhere, or its reply did), the name would stay
+** pending under a live holder: the request thread's own sweep, which runs
+** only between requests and so never beside a register of this node,
+** takes every name still pending under this node's life for such a
+** leftover and releases it (revision-guarded: one made active meanwhile
+** stays).
 */
 #include "cnames.h"
 
@@ -134,6 +140,9 @@ struct wp_cnames {
   struct op *head, **tail;
   int busy;
   natsSubscription *acks; /* STRONG confirmations asked of this node */
+  /* a test's knob (WIPPY_TEST_NAMES_LOSE_STRONG): a STRONG register's
+  ** confirmation fails at once and its release is skipped, as if lost */
+  int test_lose_strong;
   pthread_t watch, worker;
   int has_watch, has_worker;
 };
@@ -421,11 +430,13 @@ static int confirm(struct wp_cnames *cn, const char *key, uint64_t rev, uint64_t
     if (strcmp(members[i], cn->self) == 0) continue;
     uint64_t now = wp_clock_ns();
     if (now >= deadline) {
-      snprintf(why, wl, "node %s did not acknowledge it in time", members[i]);
+      snprintf(why, wl, "node %.*s did not acknowledge it in time", (int)WP_CLUSTER_NAME_MAX,
+               members[i]);
       return -1;
     }
     char subject[2 * WP_CLUSTER_NAME_MAX + 16];
-    snprintf(subject, sizeof subject, "%s.n.%s.names", cn->prefix, members[i]);
+    snprintf(subject, sizeof subject, "%.*s.n.%.*s.names", (int)WP_CLUSTER_NAME_MAX, cn->prefix,
+             (int)WP_CLUSTER_NAME_MAX, members[i]);
     natsMsg *reply = NULL;
     natsStatus s = natsConnection_Request(&reply, cn->nats->nc, subject, body, bl,
                                           (int64_t)((deadline - now) / 1000000) + 1);
@@ -436,7 +447,8 @@ static int confirm(struct wp_cnames *cn, const char *key, uint64_t rev, uint64_t
               memcmp(natsMsg_GetData(reply), "ok", 2) == 0);
     natsMsg_Destroy(reply);
     if (!ok) {
-      snprintf(why, wl, "node %s did not acknowledge it in time", members[i]);
+      snprintf(why, wl, "node %.*s did not acknowledge it in time", (int)WP_CLUSTER_NAME_MAX,
+               members[i]);
       return -1;
     }
   }
@@ -543,7 +555,8 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
     }
     if (!strong) return WP_CLUSTER_NAME_OK;
     /* STRONG: visible once every live member holds it */
-    int ok = confirm(cn, key, nrev, deadline, why, sizeof why) == 0;
+    int ok = !cn->test_lose_strong && confirm(cn, key, nrev, deadline, why, sizeof why) == 0;
+    if (cn->test_lose_strong) snprintf(why, sizeof why, "confirmation lost (test setting)");
     uint64_t arev = 0;
     if (ok) {
       vl = wp_cnfmt_value(value, sizeof value, o->scope, 0, cn->self, inc, pid, o->plen);
@@ -554,7 +567,8 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
       apply(cn, name, o->nlen, arev, &mine, atomic_load(&cn->gen), 0);
       return WP_CLUSTER_NAME_OK;
     }
-    uint64_t frev = write_key(cn, key, "", 0, nrev, value, sizeof value);
+    uint64_t frev =
+        cn->test_lose_strong ? 0 : write_key(cn, key, "", 0, nrev, value, sizeof value);
     if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen), 0);
     snprintf(msg, ml, "%s", why);
     return ok ? WP_CLUSTER_NAME_ERROR : WP_CLUSTER_NAME_TIMEOUT;
@@ -602,9 +616,17 @@ struct victim {
   char data[]; /* name, then (wp_cnames_fence) its holder's pid */
 };
 
+/* Whether h is a name left pending under this node's life. Only the
+** request thread's sweep asks, between requests: no register of this node
+** is under way then, so such a name is one whose release was lost. */
+static int stale_pending(struct wp_cnames *cn, const struct holder *h) {
+  return h->pending && strcmp(h->node, cn->self) == 0 && h->inc == atomic_load(&cn->inc);
+}
+
 /* The names whose holder pid is `pid` (plen > 0), or, with plen 0, whose
-** holder is known dead: held by this node's processes only when
-** `own_only`. Returns a list to free. */
+** holder is known dead or that were left pending here (stale_pending):
+** held by this node's processes only when `own_only`. Returns a list to
+** free. */
 static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen, int own_only) {
   struct victim *list = NULL;
   pthread_rwlock_rdlock(&cn->rw);
@@ -618,7 +640,7 @@ static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen
       } else {
         struct holder h = {e->scope, e->pending, "", e->inc, e->pid, e->plen};
         memcpy(h.node, e->node, sizeof h.node);
-        take = holder_dead(cn, &h, 0);
+        take = holder_dead(cn, &h, 0) || stale_pending(cn, &h);
       }
       if (!take) continue;
       struct victim *v = wp_malloc(sizeof *v + e->nlen);
@@ -632,7 +654,8 @@ static struct victim *collect(struct wp_cnames *cn, const char *pid, size_t plen
   return list;
 }
 
-/* Releases key when its holder is still a dead one (revision-guarded). */
+/* Releases key when its holder is still a dead one, or the name is still
+** left pending here (revision-guarded). */
 static void reap_one(struct wp_cnames *cn, const char *name, size_t nlen, const char *key) {
   char why[256];
   kvEntry *e;
@@ -642,17 +665,21 @@ static void reap_one(struct wp_cnames *cn, const char *name, size_t nlen, const 
     kvEntry_Destroy(e);
     return;
   }
-  int dead = holder_dead(cn, &h, 0);
+  int dead = holder_dead(cn, &h, 0), stale = !dead && stale_pending(cn, &h);
   char holder[WP_CLUSTER_NAME_MAX + 1];
   memcpy(holder, h.node, sizeof holder);
   kvEntry_Destroy(e);
-  if (!dead) return;
+  if (!dead && !stale) return;
   uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
-  if (nrev) {
-    apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
+  if (!nrev) return;
+  apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
+  if (stale)
+    wp_logf(WP_LOG_INFO,
+            "cluster: node %s released name %.*s, left pending by a STRONG register that "
+            "failed", cn->self, (int)nlen, name);
+  else
     wp_logf(WP_LOG_INFO, "cluster: node %s released name %.*s of %s, which is gone", cn->self,
             (int)nlen, name, holder);
-  }
 }
 
 /* Releases what pid held (plen > 0), or what dead holders hold: this
@@ -884,6 +911,11 @@ struct wp_cnames *wp_cnames_start(struct wp_nats *n, kvStore *kv, struct wp_tran
   snprintf(cn->prefix, sizeof cn->prefix, "%s", prefix);
   cn->inc = inc;
   cn->tail = &cn->head;
+  const char *lose = getenv("WIPPY_TEST_NAMES_LOSE_STRONG");
+  if (lose && *lose && strcmp(lose, "0") != 0) {
+    cn->test_lose_strong = 1;
+    wp_logf(WP_LOG_WARN, "cluster: test setting WIPPY_TEST_NAMES_LOSE_STRONG in effect");
+  }
   pthread_rwlock_init(&cn->rw, NULL);
   pthread_mutex_init(&cn->lock, NULL);
   pthread_condattr_t ca;

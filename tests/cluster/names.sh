@@ -3,8 +3,8 @@
 # §2): a race for one CONSISTENT name, lookups and sends by name across
 # nodes, LOCAL refused for a cluster name, unregister rules, EVENTUAL and
 # STRONG, release at the holder's end, the leader reaping a killed node's
-# names, register while NATS is down, and names surviving a restart of
-# nats-server.
+# names, register while NATS is down, names surviving a restart of
+# nats-server, and a name a failed STRONG register left pending.
 #
 #   tests/cluster/names.sh WIPPY_BINARY
 #
@@ -193,7 +193,21 @@ wait_match "$TMPROOT/nb/out" "^pong $(re "$PC")\$" 1 10 "${NODE_PID[nb]}" ||
     fail "no pong from c after it rejoined"
 report "SIGSTOP past down_after: departed, fenced, names revoked, rejoined"
 
-quit_nodes nb nc nd ne
+# A STRONG register whose release is lost leaves the name pending under a
+# live holder. The test setting on node s makes its confirmation fail at
+# once and skips its release, as if lost; node s's own sweep then releases
+# the name, and another node can take it.
+WIPPY_TEST_NAMES_LOSE_STRONG=1 start_node ns --node s --cluster "$URL" "${FAST[@]}"
+wait_ready ns 30 || fail "node s not ready"
+run ns "reg lost STRONG"
+grep -q '^reg lost STRONG nil ' "$TMPROOT/ns/out" || fail "s: the lost STRONG register did not fail"
+wait_match "$TMPROOT/ns/err" 'released name lost, left pending by a STRONG register' 1 15 \
+    "${NODE_PID[ns]}" || fail "s did not release the name its failed register left pending"
+run nb "reg lost CONSISTENT"
+has nb "reg lost CONSISTENT true"
+report "a STRONG register's lost release: the name left pending is released by its node"
+
+quit_nodes nb nc nd ne ns
 report "nodes stop cleanly"
 
 echo "${passed} passed, ${failed} failed"
