@@ -148,22 +148,14 @@ struct top_ent {
   uint64_t cpu_ns;
 };
 
-struct hostc {
-  const char *id;
-  uint64_t n;
-};
-
-enum { ST_WAITING, ST_RUNNABLE, ST_RUNNING, ST_EXITED, ST_N };
-static const char *const st_names[ST_N] = {"waiting", "runnable", "running", "exited"};
+const char *const wp_ctlview_states[WP_CTLVIEW_NSTATES] = {"waiting", "runnable", "running",
+                                                          "exited"};
 
 struct walk {
   int sort, k, n;
   struct top_ent *heap; /* a min-heap of the k highest-ranked so far */
   int oom;
-  uint64_t total, by_state[ST_N];
-  int64_t mem;
-  struct hostc *hosts;
-  int nh, hcap;
+  struct wp_ctlview_census c;
 };
 
 /* Whether a ranks below b: a smaller key; on a tie, the newer process. */
@@ -195,35 +187,51 @@ static void sift_up(struct top_ent *h, int i) {
   }
 }
 
-static void count_host(struct walk *wk, const char *id) {
-  for (int i = 0; i < wk->nh; i++)
-    if (wk->hosts[i].id == id || strcmp(wk->hosts[i].id, id) == 0) {
-      wk->hosts[i].n++;
-      return;
-    }
-  if (wk->nh == wk->hcap) {
-    int cap = wk->hcap ? wk->hcap * 2 : 8;
-    struct hostc *h = wp_realloc(wk->hosts, (size_t)cap * sizeof *h);
+/* The host entry of id in c, made (counts 0) on first use; NULL when out
+** of memory (c->oom set). */
+static struct wp_ctlview_host *census_get(struct wp_ctlview_census *c, const char *id) {
+  for (int i = 0; i < c->nh; i++)
+    if (c->hosts[i].id == id || strcmp(c->hosts[i].id, id) == 0) return &c->hosts[i];
+  if (c->nh == c->cap) {
+    int cap = c->cap ? c->cap * 2 : 8;
+    struct wp_ctlview_host *h = wp_realloc(c->hosts, (size_t)cap * sizeof *h);
     if (!h) {
-      wk->oom = 1;
-      return;
+      c->oom = 1;
+      return NULL;
     }
-    wk->hosts = h;
-    wk->hcap = cap;
+    c->hosts = h;
+    c->cap = cap;
   }
-  wk->hosts[wk->nh++] = (struct hostc){id, 1};
+  c->hosts[c->nh] = (struct wp_ctlview_host){id, {0}};
+  return &c->hosts[c->nh++];
+}
+
+void wp_ctlview_census_host(struct wp_ctlview_census *c, const char *id) { census_get(c, id); }
+
+int wp_ctlview_census_add(struct wp_ctlview_census *c, const struct wp_observe_proc *o,
+                          const char *none) {
+  int st = 0;
+  while (st < WP_CTLVIEW_EXITED && strcmp(o->state, wp_ctlview_states[st]) != 0) st++;
+  c->total++;
+  c->by_state[st]++;
+  c->mem += o->mem;
+  const char *id = o->host[0] ? o->host : none;
+  struct wp_ctlview_host *h = id ? census_get(c, id) : NULL;
+  if (h) h->n[st]++;
+  return st;
+}
+
+void wp_ctlview_census_free(struct wp_ctlview_census *c) {
+  wp_free(c->hosts);
+  c->hosts = NULL;
+  c->nh = c->cap = 0;
 }
 
 static void walk_one(struct wp_proc *p, void *ud) {
   struct walk *wk = ud;
   struct wp_observe_proc o;
   wp_observe_proc(p, &o);
-  wk->total++;
-  int st = 0;
-  while (st < ST_EXITED && strcmp(o.state, st_names[st]) != 0) st++;
-  wk->by_state[st]++;
-  wk->mem += o.mem;
-  if (o.host[0]) count_host(wk, o.host);
+  wp_ctlview_census_add(&wk->c, &o, NULL);
   if (wk->k == 0) return;
   struct top_ent e = {0, p->counter, NULL, o.entry, o.host, o.state, o.wait, o.mem, o.mailbox,
                       o.cpu_ns};
@@ -362,8 +370,8 @@ void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *
     w->failed = 1;
     return;
   }
-  for (struct wp_host *h = rt->hosts; h; h = h->next) count_host(&wk, h->id);
-  for (int i = 0; i < wk.nh; i++) wk.hosts[i].n = 0; /* listed even when empty */
+  for (struct wp_host *h = rt->hosts; h; h = h->next) /* listed even when empty */
+    wp_ctlview_census_host(&wk.c, h->id);
   wp_ptab_each(wp_sched_ptab(rt->sched), walk_one, &wk);
   qsort(wk.heap, (size_t)wk.n, sizeof *wk.heap, rank_cmp);
 
@@ -393,18 +401,19 @@ void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *
     wp_jw_lit(w, "}");
   }
   wp_jw_lit(w, "],\"processes\":{\"total\":");
-  wp_jw_uint(w, wk.total);
+  wp_jw_uint(w, wk.c.total);
   wp_jw_lit(w, ",\"by_host\":{");
-  for (int i = 0; i < wk.nh; i++) {
+  for (int i = 0; i < wk.c.nh; i++) {
+    const uint64_t *n = wk.c.hosts[i].n;
     if (i) wp_jw_lit(w, ",");
-    wp_jw_key(w, wk.hosts[i].id);
-    wp_jw_uint(w, wk.hosts[i].n);
+    wp_jw_key(w, wk.c.hosts[i].id);
+    wp_jw_uint(w, n[0] + n[1] + n[2] + n[3]);
   }
   wp_jw_lit(w, "},\"by_state\":{");
-  for (int i = 0; i < ST_N; i++) {
+  for (int i = 0; i < WP_CTLVIEW_NSTATES; i++) {
     if (i) wp_jw_lit(w, ",");
-    wp_jw_key(w, st_names[i]);
-    wp_jw_uint(w, wk.by_state[i]);
+    wp_jw_key(w, wp_ctlview_states[i]);
+    wp_jw_uint(w, wk.c.by_state[i]);
   }
   /* exits: spawns less the growth of the live count (which may shrink) */
   uint64_t exits = now.spawned >= now.live ? now.spawned - now.live : 0;
@@ -426,7 +435,7 @@ void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *
   wp_jw_lit(w, "},\"memory\":{\"rss_bytes\":");
   wp_jw_uint(w, wp_ctlview_rss());
   wp_jw_lit(w, ",\"process_bytes\":");
-  wp_jw_int(w, wk.mem);
+  wp_jw_int(w, wk.c.mem);
   wp_jw_lit(w, "},\"sort\":");
   wp_jw_cstr(w, sort == WP_CTLVIEW_SORT_MAILBOX ? "mailbox" : sort == WP_CTLVIEW_SORT_CPU ? "cpu"
                                                                                          : "mem");
@@ -439,9 +448,9 @@ void wp_ctlview_snapshot(struct wp_ctlview *v, int top, int sort, struct wp_jw *
   wp_jw_lit(w, "],\"services\":");
   services_json(rt, w);
   wp_jw_lit(w, "}");
-  if (wk.oom) w->failed = 1;
+  if (wk.oom || wk.c.oom) w->failed = 1;
   wp_free(wk.heap);
-  wp_free(wk.hosts);
+  wp_ctlview_census_free(&wk.c);
 }
 
 /* ---- inspect ---- */

@@ -33,44 +33,10 @@ struct wp_prom {
   struct MHD_Daemon *d;
 };
 
-struct hostc {
-  const char *id;
-  uint64_t n[4];
-};
-
-struct walk {
-  struct hostc *h;
-  int nh, cap, oom;
-  int64_t mem;
-};
-
-static const char *const states[4] = {"waiting", "runnable", "running", "exited"};
-
-static void walk_one(struct wp_proc *p, void *ud) {
-  struct walk *wk = ud;
+static void census_one(struct wp_proc *p, void *ud) {
   struct wp_observe_proc o;
   wp_observe_proc(p, &o);
-  wk->mem += o.mem;
-  int st = 0;
-  while (st < 3 && strcmp(o.state, states[st])) st++;
-  const char *host = o.host[0] ? o.host : "none";
-  for (int i = 0; i < wk->nh; i++)
-    if (wk->h[i].id == host || !strcmp(wk->h[i].id, host)) {
-      wk->h[i].n[st]++;
-      return;
-    }
-  if (wk->nh == wk->cap) {
-    int cap = wk->cap ? wk->cap * 2 : 8;
-    struct hostc *h = wp_realloc(wk->h, (size_t)cap * sizeof *h);
-    if (!h) {
-      wk->oom = 1;
-      return;
-    }
-    wk->h = h;
-    wk->cap = cap;
-  }
-  wk->h[wk->nh] = (struct hostc){host, {0}};
-  wk->h[wk->nh++].n[st] = 1;
+  wp_ctlview_census_add(ud, &o, "none");
 }
 
 static int put(struct wp_buf *b, const char *s) { return wp_buf_append(b, s, strlen(s)); }
@@ -112,19 +78,18 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
   int nw = wp_sched_view(rt->sched, wv, MAX_WORKERS, &delivered);
   if (nw > MAX_WORKERS) nw = MAX_WORKERS;
   int rc = 0;
-  struct walk wk = {0};
-  wp_ptab_each(pt, walk_one, &wk);
+  struct wp_ctlview_census c = {0};
+  wp_ptab_each(pt, census_one, &c);
   rc |= family(b, "wippy_processes", "gauge", "Live processes by host and state.");
-  for (int i = 0; i < wk.nh && !rc; i++)
-    for (int s = 0; s < 4; s++) {
+  for (int i = 0; i < c.nh && !rc; i++)
+    for (int st = 0; st < WP_CTLVIEW_NSTATES; st++) {
+      const char *sn = wp_ctlview_states[st];
       struct wp_buf l = WP_BUF_INIT;
-      rc |= wp_metrics_label(&l, "host", wk.h[i].id, strlen(wk.h[i].id)) |
-            wp_metrics_label(&l, "state", states[s], strlen(states[s])) |
-            wp_buf_append(&l, "", 1);
-      if (!rc) rc |= sample(b, "wippy_processes", (char *)l.data, (double)wk.h[i].n[s]);
+      rc |= wp_metrics_label(&l, "host", c.hosts[i].id, strlen(c.hosts[i].id)) |
+            wp_metrics_label(&l, "state", sn, strlen(sn)) | wp_buf_append(&l, "", 1);
+      if (!rc) rc |= sample(b, "wippy_processes", (char *)l.data, (double)c.hosts[i].n[st]);
       wp_buf_free(&l);
     }
-  wp_free(wk.h);
   rc |= family(b, "wippy_messages_sent_total", "counter",
                "Messages the node's processes sent with process.send, to any node.");
   rc |= sample(b, "wippy_messages_sent_total", NULL, (double)wp_sched_sent(rt->sched));
@@ -166,11 +131,13 @@ static int runtime_metrics(struct wp_prom *p, struct wp_buf *b) {
   rc |= sample(b, "wippy_memory_rss_bytes", NULL, (double)wp_ctlview_rss());
   rc |= family(b, "wippy_memory_process_bytes", "gauge",
                "The processes' Lua heaps, in total (as of each one's last run).");
-  rc |= sample(b, "wippy_memory_process_bytes", NULL, (double)wk.mem);
+  rc |= sample(b, "wippy_memory_process_bytes", NULL, (double)c.mem);
   rc |= family(b, "wippy_service_restarts_total", "counter", "Restarts of a service after a failure.");
   struct svc_acc a = {b, 0};
   wp_services_view(rt, svc_one, &a);
-  return rc | a.rc | wk.oom ? -1 : 0;
+  int oom = c.oom;
+  wp_ctlview_census_free(&c);
+  return rc | a.rc | oom ? -1 : 0;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
