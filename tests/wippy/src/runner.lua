@@ -72,7 +72,8 @@ end
 
 local function main(): integer
     local words: {string} = io.args()
-    time.sleep("500ms") -- as Wippy's runner: let the services come up
+    -- (Wippy's runner sleeps here for its services to come up; ours start,
+    -- hosts included, before a command's process runs, so nothing to wait for)
     local suites, names = collect(words)
     local passed, failed, total = 0, 0, 0
     for _, suite in ipairs(names) do
