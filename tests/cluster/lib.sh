@@ -52,7 +52,17 @@ report() {
     if ! verdict "$name"; then
         for d in "${shown[@]}"; do
             for f in out err; do
-                if [ -s "$d/$f" ]; then
+                [ -s "$d/$f" ] || continue
+                # a sanitizer report is shown from its first line: the
+                # stacks are what names the bug, the shadow map at its
+                # end does not
+                local at
+                at=$(grep -anE 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' \
+                    "$d/$f" | head -1 | cut -d: -f1)
+                if [ -n "$at" ]; then
+                    echo "    --- $(basename "$d")/$f (from line $at, 80 lines):"
+                    tail -n +"$at" "$d/$f" | head -80 | cat -v | indent
+                else
                     echo "    --- $(basename "$d")/$f (last 30 lines):"
                     tail -30 "$d/$f" | cat -v | indent
                 fi
