@@ -386,7 +386,7 @@ static int watch_holder(struct wp_cluster *c, struct holder *h, char *err, size_
     }
     kvEntry_Destroy(e);
   }
-  kvWatcher_Destroy(w);
+  wp_nats_retire(&c->nats, w); /* see there: a reconnect may have come meanwhile */
   return rc;
 }
 

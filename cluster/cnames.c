@@ -81,8 +81,8 @@
 #define POLL_MS 1000         /* the request thread reaps this often */
 #define TICK_MS 250          /* the watch thread looks at its stop flag this often:
                                 nothing stops its wait from outside */
-#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher goes:
-                                 see transport.c */
+#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher is
+                                 retired: see transport.c */
 #define STOP_WAIT_MS 3000    /* queued requests still performed at stop */
 #define STRONG_DEADLINE_MS 10000
 #define ACK_WAIT_MS 2000     /* a member waits this long for its replica to catch up */
@@ -292,7 +292,7 @@ static void *watch_main(void *arg) {
     if (rewatch && (!w || wp_clock_ns() - reconnect_at >= (uint64_t)REWATCH_DELAY_MS * 1000000)) {
       cn->watcher = NULL;
       pthread_mutex_unlock(&cn->lock);
-      if (w) kvWatcher_Destroy(w);
+      if (w) wp_nats_retire(cn->nats, w);
       w = NULL;
       natsStatus s = kvStore_WatchAll(&w, cn->kv, NULL);
       pthread_mutex_lock(&cn->lock);
@@ -324,7 +324,7 @@ static void *watch_main(void *arg) {
       rewatch = 1;
     }
   }
-  if (w) kvWatcher_Destroy(w);
+  if (w) wp_nats_retire(cn->nats, w); /* destroyed once the connection is closed */
   return NULL;
 }
 

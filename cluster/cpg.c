@@ -31,8 +31,8 @@
 ** node's own connection has been up for down_after (a node cut off from
 ** NATS sees every other node fall silent: that is a session loss, and
 ** groups stay as they were, issue 13 item 5). After a reconnect a new
-** watch is made (a watcher may go quiet without telling; see may_destroy
-** for when the old one goes): its first view is a full one, whatever it
+** watch is made (a watcher may go quiet without telling; see may_rewatch
+** for when): its first view is a full one, whatever it
 ** did not show is gone, and every local group is written again.
 **
 ** This node's own keys are not shown (the runtime has the truth); each
@@ -79,7 +79,7 @@
 #define REAP_MS 500        /* the leader looks for departed writers this often */
 #define RETRY_MS 1000      /* a failed write is tried again after this */
 #define STOP_WAIT_MS 3000  /* the last writes, at stop */
-#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher goes */
+#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher is replaced */
 #define PACE_BYTES (256 * 1024)
 #define PACE_MS 100
 #define VALUE_SLACK 1024   /* of max_payload: the value's header, JetStream's headers */
@@ -421,14 +421,11 @@ static void tick(struct wp_cpg *g) {
   pthread_mutex_unlock(&g->lock);
 }
 
-/* Whether watcher w may be destroyed now. On a reconnect libnats resets
-** every ordered consumer (a watcher is one) from a thread of its own, and
-** destroying the watcher meanwhile races that thread (3.4.1: deleting the
-** old consumer reads its name as the reset frees it). The reset is done
-** within a round trip or, failing, retried at the next heartbeat check
-** seconds later: the old watcher goes once REWATCH_DELAY_MS have passed
-** since the reconnect. */
-static int may_destroy(uint64_t reconnect_at) {
+/* Whether the watcher may be replaced now: REWATCH_DELAY_MS after a
+** reconnect, when libnats's own reset of its consumer has usually made it
+** live again. The old one is retired (wp_nats_retire), never destroyed
+** here: a reset may still be running on a thread of libnats's. */
+static int may_rewatch(uint64_t reconnect_at) {
   return wp_clock_ns() - reconnect_at >= (uint64_t)REWATCH_DELAY_MS * 1000000;
 }
 
@@ -452,9 +449,9 @@ static void *watch_main(void *arg) {
       reconnect_at = wp_clock_ns();
       rewatch = 1;
     }
-    if (rewatch && (!w || may_destroy(reconnect_at))) {
+    if (rewatch && (!w || may_rewatch(reconnect_at))) {
       pthread_mutex_unlock(&g->lock);
-      if (w) kvWatcher_Destroy(w);
+      if (w) wp_nats_retire(g->nats, w);
       w = NULL;
       natsStatus s = kvStore_WatchAll(&w, g->kv, NULL);
       pthread_mutex_lock(&g->lock);
@@ -487,7 +484,7 @@ static void *watch_main(void *arg) {
       pthread_mutex_unlock(&g->lock);
     } else if (s != NATS_TIMEOUT) {
       rewatch = 1;
-      if (!may_destroy(reconnect_at)) { /* not before the reset is done: a tick */
+      if (!may_rewatch(reconnect_at)) { /* not before may_rewatch: a tick */
         struct timespec ts;
         wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)TICK_MS * 1000000, &ts);
         pthread_mutex_lock(&g->lock);
@@ -501,14 +498,7 @@ static void *watch_main(void *arg) {
       tick(g);
     }
   }
-  if (w) {
-    uint64_t since = wp_clock_ns() - reconnect_at, delay = (uint64_t)REWATCH_DELAY_MS * 1000000;
-    if (since < delay) { /* a reconnect just now: let its reset end (see may_destroy) */
-      struct timespec ts = {0, (long)(delay - since)};
-      nanosleep(&ts, NULL);
-    }
-    kvWatcher_Destroy(w);
-  }
+  if (w) wp_nats_retire(g->nats, w); /* destroyed once the connection is closed */
   return NULL;
 }
 

@@ -21,12 +21,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "clock.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS 2000 /* per URL, at boot */
 #define RECONNECT_WAIT_MS 1000
 #define JS_WAIT_MS 3000         /* a JetStream request (a bucket read or write) */
 #define CLOSE_WAIT_MS 5000      /* libnats's threads unwinding at exit */
+/* A retired watcher is destroyed while connected only after this long
+** with no reconnect: its consumer's reset is then over (a reset is one
+** JetStream request of JS_WAIT_MS, retried every 10 s while it fails; a
+** working connection makes the retry succeed). */
+#define RETIRE_SETTLE_MS 30000
+
+struct wp_nats_retired {
+  struct wp_nats_retired *next;
+  kvWatcher *w;
+  uint64_t at; /* when it was retired (monotonic) */
+};
 
 const char *wp_nats_reason(natsStatus s, char *buf, size_t len) {
   natsStatus last = NATS_OK;
@@ -62,6 +75,7 @@ static void on_reconnected(natsConnection *nc, void *closure) {
   struct wp_nats *n = closure;
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  atomic_store(&n->reconnect_ns, wp_clock_ns());
   atomic_fetch_add(&n->reconnects, 1);
   wp_logf(WP_LOG_INFO, "cluster: node %s reconnected to NATS at %s", n->node, url);
   tell_loss(n, "reconnected to NATS");
@@ -205,6 +219,7 @@ static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
                     size_t errlen) {
   snprintf(n->node, sizeof n->node, "%s", cfg->name);
+  if (pthread_mutex_init(&n->retired_lock, NULL) == 0) n->has_retired_lock = 1;
   size_t at = 0;
   for (int i = 0; i < cfg->nurls && at < sizeof n->urls; i++)
     at += (size_t)snprintf(n->urls + at, sizeof n->urls - at, "%s%s", i ? ", " : "",
@@ -243,6 +258,50 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
   return 0;
 }
 
+void wp_nats_retire(struct wp_nats *n, kvWatcher *w) {
+  struct wp_nats_retired *r = wp_malloc(sizeof *r);
+  if (!r) {
+    /* without memory to keep it, stop it now: the race above is a
+    ** narrow window, a watcher left running is a consumer for ever */
+    kvWatcher_Destroy(w);
+    return;
+  }
+  r->w = w;
+  r->at = wp_clock_ns();
+  pthread_mutex_lock(&n->retired_lock);
+  r->next = n->retired;
+  n->retired = r;
+  pthread_mutex_unlock(&n->retired_lock);
+}
+
+void wp_nats_reap(struct wp_nats *n) {
+  pthread_mutex_lock(&n->retired_lock);
+  uint64_t back = atomic_load(&n->reconnect_ns); /* 0: none yet; read before now */
+  uint64_t now = wp_clock_ns(), settle = (uint64_t)RETIRE_SETTLE_MS * 1000000;
+  if (!n->retired || (back && now - back < settle) ||
+      natsConnection_Status(n->nc) != NATS_CONN_STATUS_CONNECTED) {
+    pthread_mutex_unlock(&n->retired_lock);
+    return;
+  }
+  struct wp_nats_retired *done = NULL;
+  for (struct wp_nats_retired **pp = &n->retired; *pp;) {
+    struct wp_nats_retired *r = *pp;
+    if (now - r->at < settle) {
+      pp = &r->next;
+      continue;
+    }
+    *pp = r->next;
+    r->next = done;
+    done = r;
+  }
+  pthread_mutex_unlock(&n->retired_lock);
+  for (struct wp_nats_retired *next; done; done = next) {
+    next = done->next;
+    kvWatcher_Destroy(done->w);
+    wp_free(done);
+  }
+}
+
 void wp_nats_close(struct wp_nats *n) {
   if (n->ping) {
     natsSubscription_Unsubscribe(n->ping);
@@ -253,8 +312,20 @@ void wp_nats_close(struct wp_nats *n) {
   if (n->nc) {
     atomic_store(&n->closing, 1);
     natsConnection_Close(n->nc);
-    natsConnection_Destroy(n->nc);
   }
+  /* closed: their unsubscribe fails, so no consumer is deleted by a name
+  ** a reset may be freeing (see wp_nats_retire) */
+  while (n->retired) {
+    struct wp_nats_retired *r = n->retired;
+    n->retired = r->next;
+    kvWatcher_Destroy(r->w);
+    wp_free(r);
+  }
+  if (n->has_retired_lock) {
+    pthread_mutex_destroy(&n->retired_lock);
+    n->has_retired_lock = 0;
+  }
+  if (n->nc) natsConnection_Destroy(n->nc);
   if (n->opts) natsOptions_Destroy(n->opts);
   n->js = NULL;
   n->nc = NULL;

@@ -7,6 +7,7 @@
 #define WP_NATS_CONN_H
 
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -29,6 +30,11 @@ struct wp_nats {
   /* reconnections so far: a watcher made before one may have gone quiet
   ** (cnames.c makes a new one when this moves) */
   _Atomic uint64_t reconnects;
+  _Atomic uint64_t reconnect_ns; /* when the last one came (monotonic) */
+  /* watchers given up (wp_nats_retire), destroyed once that is safe */
+  pthread_mutex_t retired_lock;
+  int has_retired_lock;
+  struct wp_nats_retired *retired;
   /* answers <prefix>.n.<node>.p while the connection lives: a request
   ** there from another node gets "no responders" from the server once this
   ** node's connection is gone (transport.c's prober) */
@@ -44,7 +50,22 @@ struct wp_nats {
 ** then closed again). */
 int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
                     size_t errlen);
-/* Closes n's connection and frees what wp_nats_connect made. Idempotent. */
+/* Takes watcher w (consumed) out of use. Never kvWatcher_Destroy a
+** watcher while connected: libnats 3.4.1 resets every ordered consumer (a
+** watcher is one) on a thread of its own at each reconnect, and again at
+** each missed-heartbeat check (10 s) while the reset fails; destroying
+** the watcher meanwhile deletes its consumer by a name the reset frees
+** (a use after free, seen under ASan; fixed in later libnats). So a
+** retired watcher is destroyed by wp_nats_reap once the connection has
+** been up for RETIRE_SETTLE_MS, or by wp_nats_close after the connection
+** is closed (its unsubscribe then fails and deletes nothing). */
+void wp_nats_retire(struct wp_nats *n, kvWatcher *w);
+/* Destroys the retired watchers that have settled (see wp_nats_retire).
+** May block for a JetStream round trip per watcher; cheap when there is
+** none. */
+void wp_nats_reap(struct wp_nats *n);
+/* Closes n's connection and frees what wp_nats_connect made, retired
+** watchers included. Idempotent. */
 void wp_nats_close(struct wp_nats *n);
 /* Tears libnats itself down (its threads and memory), after every
 ** connection is closed. */

@@ -91,10 +91,9 @@
 #define WATCH_POLL_MS 1000 /* the watch thread looks at the members this often */
 #define WATCH_TICK_MS 250  /* ... and at its stop flag: nothing stops its wait
                               from outside (see wp_transport_stop) */
-/* After a reconnect libnats resets each watcher's consumer on a thread of
-** its own; destroying the watcher meanwhile reads the consumer's name as
-** the reset frees it (seen under ASan). The old watcher goes this long
-** after the reconnect. */
+/* After a reconnect the old watcher is replaced this long later (it may
+** have gone quiet); it is retired, never destroyed here (see
+** wp_nats_retire). */
 #define REWATCH_DELAY_MS 1000
 /* The prober (probe_main) asks each live member's <prefix>.n.<node>.p
 ** this often; a member found with no responder this many times in a row
@@ -351,7 +350,7 @@ static void *watch_main(void *arg) {
       t->rewatch = 0;
       t->watcher = NULL;
       pthread_mutex_unlock(&t->lock);
-      if (w) kvWatcher_Destroy(w);
+      if (w) wp_nats_retire(t->nats, w);
       w = NULL;
       natsStatus s = kvStore_WatchAll(&w, t->nodes, NULL);
       pthread_mutex_lock(&t->lock);
@@ -373,6 +372,7 @@ static void *watch_main(void *arg) {
       if (t->stop) break;
     }
     pthread_mutex_unlock(&t->lock);
+    wp_nats_reap(t->nats); /* the watchers replaced here, in cnames.c and cpg.c */
     kvEntry *e = NULL;
     natsStatus s = kvWatcher_Next(&e, w, wait_ms);
     if (s == NATS_OK && e) {
@@ -839,7 +839,7 @@ void wp_transport_stop(struct wp_transport *t) {
   unsubscribe(t->ack_sub);
   if (t->has_prober) pthread_join(t->prober, NULL);
   if (t->has_watch) pthread_join(t->watch, NULL);
-  if (t->watcher) kvWatcher_Destroy(t->watcher);
+  if (t->watcher) wp_nats_retire(t->nats, t->watcher); /* destroyed once closed */
   struct wp_cluster_stats s;
   wp_transport_stats(t, &s);
   wp_logf(WP_LOG_INFO,
