@@ -19,6 +19,7 @@
 #include "nats_conn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -34,6 +35,7 @@
 ** JetStream request of JS_WAIT_MS, retried every 10 s while it fails; a
 ** working connection makes the retry succeed). */
 #define RETIRE_SETTLE_MS 30000
+#define RETIRED_MAX 32 /* watchers kept retired at most */
 
 struct wp_nats_retired {
   struct wp_nats_retired *next;
@@ -220,6 +222,13 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
                     size_t errlen) {
   snprintf(n->node, sizeof n->node, "%s", cfg->name);
   if (pthread_mutex_init(&n->retired_lock, NULL) == 0) n->has_retired_lock = 1;
+  n->settle_ns = (uint64_t)RETIRE_SETTLE_MS * 1000000;
+  const char *knob = getenv("WIPPY_CLUSTER_TEST_SETTLE_MS");
+  if (knob && *knob) { /* a test's: to see watchers retired and stopped in seconds */
+    long long v = strtoll(knob, NULL, 10);
+    if (v > 0) n->settle_ns = (uint64_t)v * 1000000;
+    wp_logf(WP_LOG_WARN, "cluster: test setting WIPPY_CLUSTER_TEST_SETTLE_MS=%lld in effect", v);
+  }
   size_t at = 0;
   for (int i = 0; i < cfg->nurls && at < sizeof n->urls; i++)
     at += (size_t)snprintf(n->urls + at, sizeof n->urls - at, "%s%s", i ? ", " : "",
@@ -274,32 +283,54 @@ void wp_nats_retire(struct wp_nats *n, kvWatcher *w) {
   pthread_mutex_unlock(&n->retired_lock);
 }
 
+/* Takes what w has delivered (it is no longer read otherwise): a retired
+** watcher's consumer goes on delivering every change of its bucket. */
+static void drain(kvWatcher *w) {
+  for (int i = 0; i < 1024; i++) {
+    kvEntry *e = NULL;
+    if (kvWatcher_Next(&e, w, 1) != NATS_OK) return; /* empty (a timeout), or stopped */
+    if (e) kvEntry_Destroy(e);
+  }
+}
+
 void wp_nats_reap(struct wp_nats *n) {
   pthread_mutex_lock(&n->retired_lock);
-  uint64_t back = atomic_load(&n->reconnect_ns); /* 0: none yet; read before now */
-  uint64_t now = wp_clock_ns(), settle = (uint64_t)RETIRE_SETTLE_MS * 1000000;
-  if (!n->retired || (back && now - back < settle) ||
-      natsConnection_Status(n->nc) != NATS_CONN_STATUS_CONNECTED) {
+  if (!n->retired) {
     pthread_mutex_unlock(&n->retired_lock);
     return;
   }
+  uint64_t back = atomic_load(&n->reconnect_ns); /* 0: none yet; read before now */
+  uint64_t now = wp_clock_ns(), settle = n->settle_ns;
+  int calm = (!back || now - back >= settle) &&
+             natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
   struct wp_nats_retired *done = NULL;
+  size_t kept = 0;
   for (struct wp_nats_retired **pp = &n->retired; *pp;) {
     struct wp_nats_retired *r = *pp;
-    if (now - r->at < settle) {
-      pp = &r->next;
+    /* the newest first: beyond RETIRED_MAX (a connection that never stays
+    ** up for long) the oldest go regardless, the narrow race above rather
+    ** than consumers without bound */
+    if ((calm && now - r->at >= settle) || kept == RETIRED_MAX) {
+      *pp = r->next;
+      r->next = done;
+      done = r;
       continue;
     }
-    *pp = r->next;
-    r->next = done;
-    done = r;
+    drain(r->w);
+    kept++;
+    pp = &r->next;
   }
   pthread_mutex_unlock(&n->retired_lock);
+  int gone = 0;
   for (struct wp_nats_retired *next; done; done = next) {
     next = done->next;
     kvWatcher_Destroy(done->w);
     wp_free(done);
+    gone++;
   }
+  if (gone)
+    wp_logf(WP_LOG_DEBUG, "cluster: node %s stopped %d replaced watcher(s); %zu left", n->node,
+            gone, kept);
 }
 
 void wp_nats_close(struct wp_nats *n) {

@@ -35,6 +35,7 @@ struct wp_nats {
   pthread_mutex_t retired_lock;
   int has_retired_lock;
   struct wp_nats_retired *retired;
+  uint64_t settle_ns; /* RETIRE_SETTLE_MS, or a test's WIPPY_CLUSTER_TEST_SETTLE_MS */
   /* answers <prefix>.n.<node>.p while the connection lives: a request
   ** there from another node gets "no responders" from the server once this
   ** node's connection is gone (transport.c's prober) */
@@ -56,13 +57,16 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
 ** each missed-heartbeat check (10 s) while the reset fails; destroying
 ** the watcher meanwhile deletes its consumer by a name the reset frees
 ** (a use after free, seen under ASan; fixed in later libnats). So a
-** retired watcher is destroyed by wp_nats_reap once the connection has
-** been up for RETIRE_SETTLE_MS, or by wp_nats_close after the connection
-** is closed (its unsubscribe then fails and deletes nothing). */
+** retired watcher is drained and then destroyed by wp_nats_reap once the
+** connection has been up for RETIRE_SETTLE_MS (or when more than
+** RETIRED_MAX wait), or by wp_nats_close after the connection is closed
+** (its unsubscribe then fails and deletes nothing). */
 void wp_nats_retire(struct wp_nats *n, kvWatcher *w);
-/* Destroys the retired watchers that have settled (see wp_nats_retire).
-** May block for a JetStream round trip per watcher; cheap when there is
-** none. */
+/* Destroys the retired watchers that have settled (see wp_nats_retire)
+** and drains the others (what their consumers still deliver). Call it
+** every few hundred ms from one thread that may block: ~1 ms per retired
+** watcher, and a JetStream round trip per destroyed one; nothing when
+** there is none. */
 void wp_nats_reap(struct wp_nats *n);
 /* Closes n's connection and frees what wp_nats_connect made, retired
 ** watchers included. Idempotent. */
