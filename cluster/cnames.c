@@ -32,9 +32,9 @@
 ** replaces a newer one, and a released name stays as a tombstone with its
 ** revision, so a value read before the release cannot come back. This
 ** node applies its own writes at once, so a process sees its own register
-** before the watch does. After a reconnect
-** (a watcher may go quiet without telling) a new watch is made: its first
-** view is a full one, and whatever that view did not show is dropped.
+** before the watch does. After a reconnect a new watch is made
+** (kvwatch.c): its first view is a full one, and whatever that view did
+** not show is dropped.
 **
 ** Requests. A process's register and unregister are queued to a second
 ** thread, which performs them one after another and answers through the
@@ -74,15 +74,12 @@
 #include "alloc.h"
 #include "cnfmt.h"
 #include "clock.h"
+#include "kvwatch.h"
 #include "log.h"
 
 #define NAME_MAX_BYTES 256   /* a cluster name's limit: its key fits NATS's */
 #define SYNC_WAIT_MS 5000    /* the replica's first view, at start */
 #define POLL_MS 1000         /* the request thread reaps this often */
-#define TICK_MS 250          /* the watch thread looks at its stop flag this often:
-                                nothing stops its wait from outside */
-#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher is
-                                 retired: see transport.c */
 #define STOP_WAIT_MS 3000    /* queued requests still performed at stop */
 #define STRONG_DEADLINE_MS 10000
 #define ACK_WAIT_MS 2000     /* a member waits this long for its replica to catch up */
@@ -128,13 +125,11 @@ struct wp_cnames {
   pthread_rwlock_t rw;
   struct cname **tab;
   size_t cap, n;
-  /* the watch thread's (gen, synced, applied under lock) */
+  /* the watch (kvwatch.c: its thread applies what it shows, under lock) */
+  struct wp_kvwatch kw;
   pthread_mutex_t lock;
-  pthread_cond_t cond; /* on CLOCK_MONOTONIC: synced, applied, queue, stop */
-  _Atomic uint32_t gen; /* written by the watch thread, read by the worker */
-  int synced;
+  pthread_cond_t cond; /* on CLOCK_MONOTONIC: applied, queue, stop */
   uint64_t last_rev;   /* the highest revision applied */
-  kvWatcher *watcher;
   int stop;
   /* the request thread's queue (under lock) */
   struct op *head, **tail;
@@ -143,8 +138,8 @@ struct wp_cnames {
   /* a test's knob (WIPPY_TEST_NAMES_LOSE_STRONG): a STRONG register's
   ** confirmation fails at once and its release is skipped, as if lost */
   int test_lose_strong;
-  pthread_t watch, worker;
-  int has_watch, has_worker;
+  pthread_t worker;
+  int has_worker;
 };
 
 /* ---- the replica ---- */
@@ -271,61 +266,11 @@ static void watch_entry(struct wp_cnames *cn, kvEntry *e, uint32_t gen) {
   wp_free(name);
 }
 
-static void *watch_main(void *arg) {
-  struct wp_cnames *cn = arg;
-  uint64_t seen_reconnects = atomic_load(&cn->nats->reconnects), reconnect_at = 0;
-  int rewatch = 1;
-  uint32_t gen = 0;
-  kvWatcher *w = NULL;
-  for (;;) {
-    pthread_mutex_lock(&cn->lock);
-    if (cn->stop) {
-      pthread_mutex_unlock(&cn->lock);
-      break;
-    }
-    uint64_t r = atomic_load(&cn->nats->reconnects);
-    if (r != seen_reconnects) {
-      seen_reconnects = r;
-      reconnect_at = wp_clock_ns();
-      rewatch = 1;
-    }
-    if (rewatch && (!w || wp_clock_ns() - reconnect_at >= (uint64_t)REWATCH_DELAY_MS * 1000000)) {
-      cn->watcher = NULL;
-      pthread_mutex_unlock(&cn->lock);
-      if (w) wp_nats_retire(cn->nats, w);
-      w = NULL;
-      natsStatus s = kvStore_WatchAll(&w, cn->kv, NULL);
-      pthread_mutex_lock(&cn->lock);
-      if (s != NATS_OK) { /* NATS is away: try again a poll later */
-        w = NULL;
-        struct timespec ts;
-        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)POLL_MS * 1000000, &ts);
-        pthread_cond_timedwait(&cn->cond, &cn->lock, &ts);
-        pthread_mutex_unlock(&cn->lock);
-        continue;
-      }
-      rewatch = 0;
-      gen = atomic_fetch_add(&cn->gen, 1) + 1;
-      cn->watcher = w;
-    }
-    pthread_mutex_unlock(&cn->lock);
-    kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, w, TICK_MS);
-    if (s == NATS_OK && e) {
-      watch_entry(cn, e, gen);
-      kvEntry_Destroy(e);
-    } else if (s == NATS_OK) { /* this watch's first view is complete */
-      drop_unseen(cn, gen);
-      pthread_mutex_lock(&cn->lock);
-      cn->synced = 1;
-      pthread_cond_broadcast(&cn->cond);
-      pthread_mutex_unlock(&cn->lock);
-    } else if (s != NATS_TIMEOUT) {
-      rewatch = 1;
-    }
-  }
-  if (w) wp_nats_retire(cn->nats, w); /* destroyed once the connection is closed */
-  return NULL;
+static void on_entry(void *ctx, kvEntry *e, uint32_t gen) { watch_entry(ctx, e, gen); }
+
+static void on_view(void *ctx, uint32_t gen, int again) {
+  (void)again;
+  drop_unseen(ctx, gen);
 }
 
 size_t wp_cnames_lookup(struct wp_cnames *cn, const char *name, size_t nlen, char *out,
@@ -525,7 +470,7 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
     }
     if (r == 1 && !holder_dead(cn, &h, 1)) {
       /* what NATS just said is news the watch may not have brought yet */
-      apply(cn, name, o->nlen, rev, &h, atomic_load(&cn->gen), 0);
+      apply(cn, name, o->nlen, rev, &h, wp_kvwatch_gen(&cn->kw), 0);
       kvEntry_Destroy(e);
       snprintf(msg, ml, "name already registered");
       return WP_CLUSTER_NAME_EXISTS;
@@ -544,12 +489,12 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
     }
     struct holder mine;
     wp_cnfmt_parse_value(value, (size_t)vl, &mine);
-    apply(cn, name, o->nlen, nrev, &mine, atomic_load(&cn->gen), 0);
+    apply(cn, name, o->nlen, nrev, &mine, wp_kvwatch_gen(&cn->kw), 0);
     if (atomic_load(&cn->fenced) || atomic_load(&cn->inc) != inc) {
       /* fenced while it wrote: the name would belong to a departed life
       ** its holder was never told of; free it again */
       uint64_t frev = write_key(cn, key, "", 0, nrev, why, sizeof why);
-      if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen), 0);
+      if (frev) apply(cn, name, o->nlen, frev, NULL, wp_kvwatch_gen(&cn->kw), 0);
       snprintf(msg, ml, "cluster unavailable: this node is rejoining the cluster");
       return WP_CLUSTER_NAME_UNAVAILABLE;
     }
@@ -564,12 +509,12 @@ static int do_register(struct wp_cnames *cn, struct op *o, const char *key, char
     }
     if (arev) {
       wp_cnfmt_parse_value(value, (size_t)vl, &mine);
-      apply(cn, name, o->nlen, arev, &mine, atomic_load(&cn->gen), 0);
+      apply(cn, name, o->nlen, arev, &mine, wp_kvwatch_gen(&cn->kw), 0);
       return WP_CLUSTER_NAME_OK;
     }
     uint64_t frev =
         cn->test_lose_strong ? 0 : write_key(cn, key, "", 0, nrev, value, sizeof value);
-    if (frev) apply(cn, name, o->nlen, frev, NULL, atomic_load(&cn->gen), 0);
+    if (frev) apply(cn, name, o->nlen, frev, NULL, wp_kvwatch_gen(&cn->kw), 0);
     snprintf(msg, ml, "%s", why);
     return ok ? WP_CLUSTER_NAME_ERROR : WP_CLUSTER_NAME_TIMEOUT;
   }
@@ -596,7 +541,7 @@ static int do_release(struct wp_cnames *cn, const char *name, size_t nlen, const
     if (!mine) return WP_CLUSTER_NAME_FALSE;
     uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
     if (nrev) {
-      apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
+      apply(cn, name, nlen, nrev, NULL, wp_kvwatch_gen(&cn->kw), 0);
       return WP_CLUSTER_NAME_OK;
     }
     if (!connected(cn)) {
@@ -672,7 +617,7 @@ static void reap_one(struct wp_cnames *cn, const char *name, size_t nlen, const 
   if (!dead && !stale) return;
   uint64_t nrev = write_key(cn, key, "", 0, rev, why, sizeof why);
   if (!nrev) return;
-  apply(cn, name, nlen, nrev, NULL, atomic_load(&cn->gen), 0);
+  apply(cn, name, nlen, nrev, NULL, wp_kvwatch_gen(&cn->kw), 0);
   if (stale)
     wp_logf(WP_LOG_INFO,
             "cluster: node %s released name %.*s, left pending by a STRONG register that "
@@ -923,25 +868,12 @@ struct wp_cnames *wp_cnames_start(struct wp_nats *n, kvStore *kv, struct wp_tran
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&cn->cond, &ca);
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&cn->watch, NULL, watch_main, cn) != 0) {
-    snprintf(err, errlen, "cannot start the cluster names watch thread: %s", strerror(errno));
-    cnames_free(cn);
-    return NULL;
-  }
-  cn->has_watch = 1;
-  struct timespec ts;
-  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)SYNC_WAIT_MS * 1000000, &ts);
-  pthread_mutex_lock(&cn->lock);
-  while (!cn->synced)
-    if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
-  int synced = cn->synced;
-  pthread_mutex_unlock(&cn->lock);
+  static const struct wp_kvwatch_ops ops = {on_entry, on_view, NULL};
   char subject[2 * WP_CLUSTER_NAME_MAX + 16], why[256];
   snprintf(subject, sizeof subject, "%s.n.%s.names", prefix, self);
   natsStatus s = NATS_OK;
-  if (!synced) {
-    snprintf(err, errlen, "cannot read the cluster's names from NATS at %s in %d s", n->urls,
-             SYNC_WAIT_MS / 1000);
+  if (wp_kvwatch_start(&cn->kw, n, kv, &ops, cn, SYNC_WAIT_MS, "names", err, errlen)) {
+    /* err says why */
   } else if ((s = natsConnection_Subscribe(&cn->acks, n->nc, subject, on_confirm, cn)) !=
              NATS_OK) {
     snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, n->urls,
@@ -965,8 +897,7 @@ void wp_cnames_stop(struct wp_cnames *cn) {
   pthread_mutex_lock(&cn->lock);
   while (cn->head && cn->has_worker)
     if (pthread_cond_timedwait(&cn->cond, &cn->lock, &ts) == ETIMEDOUT) break;
-  cn->stop = 1; /* the watch thread sees it within a tick (no kvWatcher_Stop:
-                   stopping a watcher while Next waits leaks its message) */
+  cn->stop = 1; /* the request thread, and whoever waits for the watch */
   pthread_cond_broadcast(&cn->cond);
   pthread_mutex_unlock(&cn->lock);
   if (cn->acks) { /* drained: no on_confirm runs on cn after this */
@@ -977,6 +908,6 @@ void wp_cnames_stop(struct wp_cnames *cn) {
     natsSubscription_Destroy(cn->acks);
   }
   if (cn->has_worker) pthread_join(cn->worker, NULL);
-  if (cn->has_watch) pthread_join(cn->watch, NULL);
+  wp_kvwatch_stop(&cn->kw);
   cnames_free(cn);
 }

@@ -31,8 +31,7 @@
 ** node's own connection has been up for down_after (a node cut off from
 ** NATS sees every other node fall silent: that is a session loss, and
 ** groups stay as they were, issue 13 item 5). After a reconnect a new
-** watch is made (a watcher may go quiet without telling; see may_rewatch
-** for when): its first view is a full one, whatever it
+** watch is made (kvwatch.c): its first view is a full one, whatever it
 ** did not show is gone, and every local group is written again.
 **
 ** This node's own keys are not shown (the runtime has the truth); each
@@ -72,6 +71,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "kvwatch.h"
 #include "log.h"
 
 #define SYNC_WAIT_MS 5000  /* the replica's first view, at start */
@@ -79,7 +79,6 @@
 #define REAP_MS 500        /* the leader looks for departed writers this often */
 #define RETRY_MS 1000      /* a failed write is tried again after this */
 #define STOP_WAIT_MS 3000  /* the last writes, at stop */
-#define REWATCH_DELAY_MS 1000 /* after a reconnect, before the old watcher is replaced */
 #define PACE_BYTES (256 * 1024)
 #define PACE_MS 100
 #define VALUE_SLACK 1024   /* of max_payload: the value's header, JetStream's headers */
@@ -118,19 +117,18 @@ struct wp_cpg {
   size_t limit;
   /* the table (under lock) */
   pthread_mutex_t lock;
-  pthread_cond_t cond; /* on CLOCK_MONOTONIC: synced */
   struct entry **tab;
   size_t cap, n;
-  int synced, stop;
-  /* the watch thread's */
-  uint64_t inc_seen, tick_reconnects, conn_since;
+  /* the watch (kvwatch.c) and what its thread keeps */
+  struct wp_kvwatch kw;
+  uint64_t inc_seen, tick_reconnects, conn_since, next_tick;
   _Atomic int settled; /* connected for down_after: members may be hidden, reaped */
   /* the writer (under wlock) */
   pthread_mutex_t wlock;
   pthread_cond_t wcond;
   int woken, wstop;
-  pthread_t watch, writer;
-  int has_watch, has_writer;
+  pthread_t writer;
+  int has_writer;
 };
 
 /* ---- keys and values ---- */
@@ -421,85 +419,26 @@ static void tick(struct wp_cpg *g) {
   pthread_mutex_unlock(&g->lock);
 }
 
-/* Whether the watcher may be replaced now: REWATCH_DELAY_MS after a
-** reconnect, when libnats's own reset of its consumer has usually made it
-** live again. The old one is retired (wp_nats_retire), never destroyed
-** here: a reset may still be running on a thread of libnats's. */
-static int may_rewatch(uint64_t reconnect_at) {
-  return wp_clock_ns() - reconnect_at >= (uint64_t)REWATCH_DELAY_MS * 1000000;
+/* The watch's hooks (kvwatch.c), on its thread. */
+static void kw_entry(void *ctx, kvEntry *e, uint32_t gen) { on_entry(ctx, e, gen); }
+
+static void kw_view(void *ctx, uint32_t gen, int again) {
+  struct wp_cpg *g = ctx;
+  drop_unseen(g, gen);
+  if (again) { /* a new watch after a reconnect: write everything again */
+    g->hooks.dirty_all(g->hooks.ctx);
+    wake_writer(g);
+  }
 }
 
-static void *watch_main(void *arg) {
-  struct wp_cpg *g = arg;
-  uint64_t seen_reconnects = atomic_load(&g->nats->reconnects), reconnect_at = 0;
-  uint64_t next_tick = wp_clock_ns();
-  int rewatch = 1, views = 0;
-  uint32_t gen = 0;
-  kvWatcher *w = NULL;
-  for (;;) {
-    watch_conn(g);
-    pthread_mutex_lock(&g->lock);
-    if (g->stop) {
-      pthread_mutex_unlock(&g->lock);
-      break;
-    }
-    uint64_t r = atomic_load(&g->nats->reconnects);
-    if (r != seen_reconnects) {
-      seen_reconnects = r;
-      reconnect_at = wp_clock_ns();
-      rewatch = 1;
-    }
-    if (rewatch && (!w || may_rewatch(reconnect_at))) {
-      pthread_mutex_unlock(&g->lock);
-      if (w) wp_nats_retire(g->nats, w);
-      w = NULL;
-      natsStatus s = kvStore_WatchAll(&w, g->kv, NULL);
-      pthread_mutex_lock(&g->lock);
-      if (s != NATS_OK) { /* NATS is away: again a tick later */
-        w = NULL;
-        struct timespec ts;
-        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)TICK_MS * 1000000, &ts);
-        pthread_cond_timedwait(&g->cond, &g->lock, &ts);
-        pthread_mutex_unlock(&g->lock);
-        continue;
-      }
-      rewatch = 0;
-      gen++;
-    }
-    pthread_mutex_unlock(&g->lock);
-    kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, w, TICK_MS);
-    if (s == NATS_OK && e) {
-      on_entry(g, e, gen);
-      kvEntry_Destroy(e);
-    } else if (s == NATS_OK) { /* this watch's first view is complete */
-      drop_unseen(g, gen);
-      if (views++) { /* a new watch after a reconnect: write everything again */
-        g->hooks.dirty_all(g->hooks.ctx);
-        wake_writer(g);
-      }
-      pthread_mutex_lock(&g->lock);
-      g->synced = 1;
-      pthread_cond_broadcast(&g->cond);
-      pthread_mutex_unlock(&g->lock);
-    } else if (s != NATS_TIMEOUT) {
-      rewatch = 1;
-      if (!may_rewatch(reconnect_at)) { /* not before may_rewatch: a tick */
-        struct timespec ts;
-        wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)TICK_MS * 1000000, &ts);
-        pthread_mutex_lock(&g->lock);
-        if (!g->stop) pthread_cond_timedwait(&g->cond, &g->lock, &ts);
-        pthread_mutex_unlock(&g->lock);
-      }
-    }
-    uint64_t now = wp_clock_ns();
-    if (now >= next_tick) {
-      next_tick = now + (uint64_t)TICK_MS * 1000000;
-      tick(g);
-    }
+static void kw_tick(void *ctx) {
+  struct wp_cpg *g = ctx;
+  watch_conn(g);
+  uint64_t now = wp_clock_ns();
+  if (now >= g->next_tick) {
+    g->next_tick = now + (uint64_t)TICK_MS * 1000000;
+    tick(g);
   }
-  if (w) wp_nats_retire(g->nats, w); /* destroyed once the connection is closed */
-  return NULL;
 }
 
 /* ---- writing (writer thread) ---- */
@@ -672,7 +611,6 @@ static void cpg_free(struct wp_cpg *g) {
     }
   wp_free(g->tab);
   if (g->kv) kvStore_Destroy(g->kv);
-  pthread_cond_destroy(&g->cond);
   pthread_cond_destroy(&g->wcond);
   pthread_mutex_destroy(&g->lock);
   pthread_mutex_destroy(&g->wlock);
@@ -723,29 +661,15 @@ struct wp_cpg *wp_cpg_start(struct wp_cluster *c, struct wp_nats *n, struct wp_t
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&g->cond, &ca);
   pthread_cond_init(&g->wcond, &ca);
   pthread_condattr_destroy(&ca);
   if (open_bucket(g, err, errlen)) {
     cpg_free(g);
     return NULL;
   }
-  if (pthread_create(&g->watch, NULL, watch_main, g) != 0) {
-    snprintf(err, errlen, "cannot start the cluster groups watch thread: %s", strerror(errno));
-    cpg_free(g);
-    return NULL;
-  }
-  g->has_watch = 1;
-  struct timespec ts;
-  wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)SYNC_WAIT_MS * 1000000, &ts);
-  pthread_mutex_lock(&g->lock);
-  while (!g->synced)
-    if (pthread_cond_timedwait(&g->cond, &g->lock, &ts) == ETIMEDOUT) break;
-  int synced = g->synced;
-  pthread_mutex_unlock(&g->lock);
-  if (!synced) {
-    snprintf(err, errlen, "cannot read the cluster's groups from NATS at %s in %d s", n->urls,
-             SYNC_WAIT_MS / 1000);
+  static const struct wp_kvwatch_ops ops = {kw_entry, kw_view, kw_tick};
+  if (wp_kvwatch_start(&g->kw, n, g->kv, &ops, g, SYNC_WAIT_MS, "groups", err, errlen)) {
+    /* err says why */
   } else if (pthread_create(&g->writer, NULL, writer_main, g) != 0) {
     snprintf(err, errlen, "cannot start the cluster groups thread: %s", strerror(errno));
   } else {
@@ -765,14 +689,6 @@ void wp_cpg_stop(struct wp_cpg *g) {
     pthread_mutex_unlock(&g->wlock);
     pthread_join(g->writer, NULL);
   }
-  /* The watch thread sees the flag within a tick. kvWatcher_Stop from
-  ** here would be quicker, but libnats 3.4.1's kvWatcher_Next leaks the
-  ** message it was handed when the watcher is stopped under it (the
-  ** deletions of the last write round are on their way just then). */
-  pthread_mutex_lock(&g->lock);
-  g->stop = 1;
-  pthread_cond_broadcast(&g->cond);
-  pthread_mutex_unlock(&g->lock);
-  if (g->has_watch) pthread_join(g->watch, NULL);
+  wp_kvwatch_stop(&g->kw); /* within a tick (kvwatch.c) */
   cpg_free(g);
 }
