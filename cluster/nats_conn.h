@@ -28,7 +28,7 @@ struct wp_nats {
   _Atomic(wp_nats_loss_fn) on_loss;
   _Atomic(void *) loss_arg;
   /* reconnections so far: a watcher made before one may have gone quiet
-  ** (cnames.c makes a new one when this moves) */
+  ** (kvwatch.c makes a new one when this moves) */
   _Atomic uint64_t reconnects;
   _Atomic uint64_t reconnect_ns; /* when the last one came (monotonic) */
   /* watchers given up (wp_nats_retire), destroyed once that is safe */
