@@ -468,11 +468,12 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
                        const char *from, size_t from_len, const char *dest, size_t dest_len,
                        const char *topic, size_t topic_len, const void *payload, size_t len,
                        size_t *size, size_t *limit) {
-  (void)rt;
   struct wp_cluster_frame f = {kind & ~WP_RT_REMOTE_ABNORMAL, node, node_len, from, dest, topic,
                                from_len, dest_len, topic_len, payload, len, 0};
   if (kind & WP_RT_REMOTE_ABNORMAL) f.flags = WP_CLUSTER_ABNORMAL;
-  switch (wp_cluster_send(CLUSTER, &f, size, limit)) {
+  /* from a worker with more to run, the frame waits for the worker's
+  ** flush (below) and leaves with what those runs send */
+  switch (wp_cluster_send(CLUSTER, &f, wp_sched_busy_here(rt->sched), size, limit)) {
     case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
     case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;
     case WP_CLUSTER_TOO_LARGE: return WP_RT_REMOTE_TOO_LARGE;
@@ -511,6 +512,10 @@ static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
   wp_proc_release(p);
   return m ? 0 : -1;
 }
+
+/* The scheduler's flush hook: the frames its worker's processes sent
+** leave together (wp_cluster_send's `later`). */
+static void remote_flush(void *ctx) { wp_cluster_flush(ctx); }
 
 static void remote_down(void *ctx, const char *node, size_t node_len) {
   wp_remote_node_down(ctx, node, node_len);
@@ -725,6 +730,7 @@ static int cmd_run(struct opts *o) {
     wp_cluster_on_down(CLUSTER, remote_down, rt);
     if (wp_cluster_start_transport(CLUSTER, remote_deliver, rt, err, sizeof err)) die("%s", err);
     rt->remote_send = remote_send;
+    wp_sched_set_flush(rt->sched, remote_flush, CLUSTER);
     /* the replica of the cluster's names is loaded before any process
     ** runs: a first lookup already sees them */
     if (wp_cli_names_start(rt, CLUSTER, err, sizeof err)) die("%s", err);

@@ -74,7 +74,11 @@ struct wp_cluster {
   char name[WP_CLUSTER_NAME_MAX + 1];
   char prefix[WP_CLUSTER_NAME_MAX + 1];
   kvStore *names; /* <prefix>_names */
-  struct wp_transport *tr; /* once started (transport.c) */
+  struct wp_transport *tr; /* once started (transport.c); NULL once stopped */
+  /* the transport from its start to wp_cluster_leave: scheduler workers
+  ** flush through it (wp_cluster_flush) until they stop, which is after
+  ** the transport stopped; freed by cluster_free */
+  struct wp_transport *flush_tr;
   struct wp_cnames *cn;    /* once started (cnames.c) */
   struct wp_cpg *pg;       /* once started (cpg.c) */
   wp_cluster_down_fn down; /* the runtime's down hook, or NULL */
@@ -577,6 +581,7 @@ static void *heartbeat_main(void *arg) {
 /* ---- the node ---- */
 
 static void cluster_free(struct wp_cluster *c) {
+  wp_transport_free(c->flush_tr); /* stopped (wp_cluster_stop_transport) */
   if (c->nodes) kvStore_Destroy(c->nodes);
   if (c->incs) kvStore_Destroy(c->incs);
   if (c->names) kvStore_Destroy(c->names);
@@ -649,12 +654,17 @@ int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliv
   pthread_mutex_lock(&c->lock); /* the heartbeat thread reads it when it fences */
   c->tr = tr;
   pthread_mutex_unlock(&c->lock);
+  c->flush_tr = tr; /* before the scheduler's workers start */
   return tr ? 0 : -1;
 }
 
-int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, size_t *size,
-                    size_t *limit) {
-  return c->tr ? wp_transport_send(c->tr, f, size, limit) : WP_CLUSTER_DOWN;
+int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int later,
+                    size_t *size, size_t *limit) {
+  return c->tr ? wp_transport_send(c->tr, f, later, size, limit) : WP_CLUSTER_DOWN;
+}
+
+void wp_cluster_flush(struct wp_cluster *c) {
+  if (c->flush_tr) wp_transport_flush(c->flush_tr);
 }
 
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s) {

@@ -28,7 +28,13 @@
 ** each such member's queue into batches and publishes them; with SendAsap
 ** (nats_conn.c) each publish is one write. So a batch goes out as soon as
 ** the queue is idle, with no timer, and batches grow under load by
-** themselves: whatever queued during one write goes out in the next.
+** themselves: whatever queued during one write goes out in the next. One
+** more source of batches: a frame sent from a scheduler worker that has
+** other processes waiting does not wake a sleeping sender thread; the
+** worker's flush hook does, when it runs out of work or after a stretch of
+** runs (wp_sched_set_flush; at most HOLD_MAX frames wait so), so what those
+** runs send leaves together, for one wake-up of the sender here and of the
+** reader there, and one message through the server.
 **
 ** The window. Per destination, the bytes published in the epoch and not
 ** yet acknowledged stay at most the window (WP_WINDOW). The receiver acks
@@ -519,6 +525,8 @@ void *wp_flow_sender_main(void *arg) {
     struct frame *list = t->head;
     t->head = NULL;
     t->tail = &t->head;
+    t->held = 0;
+    atomic_store_explicit(&t->later, 0, memory_order_relaxed);
     t->sleeping = 0;
     t->kick = 0;
     struct member *resets = NULL;

@@ -101,6 +101,9 @@
 #define PROBE_MS 300
 #define PROBE_WAIT_MS 200
 #define PROBE_MISSES 2
+/* Frames sent `later` (wp_transport_send) held at most before the sender
+** is woken anyway: a batch's worth of small frames. */
+#define HOLD_MAX 64
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
 ** and reports a slow consumer (a session loss). Each peer has at most a
@@ -163,6 +166,7 @@ static int entry_departed(kvEntry *e) {
 /* Wakes the sender thread (under t->lock). */
 static void wake_sender(struct wp_transport *t) {
   if (t->sleeping) {
+    atomic_store_explicit(&t->later, 0, memory_order_relaxed); /* all go now */
     t->sleeping = 0;
     pthread_cond_signal(&t->wake);
   }
@@ -600,8 +604,8 @@ struct member *wp_transport_member(struct wp_transport *t, const char *name, siz
 
 /* ---- sending ---- */
 
-int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
-                      size_t *limit) {
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int later,
+                      size_t *size, size_t *limit) {
   size_t len = FRAME_HDR + f->from_len + f->dest_len + f->topic_len + f->len;
   if (len > WP_FRAME_MAX || f->from_len > WP_FRAME_MAX || f->dest_len > WP_FRAME_MAX ||
       f->topic_len > WP_FRAME_MAX || f->len > WP_FRAME_MAX) {
@@ -643,11 +647,31 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
-  int wake = t->sleeping;
-  t->sleeping = 0;
+  int wake = 0;
+  if (t->sleeping) {
+    /* later: the caller's worker flushes at the end of its busy stretch
+    ** (wp_transport_flush), so what its processes send meanwhile goes in
+    ** one batch, with one wake-up; HOLD_MAX frames go at once */
+    if (later && ++t->held < HOLD_MAX) {
+      atomic_store_explicit(&t->later, 1, memory_order_relaxed);
+    } else {
+      t->sleeping = 0;
+      wake = 1;
+    }
+  }
   pthread_mutex_unlock(&t->lock);
   if (wake) pthread_cond_signal(&t->wake);
   return WP_CLUSTER_SENT;
+}
+
+void wp_transport_flush(struct wp_transport *t) {
+  if (!atomic_load_explicit(&t->later, memory_order_relaxed)) return;
+  pthread_mutex_lock(&t->lock);
+  atomic_store_explicit(&t->later, 0, memory_order_relaxed);
+  int wake = t->sleeping && t->head;
+  if (wake) t->sleeping = 0;
+  pthread_mutex_unlock(&t->lock);
+  if (wake) pthread_cond_signal(&t->wake);
 }
 
 /* ---- the transport ---- */
@@ -786,6 +810,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   return t;
 fail:
   wp_transport_stop(t);
+  wp_transport_free(t);
   return NULL;
 }
 
@@ -853,5 +878,8 @@ void wp_transport_stop(struct wp_transport *t) {
           s.dropped_stale, s.dropped_malformed, s.publish_errors, s.session_losses,
           s.departures, s.split_out, s.split_in, s.split_lost, s.waiting_frames_max,
           s.waiting_bytes_max, s.dropped_at_stop);
-  transport_free(t);
+}
+
+void wp_transport_free(struct wp_transport *t) {
+  if (t) transport_free(t);
 }

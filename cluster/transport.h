@@ -24,8 +24,10 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
                                         wp_cluster_deliver_fn deliver, void *ctx,
                                         wp_cluster_down_fn down, void *down_ctx, char *err,
                                         size_t errlen);
-int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, size_t *size,
-                      size_t *limit);
+/* wp_cluster_send and wp_cluster_flush (cluster.h). */
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int later,
+                      size_t *size, size_t *limit);
+void wp_transport_flush(struct wp_transport *t);
 /* The live incarnation of node `name` (0: not a live member: no entry, or
 ** none renewed within down_after). Any thread. */
 uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen);
@@ -44,7 +46,9 @@ void wp_transport_expect(struct wp_transport *t, uint64_t inc);
 /* This node rejoined as incarnation inc: sessions start anew under it. */
 void wp_transport_rejoin(struct wp_transport *t, uint64_t inc);
 void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s);
-/* Stops t and frees it (the connection stays open). */
+/* Stops t's threads, sending what is queued (the connection stays open);
+** t stays readable (wp_transport_flush) until wp_transport_free. */
 void wp_transport_stop(struct wp_transport *t);
+void wp_transport_free(struct wp_transport *t);
 
 #endif

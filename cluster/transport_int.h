@@ -159,6 +159,8 @@ struct wp_transport {
   pthread_cond_t wake;  /* the sender thread's (monotonic clock) */
   pthread_cond_t synced_cond;
   struct frame *head, **tail;
+  size_t held;           /* frames queued with the sender asleep and not woken */
+  _Atomic int later;     /* some of them wait for wp_transport_flush */
   int sleeping, stop, synced;
   int resets; /* some member has a reset_inc or renew_inc */
   int kick;   /* the sender thread has members to look at again */

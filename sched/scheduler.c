@@ -89,6 +89,8 @@ struct worker {
   pthread_t self;                    /* set by the thread before its first run */
   int slot_state;   /* under spare_lock: 0 never started, 1 running, 2 exited */
   unsigned tick;
+  unsigned since_flush; /* worker-private: runs since the flush hook was called */
+  uint64_t flushed_at;  /* worker-private: when it was (monotonic ns) */
   _Atomic uint64_t runs, steals, parks;
   /* Counters the control endpoint reads (wp_sched_view). Only this worker
   ** writes them, with a relaxed load and store (no locked instruction on
@@ -122,6 +124,8 @@ struct wp_sched {
   _Atomic uint64_t delivered_other; /* messages delivered by threads that are not its workers */
   _Atomic uint64_t sent_other;      /* sends counted on threads that are not its workers */
   uint64_t slice_ns;
+  void (*flush)(void *); /* wp_sched_set_flush: set before the workers start */
+  void *flush_arg;
   /* timer thread */
   pthread_t tthread;
   int tstarted;
@@ -202,6 +206,29 @@ void *wp_sched_ud(const struct wp_sched *s) { return s->ud; }
 struct wp_ptab *wp_sched_ptab(struct wp_sched *s) { return s->ptab; }
 struct wp_names *wp_sched_names(struct wp_sched *s) { return s->names; }
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns) { s->slice_ns = ns; }
+
+void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg), void *arg) {
+  s->flush = fn;
+  s->flush_arg = arg;
+}
+
+int wp_sched_on_worker(const struct wp_sched *s) {
+  return tls_worker && tls_worker->s == s;
+}
+
+int wp_sched_busy_here(const struct wp_sched *s) {
+  struct worker *w = tls_worker;
+  return w && w->s == s &&
+         (atomic_load_explicit(&w->runnext, memory_order_relaxed) ||
+          atomic_load_explicit(&w->staged, memory_order_relaxed) || wp_runq_size(&w->q));
+}
+
+/* Calls the flush hook (see wp_sched_set_flush) on w's thread. */
+static void flush(struct worker *w, uint64_t now) {
+  w->since_flush = 0;
+  w->flushed_at = now;
+  w->s->flush(w->s->flush_arg);
+}
 
 /* ---- queues and parking ---- */
 
@@ -303,6 +330,12 @@ static void timer_kick_if_long(struct wp_sched *s);
 static struct wp_proc *idle(struct worker *w) {
   struct wp_sched *s = w->s;
   struct wp_proc *p;
+  if (s->flush) {
+    /* flushed_at stays: the first run after this idle stretch ends with a
+    ** flush too, so what a woken worker's first process sends goes at once */
+    w->since_flush = 0;
+    s->flush(s->flush_arg);
+  }
   atomic_fetch_add(&s->nspinning, 1);
   for (int i = 0; i < SPIN_ROUNDS; i++) {
     if ((p = find_work(w))) {
@@ -473,6 +506,9 @@ static void *worker_main(void *arg) {
     if (p) {
       stage(w);
       last = run_one(w, p, last);
+      if (w->s->flush && (++w->since_flush >= WP_SCHED_FLUSH_RUNS ||
+                          last - w->flushed_at >= WP_SCHED_FLUSH_NS))
+        flush(w, last);
     }
     if (w->retire && retire(w)) break;
   }

@@ -62,6 +62,25 @@ void wp_sched_stop(struct wp_sched *s);
 /* Frees the scheduler (after stop). */
 void wp_sched_free(struct wp_sched *s);
 
+/* Optional, before wp_sched_start: fn(arg) is called on a worker thread
+** when it runs out of work (before it spins or parks), and while it has
+** work after every WP_SCHED_FLUSH_RUNS runs or a run that ends
+** WP_SCHED_FLUSH_NS after the previous call. For a layer whose sends from
+** processes wait for one hand-off to a thread of its own (the cluster's
+** sender): the end of a worker's busy stretch, never a timer, is when they
+** go. fn must not block. */
+void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg), void *arg);
+#define WP_SCHED_FLUSH_RUNS 32
+#define WP_SCHED_FLUSH_NS 50000
+/* Whether the calling thread is one of s's workers (so a flush hook will
+** run on it soon). */
+int wp_sched_on_worker(const struct wp_sched *s);
+/* Whether the calling thread is one of s's workers and has processes
+** waiting in its own queues: it will run them before it runs out of work,
+** so what the current process hands over may wait for the flush hook and
+** leave with what they hand over. When not, waiting gains nothing. */
+int wp_sched_busy_here(const struct wp_sched *s);
+
 int wp_sched_workers(const struct wp_sched *s);
 /* Whether every worker is parked with nothing queued: the node is idle.
 ** A snapshot, for housekeeping (any thread). */

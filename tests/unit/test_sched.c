@@ -465,6 +465,57 @@ static int run_ping_pong(int workers, uint64_t trips) {
 TEST(ping_pong_1_worker) { return run_ping_pong(1, 100000 / SLOW); }
 TEST(ping_pong_2_workers) { return run_ping_pong(2, 100000 / SLOW); }
 
+/* The flush hook (wp_sched_set_flush): called on a worker thread, at
+** least once every WP_SCHED_FLUSH_RUNS runs of a busy stretch (a ping-pong
+** on one worker never runs out of work), and when the worker runs out of
+** work (after the last run). */
+static _Atomic uint64_t g_flushes, g_flush_off_worker, g_flush_runs;
+static struct wp_sched *g_flush_sched;
+
+static void count_flush(void *arg) {
+  if (arg != &g_flushes) PFAIL("flush hook got the wrong argument");
+  if (!wp_sched_on_worker(g_flush_sched)) atomic_fetch_add(&g_flush_off_worker, 1);
+  atomic_store(&g_flush_runs, atomic_load(&ctx.runs)); /* the runs before this call */
+  atomic_fetch_add(&g_flushes, 1);
+  ctx_signal();
+}
+
+static int pred_flushed_at(void *ud) { return atomic_load(&g_flush_runs) == *(uint64_t *)ud; }
+
+TEST(flush_hook_busy_and_idle) {
+  const uint64_t trips = 20000 / SLOW;
+  ctx_reset();
+  atomic_store(&g_flushes, 0);
+  atomic_store(&g_flush_off_worker, 0);
+  atomic_store(&g_flush_runs, 0);
+  struct wp_sched *s = wp_sched_new(1, &ops, &ctx);
+  ASSERT(s != NULL);
+  g_flush_sched = s;
+  wp_sched_set_flush(s, count_flush, &g_flushes);
+  ASSERT_EQ(wp_sched_start(s), 0);
+  ASSERT(!wp_sched_on_worker(s)); /* the main thread is none */
+  struct tp *ad, *bd;
+  struct wp_proc *a = spawn(s, pp_run, &ad), *b = spawn(s, pp_run, &bd);
+  ASSERT(a && b);
+  ad->limit = trips;
+  bd->limit = UINT64_MAX;
+  ad->aux[0] = 1;
+  atomic_store(&g_trips, 0);
+  ASSERT_EQ(send_msg(s, a->handle, "start", 0, b->handle, 0), 0);
+  wait_frees(2, 25000);
+  ASSERT_EQ(atomic_load(&g_trips), trips);
+  /* each trip is two runs, back to back on the one worker */
+  uint64_t runs = atomic_load(&ctx.runs), seen = atomic_load(&g_flushes);
+  ASSERT(runs >= 2 * trips);
+  ASSERT(seen >= runs / WP_SCHED_FLUSH_RUNS);
+  /* nothing is left unflushed: a call comes after the last run (the
+  ** worker runs out of work then, if the count did not bring one) */
+  ASSERT(wait_for(pred_flushed_at, &runs, 5000));
+  ASSERT_EQ(atomic_load(&g_flush_off_worker), 0);
+  sched_finish(s);
+  return 0;
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -1396,6 +1447,7 @@ TEST_LIST = {
   TEST_ENTRY(echo_and_done),
   TEST_ENTRY(ping_pong_1_worker),
   TEST_ENTRY(ping_pong_2_workers),
+  TEST_ENTRY(flush_hook_busy_and_idle),
   TEST_ENTRY(yield_requeues_1_worker),
   TEST_ENTRY(yield_requeues_2_workers),
   TEST_ENTRY(wakeups_rounds_1_worker),
