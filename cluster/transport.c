@@ -103,7 +103,7 @@
 #define PROBE_MISSES 2
 /* Frames sent `later` (wp_transport_send) held at most before the sender
 ** is woken anyway: a batch's worth of small frames. */
-#define HOLD_MAX 64
+#define HOLD_MAX 128
 #define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
 ** and reports a slow consumer (a session loss). Each peer has at most a

@@ -70,8 +70,8 @@ void wp_sched_free(struct wp_sched *s);
 ** sender): the end of a worker's busy stretch, never a timer, is when they
 ** go. fn must not block. */
 void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg), void *arg);
-#define WP_SCHED_FLUSH_RUNS 32
-#define WP_SCHED_FLUSH_NS 50000
+#define WP_SCHED_FLUSH_RUNS 128
+#define WP_SCHED_FLUSH_NS 250000
 /* Whether the calling thread is one of s's workers (so a flush hook will
 ** run on it soon). */
 int wp_sched_on_worker(const struct wp_sched *s);
