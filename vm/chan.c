@@ -444,10 +444,11 @@ int wp_chan_l_close(lua_State *L) {
 
 static int make_case(lua_State *L, int is_send) {
   wp_chan_check(L, 1);
-  lua_settop(L, 2);
   /* a receive case carries no value: one per channel is enough (cached in
-  ** the channel's user value) */
+  ** the channel's user value). Returned from the top, whatever else the
+  ** call was given. */
   if (!is_send && lua_getiuservalue(L, 1, 1) == LUA_TUSERDATA) return 1;
+  lua_settop(L, 2); /* a receive case's value: nil */
   struct wp_case *k = lua_newuserdatauv(L, sizeof *k, 2);
   k->is_send = is_send;
   lua_pushvalue(L, 1);

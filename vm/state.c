@@ -54,16 +54,21 @@ static int mt_reserve(lua_State *L) {
 
 int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   int slot = atomic_load_explicit(&mt_base, memory_order_relaxed) + (int)k;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  if (vp->mt[k]) { /* cached: the slot holds it, and always will */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, slot);
+    return 0;
+  }
   if (lua_rawgeti(L, LUA_REGISTRYINDEX, slot) == LUA_TTABLE) {
     /* made before: maybe in an image's template, whose cache was not ours */
-    wp_vm_self(L)->mt[k] = lua_topointer(L, -1);
+    vp->mt[k] = lua_topointer(L, -1);
     return 0;
   }
   lua_pop(L, 1);
   int made = luaL_newmetatable(L, tname);
   lua_pushvalue(L, -1);
   lua_rawseti(L, LUA_REGISTRYINDEX, slot);
-  wp_vm_self(L)->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
+  vp->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
   return made;
 }
 
