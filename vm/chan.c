@@ -106,12 +106,18 @@ static void sel_detach(struct wp_selrec *s) {
 /* Pushes the result of a completed select: {channel, value, ok}. The
 ** value and then the channel are at the top of L and are consumed. */
 static void push_select_result(lua_State *L, int ok) {
-  lua_createtable(L, 0, 3);
-  lua_insert(L, -3);
-  lua_setfield(L, -3, "channel");
-  lua_setfield(L, -2, "value");
+  lua_createtable(L, 0, 3); /* [value, channel, t] */
+  wp_state_key(L, WP_K_CHANNEL);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_VALUE);
+  lua_pushvalue(L, -4);
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_OK);
   lua_pushboolean(L, ok);
-  lua_setfield(L, -2, "ok");
+  lua_rawset(L, -3);
+  lua_replace(L, -3); /* [t, channel] */
+  lua_pop(L, 1);
 }
 
 /* The waiting task's thread th is suspended: an error raised on it would

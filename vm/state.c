@@ -72,6 +72,34 @@ int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   return made;
 }
 
+static const char *const key_names[WP_K_N] = {
+    [WP_K_CHANNEL] = "channel", [WP_K_VALUE] = "value",   [WP_K_OK] = "ok",
+    [WP_K_DEFAULT] = "default", [WP_K_KIND] = "kind",     [WP_K_FROM] = "from",
+    [WP_K_AT] = "at",           [WP_K_RESULT] = "result", [WP_K_REASON] = "reason",
+    [WP_K_ERROR] = "error",     [WP_K_PID_EXIT] = "pid.exit"};
+
+/* Made on a process's first use of each, and held by a registry ref kept
+** in the process (vp->keyref): the state's set-up and its image carry no
+** string that a process may never use (an echo worker uses none). */
+void wp_state_key(lua_State *L, enum wp_key k) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  unsigned r = vp->keyref[k];
+  if (r > 0 && r < UINT16_MAX) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)r);
+    return;
+  }
+  lua_pushstring(L, key_names[k]);
+  if (r == UINT16_MAX) return;
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (ref > 0 && ref < UINT16_MAX) {
+    vp->keyref[k] = (uint16_t)ref;
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    vp->keyref[k] = UINT16_MAX;
+  }
+}
+
 void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k) {
   void *p = lua_touserdata(L, idx);
   if (!p || !lua_getmetatable(L, idx)) return NULL;
