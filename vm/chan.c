@@ -493,9 +493,18 @@ int wp_chan_l_select(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int dflt = lua_toboolean(L, 2);
   lua_settop(L, 1);
-  if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  lua_Integer n = luaL_len(L, 1);
+  lua_Integer n;
+  if (lua_getmetatable(L, 1)) { /* __index and __len may answer */
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    n = luaL_len(L, 1);
+  } else { /* the same answers without the C string's lookup and lua_len's call */
+    wp_state_key(L, WP_K_DEFAULT);
+    if (lua_rawget(L, 1) != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    n = (lua_Integer)lua_rawlen(L, 1);
+  }
   luaL_checkstack(L, 2 * SEL_SEEN + LUA_MINSTACK, "channel.select");
   int ncases = 0;
   struct sel_seen seen[SEL_SEEN];
