@@ -100,18 +100,9 @@ void wp_state_key(lua_State *L, enum wp_key k) {
   }
 }
 
-void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k) {
-  void *p = lua_touserdata(L, idx);
-  if (!p || !lua_getmetatable(L, idx)) return NULL;
-  if (lua_topointer(L, -1) != wp_vm_self(L)->mt[k]) p = NULL;
-  lua_pop(L, 1);
-  return p;
-}
-
-void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
-  void *p = wp_state_mt_test(L, idx, k);
-  if (!p) luaL_typeerror(L, idx, tname);
-  return p;
+void *wp_state_mt_fail(lua_State *L, int idx, const char *tname) {
+  luaL_typeerror(L, idx, tname);
+  return NULL;
 }
 
 /* ---- globals ---- */
