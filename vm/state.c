@@ -78,16 +78,13 @@ static const char *const key_names[WP_K_N] = {
     [WP_K_AT] = "at",           [WP_K_RESULT] = "result", [WP_K_REASON] = "reason",
     [WP_K_ERROR] = "error",     [WP_K_PID_EXIT] = "pid.exit"};
 
-/* Made on a process's first use of each, and held by a registry ref kept
-** in the process (vp->keyref): the state's set-up and its image carry no
-** string that a process may never use (an echo worker uses none). */
-void wp_state_key(lua_State *L, enum wp_key k) {
+/* wp_state_key's slow path (vm.h). A key is made on its process's first
+** use of it and held by a registry ref kept in the process (vp->keyref):
+** the state's set-up and its image carry no string that a process may
+** never use (an echo worker uses none). */
+void wp_state_key_make(lua_State *L, enum wp_key k) {
   struct wp_vmproc *vp = wp_vm_self(L);
   unsigned r = vp->keyref[k];
-  if (r > 0 && r < UINT16_MAX) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)r);
-    return;
-  }
   lua_pushstring(L, key_names[k]);
   if (r == UINT16_MAX) return;
   lua_pushvalue(L, -1);

@@ -394,7 +394,14 @@ static inline void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const
 ** and then held by a registry ref: a push is an array read, where lua_setfield/lua_pushstring
 ** with a C string look it up in Lua's API string cache (a strcmp) or, on a
 ** miss there, intern it again. May raise a memory error (first use). */
-void wp_state_key(lua_State *L, enum wp_key k);
+void wp_state_key_make(lua_State *L, enum wp_key k);
+static inline void wp_state_key(lua_State *L, enum wp_key k) {
+  unsigned r = wp_vm_self(L)->keyref[k];
+  if (r - 1u < UINT16_MAX - 1u) /* made and kept: 1 .. UINT16_MAX - 1 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)r);
+  else
+    wp_state_key_make(L, k);
+}
 
 struct wp_chan *wp_chan_check(lua_State *L, int idx);
 /* Returns the channel at idx or NULL. */
