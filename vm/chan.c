@@ -46,25 +46,8 @@ struct wp_selrec {
   int is_select;
   int n;
   int idx;
-  int cap;       /* waiters it has room for (2 * cap user values) */
-  int ref;       /* the cached one's registry anchor; 0 for any other */
-  int free;      /* the cached one: not in use */
   struct wp_waiter w[];
 };
-
-/* The cached wait record. Most blocking operations of a process are one at
-** a time (a loop's select or receive), and each made a selrec that was
-** garbage once its task resumed: a userdata, and the collector's work for
-** it. The first one a process makes is made for up to SEL_CACHE_CAP
-** waiters and kept (vp->sel_cache, anchored by a registry ref) and is used
-** again by the next blocking operation that finds it free and big enough;
-** any other is made and dropped as before. It is free again as soon as it
-** is completed (sel_release): its waiters are unlinked and it has given up
-** its values, and its user values are cleared then, so that it keeps no
-** channel or value alive past the operation (no change in what the
-** collector may collect). The copy left on the resumed task's stack is
-** never read again. */
-#define SEL_CACHE_CAP 4
 
 struct wp_chan {
   int cap, count, head;
@@ -120,24 +103,6 @@ static void sel_detach(struct wp_selrec *s) {
   }
 }
 
-/* Called by whoever completed s, after sel_detach and after every read of
-** its user values: frees the cached record for the next operation. th: the
-** waiting task's thread (lua_checkstack'd by waiter_stack). */
-static void sel_release(struct wp_vmproc *vp, lua_State *th, struct wp_selrec *s) {
-  if (s != vp->sel_cache) return;
-  for (int i = 0; i < s->n; i++) { /* what a select or a send set (new_selrec's callers) */
-    if (s->is_select) {
-      lua_pushnil(th);
-      lua_setiuservalue(th, s->idx, s->w[i].uv);
-    }
-    if (s->w[i].is_send) {
-      lua_pushnil(th);
-      lua_setiuservalue(th, s->idx, s->w[i].uv + 1);
-    }
-  }
-  s->free = 1;
-}
-
 /* Pushes the result of a completed select: {channel, value, ok}. The
 ** value and then the channel are at the top of L and are consumed. */
 static void push_select_result(lua_State *L, int ok) {
@@ -175,12 +140,10 @@ static void complete_recv(lua_State *S, struct wp_waiter *w, int ok) {
     lua_xmove(th, S, 1);
     push_select_result(S, ok);
     sel_detach(s);
-    sel_release(vp, th, s);
     lua_xmove(S, th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
     sel_detach(s);
-    sel_release(vp, th, s);
     lua_xmove(S, th, 1);
     lua_pushboolean(th, ok);
     wp_task_ready(vp, s->task, 2);
@@ -201,12 +164,10 @@ static void take_from_sender(lua_State *S, struct wp_waiter *w) {
     lua_xmove(th, S, 1);
     push_select_result(S, 1);
     sel_detach(s);
-    sel_release(vp, th, s);
     lua_xmove(S, th, 1);
     wp_task_ready(vp, s->task, 1);
   } else {
     sel_detach(s);
-    sel_release(vp, th, s);
     lua_pushboolean(th, 1);
     wp_task_ready(vp, s->task, 1);
   }
@@ -403,7 +364,6 @@ void wp_chan_close(lua_State *L, struct wp_chan *c) {
     lua_pushnil(L);
     wp_err_push(L, WP_KIND_INTERNAL, "send on closed channel", -1);
     sel_detach(s);
-    sel_release(vp, th, s);
     lua_xmove(L, th, 2);
     wp_task_ready(vp, s->task, 2);
   }
@@ -423,26 +383,9 @@ struct wp_listener *wp_chan_get_listener(struct wp_chan *c) { return c->lst; }
 
 /* Pushes a selrec for n waiters (two user values each) and returns it. */
 static struct wp_selrec *new_selrec(lua_State *L, struct wp_task *t, int n, int is_select) {
-  struct wp_vmproc *vp = wp_vm_self(L);
-  struct wp_selrec *s = vp->sel_cache;
-  int cap, ref = 0;
-  if (s && s->free && s->cap >= n) {
-    cap = s->cap;
-    ref = s->ref;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-  } else {
-    int keep = !s && n <= SEL_CACHE_CAP;
-    cap = keep ? SEL_CACHE_CAP : n;
-    s = lua_newuserdatauv(L, sizeof *s + (size_t)cap * sizeof(struct wp_waiter), 2 * cap);
-    if (keep) {
-      lua_pushvalue(L, -1);
-      ref = luaL_ref(L, LUA_REGISTRYINDEX);
-      vp->sel_cache = s;
-    }
-  }
-  memset(s, 0, sizeof *s + (size_t)cap * sizeof(struct wp_waiter));
-  s->cap = cap;
-  s->ref = ref;
+  struct wp_selrec *s =
+      lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof(struct wp_waiter), 2 * n);
+  memset(s, 0, sizeof *s + (size_t)n * sizeof(struct wp_waiter));
   s->task = t;
   s->is_select = is_select;
   s->n = n;

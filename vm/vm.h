@@ -218,7 +218,6 @@ struct wp_vmproc {
                                 (wp_state_key); 0: not made yet; UINT16_MAX:
                                 not kept (a ref beyond it). 16 bits keep
                                 this block (and wp_proc's) in its size class */
-  struct wp_selrec *sel_cache; /* the process's reusable wait record (chan.c) */
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */

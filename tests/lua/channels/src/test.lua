@@ -219,9 +219,9 @@ local function main()
         eq(r.value, "two", "value")
     end)
 
-    -- A process keeps one wait record for its blocking operations (chan.c,
-    -- sel_cache): while one task waits in it the others get their own, and
-    -- it is free again, with nothing left in it, once completed.
+    -- Several tasks of one process blocked at once (receive, send, a select
+    -- with a send case never taken), each completed by another, round after
+    -- round: every wait record is its own task's until completed.
     test("blocking operations of several tasks at once, again and again", function()
         local a, b, c, d, e = channel.new(), channel.new(), channel.new(), channel.new(), channel.new()
         local done = channel.new(2)
