@@ -233,14 +233,21 @@ static void loc_mt(lua_State *L) {
 /* ---- Time ---- */
 
 /* Pops the zone owner (a Location userdata or nil) and pushes a new Time. */
-static struct tobj *push_time_owned(lua_State *L, int64_t sec, int32_t nsec,
-                                    const struct wp_loc *loc) {
+/* Pushes a Time whose user value (the Location it owns) is nil. */
+static struct tobj *push_time_bare(lua_State *L, int64_t sec, int32_t nsec,
+                                   const struct wp_loc *loc) {
   struct tobj *t = lua_newuserdatauv(L, sizeof *t, 1);
   t->sec = sec;
   t->nsec = nsec;
   t->loc = loc;
   time_mt(L);
   lua_setmetatable(L, -2);
+  return t;
+}
+
+static struct tobj *push_time_owned(lua_State *L, int64_t sec, int32_t nsec,
+                                    const struct wp_loc *loc) {
+  struct tobj *t = push_time_bare(L, sec, nsec, loc);
   if (lua_isnil(L, -2)) { /* the user value is nil already */
     lua_remove(L, -2);
   } else {
@@ -251,8 +258,7 @@ static struct tobj *push_time_owned(lua_State *L, int64_t sec, int32_t nsec,
 }
 
 static void push_time(lua_State *L, int64_t sec, int32_t nsec, const struct wp_loc *loc) {
-  lua_pushnil(L);
-  push_time_owned(L, sec, nsec, loc);
+  push_time_bare(L, sec, nsec, loc); /* no owner: no nil to push and remove */
 }
 
 /* A Time in the same location as the Time at idx. */

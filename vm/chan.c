@@ -106,12 +106,18 @@ static void sel_detach(struct wp_selrec *s) {
 /* Pushes the result of a completed select: {channel, value, ok}. The
 ** value and then the channel are at the top of L and are consumed. */
 static void push_select_result(lua_State *L, int ok) {
-  lua_createtable(L, 0, 3);
-  lua_insert(L, -3);
-  lua_setfield(L, -3, "channel");
-  lua_setfield(L, -2, "value");
+  lua_createtable(L, 0, 3); /* [value, channel, t] */
+  wp_state_key(L, WP_K_CHANNEL);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_VALUE);
+  lua_pushvalue(L, -4);
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_OK);
   lua_pushboolean(L, ok);
-  lua_setfield(L, -2, "ok");
+  lua_rawset(L, -3);
+  lua_replace(L, -3); /* [t, channel] */
+  lua_pop(L, 1);
 }
 
 /* The waiting task's thread th is suspended: an error raised on it would
@@ -444,10 +450,11 @@ int wp_chan_l_close(lua_State *L) {
 
 static int make_case(lua_State *L, int is_send) {
   wp_chan_check(L, 1);
-  lua_settop(L, 2);
   /* a receive case carries no value: one per channel is enough (cached in
-  ** the channel's user value) */
+  ** the channel's user value). Returned from the top, whatever else the
+  ** call was given. */
   if (!is_send && lua_getiuservalue(L, 1, 1) == LUA_TUSERDATA) return 1;
+  lua_settop(L, 2); /* a receive case's value: nil */
   struct wp_case *k = lua_newuserdatauv(L, sizeof *k, 2);
   k->is_send = is_send;
   lua_pushvalue(L, 1);
@@ -486,9 +493,18 @@ int wp_chan_l_select(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int dflt = lua_toboolean(L, 2);
   lua_settop(L, 1);
-  if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  lua_Integer n = luaL_len(L, 1);
+  lua_Integer n;
+  if (lua_getmetatable(L, 1)) { /* __index and __len may answer */
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "default") != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    n = luaL_len(L, 1);
+  } else { /* the same answers without the C string's lookup and lua_len's call */
+    wp_state_key(L, WP_K_DEFAULT);
+    if (lua_rawget(L, 1) != LUA_TNIL) dflt = dflt || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    n = (lua_Integer)lua_rawlen(L, 1);
+  }
   luaL_checkstack(L, 2 * SEL_SEEN + LUA_MINSTACK, "channel.select");
   int ncases = 0;
   struct sel_seen seen[SEL_SEEN];

@@ -252,17 +252,30 @@ int wp_payload_l_new(lua_State *L) {
   return 1;
 }
 
+/* Sets field k of the table at t (absolute) to the value at the top
+** (popped); a nil is not set (a fresh table has no such field to clear). */
+static void set_key(lua_State *L, int t, enum wp_key k) {
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  wp_state_key(L, k);
+  lua_insert(L, -2);
+  lua_rawset(L, t);
+}
+
 void wp_result_push(lua_State *L, const uint8_t *data, size_t len) {
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 1); /* one of value and error, mostly */
+  int t = lua_gettop(L);
   int n = len ? wp_codec_decode(L, data, len) : 0;
   if (n == 2) {
-    lua_setfield(L, -3, "error");
-    lua_setfield(L, -2, "value");
+    set_key(L, t, WP_K_ERROR);
+    set_key(L, t, WP_K_VALUE);
     return;
   }
   if (n > 0) lua_pop(L, n);
   wp_err_push(L, WP_KIND_INTERNAL, WP_RESULT_LOST, -1);
-  lua_setfield(L, -2, "error");
+  set_key(L, t, WP_K_ERROR);
 }
 
 /* Pushes the Lua value of m. */
@@ -296,22 +309,26 @@ static void push_message(lua_State *L, struct wp_msg *m) {
     return;
   }
   lua_createtable(L, 0, 4); /* kind, from, at, and result or reason */
-  const char *kind = m->kind == WP_MSG_EXIT        ? "pid.exit"
-                     : m->kind == WP_MSG_LINK_DOWN ? "pid.link.down"
-                                                   : "pid.cancel";
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
+  wp_state_key(L, WP_K_KIND);
+  if (m->kind == WP_MSG_EXIT)
+    wp_state_key(L, WP_K_PID_EXIT);
+  else
+    lua_pushstring(L, m->kind == WP_MSG_LINK_DOWN ? "pid.link.down" : "pid.cancel");
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_FROM);
   lua_pushlstring(L, wp_msg_from(m), m->from_len);
-  lua_setfield(L, -2, "from");
+  lua_rawset(L, -3);
+  wp_state_key(L, WP_K_AT);
   lua_pushinteger(L, m->at);
-  lua_setfield(L, -2, "at");
+  lua_rawset(L, -3);
   if (m->kind == WP_MSG_CANCEL) {
+    wp_state_key(L, WP_K_REASON);
     lua_pushlstring(L, wp_msg_topic(m), m->topic_len);
-    lua_setfield(L, -2, "reason");
   } else {
+    wp_state_key(L, WP_K_RESULT);
     wp_result_push(L, wp_msg_payload(m), m->len);
-    lua_setfield(L, -2, "result");
   }
+  lua_rawset(L, -3);
 }
 
 static void push_raw(lua_State *L, struct wp_msg *m) {

@@ -54,31 +54,52 @@ static int mt_reserve(lua_State *L) {
 
 int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname) {
   int slot = atomic_load_explicit(&mt_base, memory_order_relaxed) + (int)k;
+  struct wp_vmproc *vp = wp_vm_self(L);
+  if (vp->mt[k]) { /* cached: the slot holds it, and always will */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, slot);
+    return 0;
+  }
   if (lua_rawgeti(L, LUA_REGISTRYINDEX, slot) == LUA_TTABLE) {
     /* made before: maybe in an image's template, whose cache was not ours */
-    wp_vm_self(L)->mt[k] = lua_topointer(L, -1);
+    vp->mt[k] = lua_topointer(L, -1);
     return 0;
   }
   lua_pop(L, 1);
   int made = luaL_newmetatable(L, tname);
   lua_pushvalue(L, -1);
   lua_rawseti(L, LUA_REGISTRYINDEX, slot);
-  wp_vm_self(L)->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
+  vp->mt[k] = lua_topointer(L, -1); /* anchored: it never moves */
   return made;
 }
 
-void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k) {
-  void *p = lua_touserdata(L, idx);
-  if (!p || !lua_getmetatable(L, idx)) return NULL;
-  if (lua_topointer(L, -1) != wp_vm_self(L)->mt[k]) p = NULL;
-  lua_pop(L, 1);
-  return p;
+static const char *const key_names[WP_K_N] = {
+    [WP_K_CHANNEL] = "channel", [WP_K_VALUE] = "value",   [WP_K_OK] = "ok",
+    [WP_K_DEFAULT] = "default", [WP_K_KIND] = "kind",     [WP_K_FROM] = "from",
+    [WP_K_AT] = "at",           [WP_K_RESULT] = "result", [WP_K_REASON] = "reason",
+    [WP_K_ERROR] = "error",     [WP_K_PID_EXIT] = "pid.exit"};
+
+/* wp_state_key's slow path (vm.h). A key is made on its process's first
+** use of it and held by a registry ref kept in the process (vp->keyref):
+** the state's set-up and its image carry no string that a process may
+** never use (an echo worker uses none). */
+void wp_state_key_make(lua_State *L, enum wp_key k) {
+  struct wp_vmproc *vp = wp_vm_self(L);
+  unsigned r = vp->keyref[k];
+  lua_pushstring(L, key_names[k]);
+  if (r == UINT16_MAX) return;
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (ref > 0 && ref < UINT16_MAX) {
+    vp->keyref[k] = (uint16_t)ref;
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    vp->keyref[k] = UINT16_MAX;
+  }
 }
 
-void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
-  void *p = wp_state_mt_test(L, idx, k);
-  if (!p) luaL_typeerror(L, idx, tname);
-  return p;
+void *wp_state_mt_fail(lua_State *L, int idx, const char *tname) {
+  luaL_typeerror(L, idx, tname);
+  return NULL;
 }
 
 /* ---- globals ---- */

@@ -159,6 +159,11 @@ struct wp_mqueue {
 enum wp_mt { WP_MT_MESSAGE, WP_MT_PAYLOAD, WP_MT_CHAN, WP_MT_CASE, WP_MT_TIMER, WP_MT_TICKER,
              WP_MT_TIME, WP_MT_DURATION, WP_MT_LOC, WP_MT_N };
 
+/* Strings the runtime uses as keys (and values) of the tables it makes for
+** every message: a select's result, an event, a result (wp_state_key). */
+enum wp_key { WP_K_CHANNEL, WP_K_VALUE, WP_K_OK, WP_K_DEFAULT, WP_K_KIND, WP_K_FROM, WP_K_AT,
+              WP_K_RESULT, WP_K_REASON, WP_K_ERROR, WP_K_PID_EXIT, WP_K_N };
+
 struct wp_vmproc {
   struct wp_rt *rt;
   struct wp_proc *p;
@@ -209,6 +214,10 @@ struct wp_vmproc {
   char *ar_base, *ar_cur, *ar_end; /* the state's arena (lmem.c) */
   size_t ar_size;
   const void *mt[WP_MT_N];   /* metatables made so far (wp_state_mt_new) */
+  uint16_t keyref[WP_K_N];   /* registry refs of the key strings made so far
+                                (wp_state_key); 0: not made yet; UINT16_MAX:
+                                not kept (a ref beyond it). 16 bits keep
+                                this block (and wp_proc's) in its size class */
   struct wp_service *svc;    /* the service this process runs, or NULL */
   struct wp_exitwait *exitwaits; /* tasks blocked in exec/funcs.call */
   struct wp_exitwait *replywaits; /* tasks blocked for a WP_MSG_REPLY (counter: its id) */
@@ -363,10 +372,35 @@ struct wp_chan *wp_chan_new(lua_State *L, int cap, int kind);
 ** registered under tname, as luaL_newmetatable does. */
 /* Pushes the metatable; returns 1 when it was just made (fill it in). */
 int wp_state_mt_new(lua_State *L, enum wp_mt k, const char *tname);
-/* The userdata at idx if its metatable is k's, else NULL. */
-void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k);
-/* Same, raising luaL_typeerror(tname) when it is not. */
-void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname);
+/* The userdata at idx if its metatable is k's, else NULL. Inline: ~16
+** checks per echo, each a few API calls; the call itself was ~15 % of it. */
+static inline void *wp_state_mt_test(lua_State *L, int idx, enum wp_mt k) {
+  void *p = lua_touserdata(L, idx);
+  if (!p || !lua_getmetatable(L, idx)) return NULL;
+  if (lua_topointer(L, -1) != wp_vm_self(L)->mt[k]) p = NULL;
+  lua_pop(L, 1);
+  return p;
+}
+/* Raises luaL_typeerror(tname) for the value at idx. */
+void *wp_state_mt_fail(lua_State *L, int idx, const char *tname);
+/* wp_state_mt_test, raising luaL_typeerror(tname) when it is not. */
+static inline void *wp_state_mt_check(lua_State *L, int idx, enum wp_mt k, const char *tname) {
+  void *p = wp_state_mt_test(L, idx, k);
+  return p ? p : wp_state_mt_fail(L, idx, tname);
+}
+
+/* Pushes key k's string. Each is interned once per state, on first use,
+** and then held by a registry ref: a push is an array read, where lua_setfield/lua_pushstring
+** with a C string look it up in Lua's API string cache (a strcmp) or, on a
+** miss there, intern it again. May raise a memory error (first use). */
+void wp_state_key_make(lua_State *L, enum wp_key k);
+static inline void wp_state_key(lua_State *L, enum wp_key k) {
+  unsigned r = wp_vm_self(L)->keyref[k];
+  if (r - 1u < UINT16_MAX - 1u) /* made and kept: 1 .. UINT16_MAX - 1 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)r);
+  else
+    wp_state_key_make(L, k);
+}
 
 struct wp_chan *wp_chan_check(lua_State *L, int idx);
 /* Returns the channel at idx or NULL. */

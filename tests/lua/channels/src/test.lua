@@ -219,6 +219,48 @@ local function main()
         eq(r.value, "two", "value")
     end)
 
+    -- Several tasks of one process blocked at once (receive, send, a select
+    -- with a send case never taken), each completed by another, round after
+    -- round: every wait record is its own task's until completed.
+    test("blocking operations of several tasks at once, again and again", function()
+        local a, b, c, d, e = channel.new(), channel.new(), channel.new(), channel.new(), channel.new()
+        local done = channel.new(2)
+        for round = 1, 20 do
+            local got_c, sent_d
+            coroutine.spawn(function() got_c = c:receive(); done:send(1) end)  -- may block
+            coroutine.spawn(function() sent_d = d:send(round); done:send(1) end) -- may block
+            coroutine.spawn(function()
+                eq(d:receive(), round, "the blocked send's value")
+                c:send("c" .. round)
+                if round % 2 == 0 then a:send(round) else b:send(-round) end
+            end)
+            -- e's send case is never taken: a waiting sender's value is held too
+            local r = channel.select({ a:case_receive(), b:case_receive(), e:case_send("never") })
+            if round % 2 == 0 then
+                check(r.channel == a and r.value == round, "round " .. round .. ": a")
+            else
+                check(r.channel == b and r.value == -round, "round " .. round .. ": b")
+            end
+            done:receive()
+            done:receive()
+            eq(got_c, "c" .. round, "the blocked receive's value")
+            eq(sent_d, true, "the blocked send's result")
+        end
+    end)
+
+    test("select over a cases table with a metatable", function()
+        local a = channel.new()
+        local r = channel.select(setmetatable({ a:case_receive() }, { __index = { default = true } }))
+        eq(r.default, true, "default through __index")
+        local b = channel.new(1)
+        b:send("x")
+        r = channel.select(setmetatable({ b:case_receive() }, { __len = function() return 0 end }),
+                           true)
+        eq(r.default, true, "__len: no cases")
+        r = channel.select({ b:case_receive(), default = true })
+        eq(r.value, "x", "a raw default field, a ready case first")
+    end)
+
     test("channel identity", function()
         local a = channel.new(1)
         a:send(1)
