@@ -92,13 +92,15 @@ typedef void (*wp_cluster_down_fn)(void *ctx, const char *node, size_t node_len)
 /* Sets the down hook (before wp_cluster_start_transport); fn and ctx live
 ** until wp_cluster_stop_transport. */
 void wp_cluster_on_down(struct wp_cluster *c, wp_cluster_down_fn fn, void *ctx);
-/* Delivers a frame that came from another node to a local process, on a
-** libnats thread (so: no Lua state, only sched/'s delivery). 0, or -1 when
+/* Delivers a frame that came from another node to a local process, on the
+** connection's I/O thread (so: no Lua state, only sched/'s delivery, and
+** never a wait on NATS). 0, or -1 when
 ** no such process lives here (the frame is then dropped and counted). */
 typedef int (*wp_cluster_deliver_fn)(void *ctx, const struct wp_cluster_frame *f);
 /* Starts the transport of a joined node: the member view (a watch of the
 ** membership bucket, synced before this returns), the subscription on the
-** node's subject and the sender thread. deliver and ctx live until
+** node's subject and the sender (the hook of the connection's I/O thread,
+** which delivers what comes in too). deliver and ctx live until
 ** wp_cluster_stop_transport. 0, or -1 with a message in err. */
 int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliver, void *ctx,
                                char *err, size_t errlen);
@@ -142,8 +144,9 @@ struct wp_cluster_stats {
   uint64_t dropped_at_stop;    /* frames still held back when the transport stopped */
 };
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
-/* Stops the transport: publishes what is queued, flushes, drains the
-** subscription (no delivery runs after this) and ends the watch. Call it
+/* Stops the transport: publishes what is queued, flushes, takes what came
+** before the flush and unsubscribes (no delivery runs after this), and
+** ends the watch. Call it
 ** once no process runs; idempotent. wp_cluster_leave calls it too. */
 void wp_cluster_stop_transport(struct wp_cluster *c);
 

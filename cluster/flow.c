@@ -1,9 +1,9 @@
 /*
 ** flow.c: the transport's data path (transport.c keeps the member view,
-** departures and session loss): frames out through the sender thread, in
-** batches, under a window per node, split when one NATS message cannot
-** hold them; batches in through the subscription's callback, reassembled,
-** delivered and acknowledged.
+** departures and session loss): frames out in batches, under a window per
+** node, split when one NATS message cannot hold them; batches in,
+** reassembled, delivered and acknowledged. Both directions run on the
+** connection's I/O thread (nats_conn.c), as its hook wp_flow_io.
 **
 ** Design note.
 **
@@ -23,23 +23,24 @@
 ** higher epoch as a fresh start, and a gap within an epoch as a session
 ** loss (transport.c).
 **
-** Sending. The sender thread takes the node's whole queue at once and
-** appends each frame to its destination's queue (member->q), then packs
-** each such member's queue into batches and publishes them; with SendAsap
-** (nats_conn.c) each publish is one write. So a batch goes out as soon as
-** the queue is idle, with no timer, and batches grow under load by
-** themselves: whatever queued during one write goes out in the next. One
-** more source of batches: a frame sent from a scheduler worker that has
-** other processes waiting does not wake a sleeping sender thread; the
-** worker's flush hook does, when it runs out of work or after a stretch of
-** runs (wp_sched_set_flush; at most HOLD_MAX frames wait so), so what those
-** runs send leaves together, for one wake-up of the sender here and of the
-** reader there, and one message through the server.
+** Sending. Each round of the I/O thread (send_round) takes the node's
+** whole queue at once and appends each frame to its destination's queue
+** (member->q), then packs each such member's queue into batches and
+** publishes them into libnats's buffer, which the thread writes out right
+** after the round. So a batch goes out as soon as the queue is idle, with
+** no timer, and batches grow under load by themselves: whatever queued
+** during one round and its write goes out in the next. One more source
+** of batches: a frame sent from a scheduler worker that has other
+** processes waiting does not wake a sleeping I/O thread; the worker's
+** flush hook does, when it runs out of work or after a stretch of runs
+** (wp_sched_set_flush; at most HOLD_MAX frames wait so), so what those
+** runs send leaves together, for one wake-up here and there, and one
+** message through the server.
 **
 ** The window. Per destination, the bytes published in the epoch and not
 ** yet acknowledged stay at most the window (WP_WINDOW). The receiver acks
-** (on the sender's subject <prefix>.n.<node>.a, from its receive callback,
-** after it took the batch off libnats's queue) each time a quarter of the
+** (on the sender's subject <prefix>.n.<node>.a, as it takes the batch off
+** libnats's queue) each time a quarter of the
 ** window came in since its last ack; an ack carries the epoch and the
 ** epoch's bytes received, which the batch headers say (a lost batch
 ** counts as received: the loss is the session's, not the window's). A
@@ -50,8 +51,8 @@
 ** that queued for a paused node: our traffic makes neither drop. What the
 ** window holds back waits in member->q, counted (waiting_* in the stats:
 ** sampled after each round, so only what the window held back counts),
-** and `send` never waits. An ack wakes the sender thread only when it
-** waits for the window of that node. Each epoch starts with a fresh
+** and `send` never waits. Acks come in on the same thread, and let the
+** round that follows them send what waited for the window of that node. Each epoch starts with a fresh
 ** window: bytes lost with the old one are never acked, and the peer's
 ** acks of the old epoch no longer count (its in-flight batches may then
 ** add up to two windows, once, until they are taken).
@@ -71,10 +72,13 @@
 ** and drops the reassembly under way; so do a gap, a departure and a loss
 ** of the connection on the receiving side (transport.c).
 **
-** Receiving. The subscription's callback (a libnats thread) checks the
-** header, acks when due, and hands each frame to the deliver hook
-** (cli/main.c), which delivers it through sched/ like a local send; a
-** frame for a pid that does not live here is dropped and counted.
+** Receiving. The node's two subscriptions (batches, acks) are synchronous:
+** the I/O thread parses what it reads into their queues and takes it in
+** its next round, so no libnats delivery thread stands between the socket
+** and the scheduler. For each batch it checks the header, acks when due,
+** and hands each frame to the deliver hook (cli/main.c), which delivers it
+** through sched/ like a local send; a frame for a pid that does not live
+** here is dropped and counted.
 ** Batches of an older incarnation or epoch of the source, or for another
 ** incarnation of this node, are dropped and counted.
 */
@@ -90,7 +94,6 @@
 #include "log.h"
 #include "msg.h"
 
-#define FLUSH_WAIT_MS 2000 /* the last batches, at stop */
 #define STOP_WAIT_MS 5000  /* at stop, for the windows to take what waits */
 
 int wp_flow_member_init(struct member *m) {
@@ -116,7 +119,7 @@ void wp_flow_member_free(struct member *m) {
   pthread_mutex_destroy(&m->rlock);
 }
 
-/* ---- a member's queues (the sender thread's) ---- */
+/* ---- a member's queues (the I/O thread's) ---- */
 
 /* Appends f (taken over) to the list whose tail is *tail. */
 static void push(struct frame ***tail, struct frame *f) {
@@ -418,9 +421,9 @@ static int take_ack(struct member *m) {
 }
 
 /* Pumps m until it has nothing left or waits for an ack; in that case the
-** ack callback wakes this thread (want_window, set under the same lock as
-** the check that no newer ack came meanwhile). Returns whether frames
-** are left. */
+** ack, taken on this thread, kicks a new round (want_window, set under the
+** same lock as the check that no newer ack came meanwhile). Returns
+** whether frames are left. */
 static int pump_member(struct wp_transport *t, struct member *m) {
   for (;;) {
     pthread_mutex_lock(&t->ack_lock);
@@ -498,90 +501,159 @@ static void sample(struct wp_transport *t) {
     atomic_store_explicit(&t->n_waiting_bytes_max, t->w_bytes, memory_order_relaxed);
 }
 
-void *wp_flow_sender_main(void *arg) {
-  struct wp_transport *t = arg;
-  uint64_t deadline = 0; /* at stop: when what waits for a window is given up */
-  for (;;) {
-    int expired = 0;
-    pthread_mutex_lock(&t->lock);
-    while (!t->head && !t->resets && !t->kick) {
-      if (!t->stop) {
-        t->sleeping = 1;
-        pthread_cond_wait(&t->wake, &t->lock);
-        continue;
-      }
-      if (!t->work) break;
-      uint64_t now = wp_clock_ns();
-      if (!deadline) deadline = now + (uint64_t)STOP_WAIT_MS * 1000000;
-      if (now >= deadline) {
-        expired = 1;
-        break;
-      }
-      struct timespec ts;
-      wp_clock_deadline(CLOCK_MONOTONIC, (int64_t)(deadline - now), &ts);
+/* Takes the queue at stop: what still waits is sent while the windows
+** open, for at most STOP_WAIT_MS (then given up); then says so to
+** wp_transport_stop. Under t->lock, which it may drop and retake. Returns
+** the I/O thread's wait. */
+static int round_at_stop(struct wp_transport *t) {
+  if (t->work) {
+    uint64_t now = wp_clock_ns();
+    if (!t->stop_deadline) t->stop_deadline = now + (uint64_t)STOP_WAIT_MS * 1000000;
+    if (now < t->stop_deadline) {
       t->sleeping = 1;
-      pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+      return (int)((t->stop_deadline - now) / 1000000) + 1;
     }
-    struct frame *list = t->head;
-    t->head = NULL;
-    t->tail = &t->head;
-    t->held = 0;
-    atomic_store_explicit(&t->later, 0, memory_order_relaxed);
-    t->sleeping = 0;
-    t->kick = 0;
-    struct member *resets = NULL;
-    if (t->resets) { /* members are freed only at stop: the list outlives the lock */
-      t->resets = 0;
-      for (size_t i = 0; i < t->mn; i++) {
-        struct member *m = t->mv[i];
-        if (!m->reset_inc && !m->renew_inc) continue;
-        m->reset_now = m->reset_inc;
-        m->renew_now = m->renew_inc;
-        m->reset_inc = m->renew_inc = 0;
-        m->next_reset = resets;
-        resets = m;
-      }
-    }
-    int stop = t->stop;
     pthread_mutex_unlock(&t->lock);
-    if (stop && !list && !resets && (!t->work || expired)) break;
-    send_resets(t, resets);
-    while (list) {
-      struct frame *f = list;
-      list = f->next;
-      struct member *m = f->to;
-      push(&m->qtail, f);
-      t->w_frames++;
-      t->w_bytes += f->len;
-      if (!m->in_work) {
-        m->in_work = 1;
-        m->next_work = t->work;
-        t->work = m;
-      }
-    }
-    for (struct member **pp = &t->work; *pp;) {
-      struct member *m = *pp;
-      if (pump_member(t, m)) {
-        pp = &m->next_work;
-      } else {
-        *pp = m->next_work;
-        m->in_work = 0;
-      }
-    }
-    sample(t);
+    give_up(t);
+    pthread_mutex_lock(&t->lock);
   }
-  if (t->work) give_up(t);
+  pthread_mutex_unlock(&t->lock);
   sample(t);
-  natsConnection_FlushTimeout(t->nats->nc, FLUSH_WAIT_MS);
-  return NULL;
+  pthread_mutex_lock(&t->lock);
+  t->sent_all = 1;
+  pthread_cond_broadcast(&t->io_cond);
+  return -1;
+}
+
+/* One round of the sender: takes the node's queue and the resets asked
+** for, and publishes what the windows let through. Returns the I/O
+** thread's wait: 0 when it did something (more may have come meanwhile),
+** else -1 or the time left at stop. */
+static int send_round(struct wp_transport *t) {
+  pthread_mutex_lock(&t->lock);
+  if (t->sent_all) {
+    pthread_mutex_unlock(&t->lock);
+    return -1;
+  }
+  if (!t->head && !t->resets && !t->kick) {
+    int wait = -1;
+    if (!t->stop)
+      t->sleeping = 1;
+    else
+      wait = round_at_stop(t);
+    pthread_mutex_unlock(&t->lock);
+    return wait;
+  }
+  struct frame *list = t->head;
+  t->head = NULL;
+  t->tail = &t->head;
+  t->held = 0;
+  atomic_store_explicit(&t->later, 0, memory_order_relaxed);
+  t->sleeping = 0;
+  t->kick = 0;
+  struct member *resets = NULL;
+  if (t->resets) { /* members are freed only at stop: the list outlives the lock */
+    t->resets = 0;
+    for (size_t i = 0; i < t->mn; i++) {
+      struct member *m = t->mv[i];
+      if (!m->reset_inc && !m->renew_inc) continue;
+      m->reset_now = m->reset_inc;
+      m->renew_now = m->renew_inc;
+      m->reset_inc = m->renew_inc = 0;
+      m->next_reset = resets;
+      resets = m;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  send_resets(t, resets);
+  while (list) {
+    struct frame *f = list;
+    list = f->next;
+    struct member *m = f->to;
+    push(&m->qtail, f);
+    t->w_frames++;
+    t->w_bytes += f->len;
+    if (!m->in_work) {
+      m->in_work = 1;
+      m->next_work = t->work;
+      t->work = m;
+    }
+  }
+  for (struct member **pp = &t->work; *pp;) {
+    struct member *m = *pp;
+    if (pump_member(t, m)) {
+      pp = &m->next_work;
+    } else {
+      *pp = m->next_work;
+      m->in_work = 0;
+    }
+  }
+  sample(t);
+  return 0;
+}
+
+static void on_ack(struct wp_transport *t, natsMsg *msg);
+static void receive(struct wp_transport *t, const unsigned char *p, size_t n);
+
+/* Takes the messages the last reads left in sub (all of them; only this
+** thread parses, so none come meanwhile), or at most one batch per
+** slow_ns (the test's slow receiver). Returns the wait that asks for. */
+static int take(struct wp_transport *t, natsSubscription *sub, int batches) {
+  int pending = 0;
+  if (natsSubscription_GetPending(sub, &pending, NULL) != NATS_OK || pending <= 0) return -1;
+  int wait = -1;
+  if (batches && t->slow_ns) {
+    uint64_t now = wp_clock_ns();
+    if (now < t->slow_next) return (int)((t->slow_next - now) / 1000000) + 1;
+    t->slow_next = now + (uint64_t)t->slow_ns;
+    if (pending > 1) wait = (int)(t->slow_ns / 1000000) + 1;
+    pending = 1;
+  }
+  for (int i = 0; i < pending; i++) {
+    natsMsg *msg = NULL;
+    natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
+    /* a drop is told once here, and reported by the error handler
+    ** (nats_conn.c: a session loss); the messages after it are there */
+    if (s == NATS_SLOW_CONSUMER) s = natsSubscription_NextMsg(&msg, sub, 0);
+    if (s != NATS_OK) break;
+    if (batches) {
+      receive(t, (const unsigned char *)natsMsg_GetData(msg),
+              (size_t)natsMsg_GetDataLength(msg));
+      natsMsg_Destroy(msg);
+    } else {
+      on_ack(t, msg);
+    }
+  }
+  return wait;
+}
+
+static int sooner(int a, int b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
+
+int wp_flow_io(void *arg) {
+  struct wp_transport *t = arg;
+  pthread_mutex_lock(&t->lock);
+  int closing = t->closing && !t->closed;
+  pthread_mutex_unlock(&t->lock);
+  int wait = take(t, t->ack_sub, 0);
+  wait = sooner(wait, take(t, t->sub, 1));
+  if (closing) {
+    /* what came before wp_transport_stop's flush is taken, and nothing is
+    ** parsed but here: after the unsubscribe, no batch of ours is left in
+    ** libnats (the slow receiver's test knob aside) */
+    natsSubscription_Unsubscribe(t->sub);
+    natsSubscription_Unsubscribe(t->ack_sub);
+    pthread_mutex_lock(&t->lock);
+    t->closed = 1;
+    pthread_cond_broadcast(&t->io_cond);
+    pthread_mutex_unlock(&t->lock);
+    return -1;
+  }
+  return sooner(wait, send_round(t));
 }
 
 /* ---- acks ---- */
 
-void wp_flow_on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  (void)nc;
-  (void)sub;
-  struct wp_transport *t = closure;
+static void on_ack(struct wp_transport *t, natsMsg *msg) {
   const unsigned char *p = (const unsigned char *)natsMsg_GetData(msg);
   size_t n = (size_t)natsMsg_GetDataLength(msg);
   if (n < 2 || p[0] != WP_WIRE_VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
@@ -618,7 +690,7 @@ void wp_flow_on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
   }
 }
 
-/* Acks to m what came in of its current epoch (the receive callback's). */
+/* Acks to m what came in of its current epoch (the I/O thread's, as it takes a batch). */
 static void send_ack(struct wp_transport *t, struct member *m) {
   unsigned char b[ACK_MAX];
   b[0] = WP_WIRE_VERSION;
@@ -775,10 +847,6 @@ static void reassemble(struct wp_transport *t, struct member *m, const char *src
 /* Delivers the frames of one batch (n bytes at p, borrowed); what the
 ** header says is checked. */
 static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
-  if (t->slow_ns) { /* test only: a receiver that cannot keep up */
-    struct timespec ts = {(time_t)(t->slow_ns / 1000000000), (long)(t->slow_ns % 1000000000)};
-    nanosleep(&ts, NULL);
-  }
   if (n < 2 || p[0] != WP_WIRE_VERSION || p[1] == 0 || p[1] > WP_CLUSTER_NAME_MAX ||
       n < 2u + p[1] + BATCH_FIXED) {
     count(&t->n_malformed, 1);
@@ -808,7 +876,7 @@ static void receive(struct wp_transport *t, const unsigned char *p, size_t n) {
     count(&t->n_stale, 1);
     return;
   }
-  /* m->in_*: only this subscription's callback (one thread) uses them */
+  /* m->in_*: only the I/O thread uses them */
   if (src_inc < m->in_inc || (src_inc == m->in_inc && epoch < m->in_epoch)) {
     count(&t->n_stale, 1); /* an older life or epoch of the source */
     return;
@@ -860,12 +928,4 @@ bad:
   count(&t->n_malformed, 1);
   wp_logf(WP_LOG_ERROR, "cluster: node %s dropped the rest of a batch from node %s: a frame "
           "does not parse", t->self, m->name);
-}
-
-void wp_flow_on_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  (void)nc;
-  (void)sub;
-  receive(closure, (const unsigned char *)natsMsg_GetData(msg),
-          (size_t)natsMsg_GetDataLength(msg));
-  natsMsg_Destroy(msg);
 }

@@ -15,12 +15,33 @@
 ** libnats runs its callbacks on its own threads; they log, and tell the
 ** transport (transport.c) of every loss of the stream: a disconnect, a
 ** reconnect and a slow-consumer report each may have lost messages.
+**
+** The I/O thread. libnats runs on our event loop (natsOptions_SetEventLoop):
+** instead of its reader thread, one thread of ours polls the socket and has
+** libnats read and write it. Its hook (the transport, flow.c) runs on the
+** same thread each round: it takes the batches and acks that the last read
+** parsed into their synchronous subscriptions and publishes what the
+** scheduler's workers queued, and the round then writes it out. So a batch
+** goes from the socket to the receiving process's worker with one hand-off
+** (this thread to the worker) instead of three (libnats's reader to its
+** delivery thread to the worker), and a frame from a worker to the socket
+** with one. Other threads may still use the connection (JetStream
+** requests, heartbeats, probes, asynchronous subscriptions): libnats
+** buffers what they publish and asks for a write through the callbacks
+** below, which wake this thread; their replies arrive through its reads.
+** So nothing on this thread may wait on NATS. The callbacks run under
+** libnats's connection lock and take only io_lock, which this thread never
+** holds while it calls libnats.
 */
 #include "nats_conn.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "clock.h"
@@ -36,6 +57,9 @@
 ** working connection makes the retry succeed). */
 #define RETIRE_SETTLE_MS 30000
 #define RETIRED_MAX 32 /* watchers kept retired at most */
+/* libnats's read per poll (and write buffer): a read takes what a busy
+** peer's batches brought in one system call */
+#define IO_BUF (256 * 1024)
 
 struct wp_nats_retired {
   struct wp_nats_retired *next;
@@ -89,6 +113,184 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, vo
   if (s == NATS_SLOW_CONSUMER) tell_loss(n, "slow consumer: NATS dropped messages");
 }
 
+/* ---- the I/O thread ---- */
+
+static _Thread_local struct wp_nats *io_self; /* set on the I/O thread */
+
+void wp_nats_wake(struct wp_nats *n) {
+  uint64_t one = 1;
+  /* an eventfd's counter cannot overflow from wake-ups; EAGAIN would mean
+  ** it is already readable, which is all a wake-up needs */
+  ssize_t r = write(n->io_efd, &one, sizeof one);
+  (void)r;
+}
+
+/* libnats's event-loop callbacks (under its connection lock). */
+static natsStatus io_attach(void **data, void *loop, natsConnection *nc, natsSock fd) {
+  struct wp_nats *n = loop;
+  *data = n;
+  pthread_mutex_lock(&n->io_lock);
+  n->io_nc = nc;
+  n->io_fd = (int)fd;
+  n->io_rd = 1;
+  pthread_mutex_unlock(&n->io_lock);
+  if (io_self != n) wp_nats_wake(n);
+  return NATS_OK;
+}
+
+static natsStatus io_read(void *data, bool add) {
+  struct wp_nats *n = data;
+  pthread_mutex_lock(&n->io_lock);
+  n->io_rd = add;
+  pthread_mutex_unlock(&n->io_lock);
+  if (io_self != n) wp_nats_wake(n);
+  return NATS_OK;
+}
+
+static natsStatus io_write(void *data, bool add) {
+  struct wp_nats *n = data;
+  pthread_mutex_lock(&n->io_lock);
+  int was = n->io_wr;
+  n->io_wr = add;
+  pthread_mutex_unlock(&n->io_lock);
+  /* on the I/O thread the round writes before it polls: no wake-up */
+  if (io_self != n && add && !was) wp_nats_wake(n);
+  return NATS_OK;
+}
+
+static natsStatus io_detach(void *data) {
+  struct wp_nats *n = data;
+  pthread_mutex_lock(&n->io_lock);
+  n->io_fd = -1;
+  n->io_rd = n->io_wr = 0;
+  pthread_mutex_unlock(&n->io_lock);
+  if (io_self != n) wp_nats_wake(n);
+  return NATS_OK;
+}
+
+/* The socket as libnats last asked for it (snapshot under io_lock). */
+static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
+  pthread_mutex_lock(&n->io_lock);
+  natsConnection *nc = n->io_nc;
+  *fd = n->io_fd;
+  *rd = n->io_rd;
+  *wr = n->io_wr;
+  pthread_mutex_unlock(&n->io_lock);
+  return nc;
+}
+
+static void *io_main(void *arg) {
+  struct wp_nats *n = arg;
+  io_self = n;
+  int failing = 0; /* poll failures in a row: logged once */
+  for (;;) {
+    pthread_mutex_lock(&n->io_lock);
+    if (n->io_stop) {
+      pthread_mutex_unlock(&n->io_lock);
+      break;
+    }
+    wp_nats_io_fn hook = n->io_hook;
+    void *hook_arg = n->io_hook_arg;
+    n->io_in_hook = hook != NULL;
+    pthread_mutex_unlock(&n->io_lock);
+    int wait_ms = -1;
+    if (hook) {
+      wait_ms = hook(hook_arg);
+      pthread_mutex_lock(&n->io_lock);
+      n->io_in_hook = 0;
+      pthread_cond_broadcast(&n->io_cond);
+      pthread_mutex_unlock(&n->io_lock);
+    }
+    int fd, rd, wr;
+    natsConnection *nc = io_state(n, &fd, &rd, &wr);
+    /* what the round published goes out before the poll: the socket
+    ** almost always takes it, and a poll first costs a system call and
+    ** the round trip its time */
+    if (fd >= 0 && wr) {
+      natsConnection_ProcessWriteEvent(nc);
+      nc = io_state(n, &fd, &rd, &wr);
+    }
+    struct pollfd p[2] = {{.fd = n->io_efd, .events = POLLIN}, {.fd = -1}};
+    nfds_t np = 1;
+    if (fd >= 0 && (rd || wr)) {
+      p[1].fd = fd;
+      p[1].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
+      np = 2;
+    }
+    if (poll(p, np, wait_ms) < 0) {
+      if (errno != EINTR && !failing++)
+        wp_logf(WP_LOG_ERROR, "cluster: node %s: poll on the NATS connection failed: %s",
+                n->node, strerror(errno));
+      continue;
+    }
+    failing = 0;
+    if (p[0].revents & POLLIN) {
+      uint64_t v;
+      ssize_t r = read(n->io_efd, &v, sizeof v);
+      (void)r;
+    }
+    /* the socket may have been detached (and even reattached under the
+    ** same number) since: libnats checks under its own lock, and a read
+    ** with nothing to read is no error on a loop */
+    if (np == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+      natsConnection_ProcessReadEvent(nc);
+    if (np == 2 && (p[1].revents & POLLOUT)) natsConnection_ProcessWriteEvent(nc);
+  }
+  return NULL;
+}
+
+void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg) {
+  pthread_mutex_lock(&n->io_lock);
+  n->io_hook = fn;
+  n->io_hook_arg = arg;
+  if (!fn)
+    while (n->io_in_hook) pthread_cond_wait(&n->io_cond, &n->io_lock);
+  pthread_mutex_unlock(&n->io_lock);
+  if (fn) wp_nats_wake(n);
+}
+
+/* Starts the I/O thread; 0, or -1 with a message. */
+static int io_start(struct wp_nats *n, char *err, size_t errlen) {
+  n->io_fd = -1;
+  n->io_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (n->io_efd < 0) {
+    snprintf(err, errlen, "cannot make the cluster's I/O wake-up: %s", strerror(errno));
+    return -1;
+  }
+  n->has_io_efd = 1;
+  if (pthread_mutex_init(&n->io_lock, NULL) != 0) goto fail;
+  if (pthread_cond_init(&n->io_cond, NULL) != 0) {
+    pthread_mutex_destroy(&n->io_lock);
+    goto fail;
+  }
+  n->has_io_lock = 1;
+  if (pthread_create(&n->io, NULL, io_main, n) != 0) goto fail;
+  n->has_io = 1;
+  return 0;
+fail:
+  snprintf(err, errlen, "cannot start the cluster's I/O thread: %s", strerror(errno));
+  return -1;
+}
+
+/* Stops the I/O thread (after the connection is closed) and frees its parts. */
+static void io_stop(struct wp_nats *n) {
+  if (n->has_io) {
+    pthread_mutex_lock(&n->io_lock);
+    n->io_stop = 1;
+    pthread_mutex_unlock(&n->io_lock);
+    wp_nats_wake(n);
+    pthread_join(n->io, NULL);
+    n->has_io = 0;
+  }
+  if (n->has_io_lock) {
+    pthread_cond_destroy(&n->io_cond);
+    pthread_mutex_destroy(&n->io_lock);
+    n->has_io_lock = 0;
+  }
+  if (n->has_io_efd) close(n->io_efd);
+  n->has_io_efd = 0;
+}
+
 /* The options for cfg; 0, or -1 with a message (opts then freed). */
 static int make_options(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
                         size_t errlen) {
@@ -115,7 +317,10 @@ static int make_options(struct wp_nats *n, const struct wp_cluster_config *cfg, 
       (s = natsOptions_SetReconnectWait(n->opts, RECONNECT_WAIT_MS)) != NATS_OK ||
       (s = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, n)) != NATS_OK ||
       (s = natsOptions_SetReconnectedCB(n->opts, on_reconnected, n)) != NATS_OK ||
-      (s = natsOptions_SetErrorHandler(n->opts, on_error, n)) != NATS_OK) {
+      (s = natsOptions_SetErrorHandler(n->opts, on_error, n)) != NATS_OK ||
+      (s = natsOptions_SetIOBufSize(n->opts, IO_BUF)) != NATS_OK ||
+      (s = natsOptions_SetEventLoop(n->opts, n, io_attach, io_read, io_write, io_detach)) !=
+          NATS_OK) {
     snprintf(err, errlen, "cannot set up the NATS client: %s",
              wp_nats_reason(s, why, sizeof why));
     goto fail;
@@ -233,7 +438,7 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
   for (int i = 0; i < cfg->nurls && at < sizeof n->urls; i++)
     at += (size_t)snprintf(n->urls + at, sizeof n->urls - at, "%s%s", i ? ", " : "",
                            cfg->urls[i]);
-  if (make_options(n, cfg, err, errlen)) {
+  if (make_options(n, cfg, err, errlen) || io_start(n, err, errlen)) {
     wp_nats_close(n);
     return -1;
   }
@@ -356,6 +561,7 @@ void wp_nats_close(struct wp_nats *n) {
     pthread_mutex_destroy(&n->retired_lock);
     n->has_retired_lock = 0;
   }
+  io_stop(n); /* closed: libnats has detached the socket */
   if (n->nc) natsConnection_Destroy(n->nc);
   if (n->opts) natsOptions_Destroy(n->opts);
   n->js = NULL;

@@ -16,6 +16,11 @@
 /* Told of a loss of the connection's stream (a disconnect, a reconnect, a
 ** slow-consumer report), on a libnats thread; why names it. */
 typedef void (*wp_nats_loss_fn)(void *arg, const char *why);
+/* The I/O thread's hook (wp_nats_set_io): runs on that thread once per
+** round, before it writes and polls; returns how long that thread may
+** then wait for the socket or a wake-up, in ms (-1: no bound, 0: not at
+** all). It must never wait on NATS itself: nothing would read the reply. */
+typedef int (*wp_nats_io_fn)(void *arg);
 
 struct wp_nats {
   natsOptions *opts;
@@ -40,6 +45,20 @@ struct wp_nats {
   ** there from another node gets "no responders" from the server once this
   ** node's connection is gone (transport.c's prober) */
   natsSubscription *ping;
+  /* the I/O thread (nats_conn.c's design note), and what it shares with
+  ** libnats's event-loop callbacks and with wp_nats_set_io: under io_lock */
+  pthread_t io;
+  int has_io, has_io_lock, has_io_efd;
+  int io_efd; /* an eventfd: a write wakes the thread's poll */
+  pthread_mutex_t io_lock;
+  pthread_cond_t io_cond; /* the hook left: wp_nats_set_io's wait */
+  natsConnection *io_nc;  /* as attached (n->nc is set only after connect) */
+  int io_fd;              /* the socket to poll; -1: none (detached) */
+  int io_rd, io_wr;       /* libnats wants to read, to write */
+  int io_stop;
+  wp_nats_io_fn io_hook;
+  void *io_hook_arg;
+  int io_in_hook;
 };
 
 /* Connects n (zeroed by the caller; stays at a fixed address while
@@ -51,6 +70,11 @@ struct wp_nats {
 ** then closed again). */
 int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char *err,
                     size_t errlen);
+/* Makes fn(arg) the I/O thread's hook (NULL: none); on removal, returns
+** once the thread has left the hook. Not from the I/O thread. */
+void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg);
+/* Wakes the I/O thread (any thread): its hook runs again soon. */
+void wp_nats_wake(struct wp_nats *n);
 /* Takes watcher w (consumed) out of use. Never kvWatcher_Destroy a
 ** watcher while connected: libnats 3.4.1 resets every ordered consumer (a
 ** watcher is one) on a thread of its own at each reconnect, and again at

@@ -11,15 +11,16 @@
 ** where every other node publishes its batches for it, and
 ** <prefix>.n.<node>.a, where they acknowledge what it sent them (flow.c).
 ** A node publishes everything through the one connection it has: NATS
-** keeps order per publishing connection and subject, and libnats delivers
-** one subscription's messages on one thread, so frames of one sender
-** process to one receiver arrive in the order they were sent.
+** keeps order per publishing connection and subject, and one thread (the
+** connection's I/O thread) takes a subscription's messages, so frames of
+** one sender process to one receiver arrive in the order they were sent.
 **
 ** Sending. A process (on a scheduler worker) builds its frame in one
 ** allocation, appends it to the node's queue under a short mutex, and
-** wakes the sender thread (flow.c) only when that thread sleeps: no system
-** call otherwise, and never a wait on NATS, however slow the peer: what
-** the window holds back waits in this node's memory, counted. A frame up
+** wakes the connection's I/O thread, which sends (flow.c), only when that
+** thread sleeps: no system call otherwise, and never a wait on NATS,
+** however slow the peer: what the window holds back waits in this node's
+** memory, counted. A frame up
 ** to WP_FRAME_MAX is taken (flow.c splits what does not fit one NATS
 ** message); a larger one is refused at the send.
 **
@@ -29,7 +30,7 @@
 ** declares). A batch from a node is proof of life
 ** too: it makes the sender known even before the watch shows its join.
 ** A frame queued for one life of a node is dropped (counted) if that life
-** ended by the time the sender thread packs it (member->life moved).
+** ended by the time the I/O thread packs it (member->life moved).
 **
 ** Departures are found actively: the watch thread wakes when the oldest
 ** renewal of a live member turns down_after old (or an entry changes), so
@@ -52,7 +53,7 @@
 ** and one recorded after is refused by that send. The hook only delivers
 ** to local processes; it never sends, so it cannot take t->lock again.
 ** A departure also drops the split frame being reassembled from the node
-** and wakes the sender thread, which drops what still waits for that
+** and wakes the I/O thread, which drops what still waits for that
 ** life (so nothing waits for a window that will not open).
 **
 ** Session loss. A sequence gap, a disconnect or reconnect of the NATS
@@ -104,7 +105,7 @@
 /* Frames sent `later` (wp_transport_send) held at most before the sender
 ** is woken anyway: a batch's worth of small frames. */
 #define HOLD_MAX 128
-#define DRAIN_WAIT_MS 2000 /* the subscription's last callbacks, at stop */
+#define FLUSH_WAIT_MS 2000 /* the last batches out, and what came in parsed, at stop */
 /* the data subscription's pending bytes in libnats: past it libnats drops
 ** and reports a slow consumer (a session loss). Each peer has at most a
 ** window in flight, so 32 peers at a full window at once fit. */
@@ -163,12 +164,12 @@ static int entry_departed(kvEntry *e) {
   return 0;
 }
 
-/* Wakes the sender thread (under t->lock). */
+/* Wakes the sender, the I/O thread (under t->lock). */
 static void wake_sender(struct wp_transport *t) {
   if (t->sleeping) {
     atomic_store_explicit(&t->later, 0, memory_order_relaxed); /* all go now */
     t->sleeping = 0;
-    pthread_cond_signal(&t->wake);
+    wp_nats_wake(t->nats);
   }
 }
 
@@ -177,8 +178,8 @@ void wp_transport_kick(struct wp_transport *t) {
   wake_sender(t);
 }
 
-/* Asks the sender thread to reset the session with life `inc` of m, when
-** frames went between that life and this node (under t->lock). */
+/* Asks the sender (the I/O thread) to reset the session with life `inc`
+** of m, when frames went between that life and this node (under t->lock). */
 static void want_reset(struct wp_transport *t, struct member *m, uint64_t inc) {
   if (!inc || m->contact != inc) return;
   m->reset_inc = inc;
@@ -660,7 +661,7 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
     }
   }
   pthread_mutex_unlock(&t->lock);
-  if (wake) pthread_cond_signal(&t->wake);
+  if (wake) wp_nats_wake(t->nats);
   return WP_CLUSTER_SENT;
 }
 
@@ -671,7 +672,7 @@ void wp_transport_flush(struct wp_transport *t) {
   int wake = t->sleeping && t->head;
   if (wake) t->sleeping = 0;
   pthread_mutex_unlock(&t->lock);
-  if (wake) pthread_cond_signal(&t->wake);
+  if (wake) wp_nats_wake(t->nats);
 }
 
 /* ---- the transport ---- */
@@ -690,7 +691,7 @@ static void transport_free(struct wp_transport *t) {
     next = k->next;
     wp_free(k);
   }
-  pthread_cond_destroy(&t->wake);
+  pthread_cond_destroy(&t->io_cond);
   pthread_cond_destroy(&t->synced_cond);
   pthread_mutex_destroy(&t->ack_lock);
   pthread_mutex_destroy(&t->lock);
@@ -707,11 +708,12 @@ static int64_t knob(const char *name) {
   return v > 0 ? v : 0;
 }
 
-/* Subscribes to subject with cb; 0, or -1 with a message in err. */
+/* Subscribes to subject, synchronously: the I/O thread takes what comes
+** (flow.c); 0, or -1 with a message in err. */
 static int subscribe(struct wp_transport *t, natsSubscription **sub, const char *subject,
-                     natsMsgHandler cb, int pending, char *err, size_t errlen) {
+                     int pending, char *err, size_t errlen) {
   char why[256];
-  natsStatus s = natsConnection_Subscribe(sub, t->nats->nc, subject, cb, t);
+  natsStatus s = natsConnection_SubscribeSync(sub, t->nats->nc, subject);
   if (s == NATS_OK && pending) s = natsSubscription_SetPendingLimits(*sub, -1, pending);
   if (s != NATS_OK) {
     snprintf(err, errlen, "cannot subscribe to %s on NATS at %s: %s", subject, t->nats->urls,
@@ -761,7 +763,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&t->wake, &ca);
+  pthread_cond_init(&t->io_cond, &ca);
   pthread_cond_init(&t->synced_cond, &ca);
   pthread_condattr_destroy(&ca);
   char subject[2 * WP_CLUSTER_NAME_MAX + 8], why[256];
@@ -786,20 +788,17 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
     goto fail;
   }
   snprintf(subject, sizeof subject, "%s.n.%s.a", prefix, self);
-  if (subscribe(t, &t->ack_sub, subject, wp_flow_on_ack, 0, err, errlen)) goto fail;
+  if (subscribe(t, &t->ack_sub, subject, 0, err, errlen)) goto fail;
   snprintf(subject, sizeof subject, "%s.n.%s.d", prefix, self);
-  if (subscribe(t, &t->sub, subject, wp_flow_on_batch, (int)pending, err, errlen)) goto fail;
+  if (subscribe(t, &t->sub, subject, (int)pending, err, errlen)) goto fail;
   natsStatus s = natsConnection_FlushTimeout(n->nc, SYNC_WAIT_MS);
   if (s != NATS_OK) {
     snprintf(err, errlen, "cannot subscribe on NATS at %s: %s", n->urls,
              wp_nats_reason(s, why, sizeof why));
     goto fail;
   }
-  if (pthread_create(&t->sender, NULL, wp_flow_sender_main, t) != 0) {
-    snprintf(err, errlen, "cannot start the cluster sender thread: %s", strerror(errno));
-    goto fail;
-  }
-  t->has_sender = 1;
+  wp_nats_set_io(n, wp_flow_io, t);
+  t->has_io = 1;
   if (pthread_create(&t->prober, NULL, probe_main, t) != 0) {
     snprintf(err, errlen, "cannot start the cluster prober thread: %s", strerror(errno));
     goto fail;
@@ -837,15 +836,6 @@ void wp_transport_stats(const struct wp_transport *t, struct wp_cluster_stats *s
   s->dropped_at_stop = atomic_load(&u->n_dropped_at_stop);
 }
 
-static void unsubscribe(natsSubscription *sub) {
-  if (!sub) return;
-  if (natsSubscription_Drain(sub) == NATS_OK)
-    natsSubscription_WaitForDrainCompletion(sub, DRAIN_WAIT_MS);
-  else
-    natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
-}
-
 void wp_transport_stop(struct wp_transport *t) {
   if (!t) return;
   atomic_store(&t->nats->on_loss, NULL);
@@ -855,13 +845,32 @@ void wp_transport_stop(struct wp_transport *t) {
   ** kvWatcher_Next leaks the message Next was handed; the thread sees the
   ** flag within a tick */
   pthread_cond_broadcast(&t->synced_cond);
+  if (t->has_io) {
+    /* what is queued goes out, with a bounded wait for the windows (the
+    ** acks come in on the same thread) */
+    t->kick = 1;
+    wake_sender(t);
+    while (!t->sent_all) pthread_cond_wait(&t->io_cond, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+    /* out of the socket; and what the server sent before the flush's
+    ** answer is parsed by the time it returns (one stream, in order) */
+    natsConnection_FlushTimeout(t->nats->nc, FLUSH_WAIT_MS);
+    pthread_mutex_lock(&t->lock);
+    t->closing = 1;
+    wp_nats_wake(t->nats);
+    while (!t->closed) pthread_cond_wait(&t->io_cond, &t->lock);
+  }
   pthread_mutex_unlock(&t->lock);
-  pthread_cond_signal(&t->wake);
-  /* publishes what is queued, waiting a bounded time for the window: the
-  ** acks come through ack_sub, so that one goes after it */
-  if (t->has_sender) pthread_join(t->sender, NULL);
-  unsubscribe(t->sub);
-  unsubscribe(t->ack_sub);
+  if (t->has_io) wp_nats_set_io(t->nats, NULL, NULL);
+  /* unsubscribed by the I/O hook, or never in use (a failed start) */
+  natsSubscription *subs[2] = {t->sub, t->ack_sub};
+  for (int i = 0; i < 2; i++) {
+    if (!subs[i]) continue;
+    if (!t->closed) natsSubscription_Unsubscribe(subs[i]);
+    natsSubscription_Destroy(subs[i]);
+  }
+  t->has_io = 0;
+  t->sub = t->ack_sub = NULL;
   if (t->has_prober) pthread_join(t->prober, NULL);
   if (t->has_watch) pthread_join(t->watch, NULL);
   if (t->watcher) wp_nats_retire(t->nats, t->watcher); /* destroyed once closed */

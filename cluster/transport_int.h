@@ -83,10 +83,10 @@ struct member {
   int marking;           /* a mark of it is being written (mark_silent) */
   int unreachable;       /* the prober's: probes in a row that found nobody */
   /* under t->ack_lock: the newest ack from the node, and whether the
-  ** sender thread waits for one */
+  ** sender (the I/O thread) waits for one */
   uint64_t ack_inc, ack_epoch, ack_off;
   int want_window;
-  /* the sender thread's (flow.c) */
+  /* the I/O thread's (flow.c's sender) */
   uint64_t sess_inc, epoch, seq; /* the session: incarnation, epoch, last batch */
   uint64_t sent, acked;          /* bytes of the epoch published, acknowledged */
   unsigned char *buf;            /* the batch being packed */
@@ -156,24 +156,29 @@ struct wp_transport {
   natsSubscription *sub, *ack_sub;
   pthread_mutex_t lock; /* the queue, the members, the watcher */
   pthread_mutex_t ack_lock; /* members' ack_* and want_window */
-  pthread_cond_t wake;  /* the sender thread's (monotonic clock) */
+  pthread_cond_t io_cond; /* sent_all, closed: wp_transport_stop's waits */
   pthread_cond_t synced_cond;
   struct frame *head, **tail;
   size_t held;           /* frames queued with the sender asleep and not woken */
   _Atomic int later;     /* some of them wait for wp_transport_flush */
   int sleeping, stop, synced;
+  int sent_all; /* at stop: what waited went out or was given up (flow.c) */
+  int closing;  /* at stop: the I/O hook takes what came and unsubscribes */
+  int closed;   /* ... and has */
   int resets; /* some member has a reset_inc or renew_inc */
-  int kick;   /* the sender thread has members to look at again */
+  int kick;   /* the sender has members to look at again */
   struct member **mv;
   size_t mn, mcap;
   kvWatcher *watcher;
   int rewatch; /* after a reconnect: watchers can go quiet, make a new one */
   uint64_t rewatch_at; /* not before this (monotonic): see REWATCH_DELAY_MS */
   int view_live; /* the watcher's first view is complete: updates are live */
-  pthread_t sender, watch, prober;
+  pthread_t watch, prober;
   int has_prober;
-  int has_sender, has_watch;
-  /* the sender thread's */
+  int has_io, has_watch;
+  /* the I/O thread's (flow.c; nats_conn.c runs it) */
+  uint64_t stop_deadline; /* at stop: when what waits for a window is given up */
+  uint64_t slow_next;     /* the test's slow receiver: the next batch's time */
   struct member *work; /* members with frames queued, held or being split */
   uint64_t w_frames, w_bytes; /* what waits in them */
   int publish_failing; /* logged once per run of failures */
@@ -221,18 +226,18 @@ struct member *wp_transport_member(struct wp_transport *t, const char *name, siz
 ** a new epoch) sent. Not under t->lock or any rlock. */
 void wp_transport_session_lost(struct wp_transport *t, struct member *m, const char *why,
                                int by_peer);
-/* Wakes the sender thread to look at its members again (under t->lock). */
+/* Wakes the sender (the I/O thread) to look at its members again (under
+** t->lock). */
 void wp_transport_kick(struct wp_transport *t);
 
 /* ---- flow.c ---- */
 
-/* The sender thread (arg: the transport). Runs until t->stop and nothing
-** is left to publish, or the stop's wait for the window ran out. */
-void *wp_flow_sender_main(void *arg);
-/* The callbacks of the node's subscriptions: batches (closure: the
-** transport), acks of what this node sent. Each consumes msg. */
-void wp_flow_on_batch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
-void wp_flow_on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+/* The transport's hook on the connection's I/O thread (wp_nats_io_fn; arg:
+** the transport): takes the acks and batches the last reads brought,
+** then sends what was queued. At stop it sends what waits until the
+** windows took it or STOP_WAIT_MS ran out (then sets sent_all), and once
+** `closing`, takes what came and unsubscribes (then sets closed). */
+int wp_flow_io(void *arg);
 /* Drops the reassembly under way from m, if any, counting and logging it
 ** with why; `skip`: fragments of it may still come (drop them too). Any
 ** thread, not under m->rlock. */
