@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config liblua5.4-dev libyaml-dev libck-dev libje
 if [ "${1:-}" = "--test" ]; then
   # tmux and jq: tests/control/ drives wippy top in tmux and reads its JSON
   # curl and prometheus (promtool): tests/metrics/ scrapes /metrics and checks it
-  pkgs+=(procps clang-14 libclang-rt-14-dev nats-server tmux jq curl prometheus)
+  # openssl: tests/cluster/run.sh makes a throwaway CA and certificates for TLS to NATS
+  pkgs+=(procps clang-14 libclang-rt-14-dev nats-server tmux jq curl prometheus openssl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,8 @@
 # share. Sourced with the script's arguments:
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 # Starts `nats-server -js` on a free loopback port with a temporary store
-# (URL, PORT; always stopped at exit) and defines the node helpers below.
+# (URL, PORT; always stopped at exit) and defines the node helpers below;
+# start_tls_nats starts a second server, that requires TLS (TLS_URL).
 # Each node is a separate `wippy run -v -x app:node` process (or $ENTRY) in
 # its own app directory (a copy of tests/cluster/app) whose stdin is a FIFO
 # the script holds open. Everything waits on output lines or exits;
@@ -20,14 +21,16 @@ fi
 
 TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/wippy-cluster.XXXXXX")
 NATS_PID=
+TLS_NATS_PID=
 declare -A NODE_PID NODE_FD NODE_DIR
 cleanup() {
     local k
     for k in "${!NODE_PID[@]}"; do kill -KILL "${NODE_PID[$k]}" 2>/dev/null; done
-    if [ -n "$NATS_PID" ]; then
-        kill -TERM "$NATS_PID" 2>/dev/null
-        wait "$NATS_PID" 2>/dev/null
-    fi
+    for k in "$NATS_PID" "$TLS_NATS_PID"; do
+        [ -n "$k" ] || continue
+        kill -TERM "$k" 2>/dev/null
+        wait "$k" 2>/dev/null
+    done
     if [ -n "${WIPPY_TEST_KEEP:-}" ]; then echo "kept $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
 }
 trap cleanup EXIT
@@ -81,14 +84,21 @@ start_nats() {
     nats-server -js -a 127.0.0.1 -p "${PORT:--1}" -sd "$TMPROOT/store" \
         >"$TMPROOT/nats.log" 2>&1 &
     NATS_PID=$!
-    if ! wait_match "$TMPROOT/nats.log" 'Server is ready' 1 30 "$NATS_PID"; then
+    nats_ready "$TMPROOT/nats.log" "$NATS_PID"
+    PORT=$READY_PORT
+    URL=nats://127.0.0.1:$PORT
+}
+
+# nats_ready LOG PID: waits for the server's "Server is ready" in LOG (or
+# ends the script, showing LOG); READY_PORT = the port it listens on.
+nats_ready() {
+    if ! wait_match "$1" 'Server is ready' 1 30 "$2"; then
         echo "nats-server did not start:" >&2
-        cat "$TMPROOT/nats.log" >&2
+        cat "$1" >&2
         exit 1
     fi
-    PORT=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-        "$TMPROOT/nats.log" | head -1)
-    URL=nats://127.0.0.1:$PORT
+    READY_PORT=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+        "$1" | head -1)
 }
 PORT=
 start_nats
@@ -114,6 +124,50 @@ restart_nats() {
         wait_match "$TMPROOT/$k/err" 'reconnected to NATS' 1 30 "${NODE_PID[$k]}" ||
             fail "$k did not reconnect"
     done
+}
+
+# ---- a second NATS server, that requires TLS ----
+
+# tls_files: in $TMPROOT/tls, a throwaway CA (ca.pem) and, signed by it, a
+# certificate and key for the server (server.pem, server-key.pem) and for
+# the nodes (node.pem, node-key.pem), both for IP 127.0.0.1: the client
+# checks the server's against the address it dials. EC keys: made at once.
+tls_files() {
+    local d=$TMPROOT/tls n ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    mkdir -p "$d"
+    openssl req -x509 "${ec[@]}" -days 1 -subj /CN=wippy-test-ca \
+        -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>>"$d/openssl.log" || return 1
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/ext"
+    for n in server node; do
+        openssl req "${ec[@]}" -subj "/CN=$n" -keyout "$d/$n-key.pem" -out "$d/$n.csr" \
+            2>>"$d/openssl.log" &&
+            openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -days 1 \
+                -extfile "$d/ext" -out "$d/$n.pem" 2>>"$d/openssl.log" || return 1
+    done
+}
+
+# start_tls_nats: makes the tls_files and starts nats-server -js on a free
+# loopback port with its own store (TLS_NATS_PID, TLS_URL), requiring TLS
+# and a client certificate signed by the CA (--tlsverify).
+start_tls_nats() {
+    if ! tls_files; then
+        echo "openssl could not make the test certificates (tools/deps.sh --test installs it):" >&2
+        cat "$TMPROOT/tls/openssl.log" >&2
+        exit 1
+    fi
+    nats-server -js -a 127.0.0.1 -p -1 -sd "$TMPROOT/tls-store" --tlsverify \
+        --tlscert "$TMPROOT/tls/server.pem" --tlskey "$TMPROOT/tls/server-key.pem" \
+        --tlscacert "$TMPROOT/tls/ca.pem" >"$TMPROOT/tls-nats.log" 2>&1 &
+    TLS_NATS_PID=$!
+    nats_ready "$TMPROOT/tls-nats.log" "$TLS_NATS_PID"
+    TLS_URL=tls://127.0.0.1:$READY_PORT
+}
+
+# stop_tls_nats: stops it (cleanup would too, at exit).
+stop_tls_nats() {
+    kill -TERM "$TLS_NATS_PID"
+    wait "$TLS_NATS_PID" 2>/dev/null
+    TLS_NATS_PID=
 }
 
 # ---- nodes ----

@@ -3,7 +3,7 @@
 # live name, taking over a dead one, leaving, pids, bad configuration, the
 # system module standalone and clustered, send and cancel across nodes,
 # monitors and links across nodes with kill -9 and a restart of the
-# server).
+# server, TLS to NATS).
 #
 #   tests/cluster/run.sh WIPPY_BINARY
 #
@@ -303,6 +303,39 @@ report "unreachable NATS fails at boot naming the URL"
 boot_fails tls 20 --node t --cluster "$URL" --set "cluster.nats.tls.ca=$TMPROOT/missing-ca.pem"
 expect_err tls "cannot read cluster.nats.tls.ca file $TMPROOT/missing-ca.pem"
 report "a missing TLS file fails at boot naming it"
+
+# TLS to NATS works: against a server that requires TLS and a client
+# certificate signed by the test CA, two nodes that trust the CA and
+# present such a certificate join, and messages cross both ways (a ping
+# and its pong, numbered messages in order). A node with its certificate
+# but without the CA fails at boot: it cannot verify the server's.
+start_tls_nats
+grep -q 'TLS required for client connections' "$TMPROOT/tls-nats.log" ||
+    fail "the second server does not require TLS: the nodes would not prove it"
+TLS=(--cluster "$TLS_URL" --set "cluster.nats.tls.cert=$TMPROOT/tls/node.pem"
+    --set "cluster.nats.tls.key=$TMPROOT/tls/node-key.pem")
+CA=(--set "cluster.nats.tls.ca=$TMPROOT/tls/ca.pem")
+for k in tlsa tlsb; do ENTRY=app:names start_node "$k" --node "$k" "${TLS[@]}" "${CA[@]}"; done
+if wait_ready tlsa 30 && wait_ready tlsb 30; then
+    PB=$(pid_of tlsb pid)
+    run tlsa "ping $PB"
+    has tlsa "ping $PB true"
+    wait_match "$TMPROOT/tlsa/out" "^pong $(re "$PB")\$" 1 30 "${NODE_PID[tlsa]}" ||
+        fail "tlsa got no pong from tlsb"
+    run tlsa "seq $PB 3"
+    has tlsa "seq $PB 3 true"
+    wait_match "$TMPROOT/tlsb/out" '^num 3$' 1 30 "${NODE_PID[tlsb]}" ||
+        fail "tlsb did not get 3 numbers"
+    [ "$(grep '^num ' "$TMPROOT/tlsb/out" | tr '\n' ' ')" = "num 1 num 2 num 3 " ] ||
+        fail "tlsb got: $(grep '^num ' "$TMPROOT/tlsb/out" | tr '\n' ' ')"
+else
+    fail "nodes tlsa and tlsb did not both join over TLS"
+fi
+quit_nodes tlsa tlsb
+boot_fails tlsnoca 20 --node tlsc "${TLS[@]}"
+expect_err tlsnoca "TLS with NATS at $TLS_URL failed: "
+stop_tls_nats
+report "TLS to NATS: nodes with the CA and a certificate exchange messages; without the CA, boot fails"
 
 # A credentials file that libnats rejects fails naming it and its key.
 printf 'not a credentials file\n' >"$TMPROOT/bad.creds"
