@@ -409,6 +409,14 @@ static void connect_error(struct wp_nats *n, const struct wp_cluster_config *cfg
         snprintf(err, errlen,
                  "cannot connect to NATS at %s: %s; check cluster.nats.creds file %s", n->urls,
                  why, cfg->creds);
+      else if (cfg->tls_ca || cfg->tls_cert)
+        /* a server that wants a client certificate it did not get (or
+        ** does not trust) closes the connection after the handshake:
+        ** libnats then reports the missing PONG, not TLS */
+        snprintf(err, errlen,
+                 "cannot connect to NATS at %s: %s; if the server asks for a client "
+                 "certificate, check cluster.nats.tls.cert and cluster.nats.tls.key",
+                 n->urls, why);
       else
         snprintf(err, errlen, "cannot connect to NATS at %s: %s", n->urls, why);
   }

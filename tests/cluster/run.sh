@@ -308,7 +308,8 @@ report "a missing TLS file fails at boot naming it"
 # certificate signed by the test CA, two nodes that trust the CA and
 # present such a certificate join, and messages cross both ways (a ping
 # and its pong, numbered messages in order). A node with its certificate
-# but without the CA fails at boot: it cannot verify the server's.
+# but without the CA fails at boot: it cannot verify the server's; so
+# does one with the CA and no certificate.
 start_tls_nats
 grep -q 'TLS required for client connections' "$TMPROOT/tls-nats.log" ||
     fail "the second server does not require TLS: the nodes would not prove it"
@@ -334,8 +335,12 @@ fi
 quit_nodes tlsa tlsb
 boot_fails tlsnoca 20 --node tlsc "${TLS[@]}"
 expect_err tlsnoca "TLS with NATS at $TLS_URL failed: "
+# trusting the server but with no certificate of its own: the server
+# closes the connection after the handshake; the error points at the keys
+boot_fails tlsnocert 20 --node tlsc --cluster "$TLS_URL" "${CA[@]}"
+expect_err tlsnocert "check cluster.nats.tls.cert and cluster.nats.tls.key"
 stop_tls_nats
-report "TLS to NATS: nodes with the CA and a certificate exchange messages; without the CA, boot fails"
+report "TLS to NATS: nodes with the CA and a certificate exchange messages; without the CA or a certificate, boot fails"
 
 # A credentials file that libnats rejects fails naming it and its key.
 printf 'not a credentials file\n' >"$TMPROOT/bad.creds"
