@@ -535,7 +535,7 @@ static int send_round(struct wp_transport *t) {
     pthread_mutex_unlock(&t->lock);
     return -1;
   }
-  if (!t->head && !t->resets && !t->kick) {
+  if (!(t->head && (t->due || t->stop)) && !t->resets && !t->kick) {
     int wait = -1;
     if (!t->stop)
       t->sleeping = 1;
@@ -548,6 +548,7 @@ static int send_round(struct wp_transport *t) {
   t->head = NULL;
   t->tail = &t->head;
   t->held = 0;
+  t->due = 0;
   atomic_store_explicit(&t->later, 0, memory_order_relaxed);
   t->sleeping = 0;
   t->kick = 0;

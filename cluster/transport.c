@@ -168,6 +168,7 @@ static int entry_departed(kvEntry *e) {
 static void wake_sender(struct wp_transport *t) {
   if (t->sleeping) {
     atomic_store_explicit(&t->later, 0, memory_order_relaxed); /* all go now */
+    t->due = 1;
     t->sleeping = 0;
     wp_nats_wake(t->nats);
   }
@@ -649,13 +650,17 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   *t->tail = fr;
   t->tail = &fr->next;
   int wake = 0;
-  if (t->sleeping) {
-    /* later: the caller's worker flushes at the end of its busy stretch
-    ** (wp_transport_flush), so what its processes send meanwhile goes in
-    ** one batch, with one wake-up; HOLD_MAX frames go at once */
-    if (later && ++t->held < HOLD_MAX) {
-      atomic_store_explicit(&t->later, 1, memory_order_relaxed);
-    } else {
+  /* later: the caller's worker flushes at the end of its busy stretch
+  ** (wp_transport_flush), so what its processes send meanwhile goes in one
+  ** batch, with one wake-up; HOLD_MAX frames go at once. The I/O thread
+  ** leaves such frames for the flush even while it is awake (it wakes for
+  ** the replies coming in too): else each of its rounds would take the
+  ** few frames queued since its last one. */
+  if (later && ++t->held < HOLD_MAX) {
+    atomic_store_explicit(&t->later, 1, memory_order_relaxed);
+  } else {
+    t->due = 1;
+    if (t->sleeping) {
       t->sleeping = 0;
       wake = 1;
     }
@@ -669,8 +674,12 @@ void wp_transport_flush(struct wp_transport *t) {
   if (!atomic_load_explicit(&t->later, memory_order_relaxed)) return;
   pthread_mutex_lock(&t->lock);
   atomic_store_explicit(&t->later, 0, memory_order_relaxed);
-  int wake = t->sleeping && t->head;
-  if (wake) t->sleeping = 0;
+  int wake = 0;
+  if (t->head) {
+    t->due = 1;
+    wake = t->sleeping;
+    t->sleeping = 0;
+  }
   pthread_mutex_unlock(&t->lock);
   if (wake) wp_nats_wake(t->nats);
 }

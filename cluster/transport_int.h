@@ -159,8 +159,10 @@ struct wp_transport {
   pthread_cond_t io_cond; /* sent_all, closed: wp_transport_stop's waits */
   pthread_cond_t synced_cond;
   struct frame *head, **tail;
-  size_t held;           /* frames queued with the sender asleep and not woken */
+  size_t held;           /* frames queued `later` since the I/O thread took the queue */
   _Atomic int later;     /* some of them wait for wp_transport_flush */
+  int due;               /* the queue is to be taken: a frame not sent `later`,
+                            HOLD_MAX held, a flush, or a wake-up for another reason */
   int sleeping, stop, synced;
   int sent_all; /* at stop: what waited went out or was given up (flow.c) */
   int closing;  /* at stop: the I/O hook takes what came and unsubscribes */
