@@ -579,12 +579,16 @@ static __attribute__((noinline)) int collect_idle(struct wp_vmproc *vp) {
 }
 
 /* Whether vp's state is likely out of this thread's caches: it last ran on
-** another thread, or COLD_RUNS or more runs ago here (L2 holds a few dozen
-** states). Notes this run, or the staging that prefetched it (vm_warm): the
+** another thread, or COLD_RUNS or more runs ago here. A run touches a few
+** KB of its state, so L2 (1 MB per core here) holds the hot part of about
+** a hundred states; 16 took a node of 64 clients taking turns for cold at
+** every run, and its prefetches (up to 64 KB each) cost more than the
+** misses they saved (dist_echo: 10 % of node A's cycles in the prefetch).
+** bench/RESULTS.md has the pairs. Notes this run, or the staging that prefetched it (vm_warm): the
 ** run that follows on the same thread then finds it warm, one stolen by
 ** another thread cold. Thread numbers and run counts wrap, which at worst
 ** costs a prefetch or misses one. */
-#define COLD_RUNS 16
+#define COLD_RUNS 128
 static _Thread_local unsigned char tl_thread;
 static _Thread_local uint16_t tl_runs;
 static atomic_uint thread_ids;
