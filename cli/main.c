@@ -472,8 +472,12 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
                                from_len, dest_len, topic_len, payload, len, 0};
   if (kind & WP_RT_REMOTE_ABNORMAL) f.flags = WP_CLUSTER_ABNORMAL;
   /* from a worker with more to run, the frame waits for the worker's
-  ** flush (below) and leaves with what those runs send */
-  switch (wp_cluster_send(CLUSTER, &f, wp_sched_busy_here(rt->sched), size, limit)) {
+  ** flush (below) and leaves with what those runs send; a worker with
+  ** nothing else to run writes it out itself */
+  int how = wp_sched_busy_here(rt->sched)   ? WP_CLUSTER_LATER
+            : wp_sched_on_worker(rt->sched) ? WP_CLUSTER_HERE
+                                            : WP_CLUSTER_NOW;
+  switch (wp_cluster_send(CLUSTER, &f, how, size, limit)) {
     case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
     case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;
     case WP_CLUSTER_TOO_LARGE: return WP_RT_REMOTE_TOO_LARGE;
@@ -514,8 +518,8 @@ static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
 }
 
 /* The scheduler's flush hook: the frames its worker's processes sent
-** leave together (wp_cluster_send's `later`). */
-static void remote_flush(void *ctx) { wp_cluster_flush(ctx); }
+** leave together (wp_cluster_send's `how`). */
+static void remote_flush(void *ctx, int idle) { wp_cluster_flush(ctx, idle); }
 
 static void remote_down(void *ctx, const char *node, size_t node_len) {
   wp_remote_node_down(ctx, node, node_len);

@@ -658,13 +658,13 @@ int wp_cluster_start_transport(struct wp_cluster *c, wp_cluster_deliver_fn deliv
   return tr ? 0 : -1;
 }
 
-int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int later,
+int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int how,
                     size_t *size, size_t *limit) {
-  return c->tr ? wp_transport_send(c->tr, f, later, size, limit) : WP_CLUSTER_DOWN;
+  return c->tr ? wp_transport_send(c->tr, f, how, size, limit) : WP_CLUSTER_DOWN;
 }
 
-void wp_cluster_flush(struct wp_cluster *c) {
-  if (c->flush_tr) wp_transport_flush(c->flush_tr);
+void wp_cluster_flush(struct wp_cluster *c, int idle) {
+  if (c->flush_tr) wp_transport_flush(c->flush_tr, idle);
 }
 
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s) {

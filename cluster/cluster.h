@@ -112,17 +112,23 @@ enum { WP_CLUSTER_SENT = 0, WP_CLUSTER_DOWN, WP_CLUSTER_TOO_LARGE, WP_CLUSTER_NO
 ** the transport is stopped); WP_CLUSTER_TOO_LARGE with the frame's size
 ** and the limit when it is larger than a 64 MiB payload with its pids and
 ** topic (one too large for a NATS message is split, not refused);
-** WP_CLUSTER_NOMEM. later: the caller promises a wp_cluster_flush soon
-** (a scheduler worker, at the end of its busy stretch), so the sender
+** WP_CLUSTER_NOMEM. how: WP_CLUSTER_NOW wakes the connection's I/O thread
+** to send it; WP_CLUSTER_LATER: the caller promises a wp_cluster_flush
+** soon (a scheduler worker, at the end of its busy stretch), so the I/O
 ** thread is not woken for this frame alone: what several processes send
-** meanwhile leaves in one batch, for one wake-up of the sender and of the
-** peer's reader (a bounded number of frames is held so; the next send
-** without `later` or a flush takes them all). */
-int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int later,
+** meanwhile leaves in one batch, for one wake-up here and at the peer (a
+** bounded number of frames is held so; the next send without LATER or a
+** flush takes them all); WP_CLUSTER_HERE: the caller is a scheduler worker
+** with nothing else to run, and writes what is queued to the socket
+** itself (never waiting: what the socket does not take at once is left to
+** the I/O thread), which spares a round trip two thread wake-ups. */
+enum { WP_CLUSTER_NOW, WP_CLUSTER_LATER, WP_CLUSTER_HERE };
+int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int how,
                     size_t *size, size_t *limit);
-/* Wakes the sender for the frames sent `later` (any thread; a load and
-** nothing else when there are none). */
-void wp_cluster_flush(struct wp_cluster *c);
+/* Sends the frames sent LATER: a worker that ran out of work (idle) writes
+** them itself as WP_CLUSTER_HERE does, a busy one wakes the I/O thread
+** (any thread; a load and nothing else when there are none). */
+void wp_cluster_flush(struct wp_cluster *c, int idle);
 /* What the transport counted so far. */
 struct wp_cluster_stats {
   uint64_t frames_out, batches_out, bytes_out, frames_in, batches_in;

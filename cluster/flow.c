@@ -525,19 +525,23 @@ static int round_at_stop(struct wp_transport *t) {
   return -1;
 }
 
-/* One round of the sender: takes the node's queue and the resets asked
-** for, and publishes what the windows let through. Returns the I/O
-** thread's wait: 0 when it did something (more may have come meanwhile),
-** else -1 or the time left at stop. */
-static int send_round(struct wp_transport *t) {
+/* One round of the sender (under t->round_lock): takes the node's queue
+** and the resets asked for, and publishes what the windows let through.
+** On the I/O thread (io) it also notes that thread's sleep and does the
+** stop's work; a worker standing in (wp_flow_send_here) does neither.
+** Returns the I/O thread's wait: 0 when it did something (more may have
+** come meanwhile), else -1 or the time left at stop. */
+static int send_round(struct wp_transport *t, int io) {
   pthread_mutex_lock(&t->lock);
-  if (t->sent_all) {
+  if (t->sent_all || (!io && t->stop)) {
     pthread_mutex_unlock(&t->lock);
     return -1;
   }
   if (!(t->head && (t->due || t->stop)) && !t->resets && !t->kick) {
     int wait = -1;
-    if (!t->stop)
+    if (!io)
+      ;
+    else if (!t->stop)
       t->sleeping = 1;
     else
       wait = round_at_stop(t);
@@ -550,7 +554,9 @@ static int send_round(struct wp_transport *t) {
   t->held = 0;
   t->due = 0;
   atomic_store_explicit(&t->later, 0, memory_order_relaxed);
-  t->sleeping = 0;
+  /* a worker's round leaves the flag alone: the I/O thread may sleep,
+  ** and the next sender must still wake it */
+  if (io) t->sleeping = 0;
   t->kick = 0;
   struct member *resets = NULL;
   if (t->resets) { /* members are freed only at stop: the list outlives the lock */
@@ -649,7 +655,28 @@ int wp_flow_io(void *arg) {
     pthread_mutex_unlock(&t->lock);
     return -1;
   }
-  return sooner(wait, send_round(t));
+  pthread_mutex_lock(&t->round_lock);
+  wait = sooner(wait, send_round(t, 1));
+  pthread_mutex_unlock(&t->round_lock);
+  return wait;
+}
+
+void wp_flow_send_here(struct wp_transport *t) {
+  if (pthread_mutex_trylock(&t->round_lock) == 0) {
+    wp_nats_io_enter(t->nats);
+    send_round(t, 0);
+    wp_nats_io_leave(t->nats); /* the write, without waiting */
+    pthread_mutex_unlock(&t->round_lock);
+    return;
+  }
+  /* the I/O thread is in its round: if that round looked at the queue
+  ** before these frames came, it went to sleep, and is woken here (both
+  ** under t->lock); else it takes them */
+  pthread_mutex_lock(&t->lock);
+  int wake = t->head && t->sleeping;
+  if (wake) t->sleeping = 0;
+  pthread_mutex_unlock(&t->lock);
+  if (wake) wp_nats_wake(t->nats);
 }
 
 /* ---- acks ---- */

@@ -125,6 +125,8 @@ void wp_nats_wake(struct wp_nats *n) {
   (void)r;
 }
 
+int wp_nats_on_io(const struct wp_nats *n) { return io_self == n; }
+
 /* libnats's event-loop callbacks (under its connection lock). */
 static natsStatus io_attach(void **data, void *loop, natsConnection *nc, natsSock fd) {
   struct wp_nats *n = loop;
@@ -168,6 +170,16 @@ static natsStatus io_detach(void *data) {
   return NATS_OK;
 }
 
+/* Has libnats write what it holds, without waiting. Never with nothing
+** held: libnats takes the empty write's 0 for a closed connection. So the
+** check and the write go together under io_wlock, against the other
+** writer (the I/O thread, or a worker standing in for it). */
+static void io_write_out(struct wp_nats *n, natsConnection *nc) {
+  pthread_mutex_lock(&n->io_wlock);
+  if (natsConnection_Buffered(nc) > 0) natsConnection_ProcessWriteEvent(nc);
+  pthread_mutex_unlock(&n->io_wlock);
+}
+
 /* The socket as libnats last asked for it (snapshot under io_lock). */
 static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
   pthread_mutex_lock(&n->io_lock);
@@ -207,7 +219,7 @@ static void *io_main(void *arg) {
     ** almost always takes it, and a poll first costs a system call and
     ** the round trip its time */
     if (fd >= 0 && wr) {
-      natsConnection_ProcessWriteEvent(nc);
+      io_write_out(n, nc);
       nc = io_state(n, &fd, &rd, &wr);
     }
     struct pollfd p[2] = {{.fd = n->io_efd, .events = POLLIN}, {.fd = -1}};
@@ -234,9 +246,22 @@ static void *io_main(void *arg) {
     ** with nothing to read is no error on a loop */
     if (np == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
       natsConnection_ProcessReadEvent(nc);
-    if (np == 2 && (p[1].revents & POLLOUT)) natsConnection_ProcessWriteEvent(nc);
+    if (np == 2 && (p[1].revents & POLLOUT)) io_write_out(n, nc);
   }
   return NULL;
+}
+
+void wp_nats_io_enter(struct wp_nats *n) { io_self = n; }
+
+void wp_nats_io_leave(struct wp_nats *n) {
+  int fd, rd, wr;
+  natsConnection *nc = io_state(n, &fd, &rd, &wr);
+  if (fd >= 0 && wr) {
+    io_write_out(n, nc); /* non-blocking: the socket takes what it can */
+    io_state(n, &fd, &rd, &wr);
+  }
+  io_self = NULL;
+  if (wr) wp_nats_wake(n);
 }
 
 void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg) {
@@ -259,7 +284,12 @@ static int io_start(struct wp_nats *n, char *err, size_t errlen) {
   }
   n->has_io_efd = 1;
   if (pthread_mutex_init(&n->io_lock, NULL) != 0) goto fail;
+  if (pthread_mutex_init(&n->io_wlock, NULL) != 0) {
+    pthread_mutex_destroy(&n->io_lock);
+    goto fail;
+  }
   if (pthread_cond_init(&n->io_cond, NULL) != 0) {
+    pthread_mutex_destroy(&n->io_wlock);
     pthread_mutex_destroy(&n->io_lock);
     goto fail;
   }
@@ -284,6 +314,7 @@ static void io_stop(struct wp_nats *n) {
   }
   if (n->has_io_lock) {
     pthread_cond_destroy(&n->io_cond);
+    pthread_mutex_destroy(&n->io_wlock);
     pthread_mutex_destroy(&n->io_lock);
     n->has_io_lock = 0;
   }

@@ -51,6 +51,7 @@ struct wp_nats {
   int has_io, has_io_lock, has_io_efd;
   int io_efd; /* an eventfd: a write wakes the thread's poll */
   pthread_mutex_t io_lock;
+  pthread_mutex_t io_wlock; /* the writer's: see io_write_out */
   pthread_cond_t io_cond; /* the hook left: wp_nats_set_io's wait */
   natsConnection *io_nc;  /* as attached (n->nc is set only after connect) */
   int io_fd;              /* the socket to poll; -1: none (detached) */
@@ -75,6 +76,14 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
 void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg);
 /* Wakes the I/O thread (any thread): its hook runs again soon. */
 void wp_nats_wake(struct wp_nats *n);
+/* Whether the calling thread is n's I/O thread (or stands in for it). */
+int wp_nats_on_io(const struct wp_nats *n);
+/* A scheduler worker stands in for the I/O thread (a direct send,
+** flow.c): between enter and leave, what it publishes does not wake the
+** I/O thread; leave writes what libnats holds to the socket without
+** waiting, and wakes the I/O thread for what the socket did not take. */
+void wp_nats_io_enter(struct wp_nats *n);
+void wp_nats_io_leave(struct wp_nats *n);
 /* Takes watcher w (consumed) out of use. Never kvWatcher_Destroy a
 ** watcher while connected: libnats 3.4.1 resets every ordered consumer (a
 ** watcher is one) on a thread of its own at each reconnect, and again at

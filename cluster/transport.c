@@ -606,7 +606,7 @@ struct member *wp_transport_member(struct wp_transport *t, const char *name, siz
 
 /* ---- sending ---- */
 
-int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int later,
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int how,
                       size_t *size, size_t *limit) {
   size_t len = FRAME_HDR + f->from_len + f->dest_len + f->topic_len + f->len;
   if (len > WP_FRAME_MAX || f->from_len > WP_FRAME_MAX || f->dest_len > WP_FRAME_MAX ||
@@ -649,39 +649,52 @@ int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, 
   m->contact = inc;
   *t->tail = fr;
   t->tail = &fr->next;
-  int wake = 0;
-  /* later: the caller's worker flushes at the end of its busy stretch
+  int wake = 0, here = 0;
+  /* LATER: the caller's worker flushes at the end of its busy stretch
   ** (wp_transport_flush), so what its processes send meanwhile goes in one
   ** batch, with one wake-up; HOLD_MAX frames go at once. The I/O thread
   ** leaves such frames for the flush even while it is awake (it wakes for
   ** the replies coming in too): else each of its rounds would take the
-  ** few frames queued since its last one. */
-  if (later && ++t->held < HOLD_MAX) {
+  ** few frames queued since its last one. HERE: if the I/O thread
+  ** sleeps, the worker sends them itself rather than wake it (an awake
+  ** one takes them in its next round, on the other core). NOW on the I/O
+  ** thread: its round follows. */
+  if (how == WP_CLUSTER_LATER && ++t->held < HOLD_MAX) {
     atomic_store_explicit(&t->later, 1, memory_order_relaxed);
   } else {
     t->due = 1;
-    if (t->sleeping) {
+    if (t->sleeping && !wp_nats_on_io(t->nats)) {
+      if (how == WP_CLUSTER_HERE) {
+        here = 1;
+      } else {
+        t->sleeping = 0;
+        wake = 1;
+      }
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  if (wake) wp_nats_wake(t->nats);
+  if (here) wp_flow_send_here(t);
+  return WP_CLUSTER_SENT;
+}
+
+void wp_transport_flush(struct wp_transport *t, int idle) {
+  if (!atomic_load_explicit(&t->later, memory_order_relaxed)) return;
+  pthread_mutex_lock(&t->lock);
+  atomic_store_explicit(&t->later, 0, memory_order_relaxed);
+  int wake = 0, here = 0;
+  if (t->head) {
+    t->due = 1;
+    if (t->sleeping && idle) { /* as a HERE send */
+      here = 1;
+    } else if (t->sleeping) {
       t->sleeping = 0;
       wake = 1;
     }
   }
   pthread_mutex_unlock(&t->lock);
   if (wake) wp_nats_wake(t->nats);
-  return WP_CLUSTER_SENT;
-}
-
-void wp_transport_flush(struct wp_transport *t) {
-  if (!atomic_load_explicit(&t->later, memory_order_relaxed)) return;
-  pthread_mutex_lock(&t->lock);
-  atomic_store_explicit(&t->later, 0, memory_order_relaxed);
-  int wake = 0;
-  if (t->head) {
-    t->due = 1;
-    wake = t->sleeping;
-    t->sleeping = 0;
-  }
-  pthread_mutex_unlock(&t->lock);
-  if (wake) wp_nats_wake(t->nats);
+  if (here) wp_flow_send_here(t);
 }
 
 /* ---- the transport ---- */
@@ -703,6 +716,7 @@ static void transport_free(struct wp_transport *t) {
   pthread_cond_destroy(&t->io_cond);
   pthread_cond_destroy(&t->synced_cond);
   pthread_mutex_destroy(&t->ack_lock);
+  pthread_mutex_destroy(&t->round_lock);
   pthread_mutex_destroy(&t->lock);
   wp_free(t);
 }
@@ -769,6 +783,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   if (!pending || pending > INT32_MAX) pending = PENDING_BYTES;
   pthread_mutex_init(&t->lock, NULL);
   pthread_mutex_init(&t->ack_lock, NULL);
+  pthread_mutex_init(&t->round_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -25,9 +25,9 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
                                         wp_cluster_down_fn down, void *down_ctx, char *err,
                                         size_t errlen);
 /* wp_cluster_send and wp_cluster_flush (cluster.h). */
-int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int later,
+int wp_transport_send(struct wp_transport *t, const struct wp_cluster_frame *f, int how,
                       size_t *size, size_t *limit);
-void wp_transport_flush(struct wp_transport *t);
+void wp_transport_flush(struct wp_transport *t, int idle);
 /* The live incarnation of node `name` (0: not a live member: no entry, or
 ** none renewed within down_after). Any thread. */
 uint64_t wp_transport_live(struct wp_transport *t, const char *name, size_t nlen);

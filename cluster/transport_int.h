@@ -156,6 +156,10 @@ struct wp_transport {
   natsSubscription *sub, *ack_sub;
   pthread_mutex_t lock; /* the queue, the members, the watcher */
   pthread_mutex_t ack_lock; /* members' ack_* and want_window */
+  /* held for a round of the sender (flow.c), by the I/O thread or a
+  ** worker standing in for it: the sender's state (members' queues and
+  ** sessions, work, w_*) is the holder's */
+  pthread_mutex_t round_lock;
   pthread_cond_t io_cond; /* sent_all, closed: wp_transport_stop's waits */
   pthread_cond_t synced_cond;
   struct frame *head, **tail;
@@ -240,6 +244,11 @@ void wp_transport_kick(struct wp_transport *t);
 ** windows took it or STOP_WAIT_MS ran out (then sets sent_all), and once
 ** `closing`, takes what came and unsubscribes (then sets closed). */
 int wp_flow_io(void *arg);
+/* A scheduler worker with nothing else to run sends what is due itself
+** (WP_CLUSTER_HERE): a round of the sender and a write that never waits,
+** if the I/O thread is not in a round of its own (else that thread sends
+** them, woken if it sleeps). Not under t->lock. */
+void wp_flow_send_here(struct wp_transport *t);
 /* Drops the reassembly under way from m, if any, counting and logging it
 ** with why; `skip`: fragments of it may still come (drop them too). Any
 ** thread, not under m->rlock. */

@@ -124,7 +124,7 @@ struct wp_sched {
   _Atomic uint64_t delivered_other; /* messages delivered by threads that are not its workers */
   _Atomic uint64_t sent_other;      /* sends counted on threads that are not its workers */
   uint64_t slice_ns;
-  void (*flush)(void *); /* wp_sched_set_flush: set before the workers start */
+  void (*flush)(void *, int); /* wp_sched_set_flush: set before the workers start */
   void *flush_arg;
   /* timer thread */
   pthread_t tthread;
@@ -207,7 +207,7 @@ struct wp_ptab *wp_sched_ptab(struct wp_sched *s) { return s->ptab; }
 struct wp_names *wp_sched_names(struct wp_sched *s) { return s->names; }
 void wp_sched_set_slice(struct wp_sched *s, uint64_t ns) { s->slice_ns = ns; }
 
-void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg), void *arg) {
+void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg, int idle), void *arg) {
   s->flush = fn;
   s->flush_arg = arg;
 }
@@ -227,7 +227,7 @@ int wp_sched_busy_here(const struct wp_sched *s) {
 static void flush(struct worker *w, uint64_t now) {
   w->since_flush = 0;
   w->flushed_at = now;
-  w->s->flush(w->s->flush_arg);
+  w->s->flush(w->s->flush_arg, 0);
 }
 
 /* ---- queues and parking ---- */
@@ -334,7 +334,7 @@ static struct wp_proc *idle(struct worker *w) {
     /* flushed_at stays: the first run after this idle stretch ends with a
     ** flush too, so what a woken worker's first process sends goes at once */
     w->since_flush = 0;
-    s->flush(s->flush_arg);
+    s->flush(s->flush_arg, 1);
   }
   atomic_fetch_add(&s->nspinning, 1);
   for (int i = 0; i < SPIN_ROUNDS; i++) {

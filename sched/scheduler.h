@@ -62,14 +62,15 @@ void wp_sched_stop(struct wp_sched *s);
 /* Frees the scheduler (after stop). */
 void wp_sched_free(struct wp_sched *s);
 
-/* Optional, before wp_sched_start: fn(arg) is called on a worker thread
-** when it runs out of work (before it spins or parks), and while it has
-** work after every WP_SCHED_FLUSH_RUNS runs or a run that ends
-** WP_SCHED_FLUSH_NS after the previous call. For a layer whose sends from
-** processes wait for one hand-off to a thread of its own (the cluster's
-** sender): the end of a worker's busy stretch, never a timer, is when they
-** go. fn must not block. */
-void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg), void *arg);
+/* Optional, before wp_sched_start: fn(arg, idle) is called on a worker
+** thread when it runs out of work (idle 1, before it spins or parks), and
+** while it has work (idle 0) after every WP_SCHED_FLUSH_RUNS runs or a run
+** that ends WP_SCHED_FLUSH_NS after the previous call. For a layer whose
+** sends from processes wait for one hand-off to a thread of its own (the
+** cluster's I/O thread): the end of a worker's busy stretch, never a
+** timer, is when they go; an idle worker may hand them over itself. fn
+** must not block. */
+void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg, int idle), void *arg);
 #define WP_SCHED_FLUSH_RUNS 128
 #define WP_SCHED_FLUSH_NS 250000
 /* Whether the calling thread is one of s's workers (so a flush hook will

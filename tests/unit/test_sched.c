@@ -469,11 +469,12 @@ TEST(ping_pong_2_workers) { return run_ping_pong(2, 100000 / SLOW); }
 ** least once every WP_SCHED_FLUSH_RUNS runs of a busy stretch (a ping-pong
 ** on one worker never runs out of work), and when the worker runs out of
 ** work (after the last run). */
-static _Atomic uint64_t g_flushes, g_flush_off_worker, g_flush_runs;
+static _Atomic uint64_t g_flushes, g_flush_off_worker, g_flush_runs, g_flush_idle;
 static struct wp_sched *g_flush_sched;
 
-static void count_flush(void *arg) {
+static void count_flush(void *arg, int idle) {
   if (arg != &g_flushes) PFAIL("flush hook got the wrong argument");
+  if (idle) atomic_fetch_add(&g_flush_idle, 1);
   if (!wp_sched_on_worker(g_flush_sched)) atomic_fetch_add(&g_flush_off_worker, 1);
   atomic_store(&g_flush_runs, atomic_load(&ctx.runs)); /* the runs before this call */
   atomic_fetch_add(&g_flushes, 1);
@@ -481,6 +482,10 @@ static void count_flush(void *arg) {
 }
 
 static int pred_flushed_at(void *ud) { return atomic_load(&g_flush_runs) == *(uint64_t *)ud; }
+static int pred_idle_flush(void *ud) {
+  (void)ud;
+  return atomic_load(&g_flush_idle) > 0;
+}
 
 TEST(flush_hook_busy_and_idle) {
   const uint64_t trips = 20000 / SLOW;
@@ -488,6 +493,7 @@ TEST(flush_hook_busy_and_idle) {
   atomic_store(&g_flushes, 0);
   atomic_store(&g_flush_off_worker, 0);
   atomic_store(&g_flush_runs, 0);
+  atomic_store(&g_flush_idle, 0);
   struct wp_sched *s = wp_sched_new(1, &ops, &ctx);
   ASSERT(s != NULL);
   g_flush_sched = s;
@@ -511,6 +517,10 @@ TEST(flush_hook_busy_and_idle) {
   /* nothing is left unflushed: a call comes after the last run (the
   ** worker runs out of work then, if the count did not bring one) */
   ASSERT(wait_for(pred_flushed_at, &runs, 5000));
+  /* the busy stretch's calls say so; the worker ran out of work at least
+  ** once (after the last run, when the two processes ended) */
+  ASSERT(wait_for(pred_idle_flush, NULL, 5000));
+  ASSERT(atomic_load(&g_flush_idle) < atomic_load(&g_flushes));
   ASSERT_EQ(atomic_load(&g_flush_off_worker), 0);
   sched_finish(s);
   return 0;
