@@ -471,12 +471,20 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
   struct wp_cluster_frame f = {kind & ~WP_RT_REMOTE_ABNORMAL, node, node_len, from, dest, topic,
                                from_len, dest_len, topic_len, payload, len, 0};
   if (kind & WP_RT_REMOTE_ABNORMAL) f.flags = WP_CLUSTER_ABNORMAL;
-  /* from a worker with more to run, the frame waits for the worker's
-  ** flush (below) and leaves with what those runs send; a worker with
-  ** nothing else to run writes it out itself */
-  int how = wp_sched_busy_here(rt->sched)   ? WP_CLUSTER_LATER
-            : wp_sched_on_worker(rt->sched) ? WP_CLUSTER_HERE
-                                            : WP_CLUSTER_NOW;
+  /* From a worker with more to run, the frame waits for the worker's
+  ** flush (below) and leaves with what those runs send. With nothing else
+  ** to run, the first frame of a run goes at once (written by the worker
+  ** itself if the cluster's I/O thread sleeps: a lone reply wakes no
+  ** thread), and the run's later ones wait for its end or for a batch's
+  ** worth (HOLD_MAX): a process that streams sends in batches. */
+  static _Thread_local uint64_t tl_sent_run; /* the run of this thread's last send */
+  int how = WP_CLUSTER_NOW;
+  if (wp_sched_on_worker(rt->sched)) {
+    uint64_t run = wp_sched_run_id(rt->sched);
+    how = wp_sched_busy_here(rt->sched) || run == tl_sent_run ? WP_CLUSTER_LATER
+                                                              : WP_CLUSTER_HERE;
+    tl_sent_run = run;
+  }
   switch (wp_cluster_send(CLUSTER, &f, how, size, limit)) {
     case WP_CLUSTER_SENT: return WP_RT_REMOTE_SENT;
     case WP_CLUSTER_DOWN: return WP_RT_REMOTE_DOWN;

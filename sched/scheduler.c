@@ -223,6 +223,11 @@ int wp_sched_busy_here(const struct wp_sched *s) {
           atomic_load_explicit(&w->staged, memory_order_relaxed) || wp_runq_size(&w->q));
 }
 
+uint64_t wp_sched_run_id(const struct wp_sched *s) {
+  struct worker *w = tls_worker;
+  return w && w->s == s ? w->run_start : 0; /* written by this thread only */
+}
+
 /* Calls the flush hook (see wp_sched_set_flush) on w's thread. */
 static void flush(struct worker *w, uint64_t now) {
   w->since_flush = 0;
