@@ -35,15 +35,18 @@
 ** flush hook does, when it runs out of work or after a stretch of runs
 ** (wp_sched_set_flush; at most HOLD_MAX frames wait so), so what those
 ** runs send leaves together, for one wake-up here and there, and one
-** message through the server.
+** message through the server. A worker with nothing else to run that
+** finds the I/O thread asleep runs the round and the write itself
+** (wp_flow_send_here, under round_lock like the I/O thread's rounds): a
+** lone reply then wakes no thread.
 **
 ** The window. Per destination, the bytes published in the epoch and not
 ** yet acknowledged stay at most the window (WP_WINDOW). The receiver acks
 ** (on the sender's subject <prefix>.n.<node>.a, as it takes the batch off
-** libnats's queue) each time a quarter of the
-** window came in since its last ack; an ack carries the epoch and the
-** epoch's bytes received, which the batch headers say (a lost batch
-** counts as received: the loss is the session's, not the window's). A
+** libnats's queue) each time a quarter of the window came in since its
+** last ack; an ack carries the epoch and the epoch's bytes received,
+** which the batch headers say (a lost batch counts as received: the loss
+** is the session's, not the window's). A
 ** batch is at most a quarter of the window, so once the acks are in there
 ** is always room for the next one: the window never shuts for good, and
 ** never holds a frame the peer cannot take. So the peer's libnats never
@@ -52,10 +55,11 @@
 ** window holds back waits in member->q, counted (waiting_* in the stats:
 ** sampled after each round, so only what the window held back counts),
 ** and `send` never waits. Acks come in on the same thread, and let the
-** round that follows them send what waited for the window of that node. Each epoch starts with a fresh
-** window: bytes lost with the old one are never acked, and the peer's
-** acks of the old epoch no longer count (its in-flight batches may then
-** add up to two windows, once, until they are taken).
+** round that follows them send what waited for the window of that node.
+** Each epoch starts with a fresh window: bytes lost with the old one are
+** never acked, and the peer's acks of the old epoch no longer count (its
+** in-flight batches may then add up to two windows, once, until they are
+** taken).
 **
 ** Splitting. A frame that does not fit a batch (up to WP_FRAME_MAX) is
 ** split: one at a time per destination (member->big), at most one
@@ -539,11 +543,9 @@ static int send_round(struct wp_transport *t, int io) {
   }
   if (!(t->head && (t->due || t->stop)) && !t->resets && !t->kick) {
     int wait = -1;
-    if (!io)
-      ;
-    else if (!t->stop)
+    if (io && !t->stop)
       t->sleeping = 1;
-    else
+    else if (io)
       wait = round_at_stop(t);
     pthread_mutex_unlock(&t->lock);
     return wait;
@@ -669,9 +671,9 @@ void wp_flow_send_here(struct wp_transport *t) {
     pthread_mutex_unlock(&t->round_lock);
     return;
   }
-  /* the I/O thread is in its round: if that round looked at the queue
-  ** before these frames came, it went to sleep, and is woken here (both
-  ** under t->lock); else it takes them */
+  /* the I/O thread (or another worker) is in a round: if the I/O thread
+  ** looked at the queue before these frames came, it went to sleep and is
+  ** woken here (both under t->lock); else it takes them in its next round */
   pthread_mutex_lock(&t->lock);
   int wake = t->head && t->sleeping;
   if (wake) t->sleeping = 0;

@@ -25,13 +25,19 @@
 ** goes from the socket to the receiving process's worker with one hand-off
 ** (this thread to the worker) instead of three (libnats's reader to its
 ** delivery thread to the worker), and a frame from a worker to the socket
-** with one. Other threads may still use the connection (JetStream
+** with one, or none: a worker with nothing else to run may stand in for
+** this thread while it sleeps (wp_nats_io_enter/leave), and writes what it
+** published itself. Writes never wait (the socket is non-blocking; what it
+** does not take waits for POLLOUT here), and go one writer at a time
+** (io_wlock). Other threads may still use the connection (JetStream
 ** requests, heartbeats, probes, asynchronous subscriptions): libnats
 ** buffers what they publish and asks for a write through the callbacks
 ** below, which wake this thread; their replies arrive through its reads.
-** So nothing on this thread may wait on NATS. The callbacks run under
-** libnats's connection lock and take only io_lock, which this thread never
-** holds while it calls libnats.
+** So nothing on this thread may wait on NATS. (With TLS, libnats waits in
+** a read for the rest of a record the poll saw begin: bounded by the
+** peer's write, never by a reply.) The callbacks run under libnats's
+** connection lock and take only io_lock, which this thread never holds
+** while it calls libnats.
 */
 #include "nats_conn.h"
 
