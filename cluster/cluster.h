@@ -94,8 +94,8 @@ typedef void (*wp_cluster_down_fn)(void *ctx, const char *node, size_t node_len)
 void wp_cluster_on_down(struct wp_cluster *c, wp_cluster_down_fn fn, void *ctx);
 /* Delivers a frame that came from another node to a local process, on the
 ** connection's I/O thread (so: no Lua state, only sched/'s delivery, and
-** never a wait on NATS). 0, or -1 when
-** no such process lives here (the frame is then dropped and counted). */
+** never a wait on NATS). 0, or -1 when no such process lives here (the
+** frame is then dropped and counted). */
 typedef int (*wp_cluster_deliver_fn)(void *ctx, const struct wp_cluster_frame *f);
 /* Starts the transport of a joined node: the member view (a watch of the
 ** membership bucket, synced before this returns), the subscription on the
@@ -119,15 +119,17 @@ enum { WP_CLUSTER_SENT = 0, WP_CLUSTER_DOWN, WP_CLUSTER_TOO_LARGE, WP_CLUSTER_NO
 ** meanwhile leaves in one batch, for one wake-up here and at the peer (a
 ** bounded number of frames is held so; the next send without LATER or a
 ** flush takes them all); WP_CLUSTER_HERE: the caller is a scheduler worker
-** with nothing else to run, and writes what is queued to the socket
-** itself (never waiting: what the socket does not take at once is left to
-** the I/O thread), which spares a round trip two thread wake-ups. */
+** with nothing else to run; the frame goes at once, and if the I/O thread
+** sleeps, the worker writes what is queued to the socket itself (never
+** waiting: what the socket does not take at once is left to the I/O
+** thread), which spares a round trip two thread wake-ups. */
 enum { WP_CLUSTER_NOW, WP_CLUSTER_LATER, WP_CLUSTER_HERE };
 int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int how,
                     size_t *size, size_t *limit);
 /* Sends the frames sent LATER: a worker that ran out of work (idle) writes
-** them itself as WP_CLUSTER_HERE does, a busy one wakes the I/O thread
-** (any thread; a load and nothing else when there are none). */
+** them itself as WP_CLUSTER_HERE does when the I/O thread sleeps, a busy
+** one wakes that thread (any thread; a load and nothing else when there
+** are none). */
 void wp_cluster_flush(struct wp_cluster *c, int idle);
 /* What the transport counted so far. */
 struct wp_cluster_stats {
@@ -152,8 +154,8 @@ struct wp_cluster_stats {
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s);
 /* Stops the transport: publishes what is queued, flushes, takes what came
 ** before the flush and unsubscribes (no delivery runs after this), and
-** ends the watch. Call it
-** once no process runs; idempotent. wp_cluster_leave calls it too. */
+** ends the watch. Call it once no process runs; idempotent.
+** wp_cluster_leave calls it too. */
 void wp_cluster_stop_transport(struct wp_cluster *c);
 
 /* ---- names (cnames.c; spec 07 §2, issue 13 item 7) ---- */

@@ -500,6 +500,7 @@ TEST(flush_hook_busy_and_idle) {
   wp_sched_set_flush(s, count_flush, &g_flushes);
   ASSERT_EQ(wp_sched_start(s), 0);
   ASSERT(!wp_sched_on_worker(s)); /* the main thread is none */
+  ASSERT_EQ(wp_sched_run_id(s), 0);
   struct tp *ad, *bd;
   struct wp_proc *a = spawn(s, pp_run, &ad), *b = spawn(s, pp_run, &bd);
   ASSERT(a && b);
