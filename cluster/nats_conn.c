@@ -34,10 +34,11 @@
 ** buffers what they publish and asks for a write through the callbacks
 ** below, which wake this thread; their replies arrive through its reads.
 ** So nothing on this thread may wait on NATS. (With TLS, libnats waits in
-** a read for the rest of a record the poll saw begin: bounded by the
-** peer's write, never by a reply.) The callbacks run under libnats's
-** connection lock and take only io_lock, which this thread never holds
-** while it calls libnats.
+** a read for the rest of a record the poll saw begin: until the server's
+** next bytes, or, were the link cut mid-record, until libnats's ping
+** check finds the connection stale and shuts the socket down.) The
+** callbacks run under libnats's connection lock and take only io_lock,
+** which this thread never holds while it calls libnats.
 */
 #include "nats_conn.h"
 
