@@ -601,8 +601,8 @@ static int send_round(struct wp_transport *t, int io) {
   return 0;
 }
 
-static void on_ack(struct wp_transport *t, natsMsg *msg);
-static void receive(struct wp_transport *t, const unsigned char *p, size_t n);
+static void on_ack(struct wp_transport *t, natsMsg *msg); /* consumes msg */
+static void receive(struct wp_transport *t, const unsigned char *p, size_t n); /* borrows p */
 
 /* Takes the messages the last reads left in sub (all of them; only this
 ** thread parses, so none come meanwhile), or at most one batch per

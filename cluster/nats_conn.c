@@ -123,6 +123,10 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, vo
 /* ---- the I/O thread ---- */
 
 static _Thread_local struct wp_nats *io_self; /* set on the I/O thread */
+/* set on a worker standing in for it (wp_nats_io_enter): only its write
+** requests go without a wake-up; a socket attached or detached meanwhile
+** (a write that failed) must still wake the I/O thread's poll */
+static _Thread_local struct wp_nats *io_standin;
 
 void wp_nats_wake(struct wp_nats *n) {
   uint64_t one = 1;
@@ -162,8 +166,9 @@ static natsStatus io_write(void *data, bool add) {
   int was = n->io_wr;
   n->io_wr = add;
   pthread_mutex_unlock(&n->io_lock);
-  /* on the I/O thread the round writes before it polls: no wake-up */
-  if (io_self != n && add && !was) wp_nats_wake(n);
+  /* on the I/O thread the round writes before it polls, and a stand-in
+  ** writes before it leaves: no wake-up */
+  if (io_self != n && io_standin != n && add && !was) wp_nats_wake(n);
   return NATS_OK;
 }
 
@@ -258,7 +263,7 @@ static void *io_main(void *arg) {
   return NULL;
 }
 
-void wp_nats_io_enter(struct wp_nats *n) { io_self = n; }
+void wp_nats_io_enter(struct wp_nats *n) { io_standin = n; }
 
 void wp_nats_io_leave(struct wp_nats *n) {
   int fd, rd, wr;
@@ -267,7 +272,7 @@ void wp_nats_io_leave(struct wp_nats *n) {
     io_write_out(n, nc); /* non-blocking: the socket takes what it can */
     io_state(n, &fd, &rd, &wr);
   }
-  io_self = NULL;
+  io_standin = NULL;
   if (wr) wp_nats_wake(n);
 }
 

@@ -76,7 +76,7 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
 void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg);
 /* Wakes the I/O thread (any thread): its hook runs again soon. */
 void wp_nats_wake(struct wp_nats *n);
-/* Whether the calling thread is n's I/O thread (or stands in for it). */
+/* Whether the calling thread is n's I/O thread. */
 int wp_nats_on_io(const struct wp_nats *n);
 /* A scheduler worker stands in for the I/O thread (a direct send,
 ** flow.c): between enter and leave, what it publishes does not wake the

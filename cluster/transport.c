@@ -769,7 +769,7 @@ struct wp_transport *wp_transport_start(struct wp_nats *n, kvStore *nodes, const
   t->tail = &t->head;
   int64_t mp = natsConnection_GetMaxPayload(n->nc);
   t->max_payload = mp > 4 * BATCH_HDR_MAX ? (size_t)mp : 1024 * 1024;
-  /* the tests' knobs: a smaller window, a slow receive callback, small
+  /* the tests' knobs: a smaller window, a slow receiver, small
   ** pending limits (which make the window too large for them: a forced
   ** slow consumer) */
   int64_t w = knob("WIPPY_CLUSTER_TEST_WINDOW");

@@ -148,7 +148,7 @@ struct wp_transport {
   size_t max_payload;
   size_t window;    /* WP_WINDOW, or the test's override */
   size_t batch_cap; /* a batch's largest size: max_payload, at most window / 4 */
-  int64_t slow_ns;  /* test only: the receive callback sleeps this long per batch */
+  int64_t slow_ns;  /* test only: one batch is taken per slow_ns (flow.c take) */
   wp_cluster_deliver_fn deliver;
   void *ctx;
   wp_cluster_down_fn down; /* NULL: nothing to fire */

@@ -232,7 +232,6 @@ static void loc_mt(lua_State *L) {
 
 /* ---- Time ---- */
 
-/* Pops the zone owner (a Location userdata or nil) and pushes a new Time. */
 /* Pushes a Time whose user value (the Location it owns) is nil. */
 static struct tobj *push_time_bare(lua_State *L, int64_t sec, int32_t nsec,
                                    const struct wp_loc *loc) {
@@ -245,6 +244,7 @@ static struct tobj *push_time_bare(lua_State *L, int64_t sec, int32_t nsec,
   return t;
 }
 
+/* Pops the zone owner (a Location userdata or nil) and pushes a new Time. */
 static struct tobj *push_time_owned(lua_State *L, int64_t sec, int32_t nsec,
                                     const struct wp_loc *loc) {
   struct tobj *t = push_time_bare(L, sec, nsec, loc);

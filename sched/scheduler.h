@@ -82,8 +82,8 @@ int wp_sched_on_worker(const struct wp_sched *s);
 ** leave with what they hand over. When not, waiting gains nothing. */
 int wp_sched_busy_here(const struct wp_sched *s);
 /* The current run's id on this worker (its start time: two runs of a
-** worker never share one), or 0 when the calling thread is none of s's
-** workers. */
+** worker share one only if the clock did not move between their starts),
+** or 0 when the calling thread is none of s's workers. */
 uint64_t wp_sched_run_id(const struct wp_sched *s);
 
 int wp_sched_workers(const struct wp_sched *s);

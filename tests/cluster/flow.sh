@@ -12,9 +12,11 @@
 #   tests/cluster/flow.sh WIPPY_BINARY
 #
 # The test knobs of cluster/transport.c make a receiver slow
-# (WIPPY_CLUSTER_TEST_SLOW_MS: its receive callback sleeps that long per
-# batch), its libnats pending limit tiny (WIPPY_CLUSTER_TEST_PENDING,
-# bytes) or the window small (WIPPY_CLUSTER_TEST_WINDOW, bytes). Each node runs app:flow (tests/cluster/app/src/flow.lua).
+# (WIPPY_CLUSTER_TEST_SLOW_MS: it takes one batch per that many ms,
+# while the rest pile up in libnats), its libnats pending limit tiny
+# (WIPPY_CLUSTER_TEST_PENDING, bytes) or the window small
+# (WIPPY_CLUSTER_TEST_WINDOW, bytes). Each node runs app:flow
+# (tests/cluster/app/src/flow.lua).
 # Everything waits on output lines or exits; timeouts are only failure
 # bounds. Prints "ok - <case>" / "not ok - <case>" and "N passed, N
 # failed"; exits 1 if any case failed.
@@ -37,7 +39,7 @@ stopped() {
 # A 5,000,000-byte message (five fragments) from fa's terminal process to
 # a sink on fb, between a "pre" and a "post" from the same process; then
 # ten small messages from another process of fa, sent after the big one
-# was. fb's receive callback sleeps 100 ms per batch, so the big message
+# was. fb takes one batch per 100 ms, so the big message
 # takes several round trips of its window to go (fragments may fill only
 # half of it, and the last one waits for an ack, so for two slow batches):
 # the small ones, sent after it began, must reach the sink before it is
@@ -143,7 +145,7 @@ fi
 unset WIPPY_CLUSTER_TEST_WINDOW
 report "a 64 KiB window: 40000 messages and a 5 MB one in 300 fragments arrive in order"
 
-# A slow receiver (wb's callback sleeps 25 ms per batch) and 20 MB from two
+# A slow receiver (wb takes one batch per 25 ms) and 20 MB from two
 # senders on wa: every send returns at once (the senders are done while
 # the sink is still far behind), the frames beyond the window wait in
 # wa, counted in its stop line, and all arrive in order, with no session
@@ -177,7 +179,7 @@ report "a slow receiver: send returns at once, frames wait for the window (count
 
 # A forced slow consumer, in the middle of a split message: cb's libnats
 # may hold 1.5 MiB for its subscription (WIPPY_CLUSTER_TEST_PENDING) and
-# its callback sleeps 300 ms per batch, while ca's window lets 4 MiB of a
+# it takes one batch per 300 ms, while ca's window lets 4 MiB of a
 # 6 MB message's fragments go: libnats drops some and reports a slow
 # consumer. That is a session loss, logged and counted on cb, whose reset
 # fires ca's monitor of cb's responder with "node disconnected"; the split
