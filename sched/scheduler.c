@@ -47,6 +47,7 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@
 ** thread doing the work when the cores are shared. */
 #define SPIN_ROUNDS 16
 #define WATCHDOG_MS 2
+#define QUIET_TURNS 8 /* see timer_main */
 #define SPARES 32       /* extra threads for workers stuck in a C call */
 #define RUNNEXT_STREAK 32        /* then the ring gets a turn (fairness) */
 #define RUNNEXT_STEAL_NS 50000   /* a thief may take runnext after this */
@@ -499,6 +501,9 @@ static void *worker_main(void *arg) {
   struct worker *w = arg;
   tls_worker = w;
   w->self = pthread_self();
+  char name[16];
+  snprintf(name, sizeof name, "wp-worker-%d", w->id);
+  pthread_setname_np(w->self, name);
   uint64_t last = 0; /* the end of the previous run, while no idle came between */
   while (!atomic_load_explicit(&w->s->stop, memory_order_relaxed)) {
     struct wp_proc *p = NULL;
@@ -711,9 +716,11 @@ static void timer_kick_if_long(struct wp_sched *s) {
 
 static void *timer_main(void *arg) {
   struct wp_sched *s = arg;
+  pthread_setname_np(pthread_self(), "wp-timer");
   struct fired local[64]; /* the batch when a larger one cannot be had */
   struct fired *batch = local;
   size_t bcap = sizeof local / sizeof local[0];
+  unsigned quiet = QUIET_TURNS; /* turns since a worker was last seen awake */
   pthread_mutex_lock(&s->tlock);
   while (!atomic_load(&s->stop)) {
     wp_wheel_advance(s->wheel, wp_clock_ms(), collect_fired, s);
@@ -749,16 +756,24 @@ static void *timer_main(void *arg) {
     if (next == 0 || (s->fn && !kept)) continue; /* due now, or more of a large batch */
     if (s->fn && next > 1) next = 1; /* retry what could not be sent */
     uint64_t wake = next == UINT64_MAX ? UINT64_MAX : now + next;
-    if (busy && wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
-    if (!busy) { /* a worker that woke meanwhile may have missed tlong == 1 */
+    /* Ticking goes on for QUIET_TURNS turns after the workers went idle: a
+    ** worker that parks and wakes thousands of times a second (a node
+    ** between batches) then finds the timer thread ticking, and need not
+    ** wake it (timer_kick_if_long) on its way back to work. */
+    if (busy) quiet = 0;
+    else if (quiet < QUIET_TURNS) quiet++;
+    int ticking = busy || quiet < QUIET_TURNS;
+    if (ticking && wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
+    if (!ticking) { /* a worker that woke meanwhile may have missed tlong == 1 */
       atomic_store(&s->tlong, 1);
       if (atomic_load(&s->nsleepers) < atomic_load(&s->nactive)) {
-        busy = 1;
+        ticking = 1;
+        quiet = 0;
         if (wake > now + WATCHDOG_MS) wake = now + WATCHDOG_MS;
       }
     }
     s->twake = wake;
-    atomic_store(&s->tlong, !busy);
+    atomic_store(&s->tlong, !ticking);
     if (wake == UINT64_MAX) {
       pthread_cond_wait(&s->tcond, &s->tlock);
     } else {
