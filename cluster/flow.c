@@ -628,7 +628,7 @@ static int take(struct wp_transport *t, natsSubscription *sub, int batches) {
     if (batches) {
       receive(t, (const unsigned char *)natsMsg_GetData(msg),
               (size_t)natsMsg_GetDataLength(msg));
-      natsMsg_Destroy(msg);
+      wp_nats_msg_free(msg);
     } else {
       on_ack(t, msg);
     }
@@ -698,7 +698,7 @@ static void on_ack(struct wp_transport *t, natsMsg *msg) {
   uint64_t inc = get64(h), mine = get64(h + 8), epoch = get64(h + 16), off = get64(h + 24);
   /* an ack for an earlier life of this node acks nothing of this one */
   struct member *m = mine == atomic_load(&t->inc) ? wp_transport_member(t, (const char *)p + 2, p[1]) : NULL;
-  natsMsg_Destroy(msg);
+  wp_nats_msg_free(msg);
   if (!m) return;
   int wake = 0;
   pthread_mutex_lock(&t->ack_lock);

@@ -205,6 +205,7 @@ static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
 
 static void *io_main(void *arg) {
   struct wp_nats *n = arg;
+  pthread_setname_np(pthread_self(), "wp-nats-io");
   io_self = n;
   int failing = 0; /* poll failures in a row: logged once */
   for (;;) {
@@ -464,6 +465,10 @@ static void connect_error(struct wp_nats *n, const struct wp_cluster_config *cfg
         snprintf(err, errlen, "cannot connect to NATS at %s: %s", n->urls, why);
   }
 }
+
+void natsMsg_free(void *object); /* libnats, exported but not in nats.h */
+
+void wp_nats_msg_free(natsMsg *msg) { natsMsg_free(msg); }
 
 /* Answers a probe (transport.c) with an empty reply, on a libnats thread. */
 static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
