@@ -314,6 +314,7 @@ static void accept_one(struct wp_control *c) {
 
 static void *control_main(void *arg) {
   struct wp_control *c = arg;
+  pthread_setname_np(pthread_self(), "wp-control");
   struct pollfd pf[2 + MAX_CLIENTS];
   int who[2 + MAX_CLIENTS];
   uint64_t next = wp_clock_ns();

@@ -260,6 +260,7 @@ static void regview_build(struct wp_rt *rt) {
 
 static void *signal_main(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "wp-signals");
   for (;;) {
     int sig;
     if (sigwait(&g_sigs, &sig) != 0) continue;

@@ -549,6 +549,7 @@ static int rejoin(struct wp_cluster *c, int *logged) {
 
 static void *heartbeat_main(void *arg) {
   struct wp_cluster *c = arg;
+  pthread_setname_np(pthread_self(), "wp-heartbeat");
   int failing = 0, logged = 0;
   uint64_t next = wp_clock_ns() + (uint64_t)c->heartbeat_ns;
   pthread_mutex_lock(&c->lock);

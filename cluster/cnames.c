@@ -730,6 +730,7 @@ static void perform(struct wp_cnames *cn, struct op *o) {
 
 static void *worker_main(void *arg) {
   struct wp_cnames *cn = arg;
+  pthread_setname_np(pthread_self(), "wp-names");
   uint64_t next_reap = wp_clock_ns() + (uint64_t)POLL_MS * 1000000;
   pthread_mutex_lock(&cn->lock);
   for (;;) {

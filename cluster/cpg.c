@@ -554,6 +554,7 @@ static void reap(struct wp_cpg *g) {
 
 static void *writer_main(void *arg) {
   struct wp_cpg *g = arg;
+  pthread_setname_np(pthread_self(), "wp-pg-writer");
   uint64_t next_reap = wp_clock_ns() + (uint64_t)REAP_MS * 1000000, hold = 0;
   pthread_mutex_lock(&g->wlock);
   for (;;) {

@@ -41,6 +41,7 @@ static int stopping(struct wp_kvwatch *w) {
 
 static void *watch_main(void *arg) {
   struct wp_kvwatch *w = arg;
+  pthread_setname_np(pthread_self(), "wp-kvwatch");
   uint64_t seen = atomic_load(&w->nats->reconnects), reconnect_at = 0;
   int rewatch = 1, views = 0;
   uint32_t gen = 0;

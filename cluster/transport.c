@@ -346,6 +346,7 @@ static void mark_silent(struct wp_transport *t) {
 
 static void *watch_main(void *arg) {
   struct wp_transport *t = arg;
+  pthread_setname_np(pthread_self(), "wp-members");
   pthread_mutex_lock(&t->lock);
   for (;;) {
     if (t->stop) break;
@@ -410,6 +411,7 @@ static void *watch_main(void *arg) {
 ** once (a dropped TCP connection) answers again before the second probe. */
 static void *probe_main(void *arg) {
   struct wp_transport *t = arg;
+  pthread_setname_np(pthread_self(), "wp-prober");
   pthread_mutex_lock(&t->lock);
   while (!t->stop) {
     struct timespec ts;

@@ -230,6 +230,7 @@ static void do_read(struct op *o) {
 
 static void *tty_main(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "wp-tty");
   pthread_mutex_lock(&T.lock);
   for (;;) {
     while (!T.head && !T.stop) pthread_cond_wait(&T.cond, &T.lock);
