@@ -81,6 +81,7 @@ struct worker {
   int preempted;
   pthread_cond_t cv; /* under s->park_lock */
   int sleeping, signaled;
+  int io_wait;      /* under s->park_lock: parked in park.wait, not on cv */
   int stuck;        /* under lock: the watchdog gave this worker's place away */
   int retire;       /* worker-private: a spare took its place; leave if surplus */
   _Atomic(struct wp_proc *) runnext; /* woken by the running process: runs next here */
@@ -128,6 +129,7 @@ struct wp_sched {
   uint64_t slice_ns;
   void (*flush)(void *, int); /* wp_sched_set_flush: set before the workers start */
   void *flush_arg;
+  struct wp_sched_park park; /* wp_sched_set_park: set before the workers start */
   /* timer thread */
   pthread_t tthread;
   int tstarted;
@@ -230,6 +232,13 @@ uint64_t wp_sched_run_id(const struct wp_sched *s) {
   return w && w->s == s ? w->run_start : 0; /* written by this thread only */
 }
 
+void wp_sched_set_park(struct wp_sched *s, const struct wp_sched_park *p) { s->park = *p; }
+
+int wp_sched_all_parked(struct wp_sched *s) {
+  atomic_thread_fence(memory_order_seq_cst);
+  return atomic_load(&s->nsleepers) >= atomic_load(&s->nactive);
+}
+
 /* Calls the flush hook (see wp_sched_set_flush) on w's thread. */
 static void flush(struct worker *w, uint64_t now) {
   w->since_flush = 0;
@@ -259,14 +268,27 @@ static void notify(struct wp_sched *s) {
   if (atomic_load_explicit(&s->nspinning, memory_order_relaxed) > 0) return;
   if (atomic_load_explicit(&s->nsleepers, memory_order_relaxed) == 0) return;
   pthread_mutex_lock(&s->park_lock);
+  /* a worker parked on its condition variable first: one waiting on I/O
+  ** goes on watching it */
+  struct worker *io = NULL;
   for (int i = 0, n = nused(s); i < n; i++) {
     struct worker *w = &s->w[i];
     if (w->sleeping && !w->signaled) {
+      if (w->io_wait) {
+        if (!io) io = w;
+        continue;
+      }
       w->signaled = 1;
       pthread_cond_signal(&w->cv);
       atomic_fetch_add_explicit(&s->wakes, 1, memory_order_relaxed);
+      io = NULL;
       break;
     }
+  }
+  if (io) {
+    io->signaled = 1;
+    s->park.wake(s->park.arg);
+    atomic_fetch_add_explicit(&s->wakes, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&s->park_lock);
 }
@@ -365,11 +387,23 @@ static struct wp_proc *idle(struct worker *w) {
   }
   w->sleeping = 1;
   atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
-  while (!w->signaled && !atomic_load(&s->stop)) pthread_cond_wait(&w->cv, &s->park_lock);
+  int io = 0;
+  if (s->park.wait) {
+    /* counted among the sleepers (and fenced) before wait looks at the
+    ** I/O: see wp_sched_all_parked. A wake meanwhile goes to park.wake. */
+    w->io_wait = 1;
+    pthread_mutex_unlock(&s->park_lock);
+    io = s->park.wait(s->park.arg);
+    pthread_mutex_lock(&s->park_lock);
+    w->io_wait = 0;
+  }
+  if (!io)
+    while (!w->signaled && !atomic_load(&s->stop)) pthread_cond_wait(&w->cv, &s->park_lock);
   w->sleeping = 0;
   w->signaled = 0;
   atomic_fetch_sub(&s->nsleepers, 1);
   pthread_mutex_unlock(&s->park_lock);
+  if (io) s->park.ready(s->park.arg);
   timer_kick_if_long(s);
   return NULL;
 }
@@ -490,7 +524,9 @@ static int retire(struct worker *w) {
       ** ran out of work of its own and stole it, which a busy pool never
       ** does. Only the owner pushes to a ring, and the owner is leaving. */
       while ((p = wp_runq_pop_owner(&w->q))) wp_injectq_push(&s->inject, p);
-      if (work_visible(s)) notify(s);
+      /* with a park hook, a parked worker also parks anew, so that one
+      ** looks at the hook's I/O: this one never parks again */
+      if (work_visible(s) || s->park.wait) notify(s);
       return 1;
     }
   }
@@ -744,6 +780,7 @@ static void *timer_main(void *arg) {
     size_t kept = deliver_fired(s, batch, n);
     int busy = atomic_load(&s->nsleepers) < atomic_load(&s->nactive);
     if (busy) watchdog(s);
+    if (busy && s->park.tick) s->park.tick(s->park.arg);
     pthread_mutex_lock(&s->tlock);
     if (kept) { /* retried below */
       memcpy(s->fv + s->fn, batch, kept * sizeof *batch);
@@ -811,7 +848,10 @@ void wp_sched_stop(struct wp_sched *s) {
   if (!s->started) return;
   atomic_store(&s->stop, 1);
   pthread_mutex_lock(&s->park_lock);
-  for (int i = 0, n = nused(s); i < n; i++) pthread_cond_signal(&s->w[i].cv);
+  for (int i = 0, n = nused(s); i < n; i++) {
+    pthread_cond_signal(&s->w[i].cv);
+    if (s->w[i].io_wait) s->park.wake(s->park.arg);
+  }
   pthread_mutex_unlock(&s->park_lock);
   pthread_mutex_lock(&s->tlock);
   pthread_cond_signal(&s->tcond);

@@ -73,6 +73,33 @@ void wp_sched_free(struct wp_sched *s);
 void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg, int idle), void *arg);
 #define WP_SCHED_FLUSH_RUNS 128
 #define WP_SCHED_FLUSH_NS 250000
+/* Optional, before wp_sched_start: a worker that would park may wait for
+** another layer's I/O instead (the cluster's socket), so what arrives
+** reaches it with no hand-off between threads.
+** - wait(arg): called by a worker about to park. Returns 0 at once to
+**   decline (then the worker parks as usual), or 1 after it waited, until
+**   wake(arg) or its I/O; the worker then calls ready(arg) once it counts
+**   as awake again, and looks for work.
+** - wake(arg): ends a wait that is under way or about to start (any
+**   thread, under the scheduler's park lock: it must not block).
+** - tick(arg): the timer thread's, at each watchdog tick while a worker
+**   is awake, so the layer can see that nobody has waited on its I/O for
+**   a while (the workers are busy) and have a thread of its own look.
+** wait and ready run on the worker; they may deliver messages (so enqueue
+** processes), and must not wait on anything but the I/O itself. */
+struct wp_sched_park {
+  int (*wait)(void *arg);
+  void (*wake)(void *arg);
+  void (*ready)(void *arg);
+  void (*tick)(void *arg);
+  void *arg;
+};
+void wp_sched_set_park(struct wp_sched *s, const struct wp_sched_park *p);
+/* Whether every active worker is parked (waiting on I/O counts): a
+** snapshot; see wp_sched_set_park. Issues a full fence first, so a layer
+** that released its I/O and then finds a worker not parked knows that
+** worker will look at its I/O when it parks. */
+int wp_sched_all_parked(struct wp_sched *s);
 /* Whether the calling thread is one of s's workers (so a flush hook will
 ** run on it soon). */
 int wp_sched_on_worker(const struct wp_sched *s);
