@@ -529,6 +529,7 @@ static int remote_deliver(void *ctx, const struct wp_cluster_frame *f) {
 /* The scheduler's flush hook: the frames its worker's processes sent
 ** leave together (wp_cluster_send's `how`). */
 static void remote_flush(void *ctx, int idle) { wp_cluster_flush(ctx, idle); }
+static int sched_all_parked(void *s) { return wp_sched_all_parked(s); }
 
 static void remote_down(void *ctx, const char *node, size_t node_len) {
   wp_remote_node_down(ctx, node, node_len);
@@ -754,6 +755,15 @@ static int cmd_run(struct opts *o) {
   pthread_create(&sigthr, NULL, signal_main, NULL);
   pthread_detach(sigthr);
   if (wp_terminal_start(rt)) die("cannot start the terminal thread");
+  /* idle workers wait on the cluster's socket (not with TLS; off with
+  ** WIPPY_CLUSTER_LEND=0, to compare) */
+  const char *lend = getenv("WIPPY_CLUSTER_LEND");
+  if (CLUSTER && !(lend && strcmp(lend, "0") == 0) &&
+      wp_cluster_lend(CLUSTER, sched_all_parked, rt->sched) == 0) {
+    struct wp_sched_park park = {wp_cluster_park_wait, wp_cluster_park_wake,
+                                 wp_cluster_park_ready, wp_cluster_park_tick, CLUSTER};
+    wp_sched_set_park(rt->sched, &park);
+  }
   if (wp_sched_start(rt->sched)) die("cannot start worker threads: %s", strerror(errno));
   /* Prometheus: --metrics, or prometheus.enabled with prometheus.address;
   ** off by default. An address that cannot be served is a boot error: the
@@ -870,6 +880,7 @@ static int cmd_run(struct opts *o) {
   wp_cluster_stop_transport(CLUSTER);
   wp_terminal_stop();
   wp_sched_stop(rt->sched);
+  wp_cluster_unlend(CLUSTER); /* the I/O thread drives the socket again */
   wp_cluster_leave(CLUSTER); /* no process runs: the name is free at once */
   wp_remote_free(rt->remote);
   wp_pg_free(rt->pg);

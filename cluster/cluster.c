@@ -666,7 +666,23 @@ int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int 
 
 void wp_cluster_flush(struct wp_cluster *c, int idle) {
   if (c->flush_tr) wp_transport_flush(c->flush_tr, idle);
+  /* a busy worker that holds the socket on loan looks at it between runs
+  ** (an idle one waits on it when it parks) */
+  if (!idle) wp_nats_drive_now(&c->nats);
 }
+
+int wp_cluster_lend(struct wp_cluster *c, int (*all_parked)(void *), void *arg) {
+  return wp_nats_lend(&c->nats, all_parked, arg);
+}
+
+void wp_cluster_unlend(struct wp_cluster *c) {
+  if (c) wp_nats_unlend(&c->nats);
+}
+
+int wp_cluster_park_wait(void *c) { return wp_nats_park_wait(&((struct wp_cluster *)c)->nats); }
+void wp_cluster_park_wake(void *c) { wp_nats_wake(&((struct wp_cluster *)c)->nats); }
+void wp_cluster_park_ready(void *c) { wp_nats_park_ready(&((struct wp_cluster *)c)->nats); }
+void wp_cluster_park_tick(void *c) { wp_nats_tick(&((struct wp_cluster *)c)->nats); }
 
 void wp_cluster_stats(const struct wp_cluster *c, struct wp_cluster_stats *s) {
   if (c->tr)

@@ -131,6 +131,21 @@ int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int 
 ** one wakes that thread (any thread; a load and nothing else when there
 ** are none). */
 void wp_cluster_flush(struct wp_cluster *c, int idle);
+/* Lends the connection's socket to a scheduler's idle workers: a worker
+** that would park waits on the socket instead, so what arrives reaches it
+** with no hand-off between threads; the I/O thread stands by for when the
+** workers are all busy for a while (nats_conn.c's design note). The four
+** wp_cluster_park_* are wp_sched_park's hooks (c as their arg), and
+** all_parked(arg) is wp_sched_all_parked. Before the workers start; -1 (and
+** nothing lent) with TLS, where a read may wait for the rest of a record.
+** wp_cluster_unlend takes the socket back, after the workers stopped and
+** before the scheduler is freed. */
+int wp_cluster_lend(struct wp_cluster *c, int (*all_parked)(void *), void *arg);
+void wp_cluster_unlend(struct wp_cluster *c);
+int wp_cluster_park_wait(void *c);
+void wp_cluster_park_wake(void *c);
+void wp_cluster_park_ready(void *c);
+void wp_cluster_park_tick(void *c);
 /* What the transport counted so far. */
 struct wp_cluster_stats {
   uint64_t frames_out, batches_out, bytes_out, frames_in, batches_in;

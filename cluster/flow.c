@@ -2,8 +2,10 @@
 ** flow.c: the transport's data path (transport.c keeps the member view,
 ** departures and session loss): frames out in batches, under a window per
 ** node, split when one NATS message cannot hold them; batches in,
-** reassembled, delivered and acknowledged. Both directions run on the
-** connection's I/O thread (nats_conn.c), as its hook wp_flow_io.
+** reassembled, delivered and acknowledged. Both directions run as the
+** connection's I/O hook wp_flow_io, on whichever thread drives the socket
+** (nats_conn.c): its I/O thread, or a scheduler worker it is lent to, one
+** at a time (under drive_lock). "The I/O thread" below means that driver.
 **
 ** Design note.
 **

@@ -39,6 +39,29 @@
 ** check finds the connection stale and shuts the socket down.) The
 ** callbacks run under libnats's connection lock and take only io_lock,
 ** which this thread never holds while it calls libnats.
+**
+** Lending the socket to the workers (wp_nats_lend). Whoever holds
+** drive_lock drives the socket: runs the hook, writes, polls, has libnats
+** read. Lent, that is mostly a scheduler worker that would otherwise park:
+** it polls the socket and the eventfd (the scheduler's wake-up for it goes
+** to the eventfd), and when a batch comes it has libnats read it and runs
+** the hook, which delivers the frames onto its own queue, then runs them.
+** A message that arrives at an idle node then reaches its process with no
+** hand-off between threads (the I/O thread's wake-up and the worker's were
+** two per hop). A busy
+** worker looks between runs (wp_nats_drive_now, from the flush hook:
+** what has come, without waiting). The I/O thread stands by: the
+** scheduler's timer thread kicks it (wp_nats_tick) when nobody has driven
+** the socket for KICK_MS while a worker is busy (one long run), so
+** heartbeats, replies to other threads' requests and acks still flow; and
+** it drives while every worker is parked on its condition variable rather
+** than on the socket (a worker found the lock held for a moment and parked
+** as usual), until a parking worker asks for the socket (handover). The
+** rule that keeps someone watching the socket: a parking worker counts
+** itself parked, fences, then tries drive_lock; whoever lets drive_lock go
+** fences, then looks whether every worker is parked, and if so drives on.
+** A worker that is not parked parks later, and tries then. Never with TLS:
+** a TLS read may wait for the rest of a record, which a worker must not.
 */
 #include "nats_conn.h"
 
@@ -67,6 +90,10 @@
 /* libnats's read per poll (and write buffer): a read takes what a busy
 ** peer's batches brought in one system call */
 #define IO_BUF (256 * 1024)
+/* Lent to the workers: the I/O thread looks at the socket when none has
+** for this long while one is busy (wp_nats_tick) */
+#define KICK_MS 1
+#define STANDBY_CHECK_MS 250 /* see standby */
 
 struct wp_nats_retired {
   struct wp_nats_retired *next;
@@ -203,65 +230,261 @@ static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
   return nc;
 }
 
+/* The driver's turn before its poll (under drive_lock, as io_self): the
+** hook, then the write of what it and others published. Fills p (the
+** eventfd, then the socket if libnats wants it) and *nc; returns how many
+** entries, and in *wait_ms the hook's wait. */
+static int drive_pre(struct wp_nats *n, struct pollfd *p, natsConnection **nc, int *wait_ms) {
+  pthread_mutex_lock(&n->io_lock);
+  wp_nats_io_fn hook = n->io_stop ? NULL : n->io_hook;
+  void *hook_arg = n->io_hook_arg;
+  n->io_in_hook = hook != NULL;
+  pthread_mutex_unlock(&n->io_lock);
+  *wait_ms = -1;
+  if (hook) {
+    *wait_ms = hook(hook_arg);
+    pthread_mutex_lock(&n->io_lock);
+    n->io_in_hook = 0;
+    pthread_cond_broadcast(&n->io_cond);
+    pthread_mutex_unlock(&n->io_lock);
+  }
+  int fd, rd, wr;
+  *nc = io_state(n, &fd, &rd, &wr);
+  /* what the round published goes out before the poll: the socket
+  ** almost always takes it, and a poll first costs a system call and
+  ** the round trip its time */
+  if (fd >= 0 && wr) {
+    io_write_out(n, *nc);
+    *nc = io_state(n, &fd, &rd, &wr);
+  }
+  p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
+  p[1] = (struct pollfd){.fd = -1};
+  if (fd >= 0 && (rd || wr)) {
+    p[1].fd = fd;
+    p[1].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
+    return 2;
+  }
+  return 1;
+}
+
+/* What the driver's poll saw (under drive_lock, as io_self). */
+static void drive_post(struct wp_nats *n, const struct pollfd *p, int np, natsConnection *nc) {
+  if (np >= 1 && (p[0].revents & POLLIN)) {
+    uint64_t v;
+    ssize_t r = read(n->io_efd, &v, sizeof v);
+    (void)r;
+  }
+  /* the socket may have been detached (and even reattached under the
+  ** same number) since: libnats checks under its own lock, and a read
+  ** with nothing to read is no error on a loop */
+  if (np == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+    natsConnection_ProcessReadEvent(nc);
+  if (np == 2 && (p[1].revents & POLLOUT)) io_write_out(n, nc);
+}
+
+/* A poll of the driver's; -1 and logged (once in a row of failures) when
+** it fails. */
+static int drive_poll(struct wp_nats *n, struct pollfd *p, int np, int wait_ms, int *failing) {
+  atomic_store_explicit(&n->polling, 1, memory_order_relaxed);
+  int r = poll(p, (nfds_t)np, wait_ms);
+  atomic_store_explicit(&n->polling, 0, memory_order_relaxed);
+  if (r < 0) {
+    if (errno != EINTR && !(*failing)++)
+      wp_logf(WP_LOG_ERROR, "cluster: node %s: poll on the NATS connection failed: %s", n->node,
+              strerror(errno));
+    return -1;
+  }
+  *failing = 0;
+  return r;
+}
+
+/* One turn of the driver (under drive_lock): the hook and the write, a
+** poll of at most cap_ms (-1: the hook's wait), what it saw. */
+static void drive_turn(struct wp_nats *n, int cap_ms, int *failing) {
+  struct pollfd p[2];
+  natsConnection *nc;
+  int wait_ms;
+  io_self = n;
+  int np = drive_pre(n, p, &nc, &wait_ms);
+  if (cap_ms >= 0 && (wait_ms < 0 || wait_ms > cap_ms)) wait_ms = cap_ms;
+  if (drive_poll(n, p, np, wait_ms, failing) >= 0) drive_post(n, p, np, nc);
+  io_self = NULL;
+}
+
+/* Lets drive_lock go (its holder). */
+static void drive_release(struct wp_nats *n) {
+  atomic_store_explicit(&n->driven_ns, wp_clock_ns(), memory_order_relaxed);
+  pthread_mutex_unlock(&n->drive_lock);
+}
+
+/* Whether, while lent, every worker is parked (then the I/O thread must go
+** on driving: none would look at the socket). 1 when not lent. */
+static int all_parked(struct wp_nats *n) {
+  pthread_mutex_lock(&n->lend_lock);
+  int r = !atomic_load(&n->lent) || n->all_parked(n->parked_arg);
+  pthread_mutex_unlock(&n->lend_lock);
+  return r;
+}
+
+/* Waits on standby for a kick (sb_efd). Every STANDBY_CHECK_MS it looks
+** whether the rule of the design note failed: every worker parked, none
+** watching the socket, nobody driving it for that long. Then it says so
+** (once: a bug of ours) and returns as if kicked, to drive it. */
+static void standby(struct wp_nats *n, int *warned) {
+  struct pollfd p = {.fd = n->sb_efd, .events = POLLIN};
+  int pr;
+  while ((pr = poll(&p, 1, STANDBY_CHECK_MS)) == 0) {
+    uint64_t since = atomic_load(&n->driven_ns), now = wp_clock_ns();
+    if (atomic_load(&n->polling) || now - since < (uint64_t)STANDBY_CHECK_MS * 1000000 ||
+        !all_parked(n))
+      continue;
+    if (!(*warned)++)
+      wp_logf(WP_LOG_WARN,
+              "cluster: node %s: nobody watched the NATS socket for %llu ms while the "
+              "workers were parked; its I/O thread takes over",
+              n->node, (unsigned long long)((now - since) / 1000000));
+    return;
+  }
+  if (pr > 0) {
+    uint64_t v;
+    ssize_t r = read(n->sb_efd, &v, sizeof v);
+    (void)r;
+  }
+}
+
+static int io_stopping(struct wp_nats *n) {
+  pthread_mutex_lock(&n->io_lock);
+  int stop = n->io_stop;
+  pthread_mutex_unlock(&n->io_lock);
+  return stop;
+}
+
+/* The I/O thread. Not lent: it drives the socket, turn after turn. Lent:
+** it stands by until kicked (wp_nats_tick: the workers are busy and none
+** has driven the socket for KICK_MS; or a change of lending), drives one
+** turn without waiting, and goes on driving only while every worker is
+** parked (else an awake one takes the socket when it parks) and none asks
+** for it (handover). The check of the workers comes after drive_lock is
+** let go, with a full fence between: a worker that parks counts itself
+** parked, fences, then tries drive_lock, so either it finds the lock free
+** or this thread finds it parked. */
 static void *io_main(void *arg) {
   struct wp_nats *n = arg;
   pthread_setname_np(pthread_self(), "wp-nats-io");
-  io_self = n;
   int failing = 0; /* poll failures in a row: logged once */
-  for (;;) {
-    pthread_mutex_lock(&n->io_lock);
-    if (n->io_stop) {
-      pthread_mutex_unlock(&n->io_lock);
-      break;
-    }
-    wp_nats_io_fn hook = n->io_hook;
-    void *hook_arg = n->io_hook_arg;
-    n->io_in_hook = hook != NULL;
-    pthread_mutex_unlock(&n->io_lock);
-    int wait_ms = -1;
-    if (hook) {
-      wait_ms = hook(hook_arg);
-      pthread_mutex_lock(&n->io_lock);
-      n->io_in_hook = 0;
-      pthread_cond_broadcast(&n->io_cond);
-      pthread_mutex_unlock(&n->io_lock);
-    }
-    int fd, rd, wr;
-    natsConnection *nc = io_state(n, &fd, &rd, &wr);
-    /* what the round published goes out before the poll: the socket
-    ** almost always takes it, and a poll first costs a system call and
-    ** the round trip its time */
-    if (fd >= 0 && wr) {
-      io_write_out(n, nc);
-      nc = io_state(n, &fd, &rd, &wr);
-    }
-    struct pollfd p[2] = {{.fd = n->io_efd, .events = POLLIN}, {.fd = -1}};
-    nfds_t np = 1;
-    if (fd >= 0 && (rd || wr)) {
-      p[1].fd = fd;
-      p[1].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
-      np = 2;
-    }
-    if (poll(p, np, wait_ms) < 0) {
-      if (errno != EINTR && !failing++)
-        wp_logf(WP_LOG_ERROR, "cluster: node %s: poll on the NATS connection failed: %s",
-                n->node, strerror(errno));
+  int warned = 0;  /* standby's warning: once */
+  int kicked = 1;  /* the first turn lent checks the workers at once */
+  while (!io_stopping(n)) {
+    if (!atomic_load(&n->lent)) {
+      pthread_mutex_lock(&n->drive_lock);
+      if (!atomic_load(&n->lent)) drive_turn(n, -1, &failing);
+      drive_release(n);
+      /* lent now: a worker may have found drive_lock held by the turn
+      ** just ended and parked as usual, so the check below runs first */
+      kicked = 1;
       continue;
     }
-    failing = 0;
-    if (p[0].revents & POLLIN) {
-      uint64_t v;
-      ssize_t r = read(n->io_efd, &v, sizeof v);
-      (void)r;
+    if (!kicked) standby(n, &warned);
+    kicked = 0;
+    int cap = 0; /* kicked: what is there, without waiting */
+    while (!io_stopping(n) && pthread_mutex_trylock(&n->drive_lock) == 0) {
+      atomic_store(&n->io_driving, 1);
+      drive_turn(n, cap, &failing);
+      atomic_store(&n->io_driving, 0);
+      drive_release(n);
+      atomic_thread_fence(memory_order_seq_cst);
+      if (atomic_load(&n->handover) || !atomic_load(&n->lent) || !all_parked(n)) break;
+      cap = -1; /* every worker parked: this thread watches the socket */
     }
-    /* the socket may have been detached (and even reattached under the
-    ** same number) since: libnats checks under its own lock, and a read
-    ** with nothing to read is no error on a loop */
-    if (np == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
-      natsConnection_ProcessReadEvent(nc);
-    if (np == 2 && (p[1].revents & POLLOUT)) io_write_out(n, nc);
   }
   return NULL;
+}
+
+int wp_nats_lend(struct wp_nats *n, int (*fn)(void *), void *arg) {
+  if (n->tls) return -1;
+  pthread_mutex_lock(&n->lend_lock);
+  n->all_parked = fn;
+  n->parked_arg = arg;
+  atomic_store(&n->lent, 1);
+  pthread_mutex_unlock(&n->lend_lock);
+  wp_nats_wake(n); /* the I/O thread's poll ends, and it goes on standby */
+  return 0;
+}
+
+void wp_nats_unlend(struct wp_nats *n) {
+  if (!atomic_load(&n->lent)) return;
+  pthread_mutex_lock(&n->lend_lock);
+  atomic_store(&n->lent, 0);
+  pthread_mutex_unlock(&n->lend_lock);
+  uint64_t one = 1;
+  ssize_t r = write(n->sb_efd, &one, sizeof one); /* off standby, to drive */
+  (void)r;
+}
+
+int wp_nats_park_wait(struct wp_nats *n) {
+  if (!atomic_load_explicit(&n->lent, memory_order_relaxed)) return 0;
+  if (pthread_mutex_trylock(&n->drive_lock) != 0) {
+    /* another worker drives it for a moment: it parks after that */
+    if (!atomic_load(&n->io_driving)) return 0;
+    /* the I/O thread, which may be watching the socket for parked
+    ** workers: it hands it over after its turn */
+    atomic_store(&n->handover, 1);
+    wp_nats_wake(n);
+    pthread_mutex_lock(&n->drive_lock);
+    atomic_store(&n->handover, 0);
+  }
+  if (!atomic_load(&n->lent)) { /* taken back meanwhile: the I/O thread drives */
+    pthread_mutex_unlock(&n->drive_lock);
+    return 0;
+  }
+  int wait_ms, failing = 0;
+  io_self = n;
+  n->wnp = drive_pre(n, n->wpoll, &n->wnc, &wait_ms);
+  io_self = NULL;
+  if (drive_poll(n, n->wpoll, n->wnp, wait_ms, &failing) < 0) n->wnp = 0;
+  return 1; /* drive_lock is kept for ready */
+}
+
+void wp_nats_park_ready(struct wp_nats *n) {
+  struct pollfd p[2];
+  natsConnection *nc;
+  int wait_ms;
+  io_self = n;
+  drive_post(n, n->wpoll, n->wnp, n->wnc);
+  drive_pre(n, p, &nc, &wait_ms); /* the hook takes and delivers what came */
+  io_self = NULL;
+  drive_release(n);
+}
+
+void wp_nats_drive_now(struct wp_nats *n) {
+  if (!atomic_load_explicit(&n->lent, memory_order_relaxed) ||
+      pthread_mutex_trylock(&n->drive_lock) != 0)
+    return;
+  struct pollfd p[2];
+  natsConnection *nc;
+  int wait_ms, failing = 0, fd, rd, wr;
+  nc = io_state(n, &fd, &rd, &wr);
+  p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
+  p[1] = (struct pollfd){.fd = fd, .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
+  int np = fd >= 0 && (rd || wr) ? 2 : 1;
+  if (drive_poll(n, p, np, 0, &failing) > 0) {
+    io_self = n;
+    drive_post(n, p, np, nc);
+    drive_pre(n, p, &nc, &wait_ms);
+    io_self = NULL;
+  }
+  drive_release(n);
+}
+
+void wp_nats_tick(struct wp_nats *n) {
+  if (!atomic_load_explicit(&n->lent, memory_order_relaxed) ||
+      atomic_load_explicit(&n->polling, memory_order_relaxed))
+    return;
+  uint64_t since = atomic_load_explicit(&n->driven_ns, memory_order_relaxed);
+  if (wp_clock_ns() - since < (uint64_t)KICK_MS * 1000000) return;
+  uint64_t one = 1;
+  ssize_t r = write(n->sb_efd, &one, sizeof one);
+  (void)r;
 }
 
 void wp_nats_io_enter(struct wp_nats *n) { io_standin = n; }
@@ -296,6 +519,17 @@ static int io_start(struct wp_nats *n, char *err, size_t errlen) {
     return -1;
   }
   n->has_io_efd = 1;
+  n->sb_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (n->sb_efd < 0) {
+    snprintf(err, errlen, "cannot make the cluster's I/O wake-up: %s", strerror(errno));
+    return -1;
+  }
+  if (pthread_mutex_init(&n->drive_lock, NULL) != 0) goto fail;
+  if (pthread_mutex_init(&n->lend_lock, NULL) != 0) {
+    pthread_mutex_destroy(&n->drive_lock);
+    goto fail;
+  }
+  n->has_drive = 1;
   if (pthread_mutex_init(&n->io_lock, NULL) != 0) goto fail;
   if (pthread_mutex_init(&n->io_wlock, NULL) != 0) {
     pthread_mutex_destroy(&n->io_lock);
@@ -322,6 +556,9 @@ static void io_stop(struct wp_nats *n) {
     n->io_stop = 1;
     pthread_mutex_unlock(&n->io_lock);
     wp_nats_wake(n);
+    uint64_t one = 1;
+    ssize_t r = write(n->sb_efd, &one, sizeof one); /* off standby */
+    (void)r;
     pthread_join(n->io, NULL);
     n->has_io = 0;
   }
@@ -331,7 +568,15 @@ static void io_stop(struct wp_nats *n) {
     pthread_mutex_destroy(&n->io_lock);
     n->has_io_lock = 0;
   }
-  if (n->has_io_efd) close(n->io_efd);
+  if (n->has_drive) {
+    pthread_mutex_destroy(&n->lend_lock);
+    pthread_mutex_destroy(&n->drive_lock);
+    n->has_drive = 0;
+  }
+  if (n->has_io_efd) {
+    close(n->io_efd);
+    if (n->sb_efd >= 0) close(n->sb_efd);
+  }
   n->has_io_efd = 0;
 }
 
@@ -378,6 +623,7 @@ static int make_options(struct wp_nats *n, const struct wp_cluster_config *cfg, 
     }
   }
   if (cfg->tls_ca || cfg->tls_cert) {
+    n->tls = 1;
     if ((s = natsOptions_SetSecure(n->opts, true)) != NATS_OK) {
       snprintf(err, errlen, "cluster.nats.tls: this libnats has no TLS: %s",
                wp_nats_reason(s, why, sizeof why));

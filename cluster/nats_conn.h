@@ -7,6 +7,7 @@
 #define WP_NATS_CONN_H
 
 #include <nats/nats.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -16,8 +17,9 @@
 /* Told of a loss of the connection's stream (a disconnect, a reconnect, a
 ** slow-consumer report), on a libnats thread; why names it. */
 typedef void (*wp_nats_loss_fn)(void *arg, const char *why);
-/* The I/O thread's hook (wp_nats_set_io): runs on that thread once per
-** round, before it writes and polls; returns how long that thread may
+/* The I/O hook (wp_nats_set_io): runs on the thread that drives the
+** socket (the I/O thread, or a worker it is lent to: one at a time) once
+** per round, before it writes and polls; returns how long that thread may
 ** then wait for the socket or a wake-up, in ms (-1: no bound, 0: not at
 ** all). It must never wait on NATS itself: nothing would read the reply. */
 typedef int (*wp_nats_io_fn)(void *arg);
@@ -57,6 +59,24 @@ struct wp_nats {
   int io_fd;              /* the socket to poll; -1: none (detached) */
   int io_rd, io_wr;       /* libnats wants to read, to write */
   int io_stop;
+  /* Lending the socket to a scheduler's idle workers (nats_conn.c's
+  ** design note). drive_lock: held by whoever drives the socket (polls
+  ** it, has libnats read and write, runs the hook); the fields after it
+  ** are that holder's, or atomics. */
+  pthread_mutex_t drive_lock;
+  int has_drive, sb_efd;      /* sb_efd: wakes the I/O thread on standby */
+  int tls;                    /* never lent: a TLS read may wait for a record */
+  _Atomic int lent;           /* the workers drive; the I/O thread stands by */
+  _Atomic int io_driving;     /* the I/O thread holds drive_lock */
+  _Atomic int handover;       /* a parking worker waits for drive_lock */
+  _Atomic int polling;        /* the holder is in poll */
+  _Atomic uint64_t driven_ns; /* when a driver last let go (monotonic) */
+  pthread_mutex_t lend_lock;  /* all_parked and its arg, while lent */
+  int (*all_parked)(void *);
+  void *parked_arg;
+  struct pollfd wpoll[2];     /* a worker's poll, from wait to ready */
+  int wnp;
+  natsConnection *wnc;
   wp_nats_io_fn io_hook;
   void *io_hook_arg;
   int io_in_hook;
@@ -74,9 +94,10 @@ int wp_nats_connect(struct wp_nats *n, const struct wp_cluster_config *cfg, char
 /* Makes fn(arg) the I/O thread's hook (NULL: none); on removal, returns
 ** once the thread has left the hook. Not from the I/O thread. */
 void wp_nats_set_io(struct wp_nats *n, wp_nats_io_fn fn, void *arg);
-/* Wakes the I/O thread (any thread): its hook runs again soon. */
+/* Wakes the socket's driver (any thread): the hook runs again soon; soon
+** after the next run of a busy worker the socket is lent to. */
 void wp_nats_wake(struct wp_nats *n);
-/* Whether the calling thread is n's I/O thread. */
+/* Whether the calling thread drives n's socket (in the hook). */
 int wp_nats_on_io(const struct wp_nats *n);
 /* A scheduler worker stands in for the I/O thread (a direct send,
 ** flow.c): between enter and leave, what it publishes does not wake the
@@ -84,6 +105,29 @@ int wp_nats_on_io(const struct wp_nats *n);
 ** waiting, and wakes the I/O thread for what the socket did not take. */
 void wp_nats_io_enter(struct wp_nats *n);
 void wp_nats_io_leave(struct wp_nats *n);
+/* Lends n's socket to a scheduler's idle workers (nats_conn.c's design
+** note): from now on a worker that would park drives it
+** (wp_nats_park_wait, _ready), and the I/O thread only stands in when none
+** has for a while (wp_nats_tick) or when every worker is parked.
+** all_parked(arg) says whether every worker is parked (with a full fence
+** first: wp_sched_all_parked). Before the workers start; not with TLS
+** (returns -1: a TLS read may wait for the rest of a record, which a
+** worker must not). */
+int wp_nats_lend(struct wp_nats *n, int (*all_parked)(void *), void *arg);
+/* Takes the socket back (after the workers stopped; before what
+** all_parked reads is freed): the I/O thread drives it again. */
+void wp_nats_unlend(struct wp_nats *n);
+/* wp_sched_park's hooks (see scheduler.h): wait polls the socket on a
+** parking worker when nobody else does (returns 0 when another worker
+** drives it for a moment: that one parks after it); wake ends the poll
+** (any thread); ready has libnats read what came, runs the hook (which
+** delivers it) and writes; tick kicks the I/O thread when nobody has
+** driven the socket for KICK_MS. drive_now is a busy worker's look
+** (the flush hook): what has come is read and taken, without waiting. */
+int wp_nats_park_wait(struct wp_nats *n);
+void wp_nats_park_ready(struct wp_nats *n);
+void wp_nats_tick(struct wp_nats *n);
+void wp_nats_drive_now(struct wp_nats *n);
 /* Frees msg (consumed), a message the I/O thread took from a synchronous
 ** subscription, on the calling thread. natsMsg_Destroy hands every
 ** received message to libnats's collector thread and wakes it when it

@@ -51,6 +51,10 @@ report() {
         if grep -aqE 'Sanitizer|runtime error:' "$d/out" "$d/err" 2>/dev/null; then
             fail "sanitizer report in $d"
         fi
+        # nats_conn.c's standby found the socket unwatched: a bug of ours
+        if grep -aqF 'nobody watched the NATS socket' "$d/err" 2>/dev/null; then
+            fail "the NATS socket went unwatched in $d"
+        fi
     done
     if ! verdict "$name"; then
         for d in "${shown[@]}"; do

@@ -168,6 +168,35 @@ else
 fi
 report "send and cancel across nodes: round trip, order per sender, missing pid, split, too large"
 
+# A node whose only worker is busy: idle workers watch the NATS socket
+# themselves, and the I/O thread stands in while they are busy. tk's
+# spinner keeps its one worker busy for 8 s, longer than down_after (3 s);
+# meanwhile tj's 20 round trips to tk's responder all come back, and
+# neither node takes tk for departed (its heartbeats went out).
+ENTRY=app:busy start_node tk --node tk --cluster "$URL" --workers 1
+if wait_ready tk 30; then
+    ENTRY=app:busy start_node tj --node tj --cluster "$URL" -- "$(pid_of tk responder)" 20
+    if wait_ready tj 60; then
+        grep -qxF "pongs 20" "$TMPROOT/tj/out" ||
+            fail "round trips to the busy node: $(grep '^pongs' "$TMPROOT/tj/out")"
+        ! grep -q 'spun' "$TMPROOT/tk/err" ||
+            fail "the round trips ended only after the spinner: not while it kept tk busy"
+        wait_match "$TMPROOT/tk/err" 'spun true' 1 30 "${NODE_PID[tk]}" ||
+            fail "the spinner did not end"
+        ! grep -q 'node tk .*departed' "$TMPROOT/tj/err" ||
+            fail "tj took the busy node for departed"
+        ! grep -q 'lost its membership' "$TMPROOT/tk/err" || fail "the busy node lost its membership"
+        stop_node tj
+    else
+        fail "node tj not ready"
+    fi
+    stop_node tk
+    [ "$WAIT_RC" -eq 0 ] || fail "tk exited $WAIT_RC"
+else
+    fail "node tk not ready"
+fi
+report "a node whose only worker is busy for longer than down_after answers and stays a member"
+
 # Monitors and links across nodes (issue 13 items 5 and 6): mb runs the
 # targets and a trapper, ma watches them (app:relnode says what it does,
 # line by line); then mb is killed (kill -9): every monitor and link of
