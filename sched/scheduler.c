@@ -64,7 +64,7 @@
 ** thread doing the work when the cores are shared. */
 #define SPIN_ROUNDS 16
 #define WATCHDOG_MS 2
-#define QUIET_TURNS 8 /* see timer_main */
+#define QUIET_TURNS 2 /* see timer_main */
 #define SPARES 32       /* extra threads for workers stuck in a C call */
 #define RUNNEXT_STREAK 32        /* then the ring gets a turn (fairness) */
 #define RUNNEXT_STEAL_NS 50000   /* a thief may take runnext after this */
@@ -377,33 +377,47 @@ static struct wp_proc *idle(struct worker *w) {
   atomic_thread_fence(memory_order_seq_cst);
   if ((p = find_work(w))) return p;
 
-  pthread_mutex_lock(&s->park_lock);
-  atomic_fetch_add(&s->nsleepers, 1);
-  atomic_thread_fence(memory_order_seq_cst);
-  if (work_visible(s) || atomic_load(&s->stop)) {
+  for (;;) {
+    pthread_mutex_lock(&s->park_lock);
+    atomic_fetch_add(&s->nsleepers, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (work_visible(s) || atomic_load(&s->stop)) {
+      atomic_fetch_sub(&s->nsleepers, 1);
+      pthread_mutex_unlock(&s->park_lock);
+      return NULL;
+    }
+    w->sleeping = 1;
+    atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
+    int io = 0;
+    if (s->park.wait) {
+      /* counted among the sleepers (and fenced) before wait looks at the
+      ** I/O: see wp_sched_all_parked. A wake meanwhile goes to park.wake. */
+      w->io_wait = 1;
+      pthread_mutex_unlock(&s->park_lock);
+      io = s->park.wait(s->park.arg);
+      pthread_mutex_lock(&s->park_lock);
+      w->io_wait = 0;
+    }
+    if (!io)
+      while (!w->signaled && !atomic_load(&s->stop)) pthread_cond_wait(&w->cv, &s->park_lock);
+    w->sleeping = 0;
+    w->signaled = 0;
     atomic_fetch_sub(&s->nsleepers, 1);
     pthread_mutex_unlock(&s->park_lock);
-    return NULL;
+    if (!io) break;
+    s->park.ready(s->park.arg);
+    /* woken by the I/O alone (a heartbeat, an ack) with nothing to run:
+    ** parks again at once, without the spin and the timer's kick */
+    if (atomic_load(&s->stop)) return NULL;
+    if ((p = find_work(w))) {
+      timer_kick_if_long(s);
+      return p;
+    }
+    /* parking again: what ready's deliveries had sent goes first (a frame
+    ** sent back from the hook on a worker with work queued waits for a
+    ** flush, and that work may have been stolen meanwhile) */
+    if (s->flush) s->flush(s->flush_arg, 1);
   }
-  w->sleeping = 1;
-  atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
-  int io = 0;
-  if (s->park.wait) {
-    /* counted among the sleepers (and fenced) before wait looks at the
-    ** I/O: see wp_sched_all_parked. A wake meanwhile goes to park.wake. */
-    w->io_wait = 1;
-    pthread_mutex_unlock(&s->park_lock);
-    io = s->park.wait(s->park.arg);
-    pthread_mutex_lock(&s->park_lock);
-    w->io_wait = 0;
-  }
-  if (!io)
-    while (!w->signaled && !atomic_load(&s->stop)) pthread_cond_wait(&w->cv, &s->park_lock);
-  w->sleeping = 0;
-  w->signaled = 0;
-  atomic_fetch_sub(&s->nsleepers, 1);
-  pthread_mutex_unlock(&s->park_lock);
-  if (io) s->park.ready(s->park.arg);
   timer_kick_if_long(s);
   return NULL;
 }
