@@ -129,7 +129,8 @@ int wp_cluster_send(struct wp_cluster *c, const struct wp_cluster_frame *f, int 
 /* Sends the frames sent LATER: a worker that ran out of work (idle) writes
 ** them itself as WP_CLUSTER_HERE does when the I/O thread sleeps, a busy
 ** one wakes that thread (any thread; a load and nothing else when there
-** are none). */
+** are none). A busy one also takes what came on a socket lent to the
+** workers (wp_cluster_lend), without waiting. */
 void wp_cluster_flush(struct wp_cluster *c, int idle);
 /* Lends the connection's socket to a scheduler's idle workers: a worker
 ** that would park waits on the socket instead, so what arrives reaches it

@@ -79,7 +79,8 @@ void wp_sched_set_flush(struct wp_sched *s, void (*fn)(void *arg, int idle), voi
 ** - wait(arg): called by a worker about to park. Returns 0 at once to
 **   decline (then the worker parks as usual), or 1 after it waited, until
 **   wake(arg) or its I/O; the worker then calls ready(arg) once it counts
-**   as awake again, and looks for work.
+**   as awake again, and looks for work (with none, it calls the flush
+**   hook and parks again at once, without the spin).
 ** - wake(arg): ends a wait that is under way or about to start (any
 **   thread, under the scheduler's park lock: it must not block).
 ** - tick(arg): the timer thread's, at each watchdog tick while a worker
