@@ -480,7 +480,9 @@ static int remote_send(struct wp_rt *rt, uint32_t kind, const char *node, size_t
   ** worth (HOLD_MAX): a process that streams sends in batches. */
   static _Thread_local uint64_t tl_sent_run; /* the run of this thread's last send */
   int how = WP_CLUSTER_NOW;
-  if (wp_sched_on_worker(rt->sched)) {
+  /* from the cluster's I/O hook (a worker driving the socket answers a
+  ** monitor of a pid that is gone): the hook's own round sends it */
+  if (wp_sched_on_worker(rt->sched) && !wp_cluster_on_io(CLUSTER)) {
     uint64_t run = wp_sched_run_id(rt->sched);
     how = wp_sched_busy_here(rt->sched) || run == tl_sent_run ? WP_CLUSTER_LATER
                                                               : WP_CLUSTER_HERE;

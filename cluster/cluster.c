@@ -680,7 +680,8 @@ void wp_cluster_unlend(struct wp_cluster *c) {
 }
 
 int wp_cluster_park_wait(void *c) { return wp_nats_park_wait(&((struct wp_cluster *)c)->nats); }
-void wp_cluster_park_wake(void *c) { wp_nats_wake(&((struct wp_cluster *)c)->nats); }
+void wp_cluster_park_wake(void *c) { wp_nats_park_wake(&((struct wp_cluster *)c)->nats); }
+int wp_cluster_on_io(struct wp_cluster *c) { return c && wp_nats_on_io(&c->nats); }
 void wp_cluster_park_ready(void *c) { wp_nats_park_ready(&((struct wp_cluster *)c)->nats); }
 void wp_cluster_park_tick(void *c) { wp_nats_tick(&((struct wp_cluster *)c)->nats); }
 

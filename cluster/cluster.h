@@ -147,6 +147,9 @@ int wp_cluster_park_wait(void *c);
 void wp_cluster_park_wake(void *c);
 void wp_cluster_park_ready(void *c);
 void wp_cluster_park_tick(void *c);
+/* Whether the calling thread runs the connection's I/O hook now (a frame
+** sent from there goes in the hook's own round: WP_CLUSTER_NOW). */
+int wp_cluster_on_io(struct wp_cluster *c);
 /* What the transport counted so far. */
 struct wp_cluster_stats {
   uint64_t frames_out, batches_out, bytes_out, frames_in, batches_in;

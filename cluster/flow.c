@@ -666,7 +666,9 @@ int wp_flow_io(void *arg) {
 }
 
 void wp_flow_send_here(struct wp_transport *t) {
-  if (pthread_mutex_trylock(&t->round_lock) == 0) {
+  /* never while reconnecting: libnats holds its lock through each try, and
+  ** a worker must not wait for that */
+  if (wp_nats_up(t->nats) && pthread_mutex_trylock(&t->round_lock) == 0) {
     wp_nats_io_enter(t->nats);
     send_round(t, 0);
     wp_nats_io_leave(t->nats); /* the write, without waiting */

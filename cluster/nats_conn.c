@@ -60,8 +60,17 @@
 ** rule that keeps someone watching the socket: a parking worker counts
 ** itself parked, fences, then tries drive_lock; whoever lets drive_lock go
 ** fences, then looks whether every worker is parked, and if so drives on.
-** A worker that is not parked parks later, and tries then. Never with TLS:
-** a TLS read may wait for the rest of a record, which a worker must not.
+** A worker that is not parked parks later, and tries then. The details
+** that keep it so: the scheduler's wake-up of a worker waiting on the
+** socket also sets park_woken, since another driver may read the eventfd
+** first; a driver that lets go runs the hook once more (drive_finish), so
+** what it read is taken and what the round sent leaves the transport
+** asleep; a time the hook asks for (a stop's deadline) is kept in
+** hook_due for drive_now and the tick; and while libnats reconnects (the
+** socket detached: it holds its connection lock through each try) no
+** worker drives or writes: the detach kicks the I/O thread, which drives
+** while the workers are parked. Never with TLS: a TLS read may wait for
+** the rest of a record, which a worker must not.
 */
 #include "nats_conn.h"
 
@@ -94,6 +103,7 @@
 ** for this long while one is busy (wp_nats_tick) */
 #define KICK_MS 1
 #define STANDBY_CHECK_MS 250 /* see standby */
+#define FINISH_ROUNDS 8      /* see drive_finish */
 
 struct wp_nats_retired {
   struct wp_nats_retired *next;
@@ -149,7 +159,17 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, vo
 
 /* ---- the I/O thread ---- */
 
-static _Thread_local struct wp_nats *io_self; /* set on the I/O thread */
+static _Thread_local struct wp_nats *io_self; /* set on the thread driving the socket */
+static _Thread_local struct wp_nats *io_thread; /* set on the I/O thread itself */
+
+/* Whether the calling driver may call into libnats now: the I/O thread
+** always; a worker only while a socket is attached (while libnats
+** reconnects it holds its connection lock through each try, up to the
+** connect timeout; a worker that passed this check just before a
+** disconnect may still wait that once). */
+static int may_call(struct wp_nats *n) {
+  return io_thread == n || atomic_load_explicit(&n->io_up, memory_order_relaxed);
+}
 /* set on a worker standing in for it (wp_nats_io_enter): only its write
 ** requests go without a wake-up; a socket attached or detached meanwhile
 ** (a write that failed) must still wake the I/O thread's poll */
@@ -174,6 +194,7 @@ static natsStatus io_attach(void **data, void *loop, natsConnection *nc, natsSoc
   n->io_fd = (int)fd;
   n->io_rd = 1;
   pthread_mutex_unlock(&n->io_lock);
+  atomic_store(&n->io_up, 1);
   if (io_self != n) wp_nats_wake(n);
   return NATS_OK;
 }
@@ -205,7 +226,14 @@ static natsStatus io_detach(void *data) {
   n->io_fd = -1;
   n->io_rd = n->io_wr = 0;
   pthread_mutex_unlock(&n->io_lock);
+  /* reconnecting: libnats holds its connection lock for each try (up to
+  ** the connect timeout), so no worker may drive the socket until it is
+  ** attached again; the I/O thread does (see wp_nats_park_wait) */
+  atomic_store(&n->io_up, 0);
   if (io_self != n) wp_nats_wake(n);
+  uint64_t one = 1;
+  ssize_t r = write(n->sb_efd, &one, sizeof one);
+  (void)r;
   return NATS_OK;
 }
 
@@ -236,7 +264,7 @@ static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
 ** entries, and in *wait_ms the hook's wait. */
 static int drive_pre(struct wp_nats *n, struct pollfd *p, natsConnection **nc, int *wait_ms) {
   pthread_mutex_lock(&n->io_lock);
-  wp_nats_io_fn hook = n->io_stop ? NULL : n->io_hook;
+  wp_nats_io_fn hook = n->io_stop || !may_call(n) ? NULL : n->io_hook;
   void *hook_arg = n->io_hook_arg;
   n->io_in_hook = hook != NULL;
   pthread_mutex_unlock(&n->io_lock);
@@ -248,12 +276,17 @@ static int drive_pre(struct wp_nats *n, struct pollfd *p, natsConnection **nc, i
     pthread_cond_broadcast(&n->io_cond);
     pthread_mutex_unlock(&n->io_lock);
   }
+  /* a driver that does not poll next (a worker's look, a finish) leaves
+  ** the hook's time to drive_now and wp_nats_tick */
+  atomic_store_explicit(&n->hook_due,
+                        *wait_ms > 0 ? wp_clock_ns() + (uint64_t)*wait_ms * 1000000 : 0,
+                        memory_order_relaxed);
   int fd, rd, wr;
   *nc = io_state(n, &fd, &rd, &wr);
   /* what the round published goes out before the poll: the socket
   ** almost always takes it, and a poll first costs a system call and
   ** the round trip its time */
-  if (fd >= 0 && wr) {
+  if (fd >= 0 && wr && may_call(n)) {
     io_write_out(n, *nc);
     *nc = io_state(n, &fd, &rd, &wr);
   }
@@ -277,9 +310,9 @@ static void drive_post(struct wp_nats *n, const struct pollfd *p, int np, natsCo
   /* the socket may have been detached (and even reattached under the
   ** same number) since: libnats checks under its own lock, and a read
   ** with nothing to read is no error on a loop */
-  if (np == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
-    natsConnection_ProcessReadEvent(nc);
-  if (np == 2 && (p[1].revents & POLLOUT)) io_write_out(n, nc);
+  if (np < 2 || !may_call(n)) return;
+  if (p[1].revents & (POLLIN | POLLERR | POLLHUP)) natsConnection_ProcessReadEvent(nc);
+  if (p[1].revents & POLLOUT) io_write_out(n, nc);
 }
 
 /* A poll of the driver's; -1 and logged (once in a row of failures) when
@@ -311,6 +344,21 @@ static void drive_turn(struct wp_nats *n, int cap_ms, int *failing) {
   io_self = NULL;
 }
 
+/* The hook once more before drive_lock goes: it takes (and delivers) what
+** the last read parsed, so nothing waits in the subscriptions for the next
+** driver, and what it sends is written. */
+static void drive_finish(struct wp_nats *n) {
+  struct pollfd p[2];
+  natsConnection *nc;
+  int wait_ms = 0;
+  io_self = n;
+  /* 0: it did something, and more may have come meanwhile: again, as the
+  ** I/O thread's loop would (a round that sent leaves the transport's
+  ** `sleeping` at 0 until a round finds nothing) */
+  for (int i = 0; i < FINISH_ROUNDS && wait_ms == 0; i++) drive_pre(n, p, &nc, &wait_ms);
+  io_self = NULL;
+}
+
 /* Lets drive_lock go (its holder). */
 static void drive_release(struct wp_nats *n) {
   atomic_store_explicit(&n->driven_ns, wp_clock_ns(), memory_order_relaxed);
@@ -338,6 +386,8 @@ static void standby(struct wp_nats *n, int *warned) {
     if (atomic_load(&n->polling) || now - since < (uint64_t)STANDBY_CHECK_MS * 1000000 ||
         !all_parked(n))
       continue;
+    if (pthread_mutex_trylock(&n->drive_lock) != 0) continue; /* someone drives, slowly */
+    pthread_mutex_unlock(&n->drive_lock);
     if (!(*warned)++)
       wp_logf(WP_LOG_WARN,
               "cluster: node %s: nobody watched the NATS socket for %llu ms while the "
@@ -371,6 +421,7 @@ static int io_stopping(struct wp_nats *n) {
 static void *io_main(void *arg) {
   struct wp_nats *n = arg;
   pthread_setname_np(pthread_self(), "wp-nats-io");
+  io_thread = n;
   int failing = 0; /* poll failures in a row: logged once */
   int warned = 0;  /* standby's warning: once */
   int kicked = 1;  /* the first turn lent checks the workers at once */
@@ -390,6 +441,7 @@ static void *io_main(void *arg) {
     while (!io_stopping(n) && pthread_mutex_trylock(&n->drive_lock) == 0) {
       atomic_store(&n->io_driving, 1);
       drive_turn(n, cap, &failing);
+      drive_finish(n);
       atomic_store(&n->io_driving, 0);
       drive_release(n);
       atomic_thread_fence(memory_order_seq_cst);
@@ -433,7 +485,9 @@ int wp_nats_park_wait(struct wp_nats *n) {
     pthread_mutex_lock(&n->drive_lock);
     atomic_store(&n->handover, 0);
   }
-  if (!atomic_load(&n->lent)) { /* taken back meanwhile: the I/O thread drives */
+  /* taken back meanwhile, or reconnecting: the I/O thread drives (it was
+  ** kicked off standby, and keeps driving while every worker is parked) */
+  if (!atomic_load(&n->lent) || !atomic_load(&n->io_up)) {
     pthread_mutex_unlock(&n->drive_lock);
     return 0;
   }
@@ -441,37 +495,47 @@ int wp_nats_park_wait(struct wp_nats *n) {
   io_self = n;
   n->wnp = drive_pre(n, n->wpoll, &n->wnc, &wait_ms);
   io_self = NULL;
+  /* a wake-up that another driver's read of the eventfd took away is not
+  ** lost: it left this flag */
+  if (atomic_exchange(&n->park_woken, 0)) wait_ms = 0;
   if (drive_poll(n, n->wpoll, n->wnp, wait_ms, &failing) < 0) n->wnp = 0;
   return 1; /* drive_lock is kept for ready */
 }
 
+int wp_nats_up(const struct wp_nats *n) { return atomic_load_explicit(&n->io_up, memory_order_relaxed); }
+
+void wp_nats_park_wake(struct wp_nats *n) {
+  atomic_store(&n->park_woken, 1);
+  wp_nats_wake(n);
+}
+
 void wp_nats_park_ready(struct wp_nats *n) {
-  struct pollfd p[2];
-  natsConnection *nc;
-  int wait_ms;
   io_self = n;
   drive_post(n, n->wpoll, n->wnp, n->wnc);
-  drive_pre(n, p, &nc, &wait_ms); /* the hook takes and delivers what came */
   io_self = NULL;
+  drive_finish(n); /* the hook takes and delivers what came */
   drive_release(n);
 }
 
 void wp_nats_drive_now(struct wp_nats *n) {
   if (!atomic_load_explicit(&n->lent, memory_order_relaxed) ||
+      !atomic_load_explicit(&n->io_up, memory_order_relaxed) ||
       pthread_mutex_trylock(&n->drive_lock) != 0)
     return;
   struct pollfd p[2];
-  natsConnection *nc;
-  int wait_ms, failing = 0, fd, rd, wr;
-  nc = io_state(n, &fd, &rd, &wr);
+  int failing = 0, fd, rd, wr;
+  natsConnection *nc = io_state(n, &fd, &rd, &wr);
   p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
   p[1] = (struct pollfd){.fd = fd, .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
   int np = fd >= 0 && (rd || wr) ? 2 : 1;
+  uint64_t due = atomic_load_explicit(&n->hook_due, memory_order_relaxed);
   if (drive_poll(n, p, np, 0, &failing) > 0) {
     io_self = n;
     drive_post(n, p, np, nc);
-    drive_pre(n, p, &nc, &wait_ms);
     io_self = NULL;
+    drive_finish(n);
+  } else if (due && wp_clock_ns() >= due) {
+    drive_finish(n); /* the hook's time came (a stop's deadline, a test knob) */
   }
   drive_release(n);
 }
@@ -480,8 +544,9 @@ void wp_nats_tick(struct wp_nats *n) {
   if (!atomic_load_explicit(&n->lent, memory_order_relaxed) ||
       atomic_load_explicit(&n->polling, memory_order_relaxed))
     return;
-  uint64_t since = atomic_load_explicit(&n->driven_ns, memory_order_relaxed);
-  if (wp_clock_ns() - since < (uint64_t)KICK_MS * 1000000) return;
+  uint64_t since = atomic_load_explicit(&n->driven_ns, memory_order_relaxed), now = wp_clock_ns();
+  uint64_t due = atomic_load_explicit(&n->hook_due, memory_order_relaxed);
+  if (now - since < (uint64_t)KICK_MS * 1000000 && !(due && now >= due)) return;
   uint64_t one = 1;
   ssize_t r = write(n->sb_efd, &one, sizeof one);
   (void)r;
@@ -622,6 +687,11 @@ static int make_options(struct wp_nats *n, const struct wp_cluster_config *cfg, 
       goto fail;
     }
   }
+  /* a tls:// URL is TLS too (libnats also switches to TLS by itself when
+  ** the server requires it of a nats:// URL: such a server should be
+  ** configured with cluster.nats.tls, and then the socket is not lent) */
+  for (int i = 0; i < cfg->nurls; i++)
+    if (strncmp(cfg->urls[i], "tls://", 6) == 0) n->tls = 1;
   if (cfg->tls_ca || cfg->tls_cert) {
     n->tls = 1;
     if ((s = natsOptions_SetSecure(n->opts, true)) != NATS_OK) {

@@ -70,6 +70,9 @@ struct wp_nats {
   _Atomic int io_driving;     /* the I/O thread holds drive_lock */
   _Atomic int handover;       /* a parking worker waits for drive_lock */
   _Atomic int polling;        /* the holder is in poll */
+  _Atomic int park_woken;     /* wp_nats_park_wake's, until a parking worker sees it */
+  _Atomic int io_up;          /* a socket is attached (not reconnecting) */
+  _Atomic uint64_t hook_due;  /* when the hook asked to run again (0: no time) */
   _Atomic uint64_t driven_ns; /* when a driver last let go (monotonic) */
   pthread_mutex_t lend_lock;  /* all_parked and its arg, while lent */
   int (*all_parked)(void *);
@@ -125,6 +128,9 @@ void wp_nats_unlend(struct wp_nats *n);
 ** driven the socket for KICK_MS. drive_now is a busy worker's look
 ** (the flush hook): what has come is read and taken, without waiting. */
 int wp_nats_park_wait(struct wp_nats *n);
+void wp_nats_park_wake(struct wp_nats *n);
+/* Whether a socket is attached (0 while libnats reconnects). */
+int wp_nats_up(const struct wp_nats *n);
 void wp_nats_park_ready(struct wp_nats *n);
 void wp_nats_tick(struct wp_nats *n);
 void wp_nats_drive_now(struct wp_nats *n);
