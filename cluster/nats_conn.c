@@ -183,6 +183,13 @@ void wp_nats_wake(struct wp_nats *n) {
   (void)r;
 }
 
+/* Kicks the I/O thread off standby (any thread). */
+static void kick(struct wp_nats *n) {
+  uint64_t one = 1;
+  ssize_t r = write(n->sb_efd, &one, sizeof one);
+  (void)r;
+}
+
 int wp_nats_on_io(const struct wp_nats *n) { return io_self == n; }
 
 /* libnats's event-loop callbacks (under its connection lock). */
@@ -231,9 +238,7 @@ static natsStatus io_detach(void *data) {
   ** attached again; the I/O thread does (see wp_nats_park_wait) */
   atomic_store(&n->io_up, 0);
   if (io_self != n) wp_nats_wake(n);
-  uint64_t one = 1;
-  ssize_t r = write(n->sb_efd, &one, sizeof one);
-  (void)r;
+  kick(n);
   return NATS_OK;
 }
 
@@ -468,9 +473,7 @@ void wp_nats_unlend(struct wp_nats *n) {
   pthread_mutex_lock(&n->lend_lock);
   atomic_store(&n->lent, 0);
   pthread_mutex_unlock(&n->lend_lock);
-  uint64_t one = 1;
-  ssize_t r = write(n->sb_efd, &one, sizeof one); /* off standby, to drive */
-  (void)r;
+  kick(n); /* off standby, to drive */
 }
 
 int wp_nats_park_wait(struct wp_nats *n) {
@@ -489,6 +492,7 @@ int wp_nats_park_wait(struct wp_nats *n) {
   ** kicked off standby, and keeps driving while every worker is parked) */
   if (!atomic_load(&n->lent) || !atomic_load(&n->io_up)) {
     pthread_mutex_unlock(&n->drive_lock);
+    kick(n); /* it may have just handed the socket over, and stand by */
     return 0;
   }
   int wait_ms, failing = 0;
@@ -547,9 +551,7 @@ void wp_nats_tick(struct wp_nats *n) {
   uint64_t since = atomic_load_explicit(&n->driven_ns, memory_order_relaxed), now = wp_clock_ns();
   uint64_t due = atomic_load_explicit(&n->hook_due, memory_order_relaxed);
   if (now - since < (uint64_t)KICK_MS * 1000000 && !(due && now >= due)) return;
-  uint64_t one = 1;
-  ssize_t r = write(n->sb_efd, &one, sizeof one);
-  (void)r;
+  kick(n);
 }
 
 void wp_nats_io_enter(struct wp_nats *n) { io_standin = n; }
@@ -621,9 +623,7 @@ static void io_stop(struct wp_nats *n) {
     n->io_stop = 1;
     pthread_mutex_unlock(&n->io_lock);
     wp_nats_wake(n);
-    uint64_t one = 1;
-    ssize_t r = write(n->sb_efd, &one, sizeof one); /* off standby */
-    (void)r;
+    kick(n); /* off standby */
     pthread_join(n->io, NULL);
     n->has_io = 0;
   }
