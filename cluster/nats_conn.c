@@ -263,6 +263,14 @@ static natsConnection *io_state(struct wp_nats *n, int *fd, int *rd, int *wr) {
   return nc;
 }
 
+/* Fills p with what a driver polls: the eventfd, then the socket (fd) if
+** libnats wants to read or write it; returns how many entries. */
+static int pollset(struct wp_nats *n, struct pollfd *p, int fd, int rd, int wr) {
+  p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
+  p[1] = (struct pollfd){.fd = fd, .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
+  return fd >= 0 && (rd || wr) ? 2 : 1;
+}
+
 /* The driver's turn before its poll (under drive_lock, as io_self): the
 ** hook, then the write of what it and others published. Fills p (the
 ** eventfd, then the socket if libnats wants it) and *nc; returns how many
@@ -295,14 +303,7 @@ static int drive_pre(struct wp_nats *n, struct pollfd *p, natsConnection **nc, i
     io_write_out(n, *nc);
     *nc = io_state(n, &fd, &rd, &wr);
   }
-  p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
-  p[1] = (struct pollfd){.fd = -1};
-  if (fd >= 0 && (rd || wr)) {
-    p[1].fd = fd;
-    p[1].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
-    return 2;
-  }
-  return 1;
+  return pollset(n, p, fd, rd, wr);
 }
 
 /* What the driver's poll saw (under drive_lock, as io_self). */
@@ -529,9 +530,7 @@ void wp_nats_drive_now(struct wp_nats *n) {
   struct pollfd p[2];
   int failing = 0, fd, rd, wr;
   natsConnection *nc = io_state(n, &fd, &rd, &wr);
-  p[0] = (struct pollfd){.fd = n->io_efd, .events = POLLIN};
-  p[1] = (struct pollfd){.fd = fd, .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
-  int np = fd >= 0 && (rd || wr) ? 2 : 1;
+  int np = pollset(n, p, fd, rd, wr);
   uint64_t due = atomic_load_explicit(&n->hook_due, memory_order_relaxed);
   if (drive_poll(n, p, np, 0, &failing) > 0) {
     io_self = n;

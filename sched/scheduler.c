@@ -270,26 +270,23 @@ static void notify(struct wp_sched *s) {
   pthread_mutex_lock(&s->park_lock);
   /* a worker parked on its condition variable first: one waiting on I/O
   ** goes on watching it */
-  struct worker *io = NULL;
-  for (int i = 0, n = nused(s); i < n; i++) {
+  struct worker *cv = NULL, *io = NULL;
+  for (int i = 0, n = nused(s); i < n && !cv; i++) {
     struct worker *w = &s->w[i];
-    if (w->sleeping && !w->signaled) {
-      if (w->io_wait) {
-        if (!io) io = w;
-        continue;
-      }
-      w->signaled = 1;
-      pthread_cond_signal(&w->cv);
-      atomic_fetch_add_explicit(&s->wakes, 1, memory_order_relaxed);
-      io = NULL;
-      break;
-    }
+    if (!w->sleeping || w->signaled) continue;
+    if (!w->io_wait)
+      cv = w;
+    else if (!io)
+      io = w;
   }
-  if (io) {
+  if (cv) {
+    cv->signaled = 1;
+    pthread_cond_signal(&cv->cv);
+  } else if (io) {
     io->signaled = 1;
     s->park.wake(s->park.arg);
-    atomic_fetch_add_explicit(&s->wakes, 1, memory_order_relaxed);
   }
+  if (cv || io) atomic_fetch_add_explicit(&s->wakes, 1, memory_order_relaxed);
   pthread_mutex_unlock(&s->park_lock);
 }
 
